@@ -1,0 +1,434 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/taosync/taosync/internal/minisign"
+	"github.com/taosync/taosync/manifest"
+)
+
+// Errors a reader returns, wrapped in an *Error naming the bundle and chunk.
+var (
+	ErrIncomplete         = errors.New("incomplete bundle: no manifest (an interrupted copy or write; copy it again)")
+	ErrUnsupportedVersion = manifest.ErrUnsupportedVersion
+	ErrMalformed          = manifest.ErrMalformed
+	ErrBadSignature       = manifest.ErrBadSignature
+	ErrUnknownSigner      = manifest.ErrUnknownSigner
+	ErrWrongRecipient     = errors.New("bundle is for another recipient")
+	ErrExpired            = errors.New("bundle has expired")
+	ErrMissingChunk       = errors.New("chunk missing")
+	ErrChunkSize          = errors.New("chunk has the wrong size (truncated?)")
+	ErrChunkHash          = errors.New("chunk hash mismatch")
+	ErrDecrypt            = errors.New("chunk does not decrypt")
+)
+
+// Error locates a failure in a bundle.
+type Error struct {
+	Bundle string // the bundle folder's name
+	Chunk  string // the chunk's hash, if the failure is a chunk's
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Chunk != "" {
+		return fmt.Sprintf("bundle %s: chunk %s: %v", e.Bundle, e.Chunk, e.Err)
+	}
+	return fmt.Sprintf("bundle %s: %v", e.Bundle, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Self says who is reading: the recipient a bundle must name.
+type Self struct {
+	Role         string // "central" or "client"
+	Client       string // the client id, for a client
+	AgeRecipient string
+}
+
+// Trust is what a reader checks a bundle against.
+type Trust struct {
+	// Keys are the signing keys trusted here.
+	Keys []minisign.PublicKey
+	// Own is this home's own signing key: a bundle it signed went out from
+	// here, so its recipient is someone else and is not checked.
+	Own *minisign.PublicKey
+	// Parties names who owns each trusted key (by key id): "central" or a
+	// client id. A bundle must claim as its sender the party whose key
+	// signed it.
+	Parties map[string]string
+	Self    Self
+	// Now is the time expiry is checked against.
+	Now time.Time
+}
+
+// Bundle is a bundle whose manifest has been verified.
+type Bundle struct {
+	Dir      string
+	Manifest *manifest.Manifest
+	// Hash is the SHA-256 of the manifest file.
+	Hash   string
+	Signer minisign.PublicKey
+	// Bytes is the size of the manifest, signature and chunk files.
+	Bytes int64
+}
+
+// Name is the bundle folder's name.
+func (b *Bundle) Name() string { return filepath.Base(b.Dir) }
+
+// Find lists the bundle folders in dir: dir itself if it holds a manifest,
+// else each sub-folder that holds a manifest or looks like an unfinished
+// bundle, sorted by name. Other files and folders are ignored.
+func Find(dir string) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(dir, manifest.FileName)); err == nil {
+		return []string{dir}, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("find bundles: %w", err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		sub := filepath.Join(dir, e.Name())
+		if looksLikeBundle(sub) {
+			dirs = append(dirs, sub)
+		}
+	}
+	sort.Strings(dirs)
+	return dirs, nil
+}
+
+func looksLikeBundle(dir string) bool {
+	for _, name := range []string{manifest.FileName, manifest.SigName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	// A bundle whose write was cut before the signature was in place:
+	// chunk files only, besides hidden files such as the temporary file of
+	// the interrupted signature write.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	chunks := 0
+	for _, e := range entries {
+		switch {
+		case strings.HasPrefix(e.Name(), "."):
+		case len(e.Name()) == 64 && isLowerHex(e.Name()):
+			chunks++
+		default:
+			return false
+		}
+	}
+	return chunks > 0
+}
+
+func isLowerHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Open reads the bundle in dir and checks, in this order, the format
+// version, the signature against the trusted keys, the recipient and the
+// expiry. It reads no chunk.
+func Open(dir string, t Trust) (*Bundle, error) {
+	name := filepath.Base(dir)
+	fail := func(err error) (*Bundle, error) { return nil, &Error{Bundle: name, Err: err} }
+	raw, err := readBounded(filepath.Join(dir, manifest.FileName), manifest.MaxManifestBytes)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fail(ErrIncomplete)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	// An unknown major version is refused before the signature is even
+	// looked for: a future format may sign differently, or elsewhere.
+	if err := manifest.CheckVersion(raw); err != nil {
+		return fail(err)
+	}
+	sig, err := readBounded(filepath.Join(dir, manifest.SigName), 64<<10)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fail(fmt.Errorf("%w: no %s", ErrBadSignature, manifest.SigName))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	m, key, err := manifest.Verify(raw, sig, t.Keys)
+	if err != nil {
+		return fail(err)
+	}
+	if party, ok := t.Parties[key.IDString()]; ok {
+		claim := m.Sender.Role
+		if m.Sender.Role == "client" {
+			claim = m.Sender.Client
+		}
+		if claim != party {
+			return fail(fmt.Errorf("%w: signed by the key of %s but claims to come from %s", ErrBadSignature, party, claim))
+		}
+	}
+	own := t.Own != nil && key.ID == t.Own.ID
+	r := m.Recipient
+	if !own && (r.Role != t.Self.Role || r.Client != t.Self.Client || r.AgeRecipient != t.Self.AgeRecipient) {
+		who := r.Role
+		if r.Client != "" {
+			who += " " + r.Client
+		}
+		return fail(fmt.Errorf("%w: it is for %s (%s)", ErrWrongRecipient, who, r.AgeRecipient))
+	}
+	if t.Now.After(m.Expires) {
+		return fail(fmt.Errorf("%w: it expired at %s", ErrExpired, m.Expires.UTC().Format(time.RFC3339)))
+	}
+	return &Bundle{Dir: dir, Manifest: m, Hash: HashManifest(raw), Signer: key,
+		Bytes: int64(len(raw)+len(sig)) + m.StoredBytes()}, nil
+}
+
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrMalformed, filepath.Base(path), limit)
+	}
+	return b, nil
+}
+
+func (b *Bundle) chunkErr(c manifest.Chunk, err error) error {
+	return &Error{Bundle: b.Name(), Chunk: c.Hash, Err: err}
+}
+
+// readStored reads one chunk file and checks its size and hash.
+func (b *Bundle) readStored(c manifest.Chunk) ([]byte, error) {
+	f, err := os.Open(filepath.Join(b.Dir, c.Hash))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, b.chunkErr(c, ErrMissingChunk)
+	}
+	if err != nil {
+		return nil, b.chunkErr(c, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, b.chunkErr(c, err)
+	}
+	if st.Size() != c.Size {
+		return nil, b.chunkErr(c, fmt.Errorf("%w: %d bytes, manifest says %d", ErrChunkSize, st.Size(), c.Size))
+	}
+	buf := make([]byte, c.Size)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, b.chunkErr(c, fmt.Errorf("%w: %v", ErrChunkSize, err))
+	}
+	if sum := sha256.Sum256(buf); hex.EncodeToString(sum[:]) != c.Hash {
+		return nil, b.chunkErr(c, ErrChunkHash)
+	}
+	return buf, nil
+}
+
+// Check verifies that every chunk is present with the size and hash the
+// manifest gives, without decrypting anything.
+func (b *Bundle) Check(ctx context.Context) error {
+	for _, s := range b.Manifest.Sections {
+		for _, c := range s.Chunks {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := b.checkStored(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkStored hashes a chunk file as a stream, so that checking a large
+// bundle needs no more memory than a small one.
+func (b *Bundle) checkStored(c manifest.Chunk) error {
+	f, err := os.Open(filepath.Join(b.Dir, c.Hash))
+	if errors.Is(err, fs.ErrNotExist) {
+		return b.chunkErr(c, ErrMissingChunk)
+	}
+	if err != nil {
+		return b.chunkErr(c, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, c.Size+1))
+	if err != nil {
+		return b.chunkErr(c, err)
+	}
+	if n != c.Size {
+		return b.chunkErr(c, fmt.Errorf("%w: %d bytes, manifest says %d", ErrChunkSize, n, c.Size))
+	}
+	if hex.EncodeToString(h.Sum(nil)) != c.Hash {
+		return b.chunkErr(c, ErrChunkHash)
+	}
+	return nil
+}
+
+// Payload is one decrypted chunk handed to a Read callback.
+type Payload struct {
+	Section *manifest.Section
+	Chunk   manifest.Chunk
+	// Data is the chunk's payload; it is valid only during the callback.
+	Data []byte
+}
+
+// Read decrypts the chunks of the named sections (all when names is empty)
+// and calls fn with each payload, in manifest order. Each chunk's size and
+// hash are checked before it is decrypted, and its content hash after.
+// Chunks are read, decrypted and decompressed by one worker per CPU ahead of
+// fn, so that fn (typically a database writer) never waits on the crypto.
+func (b *Bundle) Read(ctx context.Context, id age.Identity, names []string, fn func(Payload) error) error {
+	want := func(name string) bool {
+		if len(names) == 0 {
+			return true
+		}
+		for _, n := range names {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+	workers := runtime.GOMAXPROCS(0)
+	// The decoder's memory is bounded: a chunk can never claim more than
+	// the format's maximum payload.
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(workers),
+		zstd.WithDecoderMaxMemory(manifest.MaxChunkPayload), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		p   Payload
+		err error
+	}
+	type job struct {
+		p   Payload
+		out chan result
+	}
+	jobs := make(chan job)
+	order := make(chan chan result, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				data, err := b.open(j.p.Chunk, id, dec)
+				j.p.Data = data
+				j.out <- result{j.p, err}
+			}
+		}()
+	}
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for i := range b.Manifest.Sections {
+			s := &b.Manifest.Sections[i]
+			if !want(s.Name) {
+				continue
+			}
+			for _, c := range s.Chunks {
+				out := make(chan result, 1)
+				select {
+				case order <- out:
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case jobs <- job{Payload{Section: s, Chunk: c}, out}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	defer wg.Wait()
+	for out := range order {
+		var r result
+		select {
+		case r = <-out:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if r.err != nil {
+			cancel()
+			return r.err
+		}
+		if err := fn(r.p); err != nil {
+			cancel()
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// open reads, checks, decrypts and decompresses one chunk.
+func (b *Bundle) open(c manifest.Chunk, id age.Identity, dec *zstd.Decoder) ([]byte, error) {
+	stored, err := b.readStored(c)
+	if err != nil {
+		return nil, err
+	}
+	compressed, err := decrypt(stored, id)
+	if err != nil {
+		return nil, b.chunkErr(c, fmt.Errorf("%w: %v", ErrDecrypt, err))
+	}
+	data, err := dec.DecodeAll(compressed, make([]byte, 0, c.ContentSize))
+	if err != nil {
+		return nil, b.chunkErr(c, fmt.Errorf("%w: decompress: %v", ErrDecrypt, err))
+	}
+	sum := sha256.Sum256(data)
+	if int64(len(data)) != c.ContentSize || hex.EncodeToString(sum[:]) != c.ContentHash {
+		return nil, b.chunkErr(c, fmt.Errorf("%w: content does not match the manifest", ErrChunkHash))
+	}
+	return data, nil
+}
+
+// decrypt opens an age file held in memory with id and returns its whole
+// plaintext; a failure anywhere in the header or the payload is an error.
+func decrypt(stored []byte, id age.Identity) ([]byte, error) {
+	r, err := age.Decrypt(bytes.NewReader(stored), id)
+	if err != nil {
+		return nil, err
+	}
+	// The plaintext is always shorter than the file, so one allocation
+	// holds it (io.ReadAll would grow and copy its way up to twice that).
+	buf := bytes.NewBuffer(make([]byte, 0, len(stored)+bytes.MinRead))
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

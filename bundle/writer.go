@@ -1,0 +1,402 @@
+package bundle
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/taosync/taosync/internal/minisign"
+	"github.com/taosync/taosync/internal/safefile"
+	"github.com/taosync/taosync/manifest"
+)
+
+// MaxRecordChunkBytes closes a records chunk early when its payload reaches
+// it, so that a chunk of unusually large records stays bounded in memory.
+const MaxRecordChunkBytes = 8 << 20
+
+// DefaultChunkRecords is the records-per-chunk used when none is set; see
+// docs/performance.md for the measurement behind it.
+const DefaultChunkRecords = 5000
+
+// Options configure a Writer.
+type Options struct {
+	// Recipient is whom every chunk is encrypted to.
+	Recipient age.Recipient
+	// Signer signs the manifest.
+	Signer minisign.PrivateKey
+	// ChunkRecords is the number of records per records chunk.
+	ChunkRecords int
+	// Workers compress and encrypt chunks in parallel; 0 means one per CPU.
+	Workers int
+}
+
+// Writer streams sections into a new bundle folder. Chunks are compressed,
+// encrypted and written by a pool of workers while the caller produces the
+// next ones; the order of chunks in the manifest is the order they were
+// given in. Nothing is visible to readers until Commit writes the manifest.
+type Writer struct {
+	dir  string
+	m    *manifest.Manifest
+	opts Options
+	enc  *zstd.Encoder
+
+	jobs chan chunkJob
+	wg   sync.WaitGroup
+
+	mu  sync.Mutex
+	err error
+
+	sections [][]*manifest.Chunk
+	buf      []byte
+	records  int64
+	// closed is set once the workers are told to stop.
+	closed bool
+}
+
+type chunkJob struct {
+	payload []byte
+	slot    *manifest.Chunk
+}
+
+// NewID returns a fresh random bundle id.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Name is the folder name of the bundle m describes:
+// KIND-CLIENT-SEQ-ID8, safe on FAT32 and sorted by sequence within a stream.
+func Name(m *manifest.Manifest) string {
+	client := m.Recipient.Client
+	if m.Sender.Role == "client" {
+		client = m.Sender.Client
+	}
+	return fmt.Sprintf("%s-%s-%06d-%s", m.Kind, fatSafe(client), m.Seq, m.ID[:8])
+}
+
+func fatSafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Create starts a bundle described by m (every field but the sections) in a
+// new folder under parent.
+func Create(parent string, m *manifest.Manifest, opts Options) (*Writer, error) {
+	if opts.ChunkRecords <= 0 {
+		opts.ChunkRecords = DefaultChunkRecords
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.Recipient == nil {
+		return nil, errors.New("create bundle: no recipient")
+	}
+	// Refuse a header that could never be signed now rather than after
+	// every chunk is written; Name also needs a well-formed bundle id.
+	m.Sections = nil
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("create bundle: %w", err)
+	}
+	dir := filepath.Join(parent, Name(m))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create bundle: %w", err)
+	}
+	// zstd level 3 is the zstd tool's default: the speed and ratio an
+	// operator expects. One goroutine per EncodeAll; the workers give the
+	// parallelism.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithEncoderConcurrency(opts.Workers), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		os.Remove(dir)
+		return nil, fmt.Errorf("create bundle: %w", err)
+	}
+	w := &Writer{dir: dir, m: m, opts: opts, enc: enc, jobs: make(chan chunkJob, opts.Workers)}
+	m.Sections = nil
+	for range opts.Workers {
+		w.wg.Add(1)
+		go w.work()
+	}
+	return w, nil
+}
+
+// Dir is the bundle folder being written.
+func (w *Writer) Dir() string { return w.dir }
+
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+func (w *Writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *Writer) work() {
+	defer w.wg.Done()
+	var sealed bytes.Buffer
+	for j := range w.jobs {
+		if w.failed() != nil {
+			continue
+		}
+		if err := w.writeChunk(j, &sealed); err != nil {
+			w.fail(err)
+		}
+	}
+}
+
+// writeChunk compresses, encrypts and writes one chunk. The file is written
+// under its final name: until the manifest lists it, no reader looks at it.
+func (w *Writer) writeChunk(j chunkJob, sealed *bytes.Buffer) error {
+	sum := sha256.Sum256(j.payload)
+	compressed := w.enc.EncodeAll(j.payload, make([]byte, 0, len(j.payload)/2+64))
+	sealed.Reset()
+	aw, err := age.Encrypt(sealed, w.opts.Recipient)
+	if err != nil {
+		return fmt.Errorf("encrypt chunk: %w", err)
+	}
+	if _, err := aw.Write(compressed); err != nil {
+		return fmt.Errorf("encrypt chunk: %w", err)
+	}
+	if err := aw.Close(); err != nil {
+		return fmt.Errorf("encrypt chunk: %w", err)
+	}
+	stored := sha256.Sum256(sealed.Bytes())
+	name := hex.EncodeToString(stored[:])
+	if err := writeNew(filepath.Join(w.dir, name), sealed.Bytes()); err != nil {
+		return err
+	}
+	*j.slot = manifest.Chunk{
+		Hash:        name,
+		Size:        int64(sealed.Len()),
+		ContentHash: hex.EncodeToString(sum[:]),
+		ContentSize: int64(len(j.payload)),
+		Records:     j.slot.Records,
+	}
+	return nil
+}
+
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write chunk: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write chunk %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write chunk %s: sync: %w", filepath.Base(path), err)
+	}
+	return f.Close()
+}
+
+func (w *Writer) begin(name string, kind manifest.SectionKind) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	w.m.Sections = append(w.m.Sections, manifest.Section{Name: name, Kind: kind})
+	w.sections = append(w.sections, nil)
+	return nil
+}
+
+// BeginRecords starts a records section; Record adds to it.
+func (w *Writer) BeginRecords(name string) error { return w.begin(name, manifest.Records) }
+
+// BeginBlob starts a blob section; Blob adds chunks to it.
+func (w *Writer) BeginBlob(name string) error { return w.begin(name, manifest.Blob) }
+
+// Record appends one record (a JSON object without newlines) to the current
+// records section; deleted counts it as a deletion.
+func (w *Writer) Record(line []byte, deleted bool) error {
+	s := w.current(manifest.Records)
+	if s < 0 {
+		return errors.New("bundle: record outside a records section")
+	}
+	if len(line) >= MaxRecordChunkBytes || bytes.IndexByte(line, '\n') >= 0 {
+		return fmt.Errorf("bundle: record of %d bytes is too large or holds a newline", len(line))
+	}
+	if len(w.buf)+len(line) >= MaxRecordChunkBytes {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.buf = append(append(w.buf, line...), '\n')
+	w.records++
+	w.m.Sections[s].Records++
+	if deleted {
+		w.m.Sections[s].Deleted++
+	}
+	if w.records >= int64(w.opts.ChunkRecords) {
+		return w.flush()
+	}
+	return nil
+}
+
+// Blob adds payload as one chunk of the current blob section. The Writer
+// takes ownership of payload.
+func (w *Writer) Blob(payload []byte) error {
+	if w.current(manifest.Blob) < 0 {
+		return errors.New("bundle: blob outside a blob section")
+	}
+	if len(payload) > manifest.MaxChunkPayload {
+		return fmt.Errorf("bundle: blob chunk of %d bytes exceeds %d", len(payload), manifest.MaxChunkPayload)
+	}
+	return w.submit(payload, 0)
+}
+
+func (w *Writer) current(kind manifest.SectionKind) int {
+	s := len(w.m.Sections) - 1
+	if s < 0 || w.m.Sections[s].Kind != kind {
+		return -1
+	}
+	return s
+}
+
+// flush submits the records gathered so far as one chunk.
+func (w *Writer) flush() error {
+	if w.records == 0 {
+		return w.failed()
+	}
+	payload := w.buf
+	w.buf = make([]byte, 0, cap(payload))
+	n := w.records
+	w.records = 0
+	return w.submit(payload, n)
+}
+
+func (w *Writer) submit(payload []byte, records int64) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	s := len(w.sections) - 1
+	slot := &manifest.Chunk{Records: records}
+	w.sections[s] = append(w.sections[s], slot)
+	w.jobs <- chunkJob{payload: payload, slot: slot}
+	return nil
+}
+
+// Result is a bundle whose chunks are written and whose manifest is signed.
+type Result struct {
+	Dir      string
+	Manifest *manifest.Manifest
+	// Hash is the SHA-256 of the manifest file, which names the bundle on
+	// its stream (the next bundle's Prev).
+	Hash string
+	raw  []byte
+	sig  []byte
+}
+
+// Commit writes the whole bundle: CommitChunks, then Publish.
+func (w *Writer) Commit() (*Result, error) {
+	res, err := w.CommitChunks()
+	if err != nil {
+		return nil, err
+	}
+	if err := res.Publish(); err != nil {
+		res.Remove()
+		return nil, err
+	}
+	return res, nil
+}
+
+// CommitChunks waits for every chunk to be written and signs the manifest,
+// but does not write it: a caller that must record the bundle elsewhere
+// first (in a database transaction) calls Publish once it has, and Remove if
+// it could not.
+func (w *Writer) CommitChunks() (*Result, error) {
+	err := w.flush()
+	w.stop()
+	if err == nil {
+		err = w.failed()
+	}
+	if err != nil {
+		w.remove()
+		return nil, err
+	}
+	for i, slots := range w.sections {
+		w.m.Sections[i].Chunks = make([]manifest.Chunk, len(slots))
+		for j, c := range slots {
+			w.m.Sections[i].Chunks[j] = *c
+		}
+	}
+	raw, sig, err := manifest.Sign(w.m, w.opts.Signer)
+	if err != nil {
+		w.remove()
+		return nil, err
+	}
+	return &Result{Dir: w.dir, Manifest: w.m, Hash: HashManifest(raw), raw: raw, sig: sig}, nil
+}
+
+// Bytes is the size of the whole bundle: manifest, signature and chunks.
+func (r *Result) Bytes() int64 {
+	return int64(len(r.raw)+len(r.sig)) + r.Manifest.StoredBytes()
+}
+
+// Publish writes the signature, then the manifest, each atomically, and
+// fsyncs the folders: the manifest is the commit point of the bundle.
+func (r *Result) Publish() error { return publish(r.Dir, r.raw, r.sig) }
+
+// Remove deletes the bundle folder.
+func (r *Result) Remove() { os.RemoveAll(r.Dir) }
+
+// Abort stops the workers and removes the unfinished bundle folder.
+// After CommitChunks it only removes the folder.
+func (w *Writer) Abort() {
+	w.fail(errors.New("bundle: aborted"))
+	w.stop()
+	w.remove()
+}
+
+// stop closes the job queue and waits for the workers.
+func (w *Writer) stop() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	close(w.jobs)
+	w.wg.Wait()
+	w.enc.Close()
+}
+
+func (w *Writer) remove() { os.RemoveAll(w.dir) }
+
+// publish writes a manifest and its signature into dir, signature first.
+func publish(dir string, raw, sig []byte) error {
+	if err := safefile.WriteFile(filepath.Join(dir, manifest.SigName), sig, 0o644); err != nil {
+		return err
+	}
+	if err := safefile.WriteFile(filepath.Join(dir, manifest.FileName), raw, 0o644); err != nil {
+		return err
+	}
+	return safefile.SyncDir(filepath.Dir(dir))
+}
+
+// HashManifest returns the hex SHA-256 of manifest bytes.
+func HashManifest(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
