@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The main job end to end, as `make demo` runs it: a central and a test
+# centre's client in temporary homes; master data loaded on central, a QTI
+# package published, the client registered; data carried to the client on a
+# "USB stick" (a folder), verified and imported; results handed in on the
+# client, carried to central on the stick, and central's receipts carried
+# back; then the state and history of both sides.
+#
+# Usage: run.sh [TAOSYNC_BINARY]   (DEMO_KEEP=1 keeps the temporary folder)
+set -euo pipefail
+
+taosync=$(realpath "${1:-bin/taosync}")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/taosync-demo.XXXXXX")
+if [ "${DEMO_KEEP:-}" = 1 ]; then
+	echo "keeping $work"
+else
+	trap 'rm -rf "$work"' EXIT
+fi
+stick="$work/usb-stick"
+
+central() { "$taosync" --home "$work/central" "$@"; }
+client() { "$taosync" --home "$work/client" "$@"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+
+step "initialise central, and the client of a test centre"
+central init --role central
+client init --role client
+
+step "central: load master data (two organisations, non-ASCII names)"
+for t in test-center administrator proctor test-taker delivery eligibility; do
+	central central load --type "$t" "$here/$t".*
+done
+
+step "central: publish the QTI test package of delivery webdev-1"
+central central publish --delivery webdev-1 "$here/../qti/WebDeveloperTest1.zip"
+
+step "central: register the test centre's client (organisation org-1)"
+key=$(client keys --json | json_field client_key)
+cmd=$(central central client add centre-1 --org org-1 --client-key "$key" --cmd)
+echo "$cmd"
+
+step "client: import the credentials central printed"
+read -r -a words <<<"$cmd"
+client "${words[@]:1}"
+
+step "central: export the client's data onto the stick"
+central export data --client centre-1 --out "$stick"
+
+step "client: verify the stick, preview, then import"
+client verify "$stick"
+client import --dry-run "$stick"
+client import "$stick"
+client import "$stick"
+
+step "client: what it now holds"
+for t in test-center administrator proctor test-taker delivery eligibility; do
+	printf '%-14s %s\n' "$t" "$(client list "$t" --json | wc -l)"
+done
+client list test-center
+client list delivery
+client package webdev-1 --out "$work/webdev-1.zip"
+cmp "$work/webdev-1.zip" "$here/../qti/WebDeveloperTest1.zip" && echo "the package is byte for byte the published ZIP"
+
+step "client: the test-delivery application hands in results (3 done, 1 still active)"
+client results add "$here/executions.jsonl"
+client results list
+
+step "client: export the finished results onto the stick"
+client export results --out "$stick"
+
+step "central: import the results; the receipts go onto the stick"
+central import "$stick"
+central results list
+
+step "client: import the receipts from the stick"
+client import "$stick"
+client results list
+
+step "status of central"
+central status
+step "status of the client"
+client status
+
+step "history of central"
+central history
+step "history of the client"
+client history
