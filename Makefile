@@ -1,0 +1,39 @@
+# taosync: build, test, demo, fuzz, bench. Needs Go and a C compiler (cgo, for
+# SQLite); the interop tests need the age, zstd and minisign programs
+# (.ci/run installs them on Debian).
+
+GO       ?= go
+BIN      ?= bin/taosync
+FUZZTIME ?= 10s
+
+.PHONY: all build test vet fuzz demo bench bench-quick clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/taosync
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# The tests: unit and table tests, CLI scripts, interop with the real
+# programs, and the fuzz targets' seed corpora.
+test: vet
+	$(GO) test -count=1 ./...
+
+# Each fuzz target for FUZZTIME (short by default, for CI).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \
+	  done; \
+	done
+
+# The main job end to end, in temporary homes: see testdata/demo/run.sh.
+demo: build
+	./testdata/demo/run.sh $(BIN)
+
+clean:
+	rm -rf bin

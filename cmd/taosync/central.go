@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/blobstore"
+	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/load"
+	"github.com/taosync/taosync/internal/qti"
+	"github.com/taosync/taosync/internal/store"
+)
+
+func (a *app) centralCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "central",
+		Short: "Central's commands: master data, packages, clients",
+		Args:  noArgs,
+	}
+	client := &cobra.Command{
+		Use:   "client",
+		Short: "Register, list and revoke test centres' clients",
+		Args:  noArgs,
+	}
+	client.AddCommand(a.clientAddCommand(), a.clientListCommand(), a.clientRevokeCommand())
+	cmd.AddCommand(a.loadCommand(), a.publishCommand(), client)
+	return cmd
+}
+
+// openCentral opens a central home with its store.
+func (a *app) openCentral(ctx context.Context) (*home.Home, *store.Central, error) {
+	h, err := a.open(ctx, home.Central)
+	if err != nil {
+		return nil, nil, err
+	}
+	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	return h, &store.Central{DB: h.DB, Chunks: chunks}, nil
+}
+
+// openClient opens a client home with its local store.
+func (a *app) openClient(ctx context.Context) (*home.Home, *store.Local, error) {
+	h, err := a.open(ctx, home.Client)
+	if err != nil {
+		return nil, nil, err
+	}
+	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	del, err := config.Bool(ctx, h.DB, "results.deleteAfterSend")
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	return h, &store.Local{DB: h.DB, Chunks: chunks, DeleteAfterSend: del}, nil
+}
+
+type loadOptions struct {
+	typ    string
+	format string
+	prune  bool
+}
+
+func (a *app) loadCommand() *cobra.Command {
+	var o loadOptions
+	cmd := &cobra.Command{
+		Use:   "load --type TYPE FILE",
+		Short: "Load master data from CSV or JSON Lines (upsert by id; --prune: the file is the full state)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runLoad(cmd.Context(), o, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&o.typ, "type", "", "test-center, administrator, proctor, test-taker, eligibility or delivery (required)")
+	cmd.Flags().StringVar(&o.format, "format", "", "csv or jsonl (default: by the file's extension)")
+	cmd.Flags().BoolVar(&o.prune, "prune", false, "delete the entities of the type that the file does not hold")
+	return cmd
+}
+
+func (a *app) runLoad(ctx context.Context, o loadOptions, file string) error {
+	t, err := taosync.ParseType(o.typ)
+	if err != nil {
+		return usageError{fmt.Errorf("--type: %w", err)}
+	}
+	var f load.Format
+	if o.format != "" {
+		f, err = load.ParseFormat(o.format)
+	} else {
+		f, err = load.FormatOf(file)
+	}
+	if err != nil {
+		return usageError{err}
+	}
+	h, c, err := a.openCentral(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	in, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	r, err := load.NewReader(in, file, f, t)
+	if err != nil {
+		return refusedRow(err)
+	}
+	res, err := c.Load(ctx, file, t, r, o.prune)
+	if err != nil {
+		return refusedRow(fmt.Errorf("%w (nothing of %s was loaded)", err, file))
+	}
+	return a.printer().object(res, func(w io.Writer) {
+		fmt.Fprintf(w, "loaded %s from %s: %d created, %d updated, %d unchanged, %d deleted\n",
+			res.Type, res.File, res.Created, res.Updated, res.Unchanged, res.Deleted)
+	})
+}
+
+// refusedRow gives a bad row exit code 4.
+func refusedRow(err error) error {
+	var re *load.RowError
+	if errors.As(err, &re) {
+		return refused(err)
+	}
+	return err
+}
+
+type publishOptions struct {
+	delivery string
+}
+
+func (a *app) publishCommand() *cobra.Command {
+	var o publishOptions
+	cmd := &cobra.Command{
+		Use:   "publish --delivery ID PACKAGE.zip",
+		Short: "Validate a QTI content package and publish it as the delivery's test",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runPublish(cmd.Context(), o, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&o.delivery, "delivery", "", "the delivery's id (required)")
+	return cmd
+}
+
+func (a *app) runPublish(ctx context.Context, o publishOptions, path string) error {
+	if o.delivery == "" {
+		return usageError{errors.New("--delivery is required")}
+	}
+	h, c, err := a.openCentral(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	// Validate and store the same bytes: a private copy first, so that the
+	// file cannot change between the check and the snapshot.
+	tmp, err := os.CreateTemp(h.Path(home.StoreDir), ".publish-*.zip")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	st, err := in.Stat()
+	if err == nil && st.Size() > qti.DefaultLimits.MaxArchiveBytes {
+		err = fmt.Errorf("%w: %s is %d bytes, the limit is %d", qti.ErrTooLarge, path, st.Size(), qti.DefaultLimits.MaxArchiveBytes)
+	}
+	if err == nil {
+		_, err = io.Copy(tmp, in)
+	}
+	in.Close()
+	if err != nil {
+		return refusedPackage(path, err)
+	}
+	size, err := tmp.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	pkg, err := qti.Validate(tmp, size, qti.DefaultLimits)
+	if err != nil {
+		return refusedPackage(path, err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	snap, err := c.Chunks.Add(tmp)
+	if err != nil {
+		return err
+	}
+	res, err := c.Publish(ctx, o.delivery, store.PackageRef{Snapshot: *snap, Test: pkg.Test})
+	if err != nil {
+		return refused(err)
+	}
+	return a.printer().object(res, func(w io.Writer) {
+		if res.Unchanged {
+			fmt.Fprintf(w, "delivery %s already has this package (%s)\n", o.delivery, res.SHA256)
+			return
+		}
+		fmt.Fprintf(w, "published %s as delivery %s: test %s, %d items, %d bytes in %d chunks (%d shared with the previous snapshot)\n",
+			filepath.Base(path), o.delivery, pkg.Test, pkg.Items, res.Size, res.Chunks, res.Shared)
+	})
+}
+
+func refusedPackage(path string, err error) error {
+	return refused(fmt.Errorf("package %s refused: %w", filepath.Base(path), err))
+}
+
+type clientAddOptions struct {
+	org       string
+	clientKey string
+	cmd       bool
+}
+
+func (a *app) clientAddCommand() *cobra.Command {
+	var o clientAddOptions
+	cmd := &cobra.Command{
+		Use:   "add ID --org ORG --client-key KEY [--cmd]",
+		Short: "Register a test centre's client and print its credentials (the secret is shown once)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runClientAdd(cmd.Context(), o, args[0])
+		},
+	}
+	cmd.Flags().StringVar(&o.org, "org", "", "the organisation id whose test centres the client serves (required)")
+	cmd.Flags().StringVar(&o.clientKey, "client-key", "", "the client_key string `taosync keys` prints on the client (required)")
+	cmd.Flags().BoolVar(&o.cmd, "cmd", false, "print the command to run on the client")
+	return cmd
+}
+
+// clientIDPattern keeps client ids short and safe in folder names, URLs and
+// shell commands.
+var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// credentials is the JSON form of `central client add`; its field names are
+// part of the contract.
+type credentials struct {
+	ClientID   string `json:"client_id"`
+	Key        string `json:"key"`
+	Secret     string `json:"secret"`
+	TokenURL   string `json:"token_url"`
+	RootURL    string `json:"root_url"`
+	CentralKey string `json:"central_key"`
+	Command    string `json:"command,omitempty"`
+}
+
+// TokenPath is where `serve` answers the OAuth 2 token endpoint.
+const TokenPath = "/oauth2/token"
+
+func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) error {
+	if !clientIDPattern.MatchString(id) {
+		return usageError{fmt.Errorf("client id %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", id)}
+	}
+	if strings.TrimSpace(o.org) == "" {
+		return usageError{errors.New("--org is required")}
+	}
+	keys, err := home.ParsePublicKeys(o.clientKey)
+	if err != nil {
+		return usageError{fmt.Errorf("--client-key: %w", err)}
+	}
+	h, c, err := a.openCentral(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	own, err := h.PublicKeys()
+	if err != nil {
+		return err
+	}
+	if keys.Sign.IDString() == own.Sign.IDString() {
+		return usageError{errors.New("--client-key is central's own key: run `taosync keys` on the client")}
+	}
+	root, err := config.Get(ctx, h.DB, "server.url")
+	if err != nil {
+		return err
+	}
+	// 32 random bytes: the secret is a bearer credential, so it must be
+	// unguessable; base64url keeps it shell- and URL-safe.
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return err
+	}
+	secret := base64.RawURLEncoding.EncodeToString(raw[:])
+	err = c.AddClient(ctx, store.Client{ID: id, Org: o.org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
+		KeyID: keys.Sign.IDString()}, HashSecret(secret))
+	if err != nil {
+		return err
+	}
+	cr := credentials{ClientID: id, Key: id, Secret: secret, TokenURL: root + TokenPath, RootURL: root, CentralKey: own.String()}
+	cr.Command = fmt.Sprintf("taosync credentials import -k %s -s %s -tu %s -u %s --central-key %s",
+		cr.Key, cr.Secret, cr.TokenURL, cr.RootURL, cr.CentralKey)
+	if !o.cmd {
+		cr.Command = ""
+	}
+	return a.printer().object(cr, func(w io.Writer) {
+		if o.cmd {
+			fmt.Fprintln(w, cr.Command)
+			return
+		}
+		fmt.Fprintf(w, "registered client %s (org %s); the secret is shown only now:\n", id, o.org)
+		fmt.Fprintf(w, "key:         %s\nsecret:      %s\ntokenUrl:    %s\nrootUrl:     %s\ncentral key: %s\n",
+			cr.Key, cr.Secret, cr.TokenURL, cr.RootURL, cr.CentralKey)
+	})
+}
+
+// HashSecret is how OAuth secrets are stored: SHA-256, which suffices for a
+// 256-bit random secret (no dictionary to protect against), and lets the
+// token endpoint compare in constant time.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+func (a *app) clientListCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the registered clients",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			h, c, err := a.openCentral(ctx)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			clients, err := c.Clients(ctx)
+			if err != nil {
+				return err
+			}
+			return table(a.printer(), clients, []string{"CLIENT", "ORG", "KEY ID", "DATA SEQ", "LAST EXPORT", "REVOKED"},
+				func(c store.Client) []any {
+					return []any{c.ID, c.Org, c.KeyID, c.DataSeq, orDash(c.DataAt), orDash(c.RevokedAt)}
+				})
+		},
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (a *app) clientRevokeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a client's credential at once",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			h, c, err := a.openCentral(ctx)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			if err := c.RevokeClient(ctx, args[0]); err != nil {
+				return err
+			}
+			return a.printer().object(map[string]string{"client_id": args[0], "revoked": "true"}, func(w io.Writer) {
+				fmt.Fprintf(w, "revoked the credential of client %s\n", args[0])
+			})
+		},
+	}
+}

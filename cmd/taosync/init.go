@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/taosync/taosync/internal/home"
+)
+
+type initOptions struct {
+	role string
+}
+
+func (a *app) initCommand() *cobra.Command {
+	var o initOptions
+	cmd := &cobra.Command{
+		Use:   "init --role central|client",
+		Short: "Create the home: database and keys",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runInit(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.role, "role", "", "central or client (required)")
+	return cmd
+}
+
+func (a *app) runInit(ctx context.Context, o initOptions) error {
+	role, err := home.ParseRole(o.role)
+	if err != nil {
+		return usageError{fmt.Errorf("--role: %w", err)}
+	}
+	if a.homeDir == "" {
+		return errNoHome
+	}
+	h, err := home.Init(ctx, a.homeDir, role)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	keys, err := h.PublicKeys()
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Home string `json:"home"`
+		Role string `json:"role"`
+		Key  string `json:"key"`
+	}{h.Dir, string(h.Role), keys.String()}
+	return a.printer().object(out, func(w io.Writer) {
+		fmt.Fprintf(w, "initialised %s home in %s\n", h.Role, h.Dir)
+		if h.Role == home.Client {
+			fmt.Fprintf(w, "client key (give it to central to register this centre):\n  %s\n", keys)
+		}
+	})
+}

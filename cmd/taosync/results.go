@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/results"
+	"github.com/taosync/taosync/internal/store"
+)
+
+func (a *app) resultsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "results add|list",
+		Short: "Delivery executions: take them in (client), list them (both)",
+		Args:  noArgs,
+	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "add FILE.jsonl",
+			Short: "Take in delivery executions, one JSON object a line (all or nothing)",
+			Args:  exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return a.runResultsAdd(cmd.Context(), args[0])
+			},
+		},
+		&cobra.Command{
+			Use:   "list",
+			Short: "List executions and their state",
+			Args:  noArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				return a.runResultsList(cmd.Context())
+			},
+		},
+	)
+	return cmd
+}
+
+func (a *app) runResultsAdd(ctx context.Context, file string) error {
+	h, local, err := a.openClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	in, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	known := func(t taosync.Type, id string) (bool, error) {
+		var one int
+		err := h.DB.QueryRowContext(ctx, "SELECT 1 FROM entities WHERE type = ? AND id = ? AND deleted = 0", string(t), id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	res, err := local.AddExecutions(ctx, file, results.NewReader(in, file, known))
+	if err != nil {
+		return refusedRow(fmt.Errorf("%w (nothing of %s was taken in)", err, file))
+	}
+	return a.printer().object(res, func(w io.Writer) {
+		fmt.Fprintf(w, "took in %s: %d added, %d updated, %d new revisions, %d unchanged\n",
+			file, res.Added, res.Updated, res.Revised, res.Unchanged)
+	})
+}
+
+func (a *app) runResultsList(ctx context.Context) error {
+	h, err := a.open(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if h.Role == home.Client {
+		entries, err := (&store.Local{DB: h.DB}).Outbox(ctx)
+		if err != nil {
+			return err
+		}
+		return table(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "DELIVERY", "TEST TAKER", "FINISHED", "PAYLOAD"},
+			func(e store.OutboxEntry) []any {
+				payload := "kept"
+				if !e.Payload {
+					payload = "deleted"
+				}
+				return []any{e.ID, e.State, e.Status, e.Revision, e.Delivery, e.TestTaker, orDash(e.FinishedAt), payload}
+			})
+	}
+	entries, err := (&store.Central{DB: h.DB}).Executions(ctx)
+	if err != nil {
+		return err
+	}
+	return table(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "CLIENT", "DELIVERY", "TEST TAKER", "RECEIVED"},
+		func(e store.ExecutionEntry) []any {
+			return []any{e.ID, e.State, e.Status, e.Revision, e.Client, e.Delivery, e.TestTaker, e.ReceivedAt}
+		})
+}

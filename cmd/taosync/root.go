@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/taosync/taosync/internal/home"
+)
+
+// Exit codes, documented in docs/cli.md.
+const (
+	exitOK      = 0
+	exitFailure = 1 // anything not below: I/O, database, a peer that failed
+	exitUsage   = 2 // unknown command or flag, bad argument
+	exitHome    = 3 // no home, home not initialised or already, wrong role
+	exitRefused = 4 // input refused: a bundle, a row, a package that does not pass
+)
+
+// app is what every command shares: the streams, the global flags, and the
+// logger. Commands reach the home through open.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	homeDir        string
+	json           bool
+	logLevel       string
+	log            *slog.Logger
+}
+
+// run is main without the process: tests drive the whole CLI through it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(normaliseArgs(args))
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	return a.report(err)
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "taosync",
+		Short: "Keep offline exam test centres in sync with central",
+		Long: `taosync moves exam data from central to test centres, and candidates' results back,
+as signed, encrypted, compressed, chunked bundles: on a USB stick or over HTTP.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
+				return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", a.logLevel)}
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			return nil
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	f := root.PersistentFlags()
+	f.StringVar(&a.homeDir, "home", os.Getenv("TAOSYNC_HOME"), "home folder of this installation (default $TAOSYNC_HOME)")
+	f.BoolVar(&a.json, "json", false, "print JSON (JSON Lines for listings, one object for reports)")
+	f.StringVar(&a.logLevel, "log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
+	root.AddCommand(
+		a.initCommand(),
+		a.keysCommand(),
+		a.centralCommand(),
+		a.credentialsCommand(),
+		a.exportCommand(),
+		a.importCommand(),
+		a.verifyCommand(),
+		a.listCommand(),
+		a.resultsCommand(),
+		a.statusCommand(),
+		a.packageCommand(),
+		a.configCommand(),
+		a.historyCommand(),
+	)
+	return root
+}
+
+// open opens the home, checking its role when role is not empty.
+func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
+	if a.homeDir == "" {
+		return nil, errNoHome
+	}
+	h, err := home.Open(ctx, a.homeDir)
+	if err != nil {
+		return nil, err
+	}
+	if role != "" {
+		if err := h.Require(role); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+var errNoHome = hinted{errors.New("no home given"), "pass --home DIR or set TAOSYNC_HOME"}
+
+// usageError marks a command-line mistake.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// hinted carries a hint for the user beside an error.
+type hinted struct {
+	error
+	hint string
+}
+
+func (e hinted) Unwrap() error { return e.error }
+
+// exitCoded gives an error its exit code.
+type exitCoded struct {
+	error
+	code int
+}
+
+func (e exitCoded) Unwrap() error { return e.error }
+
+// refused marks input that was refused (exit 4).
+func refused(err error) error { return exitCoded{err, exitRefused} }
+
+// report prints err as one error line and maybe a hint, and returns the exit
+// code for it.
+func (a *app) report(err error) int {
+	code := exitFailure
+	var hint string
+	var h hinted
+	if errors.As(err, &h) {
+		hint = h.hint
+	}
+	var u usageError
+	var c exitCoded
+	switch {
+	case errors.As(err, &c):
+		code = c.code
+	case errors.As(err, &u):
+		code = exitUsage
+		if hint == "" {
+			hint = "see taosync --help"
+		}
+	case errors.Is(err, home.ErrNotInitialised):
+		code = exitHome
+		if hint == "" {
+			hint = "run taosync init --role central|client first"
+		}
+	case errors.Is(err, home.ErrInitialised), errors.Is(err, home.ErrWrongRole), errors.Is(err, errNoHome):
+		code = exitHome
+	case errors.Is(err, context.Canceled):
+		code = exitFailure
+	}
+	fmt.Fprintf(a.stderr, "taosync: error: %s\n", oneLine(err.Error()))
+	if hint != "" {
+		fmt.Fprintf(a.stderr, "taosync: hint: %s\n", oneLine(hint))
+	}
+	return code
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// cobra's argument checks, as usage errors.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(cmd, args); err != nil {
+		return usageError{err}
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+// Package exporter turns central's data into data bundles for one client,
+// and a client's results into result bundles for central.
+//
+// It reads through small interfaces (DataSource, DataExport), so that a store
+// other than SQLite can feed it. An export is one transaction on the source:
+// it sees one consistent state, and it records the bundle as the client's new
+// state only if the bundle was published whole.
+package exporter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/bundle"
+	"github.com/taosync/taosync/internal/minisign"
+	"github.com/taosync/taosync/manifest"
+)
+
+// Change says what a record does to the client.
+type Change int
+
+// Changes.
+const (
+	Unchanged Change = iota // the client holds it already (full snapshots only)
+	Created
+	Updated
+	Deleted
+)
+
+// Record is one entity as it goes to a client.
+type Record struct {
+	ID      string
+	Version int64
+	Data    []byte // the entity's JSON object; nil when Deleted
+	Change  Change
+}
+
+// Recipient is the client a data bundle is for, and the state its next
+// bundle applies on.
+type Recipient struct {
+	ID           string
+	Org          string
+	AgeRecipient string
+	SignKeyID    string
+	// Seq, Bundle and Hash name the last data bundle exported for it; Seq 0
+	// means none, and the next bundle is a full snapshot.
+	Seq    uint64
+	Bundle string
+	Hash   string
+	// NextSeq is the sequence number reserved for the bundle being
+	// written; numbers are never reused, so it may skip some.
+	NextSeq uint64
+}
+
+// DataSource starts data exports.
+type DataSource interface {
+	BeginDataExport(ctx context.Context, client string) (DataExport, error)
+}
+
+// DataExport is one export in progress: a consistent view of the client's
+// scope, and the client's recorded state.
+type DataExport interface {
+	Recipient() Recipient
+	// Records calls fn with each record of type t the bundle carries: every
+	// entity in the client's scope (in a full snapshot), or those the
+	// client lacks or holds in an older version (in a delta), then every
+	// entity the client holds that was deleted or left its scope.
+	Records(ctx context.Context, t taosync.Type, full bool, fn func(Record) error) error
+	// Chunks calls fn with the content hash of each package chunk of the
+	// deliveries in scope that the client has not been sent (all of them
+	// when full), and Chunk reads one.
+	Chunks(ctx context.Context, full bool, fn func(hash string) error) error
+	Chunk(hash string) ([]byte, error)
+	// Receipts calls fn with the receipts the client has not reported
+	// holding.
+	Receipts(ctx context.Context, fn func(taosync.Receipt) error) error
+	// Commit records the bundle as the client's state for types, calls
+	// publish, and makes the record durable only if publish succeeds.
+	Commit(ctx context.Context, res *bundle.Result, types []taosync.Type, chunks []string, h taosync.HistoryEntry, publish func() error) error
+	// Rollback abandons the export; it is a no-op after Commit.
+	Rollback() error
+}
+
+// DataOptions configure a data export.
+type DataOptions struct {
+	Client string
+	// Types restricts the bundle to these types; empty means all six.
+	Types []taosync.Type
+	// Full forces a full snapshot.
+	Full bool
+	// ChunkRecords is the records per chunk.
+	ChunkRecords int
+	// Expiry is how long the bundle stays valid.
+	Expiry time.Duration
+	// Sender is central's signing key and age recipient.
+	Signer       minisign.PrivateKey
+	AgeRecipient string
+	Now          time.Time
+	Log          *slog.Logger
+}
+
+// DataResult is what an export wrote.
+type DataResult struct {
+	*bundle.Result
+	Counts map[string]taosync.Counts
+}
+
+// PackageSection is the blob section carrying package chunks.
+const PackageSection = "packages"
+
+// Stream names the data stream of a client.
+func Stream(client string) string { return "data/" + client }
+
+// Data writes one data bundle for a client into out.
+func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*DataResult, error) {
+	types := o.Types
+	if len(types) == 0 {
+		types = taosync.Types
+	}
+	// Sections follow taosync.Types' order whatever the flags' order.
+	types = slices.DeleteFunc(slices.Clone(taosync.Types), func(t taosync.Type) bool { return !slices.Contains(types, t) })
+	ex, err := src.BeginDataExport(ctx, o.Client)
+	if err != nil {
+		return nil, err
+	}
+	defer ex.Rollback()
+	rc := ex.Recipient()
+	full := o.Full || rc.Seq == 0
+	recipient, err := age.ParseX25519Recipient(rc.AgeRecipient)
+	if err != nil {
+		return nil, fmt.Errorf("client %s: age recipient: %w", rc.ID, err)
+	}
+	m := &manifest.Manifest{
+		Format:  manifest.Format,
+		Version: fmt.Sprintf("%d.%d", manifest.Major, manifest.Minor),
+		ID:      bundle.NewID(),
+		Kind:    manifest.KindData,
+		Sender: manifest.Party{Role: "central", KeyID: o.Signer.Public().IDString(),
+			AgeRecipient: o.AgeRecipient},
+		Recipient: manifest.Party{Role: "client", Client: rc.ID, Org: rc.Org, KeyID: rc.SignKeyID,
+			AgeRecipient: rc.AgeRecipient},
+		Stream:  Stream(rc.ID),
+		Seq:     rc.NextSeq,
+		Prev:    rc.Hash,
+		Created: o.Now.UTC(),
+		Expires: o.Now.UTC().Add(o.Expiry),
+	}
+	if !full {
+		m.Base = &manifest.Ref{Seq: rc.Seq, ID: rc.Bundle}
+	}
+	w, err := bundle.Create(out, m, bundle.Options{Recipient: recipient, Signer: o.Signer, ChunkRecords: o.ChunkRecords})
+	if err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			w.Abort()
+		}
+	}()
+	counts := map[string]taosync.Counts{}
+	var line []byte
+	for _, t := range types {
+		if err := w.BeginRecords(string(t)); err != nil {
+			return nil, err
+		}
+		var n taosync.Counts
+		err := ex.Records(ctx, t, full, func(r Record) error {
+			switch r.Change {
+			case Created:
+				n.Created++
+			case Updated:
+				n.Updated++
+			case Deleted:
+				n.Deleted++
+				if full {
+					return nil // a full snapshot deletes what it lacks
+				}
+			}
+			line = AppendRecord(line[:0], r)
+			return w.Record(line, r.Change == Deleted)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("export %s: %w", t, err)
+		}
+		counts[string(t)] = n
+	}
+	if err := w.BeginRecords(ReceiptsSection); err != nil {
+		return nil, err
+	}
+	if err := ex.Receipts(ctx, receiptWriter(w)); err != nil {
+		return nil, fmt.Errorf("export receipts: %w", err)
+	}
+	var chunks []string
+	if slices.Contains(types, taosync.Delivery) {
+		if err := w.BeginBlob(PackageSection); err != nil {
+			return nil, err
+		}
+		err := ex.Chunks(ctx, full, func(hash string) error {
+			b, err := ex.Chunk(hash)
+			if err != nil {
+				return err
+			}
+			chunks = append(chunks, hash)
+			return w.Blob(b)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("export packages: %w", err)
+		}
+	}
+	res, err := w.CommitChunks()
+	if err != nil {
+		return nil, err
+	}
+	committed = true
+	h := taosync.HistoryEntry{
+		Direction: "out", Transport: "folder", Peer: rc.ID, BundleID: m.ID, Bundle: bundle.Name(m),
+		Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq, Full: full, Counts: counts,
+		Bytes: res.Bytes(), Outcome: taosync.OutcomeOK,
+	}
+	start := time.Now()
+	if err := ex.Commit(ctx, res, types, chunks, h, func() error { return res.Publish() }); err != nil {
+		res.Remove()
+		return nil, err
+	}
+	o.Log.Debug("exported data bundle", "client", rc.ID, "seq", m.Seq, "full", full, "commit", time.Since(start))
+	return &DataResult{Result: res, Counts: counts}, nil
+}
+
+// AppendRecord appends the bundle form of a record: a JSON object with the
+// id, central's version, and either the entity's data or "deleted": true.
+// It is built by hand because it runs once per record of every export and
+// the entity's data is already JSON.
+func AppendRecord(b []byte, r Record) []byte {
+	id, _ := json.Marshal(r.ID) // a string always marshals
+	b = append(b, `{"id":`...)
+	b = append(b, id...)
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, r.Version, 10)
+	if r.Change == Deleted {
+		return append(b, `,"deleted":true}`...)
+	}
+	b = append(b, `,"data":`...)
+	b = append(b, r.Data...)
+	return append(b, '}')
+}

@@ -1,0 +1,392 @@
+// Package importer verifies bundles and applies them: on a client, data
+// bundles from central; each bundle entirely or not at all.
+//
+// The order of checks is the bundle package's (format version, signature,
+// recipient, expiry, then every chunk's size and hash before it is
+// decrypted), followed by the stream's: a bundle already applied is skipped,
+// an older one is refused as a rollback, a delta whose base is not the
+// current state is refused naming the bundle it needs. A bundle is applied
+// in one transaction of the target: a failure or a kill at any moment leaves
+// the state before it.
+package importer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/bundle"
+	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/manifest"
+)
+
+// Errors of the stream checks, wrapped in a *bundle.Error naming the bundle.
+var (
+	ErrRollback  = errors.New("rollback refused")
+	ErrNeedsBase = errors.New("bundle applies on a state this home does not hold")
+	ErrSeqReused = errors.New("sequence number already used by another bundle")
+)
+
+// NeedsBaseError says which bundle must be applied first.
+type NeedsBaseError struct {
+	Need manifest.Ref
+	Have State
+}
+
+func (e *NeedsBaseError) Error() string {
+	have := "nothing"
+	if e.Have.Seq > 0 {
+		have = fmt.Sprintf("seq %d (bundle %s)", e.Have.Seq, e.Have.Bundle)
+	}
+	return fmt.Sprintf("%v: it is a delta on seq %d (bundle %s) but this client holds %s; import that bundle first, or ask central for a full export (taosync export data --full)",
+		ErrNeedsBase, e.Need.Seq, e.Need.ID, have)
+}
+
+func (e *NeedsBaseError) Unwrap() error { return ErrNeedsBase }
+
+// State is the data state a client holds: the last data bundle applied.
+type State struct {
+	Seq    uint64
+	Bundle string
+	Hash   string
+}
+
+// DataTarget is where data bundles are applied (a client's store).
+type DataTarget interface {
+	DataState(ctx context.Context) (State, error)
+	// Applied reports whether the bundle with this id was applied.
+	Applied(ctx context.Context, bundleID string) (bool, error)
+	BeginApply(ctx context.Context) (DataApply, error)
+}
+
+// DataApply is one bundle being applied, in one transaction.
+type DataApply interface {
+	// Upsert stores an entity and says whether it was created, updated or
+	// already held in that version.
+	Upsert(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error)
+	// Delete removes an entity and says whether it was there.
+	Delete(ctx context.Context, t taosync.Type, id string) (bool, error)
+	// Sweep deletes the entities of type t not upserted since the apply
+	// began (a full snapshot's types) and counts them.
+	Sweep(ctx context.Context, t taosync.Type) (int64, error)
+	// Receipt applies one of central's receipts: the execution revision it
+	// names becomes acknowledged. A receipt for an execution the client
+	// never had fails with ErrUnknownExecution.
+	Receipt(ctx context.Context, r taosync.Receipt) error
+	// PutChunk stores a package chunk by its content hash. Chunks are
+	// content-addressed files: storing one early is harmless if the
+	// transaction later rolls back.
+	PutChunk(hash string, data []byte) error
+	// CheckPackages checks that the package of every delivery upserted is
+	// complete and matches its hash.
+	CheckPackages(ctx context.Context) error
+	// Commit records the bundle as applied with the new state and the
+	// history entry, and commits.
+	Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryEntry) error
+	Rollback() error
+}
+
+// Options configure an import.
+type Options struct {
+	Trust    bundle.Trust
+	Identity age.Identity
+	// DryRun decrypts and counts, then rolls back.
+	DryRun bool
+	// Transport names the road the bundles came by, for the history.
+	Transport string
+	Log       *slog.Logger
+	// Progress, if set, is told of each phase of each bundle.
+	Progress func(bundle, phase string, done, total int64)
+}
+
+// Outcome of one bundle.
+const (
+	Applied    = "applied"
+	WouldApply = "would-apply"
+	Skipped    = "skipped"
+	NotForUs   = "not-for-this-home"
+	Refused    = "refused"
+)
+
+// Line reports what happened to one bundle.
+type Line struct {
+	Bundle   string                    `json:"bundle"`
+	BundleID string                    `json:"bundle_id,omitempty"`
+	Kind     string                    `json:"kind,omitempty"`
+	Seq      uint64                    `json:"seq,omitempty"`
+	Full     bool                      `json:"full,omitempty"`
+	Outcome  string                    `json:"outcome"`
+	Reason   string                    `json:"reason,omitempty"`
+	Counts   map[string]taosync.Counts `json:"counts,omitempty"`
+	Bytes    int64                     `json:"bytes,omitempty"`
+	err      error
+}
+
+// Err is the refusal or failure, if any.
+func (l *Line) Err() error { return l.err }
+
+// opened is a bundle found in the folder, verified or not.
+type opened struct {
+	dir string
+	b   *bundle.Bundle
+	err error
+}
+
+// Open finds and opens (verifies the manifests of) every bundle in dir, and
+// sorts the verified ones by stream and sequence.
+func Open(dir string, trust bundle.Trust) ([]opened, error) {
+	dirs, err := bundle.Find(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []opened
+	for _, d := range dirs {
+		b, err := bundle.Open(d, trust)
+		out = append(out, opened{dir: d, b: b, err: err})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].b, out[j].b
+		if a == nil || b == nil {
+			return a == nil && b != nil
+		}
+		if a.Manifest.Stream != b.Manifest.Stream {
+			return a.Manifest.Stream < b.Manifest.Stream
+		}
+		return a.Manifest.Seq < b.Manifest.Seq
+	})
+	return out, nil
+}
+
+// Data imports every data and receipt bundle in dir into the target, in
+// sequence order.
+// It returns one line per bundle found; the error is set only when the
+// import could not run at all.
+func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, error) {
+	found, err := Open(dir, o.Trust)
+	if err != nil {
+		return nil, err
+	}
+	var lines []Line
+	for _, f := range found {
+		l := Line{Bundle: f.dir}
+		if f.err != nil {
+			l.Outcome, l.err = Refused, f.err
+			if errors.Is(f.err, bundle.ErrWrongRecipient) {
+				l.Outcome = NotForUs
+			}
+			l.Reason = f.err.Error()
+			lines = append(lines, l)
+			continue
+		}
+		m := f.b.Manifest
+		l.BundleID, l.Kind, l.Seq, l.Full, l.Bytes = m.ID, string(m.Kind), m.Seq, m.Kind == manifest.KindData && m.Full(), f.b.Bytes
+		if o.Trust.Own != nil && f.b.Signer.ID == o.Trust.Own.ID {
+			l.Outcome, l.Reason = NotForUs, "sent from this home"
+			lines = append(lines, l)
+			continue
+		}
+		if m.Kind == manifest.KindResults {
+			l.Outcome, l.Reason = NotForUs, "a results bundle, for central"
+			lines = append(lines, l)
+			continue
+		}
+		start := time.Now()
+		l.Counts, l.Outcome, l.err = applyData(ctx, f.b, t, o)
+		if l.err != nil {
+			l.Reason = l.err.Error()
+		}
+		if l.Outcome == Skipped {
+			l.Reason = "already applied"
+		}
+		o.Log.Debug("data bundle", "bundle", f.b.Name(), "outcome", l.Outcome, "took", time.Since(start))
+		lines = append(lines, l)
+	}
+	return lines, nil
+}
+
+// checkStream decides whether a data bundle applies on state s.
+func checkStream(b *bundle.Bundle, s State, applied bool) (skip bool, err error) {
+	m := b.Manifest
+	fail := func(err error) (bool, error) { return false, &bundle.Error{Bundle: b.Name(), Err: err} }
+	switch {
+	case applied:
+		return true, nil
+	case m.Seq == s.Seq:
+		return fail(fmt.Errorf("%w: seq %d is bundle %s here, this is bundle %s; ask central for a full export (taosync export data --full)",
+			ErrSeqReused, m.Seq, s.Bundle, m.ID))
+	case m.Seq < s.Seq:
+		return fail(fmt.Errorf("%w: seq %d is older than the seq %d this client holds", ErrRollback, m.Seq, s.Seq))
+	case m.Base != nil && (m.Base.Seq != s.Seq || m.Base.ID != s.Bundle):
+		return fail(&NeedsBaseError{Need: *m.Base, Have: s})
+	}
+	return false, nil
+}
+
+// record is a data record as a bundle carries it (exporter.AppendRecord).
+type record struct {
+	ID      string          `json:"id"`
+	V       int64           `json:"v"`
+	Data    json.RawMessage `json:"data"`
+	Deleted bool            `json:"deleted"`
+}
+
+func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (map[string]taosync.Counts, string, error) {
+	state, err := t.DataState(ctx)
+	if err != nil {
+		return nil, Refused, err
+	}
+	applied, err := t.Applied(ctx, b.Manifest.ID)
+	if err != nil {
+		return nil, Refused, err
+	}
+	skip := applied
+	if b.Manifest.Kind == manifest.KindData {
+		skip, err = checkStream(b, state, applied)
+	}
+	if skip || err != nil {
+		return nil, map[bool]string{true: Skipped, false: Refused}[skip], err
+	}
+	for _, s := range b.Manifest.Sections {
+		if s.Kind == manifest.Records && s.Name != exporter.ReceiptsSection {
+			if _, err := taosync.ParseType(s.Name); err != nil {
+				return nil, Refused, &bundle.Error{Bundle: b.Name(), Err: fmt.Errorf("%w: section %q", bundle.ErrMalformed, s.Name)}
+			}
+		}
+	}
+	start := time.Now()
+	ap, err := t.BeginApply(ctx)
+	if err != nil {
+		return nil, Refused, err
+	}
+	defer ap.Rollback()
+	counts := map[string]taosync.Counts{}
+	var records, total, blobBytes, blobTotal int64
+	for _, s := range b.Manifest.Sections {
+		total += s.Records
+		if s.Kind == manifest.Blob {
+			for _, c := range s.Chunks {
+				blobTotal += c.ContentSize
+			}
+		}
+	}
+	progress := func(phase string, done, total int64) {
+		if o.Progress != nil {
+			o.Progress(b.Name(), phase, done, total)
+		}
+	}
+	err = b.Read(ctx, o.Identity, nil, func(p bundle.Payload) error {
+		if p.Section.Kind == manifest.Blob {
+			blobBytes += p.Chunk.ContentSize
+			progress("package bytes", blobBytes, blobTotal)
+			if o.DryRun {
+				return nil
+			}
+			return ap.PutChunk(p.Chunk.ContentHash, p.Data)
+		}
+		if p.Section.Name == exporter.ReceiptsSection {
+			return applyReceipts(ctx, b, p, ap, counts)
+		}
+		typ := taosync.Type(p.Section.Name)
+		n := counts[p.Section.Name]
+		err := eachLine(p.Data, func(line []byte) error {
+			var r record
+			if err := json.Unmarshal(line, &r); err != nil || r.ID == "" || (!r.Deleted && len(r.Data) == 0) {
+				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad record in section %s", bundle.ErrMalformed, typ)}
+			}
+			if r.Deleted {
+				gone, err := ap.Delete(ctx, typ, r.ID)
+				if gone {
+					n.Deleted++
+				}
+				return err
+			}
+			ch, err := ap.Upsert(ctx, typ, r.ID, r.V, r.Data)
+			switch ch {
+			case exporter.Created:
+				n.Created++
+			case exporter.Updated:
+				n.Updated++
+			}
+			return err
+		})
+		counts[p.Section.Name] = n
+		records += p.Chunk.Records
+		progress("records", records, total)
+		return err
+	})
+	if err != nil {
+		return nil, Refused, err
+	}
+	if b.Manifest.Kind == manifest.KindData && b.Manifest.Full() {
+		for _, s := range b.Manifest.Sections {
+			if s.Kind != manifest.Records || s.Name == exporter.ReceiptsSection {
+				continue
+			}
+			n, err := ap.Sweep(ctx, taosync.Type(s.Name))
+			if err != nil {
+				return nil, Refused, err
+			}
+			c := counts[s.Name]
+			c.Deleted += n
+			counts[s.Name] = c
+		}
+	}
+	if o.DryRun {
+		return counts, WouldApply, nil
+	}
+	progress("checking packages", 0, 1)
+	if err := ap.CheckPackages(ctx); err != nil {
+		return nil, Refused, &bundle.Error{Bundle: b.Name(), Err: err}
+	}
+	m := b.Manifest
+	h := taosync.HistoryEntry{
+		Direction: "in", Transport: o.Transport, Peer: "central", BundleID: m.ID, Bundle: b.Name(),
+		Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq, Full: m.Kind == manifest.KindData && m.Full(), Counts: counts,
+		Bytes: b.Bytes, DurationMS: time.Since(start).Milliseconds(), Outcome: taosync.OutcomeOK,
+	}
+	if err := ap.Commit(ctx, b, h); err != nil {
+		return nil, Refused, err
+	}
+	return counts, Applied, nil
+}
+
+// applyReceipts applies the receipts of one chunk, counting the executions
+// acknowledged.
+func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap DataApply, counts map[string]taosync.Counts) error {
+	n := counts[exporter.ReceiptsSection]
+	err := eachLine(p.Data, func(line []byte) error {
+		var r taosync.Receipt
+		if err := json.Unmarshal(line, &r); err != nil || r.ID == "" || r.Batch == 0 {
+			return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad receipt", bundle.ErrMalformed)}
+		}
+		if err := ap.Receipt(ctx, r); err != nil {
+			return &bundle.Error{Bundle: b.Name(), Err: err}
+		}
+		n.Updated++
+		return nil
+	})
+	counts[exporter.ReceiptsSection] = n
+	return err
+}
+
+// eachLine calls fn with each non-empty line of a JSON Lines payload.
+func eachLine(data []byte, fn func([]byte) error) error {
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		if len(line) > 0 {
+			if err := fn(line); err != nil {
+				return err
+			}
+		}
+		data = rest
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package importer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/bundle"
+	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/manifest"
+)
+
+// ErrUnknownExecution refuses a receipt naming an execution this client
+// never had.
+var ErrUnknownExecution = errors.New("receipt for an execution this client does not have")
+
+// ErrBadExecution refuses a result bundle holding an execution whose content
+// does not match the hash it claims.
+var ErrBadExecution = errors.New("execution does not match its content hash")
+
+// ResultTarget is where central stores the results of its clients.
+type ResultTarget interface {
+	BeginResults(ctx context.Context, client string) (ResultApply, error)
+}
+
+// ResultApply is one result bundle being stored, in one transaction.
+type ResultApply interface {
+	// Received returns the receipt batch of a bundle already stored.
+	Received(ctx context.Context, bundleID string) (batch uint64, ok bool, err error)
+	// Put stores an execution revision once and says how.
+	Put(ctx context.Context, x exporter.OutgoingExecution, bundleID string) (status string, err error)
+	// Commit records the bundle and the client's state and returns the
+	// receipt batch that answers the bundle.
+	Commit(ctx context.Context, b *bundle.Bundle, state exporter.ClientState, h taosync.HistoryEntry) (uint64, error)
+	Rollback() error
+}
+
+// ResultLine adds to a Line the receipt batch answering a result bundle.
+type ResultLine struct {
+	Line
+	Client string `json:"client,omitempty"`
+	Batch  uint64 `json:"receipt_batch,omitempty"`
+}
+
+// Results imports every result bundle in dir on central. Each bundle is
+// stored in one transaction; a bundle already stored is answered with its
+// receipt batch again.
+func Results(ctx context.Context, dir string, t ResultTarget, o Options) ([]ResultLine, error) {
+	found, err := Open(dir, o.Trust)
+	if err != nil {
+		return nil, err
+	}
+	var lines []ResultLine
+	for _, f := range found {
+		l := ResultLine{Line: Line{Bundle: f.dir}}
+		switch {
+		case f.err != nil:
+			l.Outcome, l.err = Refused, f.err
+			if errors.Is(f.err, bundle.ErrWrongRecipient) {
+				l.Outcome = NotForUs
+			}
+		case o.Trust.Own != nil && f.b.Signer.ID == o.Trust.Own.ID:
+			l.Outcome, l.Reason = NotForUs, "sent from this home"
+		case f.b.Manifest.Kind != manifest.KindResults:
+			l.Outcome, l.Reason = NotForUs, fmt.Sprintf("a %s bundle", f.b.Manifest.Kind)
+		default:
+			m := f.b.Manifest
+			l.BundleID, l.Kind, l.Seq, l.Bytes, l.Client = m.ID, string(m.Kind), m.Seq, f.b.Bytes, m.Sender.Client
+			l.Counts, l.Batch, l.Outcome, l.err = applyResults(ctx, f.b, t, o)
+		}
+		if l.err != nil {
+			l.Reason = l.err.Error()
+		}
+		lines = append(lines, l)
+	}
+	return lines, nil
+}
+
+func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Options) (map[string]taosync.Counts, uint64, string, error) {
+	m := b.Manifest
+	var state exporter.ClientState
+	if len(m.State) > 0 {
+		if err := json.Unmarshal(m.State, &state); err != nil {
+			return nil, 0, Refused, &bundle.Error{Bundle: b.Name(), Err: fmt.Errorf("%w: state: %v", bundle.ErrMalformed, err)}
+		}
+	}
+	start := time.Now()
+	ap, err := t.BeginResults(ctx, m.Sender.Client)
+	if err != nil {
+		return nil, 0, Refused, err
+	}
+	defer ap.Rollback()
+	if batch, ok, err := ap.Received(ctx, m.ID); err != nil || ok {
+		return nil, batch, Skipped, err
+	}
+	var n taosync.Counts
+	var conflicts int64
+	err = b.Read(ctx, o.Identity, []string{exporter.ResultsSection}, func(p bundle.Payload) error {
+		return eachLine(p.Data, func(line []byte) error {
+			var x exporter.OutgoingExecution
+			if err := json.Unmarshal(line, &x); err != nil || x.ID == "" {
+				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad execution record", bundle.ErrMalformed)}
+			}
+			if x.Execution.ContentHash() != x.ContentHash {
+				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: %s", ErrBadExecution, x.ID)}
+			}
+			status, err := ap.Put(ctx, x, m.ID)
+			switch status {
+			case taosync.ReceiptReceived:
+				n.Created++
+			case taosync.ReceiptConflict:
+				conflicts++
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return nil, 0, Refused, err
+	}
+	counts := map[string]taosync.Counts{exporter.ResultsSection: n}
+	if conflicts > 0 {
+		counts["conflicts"] = taosync.Counts{Created: conflicts}
+	}
+	if o.DryRun {
+		return counts, 0, WouldApply, nil
+	}
+	h := taosync.HistoryEntry{
+		Direction: "in", Transport: o.Transport, Peer: m.Sender.Client, BundleID: m.ID, Bundle: b.Name(),
+		Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq, Counts: counts, Bytes: b.Bytes,
+		DurationMS: time.Since(start).Milliseconds(), Outcome: taosync.OutcomeOK,
+	}
+	batch, err := ap.Commit(ctx, b, state, h)
+	if err != nil {
+		return nil, 0, Refused, err
+	}
+	return counts, batch, Applied, nil
+}

@@ -1,0 +1,167 @@
+// Package config defines the settings `taosync config` reads and writes, with
+// their defaults and checks. Values are stored in the home database; a
+// setting never set has its default.
+package config
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/taosync/taosync/internal/store"
+)
+
+// Setting is one known setting.
+type Setting struct {
+	Key     string
+	Default string
+	Help    string
+	// check normalises a value or says why it is not valid.
+	check func(string) (string, error)
+}
+
+func positiveInt(max int) func(string) (string, error) {
+	return func(s string) (string, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > max {
+			return "", fmt.Errorf("want a whole number from 1 to %d", max)
+		}
+		return strconv.Itoa(n), nil
+	}
+}
+
+func boolean(s string) (string, error) {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		return "", errors.New("want true or false")
+	}
+	return strconv.FormatBool(b), nil
+}
+
+func statuses(s string) (string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part != "finished" && part != "terminated" {
+			return "", fmt.Errorf("status %q cannot be sent (want finished and/or terminated)", part)
+		}
+		if !seen[part] {
+			seen[part] = true
+			out = append(out, part)
+		}
+	}
+	if !seen["finished"] {
+		return "", errors.New("finished executions are always sent")
+	}
+	return strings.Join(out, ","), nil
+}
+
+func serverURL(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("want an http or https URL such as https://central.example.org")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// Settings lists every known setting.
+var Settings = []Setting{
+	{Key: "sync.chunkSize", Default: "5000", Help: "records per data bundle chunk", check: positiveInt(1_000_000)},
+	{Key: "sync.expiryDays", Default: "30", Help: "days a data or receipt bundle stays valid", check: positiveInt(3650)},
+	{Key: "results.chunkSize", Default: "500", Help: "executions per result bundle chunk", check: positiveInt(100_000)},
+	{Key: "results.deleteAfterSend", Default: "false", Help: "delete a result's payload once central's receipt arrives", check: boolean},
+	{Key: "results.sendStatuses", Default: "finished", Help: "statuses of the executions sent: finished, or finished,terminated", check: statuses},
+	{Key: "server.url", Default: "http://127.0.0.1:8080", Help: "central's address as clients reach it (tokenUrl and rootUrl)", check: serverURL},
+	{Key: "results.expiryDays", Default: "365", Help: "days a result bundle stays valid", check: positiveInt(3650)},
+}
+
+func lookup(key string) (Setting, error) {
+	for _, s := range Settings {
+		if s.Key == key {
+			return s, nil
+		}
+	}
+	var keys []string
+	for _, s := range Settings {
+		keys = append(keys, s.Key)
+	}
+	return Setting{}, fmt.Errorf("unknown setting %q (known: %s)", key, strings.Join(keys, ", "))
+}
+
+// Get returns a setting's value, its default if never set.
+func Get(ctx context.Context, q store.Querier, key string) (string, error) {
+	s, err := lookup(key)
+	if err != nil {
+		return "", err
+	}
+	var v string
+	err = q.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.Default, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read setting %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// Int returns an integer setting.
+func Int(ctx context.Context, q store.Querier, key string) (int, error) {
+	v, err := Get(ctx, q, key)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(v)
+}
+
+// Bool returns a boolean setting.
+func Bool(ctx context.Context, q store.Querier, key string) (bool, error) {
+	v, err := Get(ctx, q, key)
+	if err != nil {
+		return false, err
+	}
+	return strconv.ParseBool(v)
+}
+
+// Set checks and stores a setting's value.
+func Set(ctx context.Context, q store.Querier, key, value string) (string, error) {
+	s, err := lookup(key)
+	if err != nil {
+		return "", err
+	}
+	v, err := s.check(value)
+	if err != nil {
+		return "", fmt.Errorf("setting %s: %q: %w", key, value, err)
+	}
+	_, err = q.ExecContext(ctx, "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, v)
+	if err != nil {
+		return "", fmt.Errorf("store setting %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// Value is a setting with its current value.
+type Value struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Default string `json:"default"`
+	Help    string `json:"help"`
+}
+
+// List returns every setting with its current value.
+func List(ctx context.Context, q store.Querier) ([]Value, error) {
+	var out []Value
+	for _, s := range Settings {
+		v, err := Get(ctx, q, s.Key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Value{Key: s.Key, Value: v, Default: s.Default, Help: s.Help})
+	}
+	return out, nil
+}

@@ -1,0 +1,220 @@
+// Package home manages a taosync installation's home folder: its role, its
+// database, and its key files. A home is initialised once, as central or as
+// a client; its keys never leave it.
+//
+// Layout:
+//
+//	taosync.db           the SQLite database (the commit point of init)
+//	keys/age.key         age X25519 identity, standard age identity file, 0600
+//	keys/sign.key        Ed25519 signing key, minisign secret key file, 0600
+//	keys/sign.pub        its public key, minisign public key file
+//	store/               content-addressed package chunks
+package home
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/taosync/taosync/internal/minisign"
+	"github.com/taosync/taosync/internal/safefile"
+	"github.com/taosync/taosync/internal/store"
+)
+
+// Role is what a home is.
+type Role string
+
+// Roles.
+const (
+	Central Role = "central"
+	Client  Role = "client"
+)
+
+// File names inside a home.
+const (
+	DBFile      = "taosync.db"
+	AgeKeyFile  = "keys/age.key"
+	SignKeyFile = "keys/sign.key"
+	SignPubFile = "keys/sign.pub"
+	StoreDir    = "store"
+	ChunksDir   = "store/chunks"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotInitialised = errors.New("home is not initialised")
+	ErrInitialised    = errors.New("home is already initialised")
+	ErrWrongRole      = errors.New("wrong role for this command")
+)
+
+// Home is an open home.
+type Home struct {
+	Dir  string
+	Role Role
+	DB   *store.DB
+}
+
+// Path joins a home-relative name to the home folder.
+func (h *Home) Path(name string) string { return filepath.Join(h.Dir, filepath.FromSlash(name)) }
+
+// ParseRole parses "central" or "client".
+func ParseRole(s string) (Role, error) {
+	switch Role(s) {
+	case Central, Client:
+		return Role(s), nil
+	}
+	return "", fmt.Errorf("unknown role %q (want central or client)", s)
+}
+
+// Init creates a home in dir: the key files first, then the database, whose
+// appearance under its final name marks the home initialised. A run cut
+// short leaves no database, and the next Init starts over.
+func Init(ctx context.Context, dir string, role Role) (*Home, error) {
+	dbPath := filepath.Join(dir, DBFile)
+	if _, err := os.Stat(dbPath); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrInitialised, dir)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		return nil, fmt.Errorf("create home: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, StoreDir), 0o700); err != nil {
+		return nil, fmt.Errorf("create home: %w", err)
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, fmt.Errorf("generate age identity: %w", err)
+	}
+	ageFile := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n",
+		time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)
+	pub, priv, err := minisign.GenerateKey(nil)
+	if err != nil {
+		return nil, fmt.Errorf("generate signing key: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+		perm os.FileMode
+	}{
+		{AgeKeyFile, []byte(ageFile), 0o600},
+		{SignKeyFile, priv.MarshalFile(), 0o600},
+		{SignPubFile, pub.MarshalFile(), 0o644},
+	} {
+		if err := safefile.WriteFile(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
+			return nil, fmt.Errorf("create home: %w", err)
+		}
+	}
+	tmp := dbPath + ".init"
+	os.Remove(tmp)
+	db, err := store.Open(ctx, tmp, true)
+	if err != nil {
+		return nil, err
+	}
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := store.SetMeta(ctx, tx, "role", string(role)); err != nil {
+			return err
+		}
+		return store.SetMeta(ctx, tx, "created", time.Now().UTC().Format(time.RFC3339))
+	})
+	if err == nil {
+		// Fold the WAL into the main file so that the rename below moves the
+		// whole database.
+		_, err = db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	}
+	db.Close()
+	if err != nil {
+		return nil, fmt.Errorf("create database: %w", err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(tmp + suffix)
+	}
+	if err := os.Rename(tmp, dbPath); err != nil {
+		return nil, fmt.Errorf("create database: %w", err)
+	}
+	if err := safefile.SyncDir(dir); err != nil {
+		return nil, err
+	}
+	return Open(ctx, dir)
+}
+
+// Open opens an initialised home.
+func Open(ctx context.Context, dir string) (*Home, error) {
+	dbPath := filepath.Join(dir, DBFile)
+	if _, err := os.Stat(dbPath); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotInitialised, dir)
+	}
+	db, err := store.Open(ctx, dbPath, false)
+	if err != nil {
+		return nil, err
+	}
+	role, err := store.Meta(ctx, db, "role")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read role: %w", err)
+	}
+	return &Home{Dir: dir, Role: Role(role), DB: db}, nil
+}
+
+// Close closes the database.
+func (h *Home) Close() error { return h.DB.Close() }
+
+// Require refuses a command meant for another role.
+func (h *Home) Require(role Role) error {
+	if h.Role != role {
+		return fmt.Errorf("%w: this is a %s home, the command is for a %s", ErrWrongRole, h.Role, role)
+	}
+	return nil
+}
+
+// Identity reads the home's age identity.
+func (h *Home) Identity() (*age.X25519Identity, error) {
+	b, err := os.ReadFile(h.Path(AgeKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("read age identity: %w", err)
+	}
+	ids, err := age.ParseIdentities(strings.NewReader(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("read age identity %s: %w", h.Path(AgeKeyFile), err)
+	}
+	x, ok := ids[0].(*age.X25519Identity)
+	if len(ids) != 1 || !ok {
+		return nil, fmt.Errorf("read age identity %s: want one X25519 identity", h.Path(AgeKeyFile))
+	}
+	return x, nil
+}
+
+// Signer reads the home's signing key.
+func (h *Home) Signer() (minisign.PrivateKey, error) {
+	b, err := os.ReadFile(h.Path(SignKeyFile))
+	if err != nil {
+		return minisign.PrivateKey{}, fmt.Errorf("read signing key: %w", err)
+	}
+	k, err := minisign.ParsePrivateKeyFile(b)
+	if err != nil {
+		return minisign.PrivateKey{}, fmt.Errorf("read signing key %s: %w", h.Path(SignKeyFile), err)
+	}
+	return k, nil
+}
+
+// PublicKeys reads the home's public keys.
+func (h *Home) PublicKeys() (PublicKeys, error) {
+	id, err := h.Identity()
+	if err != nil {
+		return PublicKeys{}, err
+	}
+	b, err := os.ReadFile(h.Path(SignPubFile))
+	if err != nil {
+		return PublicKeys{}, fmt.Errorf("read signing public key: %w", err)
+	}
+	pub, err := minisign.ParsePublicKeyFile(b)
+	if err != nil {
+		return PublicKeys{}, fmt.Errorf("read signing public key %s: %w", h.Path(SignPubFile), err)
+	}
+	return PublicKeys{Age: id.Recipient().String(), Sign: pub}, nil
+}

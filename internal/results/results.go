@@ -1,0 +1,507 @@
+// Package results reads the delivery executions that the local
+// test-delivery application hands in with "taosync results add FILE.jsonl",
+// and checks the IMS QTI assessmentResult documents they carry.
+//
+// It promises:
+//   - Streaming: a Reader holds one line at a time plus the set of ids seen
+//     so far, never the whole file. No line longer than MaxLineBytes is
+//     held in memory.
+//   - Every bad line is reported as a *load.RowError ("FILE:LINE: FIELD:
+//     REASON") naming the file, the line and, where one is to blame, the
+//     field. After a RowError, Next may be called again to go on with the
+//     following lines, so a caller can report them all; any other error (an
+//     I/O error, a failing Known) is final.
+//   - The format is closed: one JSON object a line with only the fields id,
+//     delivery, test_taker, test_center, status, started_at, finished_at and
+//     result_xml, all strings, none given twice, valid UTF-8 throughout.
+//   - Every Execution it returns is valid: an id of at most 256 bytes
+//     without control characters, unique within the file; a known status;
+//     started_at in RFC 3339; finished_at in RFC 3339 and not before
+//     started_at when the execution is finished or terminated, empty
+//     otherwise; a delivery, test taker and test centre that Known says
+//     are held locally; and for finished and terminated executions a
+//     result_xml that passes ValidateResultXML (for active and paused ones
+//     it may be empty, and is checked the same way if not).
+//   - Fields are returned exactly as given: timestamps and XML are not
+//     re-formatted, so an Execution's ContentHash is that of what the
+//     test-delivery application wrote.
+package results
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/load"
+)
+
+// Limits.
+const (
+	// MaxLineBytes is the longest line accepted, in bytes, without its line
+	// terminator: the same bound as master-data files, room for a result
+	// document of MaxResultXMLBytes even after JSON escaping has grown it
+	// several times, yet a bound on what one line makes us hold.
+	MaxLineBytes = 16 << 20
+
+	// MaxResultXMLBytes is the largest assessmentResult document accepted.
+	// A result is typically a few KiB (about 4 KiB for ten items); 4 MiB
+	// is a thousand times that, room for hundreds of items with long
+	// essay responses. It is a quarter of MaxLineBytes because the
+	// document travels JSON-escaped inside one line: quotes, newlines and,
+	// from encoders that escape HTML (Go's default), every '<', '>' and
+	// '&' grow, typically doubling markup-heavy XML, so a document under
+	// this limit fits in a line.
+	MaxResultXMLBytes = 4 << 20
+
+	// MaxResultXMLDepth bounds element nesting. Real results nest about
+	// six deep (assessmentResult, itemResult, responseVariable,
+	// candidateResponse, value); 256 refuses no plausible document, yet
+	// bounds the decoder's element stack for a document of "<a><a><a>...".
+	MaxResultXMLDepth = 256
+)
+
+// Known reports whether an entity of the type with the id is held locally.
+type Known func(t taosync.Type, id string) (bool, error)
+
+// The fields of a line, in the order they are listed in messages.
+const (
+	fieldID         = "id"
+	fieldDelivery   = "delivery"
+	fieldTestTaker  = "test_taker"
+	fieldTestCenter = "test_center"
+	fieldStatus     = "status"
+	fieldStartedAt  = "started_at"
+	fieldFinishedAt = "finished_at"
+	fieldResultXML  = "result_xml"
+)
+
+var fieldNames = []string{
+	fieldID, fieldDelivery, fieldTestTaker, fieldTestCenter,
+	fieldStatus, fieldStartedAt, fieldFinishedAt, fieldResultXML,
+}
+
+var statuses = []string{
+	taosync.StatusActive, taosync.StatusPaused,
+	taosync.StatusFinished, taosync.StatusTerminated,
+}
+
+// Reader reads the executions of one JSON Lines file.
+type Reader struct {
+	file  string
+	known Known
+	br    *bufio.Reader
+	line  int            // number of the last line read
+	buf   []byte         // the current line, reused
+	seen  map[string]int // id -> line of its first occurrence
+	err   error          // final error (io.EOF or another)
+}
+
+// NewReader returns a Reader of the executions in r, a file named file (the
+// name is only used in errors). known, which must not be nil, tells which
+// deliveries, test takers and test centres are held locally; it is called
+// for each line that is otherwise valid.
+func NewReader(r io.Reader, file string, known Known) *Reader {
+	br := bufio.NewReaderSize(r, 64<<10)
+	// Tolerate a UTF-8 byte order mark at the start, as master data does.
+	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
+		br.Discard(3)
+	}
+	return &Reader{file: file, known: known, br: br, seen: make(map[string]int)}
+}
+
+// Next returns the next execution and the line it is on, io.EOF after the
+// last one, or a *load.RowError for a bad line (after which Next may be
+// called again). Any other error is final.
+func (r *Reader) Next() (taosync.Execution, int, error) {
+	if r.err != nil {
+		return taosync.Execution{}, 0, r.err
+	}
+	e, err := r.next()
+	if err != nil {
+		var re *load.RowError
+		if !errors.As(err, &re) {
+			r.err = err
+		}
+		return taosync.Execution{}, r.line, err
+	}
+	return e, r.line, nil
+}
+
+func (r *Reader) rowErr(field, format string, args ...any) *load.RowError {
+	return &load.RowError{File: r.file, Line: r.line, Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// readLine reads the next line, without its "\n" or "\r\n". A line longer
+// than MaxLineBytes is read to its end but not kept: tooLong is set.
+func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
+	buf := r.buf[:0]
+	read := false
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		read = read || len(chunk) > 0
+		if !tooLong {
+			if len(buf)+len(chunk) > MaxLineBytes+2 { // room for "\r\n"
+				tooLong = true
+				buf = buf[:0]
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err == io.EOF && !read {
+			return nil, false, io.EOF
+		}
+		if err != nil && err != io.EOF {
+			return nil, false, fmt.Errorf("read %s: %w", r.file, err)
+		}
+		break
+	}
+	r.buf = buf
+	buf = bytes.TrimSuffix(buf, []byte("\n"))
+	buf = bytes.TrimSuffix(buf, []byte("\r"))
+	return buf, tooLong || len(buf) > MaxLineBytes, nil
+}
+
+func (r *Reader) next() (taosync.Execution, error) {
+	var line []byte
+	for {
+		l, tooLong, err := r.readLine()
+		if err != nil {
+			return taosync.Execution{}, err
+		}
+		r.line++
+		if tooLong {
+			return taosync.Execution{}, r.rowErr("", "line longer than %d bytes (%d MiB)", MaxLineBytes, MaxLineBytes>>20)
+		}
+		// Blank: JSON whitespace only.
+		if len(bytes.Trim(l, " \t\r")) > 0 {
+			line = l
+			break
+		}
+	}
+	fields, err := r.parse(line)
+	if err != nil {
+		return taosync.Execution{}, err
+	}
+	return r.check(fields)
+}
+
+// member is one member of a line's object.
+type member struct {
+	key string
+	raw json.RawMessage
+	// text runs from after the previous member to the end of the value,
+	// for the UTF-8 check (encoding/json replaces bad UTF-8 and lone
+	// surrogates with U+FFFD instead of refusing them).
+	text []byte
+}
+
+// parse checks the syntax of a line and returns its fields. A field given
+// is in the map, even empty.
+func (r *Reader) parse(line []byte) (map[string]string, error) {
+	members, err := r.members(line)
+	if err != nil {
+		return nil, err
+	}
+	fields := make(map[string]string, len(members))
+	for _, m := range members {
+		if !validJSONText(m.text) {
+			return nil, r.rowErr(fieldName(strings.ToValidUTF8(m.key, "\uFFFD")), "invalid UTF-8")
+		}
+		if _, dup := fields[m.key]; dup {
+			return nil, r.rowErr(fieldName(m.key), "field given twice")
+		}
+		if !isField(m.key) {
+			return nil, r.rowErr(fieldName(m.key), "unknown field (an execution has only %s)", strings.Join(fieldNames, ", "))
+		}
+		if m.raw[0] != '"' {
+			return nil, r.rowErr(m.key, "must be a string, not %s", jsonKind(m.raw))
+		}
+		var s string
+		if err := json.Unmarshal(m.raw, &s); err != nil {
+			return nil, r.rowErr(m.key, "invalid JSON string: %v", err)
+		}
+		fields[m.key] = s
+	}
+	if !validJSONText(line) {
+		// Outside every member: not valid JSON, which members refused.
+		return nil, r.rowErr("", "invalid UTF-8")
+	}
+	return fields, nil
+}
+
+// members splits a line holding one JSON object into its members.
+func (r *Reader) members(line []byte) ([]member, error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	invalid := func(err error) ([]member, error) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, r.rowErr("", "invalid JSON: the line ends inside the object (JSON Lines needs one whole object a line)")
+		}
+		return nil, r.rowErr("", "invalid JSON: %s", oneLine(err.Error()))
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return invalid(err)
+	}
+	if tok != json.Delim('{') {
+		return nil, r.rowErr("", "not a JSON object")
+	}
+	var members []member
+	start := dec.InputOffset()
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return invalid(err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return invalid(errors.New("object key is not a string"))
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return invalid(err)
+		}
+		end := dec.InputOffset()
+		members = append(members, member{key: key, raw: raw, text: line[start:end]})
+		start = end
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return invalid(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, r.rowErr("", "unexpected data after the JSON object")
+	}
+	return members, nil
+}
+
+// check checks the fields of a line, in the order of the fields in
+// messages, and the references last (they may cost a lookup).
+func (r *Reader) check(f map[string]string) (taosync.Execution, error) {
+	e := taosync.Execution{
+		ID:         f[fieldID],
+		Delivery:   f[fieldDelivery],
+		TestTaker:  f[fieldTestTaker],
+		TestCenter: f[fieldTestCenter],
+		Status:     f[fieldStatus],
+		StartedAt:  f[fieldStartedAt],
+		FinishedAt: f[fieldFinishedAt],
+		ResultXML:  f[fieldResultXML],
+	}
+	if err := r.required(f, fieldID); err != nil {
+		return e, err
+	}
+	if reason := badID(e.ID); reason != "" {
+		return e, r.rowErr(fieldID, "%s", reason)
+	}
+	if first, ok := r.seen[e.ID]; ok {
+		return e, r.rowErr(fieldID, "duplicate id %q (first on line %d)", e.ID, first)
+	}
+	// Recorded even if the line turns out bad: the id is the file's
+	// either way, and a later line with it is a second execution of the
+	// same id all the same.
+	r.seen[e.ID] = r.line
+
+	refs := []struct {
+		field string
+		typ   taosync.Type
+		id    string
+	}{
+		{fieldDelivery, taosync.Delivery, e.Delivery},
+		{fieldTestTaker, taosync.TestTaker, e.TestTaker},
+		{fieldTestCenter, taosync.TestCenter, e.TestCenter},
+	}
+	for _, ref := range refs {
+		if err := r.required(f, ref.field); err != nil {
+			return e, err
+		}
+		if reason := badID(ref.id); reason != "" {
+			return e, r.rowErr(ref.field, "%s", reason)
+		}
+	}
+
+	if err := r.required(f, fieldStatus); err != nil {
+		return e, err
+	}
+	done := false // finished or terminated
+	switch e.Status {
+	case taosync.StatusActive, taosync.StatusPaused:
+	case taosync.StatusFinished, taosync.StatusTerminated:
+		done = true
+	default:
+		return e, r.rowErr(fieldStatus, "must be one of %s, not %q", strings.Join(statuses, ", "), e.Status)
+	}
+
+	if err := r.required(f, fieldStartedAt); err != nil {
+		return e, err
+	}
+	started, err := time.Parse(time.RFC3339, e.StartedAt)
+	if err != nil {
+		return e, r.rowErr(fieldStartedAt, "not an RFC 3339 time (like 2025-06-12T09:30:00Z): %q", e.StartedAt)
+	}
+	switch {
+	case done && e.FinishedAt == "":
+		return e, r.rowErr(fieldFinishedAt, "required when status is %s", e.Status)
+	case done:
+		finished, err := time.Parse(time.RFC3339, e.FinishedAt)
+		if err != nil {
+			return e, r.rowErr(fieldFinishedAt, "not an RFC 3339 time (like 2025-06-12T10:30:00Z): %q", e.FinishedAt)
+		}
+		if finished.Before(started) {
+			return e, r.rowErr(fieldFinishedAt, "%s is before started_at %s", e.FinishedAt, e.StartedAt)
+		}
+	case e.FinishedAt != "":
+		return e, r.rowErr(fieldFinishedAt, "must be empty while status is %s", e.Status)
+	}
+
+	switch {
+	case done && e.ResultXML == "":
+		return e, r.rowErr(fieldResultXML, "required when status is %s", e.Status)
+	case e.ResultXML != "":
+		if err := ValidateResultXML([]byte(e.ResultXML)); err != nil {
+			return e, r.rowErr(fieldResultXML, "%s", err)
+		}
+	}
+
+	for _, ref := range refs {
+		ok, err := r.known(ref.typ, ref.id)
+		if err != nil {
+			return e, fmt.Errorf("%s:%d: looking up %s %q: %w", r.file, r.line, ref.typ, ref.id, err)
+		}
+		if !ok {
+			return e, r.rowErr(ref.field, "unknown %s %q (not held locally)", ref.typ, ref.id)
+		}
+	}
+	return e, nil
+}
+
+// required refuses a required field that is missing or empty.
+func (r *Reader) required(f map[string]string, field string) error {
+	v, ok := f[field]
+	switch {
+	case !ok:
+		return r.rowErr(field, "required field is missing")
+	case v == "":
+		return r.rowErr(field, "required field is empty")
+	}
+	return nil
+}
+
+// badID says what is wrong with an id, or "".
+func badID(id string) string {
+	if len(id) > load.MaxIDLen {
+		return fmt.Sprintf("longer than %d bytes", load.MaxIDLen)
+	}
+	for _, c := range id {
+		if unicode.IsControl(c) {
+			return fmt.Sprintf("contains a control character (%U)", c)
+		}
+	}
+	return ""
+}
+
+func isField(name string) bool {
+	for _, f := range fieldNames {
+		if name == f {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldName shows a field name from the input in a message: as is when it
+// is a plain name, quoted when it is empty or holds characters that would
+// garble the one-line message, and cut when it is long.
+func fieldName(name string) string {
+	if name == "" || len(name) > 64 {
+		return quote(name)
+	}
+	for _, c := range name {
+		if !unicode.IsPrint(c) || c == ' ' || c == ':' {
+			return quote(name)
+		}
+	}
+	return name
+}
+
+// jsonKind names the kind of a JSON value for messages.
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// validJSONText reports whether JSON text is valid UTF-8 and its \u escapes
+// encode no lone surrogate (which encoding/json would silently replace).
+func validJSONText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character: skipped, so "\\u" is no escape
+		if i >= len(b) || b[i] != 'u' {
+			continue
+		}
+		c, ok := hex4(b[i+1:])
+		if !ok {
+			continue // invalid JSON, refused by the decoder
+		}
+		i += 4
+		switch {
+		case 0xDC00 <= c && c <= 0xDFFF:
+			return false // low surrogate first
+		case 0xD800 <= c && c <= 0xDBFF:
+			if i+6 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+				return false
+			}
+			lo, ok := hex4(b[i+3:])
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// hex4 decodes four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var c rune
+	for _, x := range b[:4] {
+		c <<= 4
+		switch {
+		case '0' <= x && x <= '9':
+			c |= rune(x - '0')
+		case 'a' <= x && x <= 'f':
+			c |= rune(x-'a') + 10
+		case 'A' <= x && x <= 'F':
+			c |= rune(x-'A') + 10
+		default:
+			return 0, false
+		}
+	}
+	return c, true
+}

@@ -1,0 +1,257 @@
+package results
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Namespaces of IMS QTI 2.x results reporting. QTI 2.0 had no results
+// reporting (assessmentResult first appeared in 2.1), so there is no v2p0
+// namespace to accept; QTI 3.0 results (imsqti_result_v3p0) are a
+// different format and are not 2.x.
+var resultNamespaces = []string{
+	"http://www.imsglobal.org/xsd/imsqti_result_v2p1",
+	"http://www.imsglobal.org/xsd/imsqti_result_v2p2",
+}
+
+const xmlNamespace = "http://www.w3.org/XML/1998/namespace"
+
+// ValidateResultXML checks that doc is one IMS QTI 2.x assessmentResult
+// document: at most MaxResultXMLBytes of UTF-8 (a leading byte order mark
+// is tolerated); well-formed XML, namespaces included (no undeclared
+// prefix, no repeated attribute); no DTD or other <! declaration, so no
+// entity can be declared or expanded; an XML declaration, if any, first
+// and saying UTF-8; nesting at most MaxResultXMLDepth deep; one root
+// element, assessmentResult in a QTI 2.1 or 2.2 results namespace, holding
+// exactly one context and exactly one testResult as children; nothing but
+// whitespace, comments and processing instructions around the root.
+//
+// It does not validate against the XML schema beyond that. The error is one
+// line saying what is wrong.
+func ValidateResultXML(doc []byte) error {
+	if len(doc) > MaxResultXMLBytes {
+		return fmt.Errorf("larger than %d bytes (%d MiB)", MaxResultXMLBytes, MaxResultXMLBytes>>20)
+	}
+	if !utf8.Valid(doc) {
+		return errors.New("invalid UTF-8")
+	}
+	// A byte order mark is legal at the start of a UTF-8 XML document, but
+	// encoding/xml would take it for text before the root element.
+	doc = bytes.TrimPrefix(doc, []byte("\uFEFF"))
+	if len(bytes.Trim(doc, " \t\r\n")) == 0 {
+		return errors.New("empty document")
+	}
+	v := &validator{doc: doc, ns: map[string]int{}}
+	return v.run()
+}
+
+// validator walks one document's tokens.
+type validator struct {
+	doc   []byte
+	d     *xml.Decoder
+	depth int
+	ns    map[string]int // namespace names declared by the open elements
+	decls [][]string     // namespace names each open element declared
+	root  string         // the root element's namespace, once it started
+	done  bool           // the root element has ended
+	// Children of the root in its namespace.
+	contexts, testResults int
+}
+
+func (v *validator) run() error {
+	v.d = xml.NewDecoder(bytes.NewReader(v.doc))
+	v.d.Strict = true
+	// encoding/xml asks for a CharsetReader only for an encoding other
+	// than UTF-8. The document travels inside a JSON string, which is
+	// Unicode, so a declaration of any other encoding is wrong.
+	var charsetErr error
+	v.d.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {
+		charsetErr = fmt.Errorf("declares encoding %s, but results must be UTF-8", quote(label))
+		return nil, charsetErr
+	}
+	for first := true; ; first = false {
+		off := v.d.InputOffset()
+		tok, err := v.d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var se *xml.SyntaxError
+			switch {
+			case charsetErr != nil:
+				return charsetErr
+			case errors.As(err, &se):
+				return fmt.Errorf("not well-formed XML: line %d: %s", se.Line, oneLine(se.Msg))
+			}
+			return fmt.Errorf("not well-formed XML: %s", oneLine(strings.TrimPrefix(err.Error(), "xml: ")))
+		}
+		if err := v.token(tok, off, first); err != nil {
+			return err
+		}
+	}
+	switch {
+	case v.root == "":
+		return errors.New("no root element")
+	case v.contexts == 0:
+		return errors.New("assessmentResult has no context element")
+	case v.testResults == 0:
+		return errors.New("assessmentResult has no testResult element")
+	}
+	return nil
+}
+
+// token checks one token that starts at offset off in the document.
+func (v *validator) token(tok xml.Token, off int64, first bool) error {
+	switch t := tok.(type) {
+	case xml.Directive:
+		// <!DOCTYPE, <!ENTITY, <!ELEMENT, ...: refused before anything
+		// could be declared, so the entity expansion of a "billion laughs"
+		// document or an external entity never happens (encoding/xml does
+		// not expand them either, but then the document would still be
+		// refused for its undefined entities, later and less clearly).
+		if bytes.HasPrefix(t, []byte("DOCTYPE")) {
+			return errors.New("a document type declaration (<!DOCTYPE) is not allowed")
+		}
+		return errors.New("<! declarations (DTD, entities) are not allowed")
+	case xml.ProcInst:
+		if strings.EqualFold(t.Target, "xml") && !first {
+			return errors.New("the XML declaration is not at the start of the document")
+		}
+	case xml.CharData:
+		if v.depth > 0 {
+			return nil
+		}
+		// CDATA sections (which encoding/xml gives as CharData) are not
+		// allowed outside the root element, even holding only whitespace.
+		if bytes.HasPrefix(v.doc[off:], []byte("<![CDATA[")) {
+			return errors.New("a CDATA section outside the root element")
+		}
+		if len(bytes.Trim(t, " \t\r\n")) != 0 {
+			if v.root == "" {
+				return errors.New("text before the root element")
+			}
+			return errors.New("text after the root element")
+		}
+	case xml.StartElement:
+		return v.start(t)
+	case xml.EndElement:
+		for _, s := range v.decls[len(v.decls)-1] {
+			v.ns[s]--
+		}
+		v.decls = v.decls[:len(v.decls)-1]
+		v.depth--
+		if v.depth == 0 {
+			v.done = true
+		}
+	}
+	return nil
+}
+
+func (v *validator) start(t xml.StartElement) error {
+	if v.done {
+		return errors.New("more than one root element (or something other than a comment after it)")
+	}
+	v.depth++
+	if v.depth > MaxResultXMLDepth {
+		return fmt.Errorf("elements nested deeper than %d", MaxResultXMLDepth)
+	}
+	var declared []string
+	for _, a := range t.Attr {
+		if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
+			declared = append(declared, a.Value)
+			v.ns[a.Value]++
+		}
+	}
+	v.decls = append(v.decls, declared)
+	// encoding/xml leaves an undeclared prefix in Name.Space where a
+	// declared one becomes the namespace name; an unknown name there is
+	// an undeclared prefix.
+	if !v.declared(t.Name.Space) {
+		return fmt.Errorf("element %s uses the undeclared namespace prefix %s", quote(t.Name.Local), quote(t.Name.Space))
+	}
+	for i, a := range t.Attr {
+		if a.Name.Space != "xmlns" && !v.declared(a.Name.Space) {
+			return fmt.Errorf("attribute %s of element %s uses the undeclared namespace prefix %s", quote(a.Name.Local), quote(t.Name.Local), quote(a.Name.Space))
+		}
+		// Quadratic, but encoding/xml has already read the whole tag,
+		// and real elements have a handful of attributes; a tag with
+		// thousands is refused outright rather than compared pairwise.
+		if i >= maxAttrs {
+			return fmt.Errorf("element %s has more than %d attributes", quote(t.Name.Local), maxAttrs)
+		}
+		for _, b := range t.Attr[:i] {
+			if a.Name == b.Name {
+				return fmt.Errorf("element %s repeats attribute %s", quote(t.Name.Local), quote(a.Name.Local))
+			}
+		}
+	}
+	switch v.depth {
+	case 1:
+		if t.Name.Local != "assessmentResult" {
+			return fmt.Errorf("the root element is %s, not assessmentResult", quote(t.Name.Local))
+		}
+		ok := false
+		for _, s := range resultNamespaces {
+			ok = ok || t.Name.Space == s
+		}
+		if !ok {
+			if t.Name.Space == "" {
+				return fmt.Errorf("assessmentResult is in no namespace, not %s", strings.Join(resultNamespaces, " or "))
+			}
+			return fmt.Errorf("assessmentResult is in namespace %s, not %s", quote(t.Name.Space), strings.Join(resultNamespaces, " or "))
+		}
+		v.root = t.Name.Space
+	case 2:
+		if t.Name.Space != v.root {
+			return nil
+		}
+		switch t.Name.Local {
+		case "context":
+			v.contexts++
+			if v.contexts > 1 {
+				return errors.New("assessmentResult has more than one context element")
+			}
+		case "testResult":
+			v.testResults++
+			if v.testResults > 1 {
+				return errors.New("assessmentResult has more than one testResult element")
+			}
+		}
+	}
+	return nil
+}
+
+func (v *validator) declared(space string) bool {
+	return space == "" || space == xmlNamespace || v.ns[space] > 0
+}
+
+// maxAttrs bounds the attributes of one element: QTI result elements have
+// at most about ten, so 256 refuses only abuse, and keeps the check for
+// repeated attributes cheap.
+const maxAttrs = 256
+
+// quote quotes a name taken from the document for an error message,
+// keeping it to one line and bounded.
+func quote(s string) string {
+	const max = 64
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "..."
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// oneLine keeps a message from encoding/xml (which may quote the document)
+// to one line.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
+			return ' '
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Client is a registered test centre's client, as central knows it.
+type Client struct {
+	ID           string `json:"client_id"`
+	Org          string `json:"org"`
+	AgeRecipient string `json:"age_recipient"`
+	SignKey      string `json:"sign_public_key"`
+	KeyID        string `json:"sign_key_id"`
+	CreatedAt    string `json:"created_at"`
+	RevokedAt    string `json:"revoked_at,omitempty"`
+	// The last data bundle exported for it: the state its next delta
+	// applies on.
+	DataSeq    uint64 `json:"data_seq"`
+	DataBundle string `json:"data_bundle,omitempty"`
+	DataHash   string `json:"-"`
+	DataAt     string `json:"data_at,omitempty"`
+	// AckedSeq is the last data bundle it reported applied.
+	AckedSeq uint64 `json:"acked_seq"`
+	// ReceiptSeq is the last receipt batch made for it, AckedReceiptSeq
+	// the batch up to which it reported holding them all.
+	ReceiptSeq      uint64 `json:"receipt_seq"`
+	AckedReceiptSeq uint64 `json:"acked_receipt_seq"`
+}
+
+// ErrUnknownClient is returned for a client id not registered.
+var ErrUnknownClient = errors.New("unknown client")
+
+const clientColumns = `id, org, age_recipient, sign_key, key_id, created_at, revoked_at,
+	data_seq, data_bundle, data_hash, data_at, acked_seq, receipt_seq, acked_receipt_seq`
+
+func scanClient(row interface{ Scan(...any) error }) (Client, error) {
+	var c Client
+	err := row.Scan(&c.ID, &c.Org, &c.AgeRecipient, &c.SignKey, &c.KeyID, &c.CreatedAt, &c.RevokedAt,
+		&c.DataSeq, &c.DataBundle, &c.DataHash, &c.DataAt, &c.AckedSeq, &c.ReceiptSeq, &c.AckedReceiptSeq)
+	return c, err
+}
+
+// AddClient registers a client with the hash of its OAuth secret, and trusts
+// its signing key for the bundles it sends.
+func (c *Central) AddClient(ctx context.Context, cl Client, secretHash string) error {
+	return c.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM clients WHERE id = ? OR key_id = ?", cl.ID, cl.KeyID).Scan(&one)
+		if err == nil {
+			return fmt.Errorf("a client with id %q or signing key %s is already registered", cl.ID, cl.KeyID)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		cl.CreatedAt = time.Now().UTC().Format(time.RFC3339)
+		_, err = tx.ExecContext(ctx, `INSERT INTO clients (id, org, age_recipient, sign_key, key_id, secret_hash, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, cl.ID, cl.Org, cl.AgeRecipient, cl.SignKey, cl.KeyID, secretHash, cl.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("register client %s: %w", cl.ID, err)
+		}
+		return Trust(ctx, tx, TrustedKey{KeyID: cl.KeyID, Party: cl.ID, SignKey: cl.SignKey, AgeRecipient: cl.AgeRecipient})
+	})
+}
+
+// GetClient returns a registered client.
+func (c *Central) GetClient(ctx context.Context, q Querier, id string) (Client, error) {
+	cl, err := scanClient(q.QueryRowContext(ctx, "SELECT "+clientColumns+" FROM clients WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return cl, fmt.Errorf("%w %q", ErrUnknownClient, id)
+	}
+	return cl, err
+}
+
+// Clients lists the registered clients.
+func (c *Central) Clients(ctx context.Context) ([]Client, error) {
+	rows, err := c.DB.QueryContext(ctx, "SELECT "+clientColumns+" FROM clients ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Client
+	for rows.Next() {
+		cl, err := scanClient(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cl)
+	}
+	return out, rows.Err()
+}
+
+// RevokeClient revokes a client's OAuth credential at once. Its signing key
+// stays trusted, so that results it already produced still reach central.
+func (c *Central) RevokeClient(ctx context.Context, id string) error {
+	r, err := c.DB.ExecContext(ctx, "UPDATE clients SET revoked_at = ? WHERE id = ? AND revoked_at = ''",
+		time.Now().UTC().Format(time.RFC3339), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		if _, err := c.GetClient(ctx, c.DB, id); err != nil {
+			return err
+		}
+		return fmt.Errorf("client %s is already revoked", id)
+	}
+	return nil
+}

@@ -1,0 +1,270 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/bundle"
+	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/importer"
+)
+
+// Central execution states.
+const (
+	Received = "received"
+	Conflict = "conflict"
+)
+
+// BeginResults starts importing one result bundle of a client, in one
+// transaction.
+func (c *Central) BeginResults(ctx context.Context, client string) (importer.ResultApply, error) {
+	tx, err := c.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := c.GetClient(ctx, tx, client)
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return &resultApply{tx: tx, client: cl, batch: cl.ReceiptSeq + 1}, nil
+}
+
+type resultApply struct {
+	tx     *sql.Tx
+	client Client
+	batch  uint64
+	done   bool
+}
+
+func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bool, error) {
+	var seq uint64
+	err := a.tx.QueryRowContext(ctx, "SELECT receipt_seq FROM result_bundles WHERE bundle_id = ?", bundleID).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return seq, err == nil, err
+}
+
+// Put stores one execution revision once: the same content again is a
+// duplicate; the same id and revision with other content, or the same id
+// from another client, is a conflict, stored aside; anything else is a new
+// revision, received.
+func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bundleID string) (string, error) {
+	rows, err := a.tx.QueryContext(ctx, "SELECT content_hash, revision, client FROM executions WHERE id = ?", x.ID)
+	if err != nil {
+		return "", err
+	}
+	status := taosync.ReceiptReceived
+	for rows.Next() {
+		var hash, client string
+		var rev int64
+		if err := rows.Scan(&hash, &rev, &client); err != nil {
+			rows.Close()
+			return "", err
+		}
+		switch {
+		case hash == x.ContentHash:
+			rows.Close()
+			return taosync.ReceiptDuplicate, a.receipt(ctx, x, taosync.ReceiptDuplicate)
+		case client != a.client.ID || rev == x.Revision:
+			status = taosync.ReceiptConflict
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return "", err
+	}
+	state := Received
+	if status == taosync.ReceiptConflict {
+		state = Conflict
+	}
+	_, err = a.tx.ExecContext(ctx, `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
+		test_center, status, started_at, finished_at, result_xml, state, bundle_id, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		x.ID, x.ContentHash, x.Revision, a.client.ID, x.Delivery, x.TestTaker, x.TestCenter, x.Status,
+		x.StartedAt, x.FinishedAt, x.ResultXML, state, bundleID, now())
+	if err != nil {
+		return "", err
+	}
+	return status, a.receipt(ctx, x, status)
+}
+
+func (a *resultApply) receipt(ctx context.Context, x exporter.OutgoingExecution, status string) error {
+	_, err := a.tx.ExecContext(ctx, `INSERT OR IGNORE INTO receipts (client, seq, id, revision, content_hash, status)
+		VALUES (?, ?, ?, ?, ?, ?)`, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, status)
+	return err
+}
+
+// Commit records the bundle and the client's state, and returns the receipt
+// batch answering it.
+func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state exporter.ClientState, h taosync.HistoryEntry) (uint64, error) {
+	raw, err := json.Marshal(state)
+	if err != nil {
+		return 0, err
+	}
+	m := b.Manifest
+	if _, err := a.tx.ExecContext(ctx, `INSERT INTO result_bundles (bundle_id, client, seq, manifest_hash, prev, received_at, receipt_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, a.client.ID, m.Seq, b.Hash, m.Prev, now(), a.batch); err != nil {
+		return 0, fmt.Errorf("record result bundle: %w", err)
+	}
+	if _, err := a.tx.ExecContext(ctx, `UPDATE clients SET receipt_seq = ?, acked_seq = MAX(acked_seq, ?),
+		acked_receipt_seq = MAX(acked_receipt_seq, ?), last_results_at = ?, state = ? WHERE id = ?`,
+		a.batch, state.DataSeq, state.ReceiptSeq, now(), string(raw), a.client.ID); err != nil {
+		return 0, err
+	}
+	if err := AddHistory(ctx, a.tx, h); err != nil {
+		return 0, err
+	}
+	a.done = true
+	return a.batch, a.tx.Commit()
+}
+
+func (a *resultApply) Rollback() error {
+	if a.done {
+		return nil
+	}
+	a.done = true
+	return a.tx.Rollback()
+}
+
+// Receipts calls fn with the receipts of a client's batches from..to
+// (inclusive), in order.
+func (c *Central) Receipts(ctx context.Context, client string, from, to uint64, fn func(taosync.Receipt) error) error {
+	return receipts(ctx, c.DB, client, from, to, fn)
+}
+
+// Recipient is a client as the receipts it is sent address it.
+func (c *Central) Recipient(ctx context.Context, client string) (exporter.Recipient, error) {
+	cl, err := c.GetClient(ctx, c.DB, client)
+	if err != nil {
+		return exporter.Recipient{}, err
+	}
+	return cl.recipient(), nil
+}
+
+func receipts(ctx context.Context, q Querier, client string, from, to uint64, fn func(taosync.Receipt) error) error {
+	rows, err := q.QueryContext(ctx, `SELECT seq, id, revision, content_hash, status FROM receipts
+		WHERE client = ? AND seq BETWEEN ? AND ? ORDER BY seq, id`, client, from, to)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r taosync.Receipt
+		if err := rows.Scan(&r.Batch, &r.ID, &r.Revision, &r.ContentHash, &r.Status); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ExecutionEntry is an execution revision on central, as `results list`
+// shows it.
+type ExecutionEntry struct {
+	taosync.Execution
+	State       string `json:"state"`
+	Revision    int64  `json:"revision"`
+	ContentHash string `json:"content_hash"`
+	Client      string `json:"client"`
+	Bundle      string `json:"bundle_id"`
+	ReceivedAt  string `json:"received_at"`
+}
+
+// Executions lists every execution revision received, without the result
+// documents.
+func (c *Central) Executions(ctx context.Context) ([]ExecutionEntry, error) {
+	rows, err := c.DB.QueryContext(ctx, `SELECT id, delivery, test_taker, test_center, status, started_at, finished_at,
+		state, revision, content_hash, client, bundle_id, received_at FROM executions ORDER BY id, revision, received_at`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ExecutionEntry
+	for rows.Next() {
+		var e ExecutionEntry
+		if err := rows.Scan(&e.ID, &e.Delivery, &e.TestTaker, &e.TestCenter, &e.Status, &e.StartedAt, &e.FinishedAt,
+			&e.State, &e.Revision, &e.ContentHash, &e.Client, &e.Bundle, &e.ReceivedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ClientStatus is central's view of one client, as `status` shows it.
+type ClientStatus struct {
+	Client
+	Entities  map[string]int64 `json:"entities"`
+	Received  int64            `json:"executions_received"`
+	Conflicts int64            `json:"executions_conflicting"`
+	Bundles   int64            `json:"result_bundles"`
+	// Gaps lists the result bundles (by seq) whose predecessor on the
+	// client's result stream never arrived.
+	Gaps       []uint64 `json:"result_bundles_after_gap"`
+	LastResult string   `json:"last_results_at,omitempty"`
+	Lag        uint64   `json:"data_lag"`
+}
+
+// Status reports, per client, what it holds (as last exported), what it
+// acknowledged, its results and the gaps in its result stream.
+func (c *Central) Status(ctx context.Context) ([]ClientStatus, error) {
+	clients, err := c.Clients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []ClientStatus
+	for _, cl := range clients {
+		s := ClientStatus{Client: cl, Entities: map[string]int64{}}
+		if cl.DataSeq > cl.AckedSeq {
+			s.Lag = cl.DataSeq - cl.AckedSeq
+		}
+		rows, err := c.DB.QueryContext(ctx, "SELECT type, COUNT(*) FROM client_entities WHERE client = ? GROUP BY type", cl.ID)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var t string
+			var n int64
+			if err := rows.Scan(&t, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			s.Entities[t] = n
+		}
+		rows.Close()
+		err = c.DB.QueryRowContext(ctx, `SELECT COUNT(*) FILTER (WHERE state = 'received'), COUNT(*) FILTER (WHERE state = 'conflict')
+			FROM executions WHERE client = ?`, cl.ID).Scan(&s.Received, &s.Conflicts)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.DB.QueryRowContext(ctx, "SELECT last_results_at FROM clients WHERE id = ?", cl.ID).Scan(&s.LastResult); err != nil {
+			return nil, err
+		}
+		if err := c.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM result_bundles WHERE client = ?", cl.ID).Scan(&s.Bundles); err != nil {
+			return nil, err
+		}
+		gaps, err := c.DB.QueryContext(ctx, `SELECT r.seq FROM result_bundles r WHERE r.client = ?1 AND r.prev <> ''
+			AND NOT EXISTS (SELECT 1 FROM result_bundles p WHERE p.client = ?1 AND p.manifest_hash = r.prev) ORDER BY r.seq`, cl.ID)
+		if err != nil {
+			return nil, err
+		}
+		for gaps.Next() {
+			var seq uint64
+			if err := gaps.Scan(&seq); err != nil {
+				gaps.Close()
+				return nil, err
+			}
+			s.Gaps = append(s.Gaps, seq)
+		}
+		gaps.Close()
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,145 @@
+// Package store is the SQLite side of a home: opening the database with the
+// pragmas taosync relies on, the embedded versioned migrations, and the
+// tables every home has (meta, settings, trusted keys, history, applied
+// bundles). The central and client stores build on it.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	// The SQLite driver, registered as "sqlite3".
+	_ "github.com/mattn/go-sqlite3"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is an open home database.
+type DB struct {
+	*sql.DB
+	Path string
+}
+
+// Open opens (creating if create is set) the database at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string, create bool) (*DB, error) {
+	mode := "rw"
+	if create {
+		mode = "rwc"
+	}
+	// WAL lets readers (the test-delivery application) read while taosync
+	// writes. synchronous=FULL makes every commit durable before it returns:
+	// a result acknowledged or a bundle marked applied must survive a power
+	// cut. _txlock=immediate takes the write lock at BEGIN, so that two
+	// writers queue on busy_timeout instead of failing mid-transaction.
+	q := url.Values{}
+	q.Set("mode", mode)
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "FULL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	d := &DB{DB: db, Path: path}
+	if err := d.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// migrate applies, in one transaction each, the embedded migrations newer
+// than the database's user_version.
+func (d *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var current int
+	if err := d.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if current > len(names) {
+		return fmt.Errorf("database schema version %d is newer than this taosync knows (%d): upgrade taosync", current, len(names))
+	}
+	for i, name := range names {
+		version := i + 1
+		if version <= current {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0]); err != nil || n != version {
+			return fmt.Errorf("migration %s is out of sequence", name)
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = d.Tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate database to version %d (%s): %w", version, name, err)
+		}
+	}
+	return nil
+}
+
+// Tx runs fn in a transaction, committing if it returns nil.
+func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Querier is what both *sql.DB and *sql.Tx provide.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ErrNotFound is returned for a missing meta key or setting.
+var ErrNotFound = errors.New("not found")
+
+// Meta reads a meta value.
+func Meta(ctx context.Context, q Querier, key string) (string, error) {
+	var v string
+	err := q.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("meta %s: %w", key, ErrNotFound)
+	}
+	return v, err
+}
+
+// SetMeta writes a meta value.
+func SetMeta(ctx context.Context, q Querier, key, value string) error {
+	_, err := q.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	return err
+}
