@@ -54,21 +54,18 @@ func (l *Local) Applied(ctx context.Context, bundleID string) (bool, error) {
 	return err == nil, err
 }
 
-// BeginApply starts applying a bundle in one transaction.
-func (l *Local) BeginApply(ctx context.Context) (importer.DataApply, error) {
+// BeginApply starts applying a bundle in one transaction. For a full
+// snapshot, the versions held of each type are read once up front: records
+// already held in their version then cost no statement at all, and what the
+// snapshot lacks is known without a statement per record.
+func (l *Local) BeginApply(ctx context.Context, full bool) (importer.DataApply, error) {
 	tx, err := l.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	a := &apply{l: l, tx: tx}
-	for _, q := range []string{
-		"CREATE TEMP TABLE IF NOT EXISTS seen (type TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (type, id)) WITHOUT ROWID",
-		"DELETE FROM temp.seen",
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			tx.Rollback()
-			return nil, err
-		}
+	if full {
+		a.held = map[taosync.Type]map[string]int64{}
 	}
 	for _, p := range []struct {
 		stmt **sql.Stmt
@@ -78,7 +75,6 @@ func (l *Local) BeginApply(ctx context.Context) (importer.DataApply, error) {
 		{&a.put, `INSERT INTO entities (type, id, data, version) VALUES (?, ?, ?, ?)
 			ON CONFLICT (type, id) DO UPDATE SET data = excluded.data, version = excluded.version`},
 		{&a.del, "DELETE FROM entities WHERE type = ? AND id = ?"},
-		{&a.seen, "INSERT OR IGNORE INTO temp.seen (type, id) VALUES (?, ?)"},
 	} {
 		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
 			a.Rollback()
@@ -89,25 +85,61 @@ func (l *Local) BeginApply(ctx context.Context) (importer.DataApply, error) {
 }
 
 type apply struct {
-	l                   *Local
-	tx                  *sql.Tx
-	get, put, del, seen *sql.Stmt
-	deliveries          []string
-	done                bool
+	l             *Local
+	tx            *sql.Tx
+	get, put, del *sql.Stmt
+	// held maps, per type, the ids held to their versions, in a full
+	// snapshot; ids are removed as the snapshot names them, so that what
+	// is left at the end is what the snapshot lacks.
+	held       map[taosync.Type]map[string]int64
+	deliveries []string
+	done       bool
+}
+
+// version returns the version of an entity held, and whether it is held.
+func (a *apply) version(ctx context.Context, t taosync.Type, id string) (int64, bool, error) {
+	if a.held == nil {
+		var v int64
+		err := a.get.QueryRowContext(ctx, string(t), id).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, false, nil
+		}
+		return v, err == nil, err
+	}
+	held, ok := a.held[t]
+	if !ok {
+		held = map[string]int64{}
+		rows, err := a.tx.QueryContext(ctx, "SELECT id, version FROM entities WHERE type = ?", string(t))
+		if err != nil {
+			return 0, false, err
+		}
+		for rows.Next() {
+			var id string
+			var v int64
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return 0, false, err
+			}
+			held[id] = v
+		}
+		if err := rows.Close(); err != nil {
+			return 0, false, err
+		}
+		a.held[t] = held
+	}
+	v, ok := held[id]
+	delete(held, id)
+	return v, ok, nil
 }
 
 func (a *apply) Upsert(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error) {
-	if _, err := a.seen.ExecContext(ctx, string(t), id); err != nil {
-		return 0, err
-	}
-	var have int64
+	have, ok, err := a.version(ctx, t, id)
 	change := exporter.Updated
-	err := a.get.QueryRowContext(ctx, string(t), id).Scan(&have)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		change = exporter.Created
 	case err != nil:
 		return 0, err
+	case !ok:
+		change = exporter.Created
 	case have == version:
 		return exporter.Unchanged, nil
 	}
@@ -130,12 +162,28 @@ func (a *apply) Delete(ctx context.Context, t taosync.Type, id string) (bool, er
 }
 
 func (a *apply) Sweep(ctx context.Context, t taosync.Type) (int64, error) {
-	r, err := a.tx.ExecContext(ctx, `DELETE FROM entities WHERE type = ?1
-		AND id NOT IN (SELECT id FROM temp.seen WHERE type = ?1)`, string(t))
-	if err != nil {
-		return 0, err
+	if a.held == nil {
+		return 0, errors.New("sweep outside a full snapshot")
 	}
-	return r.RowsAffected()
+	if _, ok := a.held[t]; !ok {
+		// The snapshot holds no record of t: load what is held, all of
+		// which goes.
+		if _, _, err := a.version(ctx, t, ""); err != nil {
+			return 0, err
+		}
+	}
+	var n int64
+	for id := range a.held[t] {
+		gone, err := a.Delete(ctx, t, id)
+		if err != nil {
+			return n, err
+		}
+		if gone {
+			n++
+		}
+	}
+	delete(a.held, t)
+	return n, nil
 }
 
 func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) error {
@@ -203,7 +251,7 @@ func (a *apply) Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryE
 }
 
 func (a *apply) close() {
-	for _, s := range []*sql.Stmt{a.get, a.put, a.del, a.seen} {
+	for _, s := range []*sql.Stmt{a.get, a.put, a.del} {
 		if s != nil {
 			s.Close()
 		}
