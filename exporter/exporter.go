@@ -58,6 +58,9 @@ type Recipient struct {
 	// NextSeq is the sequence number reserved for the bundle being
 	// written; numbers are never reused, so it may skip some.
 	NextSeq uint64
+	// Behind is set when the client reported, after the last export, an
+	// older state than it: it lost bundles, and gets a full snapshot.
+	Behind bool
 }
 
 // DataSource starts data exports.
@@ -133,7 +136,7 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 	}
 	defer ex.Rollback()
 	rc := ex.Recipient()
-	full := o.Full || rc.Seq == 0
+	full := o.Full || rc.Seq == 0 || rc.Behind
 	recipient, err := age.ParseX25519Recipient(rc.AgeRecipient)
 	if err != nil {
 		return nil, fmt.Errorf("client %s: age recipient: %w", rc.ID, err)

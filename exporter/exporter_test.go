@@ -19,6 +19,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/load"
@@ -28,14 +29,14 @@ import (
 
 // fixture is a central home with registered clients, and their homes.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	central *home.Home
 	c       *store.Central
 	clients map[string]*home.Home
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	h, err := home.Init(ctx, filepath.Join(t.TempDir(), "central"), home.Central)
@@ -84,6 +85,10 @@ func (f *fixture) register(id, org string) {
 
 // export writes a data bundle for a client and returns its folder.
 func (f *fixture) export(client string, full bool, types ...taosync.Type) *exporter.DataResult {
+	return f.exportChunked(client, full, 3, types...)
+}
+
+func (f *fixture) exportChunked(client string, full bool, chunkRecords int, types ...taosync.Type) *exporter.DataResult {
 	f.t.Helper()
 	signer, err := f.central.Signer()
 	if err != nil {
@@ -94,7 +99,7 @@ func (f *fixture) export(client string, full bool, types ...taosync.Type) *expor
 		f.t.Fatal(err)
 	}
 	res, err := exporter.Data(f.ctx, f.c, f.t.TempDir(), exporter.DataOptions{
-		Client: client, Types: types, Full: full, ChunkRecords: 3, Expiry: time.Hour,
+		Client: client, Types: types, Full: full, ChunkRecords: chunkRecords, Expiry: time.Hour,
 		Signer: signer, AgeRecipient: keys.Age, Now: time.Now(), Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -388,4 +393,115 @@ func TestRevokedClientGetsNoBundle(t *testing.T) {
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Errorf("a refused export left %d entries in the folder", len(entries))
 	}
+}
+
+func TestClientReportedBehindGetsFullSnapshot(t *testing.T) {
+	f := newFixture(t)
+	f.twoOrgs()
+	f.register("ca", "A")
+	f.export("ca", false)
+	second := f.export("ca", false)
+	if second.Manifest.Full() {
+		t.Fatal("second export is full, want a delta")
+	}
+	// A result bundle written after the second export reports that the
+	// client still holds seq 1: bundle 2 was lost.
+	later := time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)
+	if _, err := f.c.DB.Exec("UPDATE clients SET acked_seq = 1, acked_at = ? WHERE id = 'ca'", later); err != nil {
+		t.Fatal(err)
+	}
+	if third := f.export("ca", false); !third.Manifest.Full() {
+		t.Errorf("a client that reported an older state gets a delta on seq %d, want a full snapshot", third.Manifest.Base.Seq)
+	}
+	// Once it reports the new state, deltas resume.
+	if _, err := f.c.DB.Exec("UPDATE clients SET acked_seq = data_seq, acked_at = ? WHERE id = 'ca'", later); err != nil {
+		t.Fatal(err)
+	}
+	if fourth := f.export("ca", false); fourth.Manifest.Full() {
+		t.Error("a client up to date gets a full snapshot, want a delta")
+	}
+}
+
+// BenchmarkChunkRecords exports and imports the same scope with several
+// records-per-chunk settings: the measurement behind the default of
+// sync.chunkSize (docs/performance.md).
+func BenchmarkChunkRecords(b *testing.B) {
+	f := newFixture(b)
+	var sb strings.Builder
+	sb.WriteString("id,login,first_name,last_name,email,language,password_hash\n")
+	ids := make([]string, 20000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("t%05d", i)
+		fmt.Fprintf(&sb, "%s,%s,Zoë,Müller-Łukasiewicz,%s@example.org,de,$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g\n", ids[i], ids[i], ids[i])
+	}
+	f.load(taosync.TestCenter, "id,label,org_id\nc1,Centre,A\n", false)
+	f.load(taosync.TestTaker, strings.ReplaceAll(sb.String(), "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", `"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"`), false)
+	f.load(taosync.Delivery, "id,label\nd1,D\n", false)
+	f.load(taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,c1,d1,"+strings.Join(ids, "|")+"\n", false)
+	for _, n := range []int{100, 1000, 5000, 20000} {
+		id := fmt.Sprintf("c%d", n)
+		f.register(id, "A")
+		var res *exporter.DataResult
+		b.Run(fmt.Sprintf("export/records=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				res = f.exportChunked(id, true, n)
+			}
+			b.ReportMetric(float64(res.Bytes()), "bundle-bytes")
+			b.ReportMetric(20003*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+		b.Run(fmt.Sprintf("import/records=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				local, opts := f.client(b, id)
+				b.StartTimer()
+				lines, err := importer.Data(f.ctx, res.Dir, local, opts)
+				if err != nil || lines[0].Outcome != importer.Applied {
+					b.Fatalf("import: %v %+v", err, lines)
+				}
+			}
+			b.ReportMetric(20003*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// client makes a fresh home holding the keys of client id, ready to import
+// its bundles.
+func (f *fixture) client(tb testing.TB, id string) (*store.Local, importer.Options) {
+	tb.Helper()
+	src := f.clients[id]
+	dir := filepath.Join(tb.TempDir(), "home")
+	h, err := home.Init(f.ctx, dir, home.Client)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Close() })
+	for _, name := range []string{home.AgeKeyFile, home.SignKeyFile, home.SignPubFile} {
+		b, err := os.ReadFile(src.Path(name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(h.Path(name), b, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	ck, _ := f.central.PublicKeys()
+	if err := store.SetMeta(f.ctx, h.DB, "client_id", id); err != nil {
+		tb.Fatal(err)
+	}
+	if err := store.Trust(f.ctx, h.DB, store.TrustedKey{KeyID: ck.Sign.IDString(), Party: "central", SignKey: ck.Sign.String(), AgeRecipient: ck.Age}); err != nil {
+		tb.Fatal(err)
+	}
+	trust, err := h.Trust(f.ctx, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ident, err := h.Identity()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &store.Local{DB: h.DB, Chunks: chunks}, importer.Options{Trust: trust, Identity: ident, Transport: "folder", Log: slog.New(slog.DiscardHandler)}
 }

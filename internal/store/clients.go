@@ -25,6 +25,8 @@ type Client struct {
 	DataAt     string `json:"data_at,omitempty"`
 	// AckedSeq is the last data bundle it reported applied.
 	AckedSeq uint64 `json:"acked_seq"`
+	// AckedAt is when the client wrote that report (its clock).
+	AckedAt string `json:"acked_at,omitempty"`
 	// ReceiptSeq is the last receipt batch made for it, AckedReceiptSeq
 	// the batch up to which it reported holding them all.
 	ReceiptSeq      uint64 `json:"receipt_seq"`
@@ -35,12 +37,12 @@ type Client struct {
 var ErrUnknownClient = errors.New("unknown client")
 
 const clientColumns = `id, org, age_recipient, sign_key, key_id, created_at, revoked_at,
-	data_seq, data_bundle, data_hash, data_at, acked_seq, receipt_seq, acked_receipt_seq`
+	data_seq, data_bundle, data_hash, data_at, acked_seq, acked_at, receipt_seq, acked_receipt_seq`
 
 func scanClient(row interface{ Scan(...any) error }) (Client, error) {
 	var c Client
 	err := row.Scan(&c.ID, &c.Org, &c.AgeRecipient, &c.SignKey, &c.KeyID, &c.CreatedAt, &c.RevokedAt,
-		&c.DataSeq, &c.DataBundle, &c.DataHash, &c.DataAt, &c.AckedSeq, &c.ReceiptSeq, &c.AckedReceiptSeq)
+		&c.DataSeq, &c.DataBundle, &c.DataHash, &c.DataAt, &c.AckedSeq, &c.AckedAt, &c.ReceiptSeq, &c.AckedReceiptSeq)
 	return c, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
@@ -79,8 +80,20 @@ type dataExport struct {
 func (c Client) recipient() exporter.Recipient {
 	return exporter.Recipient{
 		ID: c.ID, Org: c.Org, AgeRecipient: c.AgeRecipient, SignKeyID: c.KeyID,
-		Seq: c.DataSeq, Bundle: c.DataBundle, Hash: c.DataHash,
+		Seq: c.DataSeq, Bundle: c.DataBundle, Hash: c.DataHash, Behind: c.behind(),
 	}
+}
+
+// behind reports whether the client said, after central's last export,
+// that it holds an older data state: the bundles in between were lost, and
+// a delta on the last one could never apply.
+func (c Client) behind() bool {
+	if c.AckedAt == "" || c.DataAt == "" || c.AckedSeq >= c.DataSeq {
+		return false
+	}
+	acked, err1 := time.Parse(time.RFC3339Nano, c.AckedAt)
+	exported, err2 := time.Parse(time.RFC3339Nano, c.DataAt)
+	return err1 == nil && err2 == nil && acked.After(exported)
 }
 
 func (e *dataExport) Recipient() exporter.Recipient {
@@ -203,7 +216,7 @@ func (e *dataExport) Commit(ctx context.Context, res *bundle.Result, types []tao
 			SELECT ?, s.type, s.id, e.version FROM temp.scope s JOIN entities e ON e.type = s.type AND e.id = s.id
 			WHERE s.type IN (` + list + ")", args},
 		{"UPDATE clients SET data_seq = ?, data_bundle = ?, data_hash = ?, data_at = ? WHERE id = ?",
-			[]any{res.Manifest.Seq, res.Manifest.ID, res.Hash, res.Manifest.Created.Format("2006-01-02T15:04:05Z07:00"), e.client.ID}},
+			[]any{res.Manifest.Seq, res.Manifest.ID, res.Hash, res.Manifest.Created.UTC().Format(time.RFC3339Nano), e.client.ID}},
 	}
 	for _, s := range steps {
 		if _, err := e.tx.ExecContext(ctx, s.sql, s.args...); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
@@ -111,9 +112,16 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state export
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, a.client.ID, m.Seq, b.Hash, m.Prev, now(), a.batch); err != nil {
 		return 0, fmt.Errorf("record result bundle: %w", err)
 	}
-	if _, err := a.tx.ExecContext(ctx, `UPDATE clients SET receipt_seq = ?, acked_seq = MAX(acked_seq, ?),
-		acked_receipt_seq = MAX(acked_receipt_seq, ?), last_results_at = ?, state = ? WHERE id = ?`,
-		a.batch, state.DataSeq, state.ReceiptSeq, now(), string(raw), a.client.ID); err != nil {
+	if _, err := a.tx.ExecContext(ctx, `UPDATE clients SET receipt_seq = ?, last_results_at = ?, state = ? WHERE id = ?`,
+		a.batch, now(), string(raw), a.client.ID); err != nil {
+		return 0, err
+	}
+	// The newest report of the client's data state wins, whichever order
+	// its result bundles arrive in.
+	reported := m.Created.UTC().Format(time.RFC3339Nano)
+	if _, err := a.tx.ExecContext(ctx, `UPDATE clients SET acked_seq = ?, acked_at = ?,
+		acked_receipt_seq = MAX(acked_receipt_seq, ?) WHERE id = ? AND acked_at < ?`,
+		state.DataSeq, reported, state.ReceiptSeq, a.client.ID, reported); err != nil {
 		return 0, err
 	}
 	if err := AddHistory(ctx, a.tx, h); err != nil {
