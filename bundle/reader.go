@@ -154,7 +154,8 @@ func isLowerHex(s string) bool {
 
 // Open reads the bundle in dir and checks, in this order, the format
 // version, the signature against the trusted keys, the recipient and the
-// expiry. It reads no chunk.
+// expiry. It reads no chunk. An expired bundle is returned with
+// ErrExpired; on any other error the bundle is nil.
 func Open(dir string, t Trust) (*Bundle, error) {
 	name := filepath.Base(dir)
 	fail := func(err error) (*Bundle, error) { return nil, &Error{Bundle: name, Err: err} }
@@ -199,11 +200,14 @@ func Open(dir string, t Trust) (*Bundle, error) {
 		}
 		return fail(fmt.Errorf("%w: it is for %s (%s)", ErrWrongRecipient, who, r.AgeRecipient))
 	}
+	b := &Bundle{Dir: dir, Manifest: m, Hash: HashManifest(raw), Signer: key,
+		Bytes: int64(len(raw)+len(sig)) + m.StoredBytes()}
 	if t.Now.After(m.Expires) {
-		return fail(fmt.Errorf("%w: it expired at %s", ErrExpired, m.Expires.UTC().Format(time.RFC3339)))
+		// The bundle comes back with the error: a reader may still tell
+		// that it applied it before it expired.
+		return b, &Error{Bundle: name, Err: fmt.Errorf("%w: it expired at %s", ErrExpired, m.Expires.UTC().Format(time.RFC3339))}
 	}
-	return &Bundle{Dir: dir, Manifest: m, Hash: HashManifest(raw), Signer: key,
-		Bytes: int64(len(raw)+len(sig)) + m.StoredBytes()}, nil
+	return b, nil
 }
 
 func readBounded(path string, limit int64) ([]byte, error) {

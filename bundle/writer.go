@@ -299,6 +299,19 @@ func (w *Writer) submit(payload []byte, records int64) error {
 	return nil
 }
 
+// Empty reports whether nothing was added to any section yet.
+func (w *Writer) Empty() bool {
+	if w.records > 0 {
+		return false
+	}
+	for _, s := range w.sections {
+		if len(s) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Result is a bundle whose chunks are written and whose manifest is signed.
 type Result struct {
 	Dir      string
