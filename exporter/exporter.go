@@ -10,6 +10,7 @@ package exporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -108,7 +109,15 @@ type DataOptions struct {
 	AgeRecipient string
 	Now          time.Time
 	Log          *slog.Logger
+	// Transport names the road, for the history ("folder" if empty).
+	Transport string
+	// SkipEmpty writes no bundle, and returns ErrNoChanges, for a delta
+	// that would carry nothing.
+	SkipEmpty bool
 }
+
+// ErrNoChanges: a delta would carry nothing, and SkipEmpty was set.
+var ErrNoChanges = errors.New("no changes for this client")
 
 // DataResult is what an export wrote.
 type DataResult struct {
@@ -219,13 +228,20 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 			return nil, fmt.Errorf("export packages: %w", err)
 		}
 	}
+	if o.SkipEmpty && !full && w.Empty() {
+		return nil, ErrNoChanges
+	}
 	res, err := w.CommitChunks()
 	if err != nil {
 		return nil, err
 	}
 	committed = true
+	transport := o.Transport
+	if transport == "" {
+		transport = "folder"
+	}
 	h := taosync.HistoryEntry{
-		Direction: "out", Transport: "folder", Peer: rc.ID, BundleID: m.ID, Bundle: bundle.Name(m),
+		Direction: "out", Transport: transport, Peer: rc.ID, BundleID: m.ID, Bundle: bundle.Name(m),
 		Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq, Full: full, Counts: counts,
 		Bytes: res.Bytes(), Outcome: taosync.OutcomeOK,
 	}

@@ -64,6 +64,8 @@ type ResultOptions struct {
 	Central manifest.Party
 	State   ClientState
 	Now     time.Time
+	// Transport names the road, for the history ("folder" if empty).
+	Transport string
 }
 
 // Results writes the packaged executions of ex into one result bundle in
@@ -120,8 +122,12 @@ func Results(ctx context.Context, ex ResultExport, out, bundleID string, o Resul
 		w.Abort()
 		return nil, err
 	}
+	transport := o.Transport
+	if transport == "" {
+		transport = "folder"
+	}
 	h := taosync.HistoryEntry{
-		Direction: "out", Transport: "folder", Peer: "central", BundleID: m.ID, Bundle: bundle.Name(m),
+		Direction: "out", Transport: transport, Peer: "central", BundleID: m.ID, Bundle: bundle.Name(m),
 		Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq,
 		Counts: map[string]taosync.Counts{ResultsSection: {Created: ex.Count()}},
 		Bytes:  res.Bytes(), Outcome: taosync.OutcomeOK,

@@ -82,9 +82,10 @@ type DataApply interface {
 	// per type, after the type's records.
 	Sweep(ctx context.Context, t taosync.Type) (int64, error)
 	// Receipt applies one of central's receipts: the execution revision it
-	// names becomes acknowledged. A receipt for an execution the client
-	// never had fails with ErrUnknownExecution.
-	Receipt(ctx context.Context, r taosync.Receipt) error
+	// names becomes acknowledged, and Receipt says whether it was not
+	// already. A receipt for an execution the client never had fails with
+	// ErrUnknownExecution.
+	Receipt(ctx context.Context, r taosync.Receipt) (bool, error)
 	// PutChunk stores a package chunk by its content hash. Chunks are
 	// content-addressed files: storing one early is harmless if the
 	// transaction later rolls back.
@@ -137,11 +138,22 @@ type Line struct {
 // Err is the refusal or failure, if any.
 func (l *Line) Err() error { return l.err }
 
+// Base returns the line itself; ResultLine's Base returns its Line.
+func (l Line) Base() Line { return l }
+
 // opened is a bundle found in the folder, verified or not.
 type opened struct {
 	dir string
 	b   *bundle.Bundle
 	err error
+}
+
+// bundle is the bundle if it opened without error.
+func (o opened) bundle() *bundle.Bundle {
+	if o.err != nil {
+		return nil
+	}
+	return o.b
 }
 
 // Open finds and opens (verifies the manifests of) every bundle in dir, and
@@ -157,7 +169,7 @@ func Open(dir string, trust bundle.Trust) ([]opened, error) {
 		out = append(out, opened{dir: d, b: b, err: err})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i].b, out[j].b
+		a, b := out[i].bundle(), out[j].bundle()
 		if a == nil || b == nil {
 			return a == nil && b != nil
 		}
@@ -182,10 +194,7 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 	for _, f := range found {
 		l := Line{Bundle: f.dir}
 		if f.err != nil {
-			l.Outcome, l.err = Refused, f.err
-			if errors.Is(f.err, bundle.ErrWrongRecipient) {
-				l.Outcome = NotForUs
-			}
+			l.Outcome, l.err = openOutcome(ctx, f, t)
 			l.Reason = f.err.Error()
 			lines = append(lines, l)
 			continue
@@ -197,6 +206,7 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 			lines = append(lines, l)
 			continue
 		}
+
 		if m.Kind == manifest.KindResults {
 			l.Outcome, l.Reason = NotForUs, "a results bundle, for central"
 			lines = append(lines, l)
@@ -214,6 +224,29 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 		lines = append(lines, l)
 	}
 	return lines, nil
+}
+
+// openOutcome says what a bundle that did not open is: not for this home,
+// incomplete (a copy or write cut short: skipped, as if it were not there),
+// expired after it was applied here (skipped), or refused.
+func openOutcome(ctx context.Context, f opened, t interface {
+	Applied(context.Context, string) (bool, error)
+}) (string, error) {
+	switch {
+	case errors.Is(f.err, bundle.ErrWrongRecipient):
+		return NotForUs, f.err
+	case errors.Is(f.err, bundle.ErrIncomplete):
+		return Skipped, nil
+	case errors.Is(f.err, bundle.ErrExpired) && f.b != nil && t != nil:
+		applied, err := t.Applied(ctx, f.b.Manifest.ID)
+		if err != nil {
+			return Refused, err
+		}
+		if applied {
+			return Skipped, nil
+		}
+	}
+	return Refused, f.err
 }
 
 // checkStream decides whether a data bundle applies on state s.
@@ -350,7 +383,7 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 			return ap.PutChunk(p.Chunk.ContentHash, p.Data)
 		}
 		if p.Section.Name == exporter.ReceiptsSection {
-			return applyReceipts(ctx, b, p, ap, counts)
+			return applyReceipts(ctx, b, p, ap, counts, o.Log)
 		}
 		typ := taosync.Type(p.Section.Name)
 		n := counts[p.Section.Name]
@@ -417,20 +450,32 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 }
 
 // applyReceipts applies the receipts of one chunk, counting the executions
-// acknowledged.
-func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap DataApply, counts map[string]taosync.Counts) error {
+// they acknowledge. A receipt bundle naming an execution this client never
+// had is refused; in a data bundle, such receipts are counted and skipped,
+// so that a client restored from an old backup still gets its data.
+func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap DataApply, counts map[string]taosync.Counts, log *slog.Logger) error {
 	n := counts[exporter.ReceiptsSection]
+	unknown := 0
 	err := eachLine(p.Data, func(line []byte) error {
 		var r taosync.Receipt
 		if err := json.Unmarshal(line, &r); err != nil || r.ID == "" || r.Batch == 0 {
 			return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad receipt", bundle.ErrMalformed)}
 		}
-		if err := ap.Receipt(ctx, r); err != nil {
+		acked, err := ap.Receipt(ctx, r)
+		switch {
+		case errors.Is(err, ErrUnknownExecution) && b.Manifest.Kind == manifest.KindData:
+			unknown++
+			return nil
+		case err != nil:
 			return &bundle.Error{Bundle: b.Name(), Err: err}
+		case acked:
+			n.Updated++
 		}
-		n.Updated++
 		return nil
 	})
+	if unknown > 0 && log != nil {
+		log.Warn("receipts for executions this client does not have were skipped", "bundle", b.Name(), "count", unknown)
+	}
 	counts[exporter.ReceiptsSection] = n
 	return err
 }

@@ -58,10 +58,7 @@ func Results(ctx context.Context, dir string, t ResultTarget, o Options) ([]Resu
 		l := ResultLine{Line: Line{Bundle: f.dir}}
 		switch {
 		case f.err != nil:
-			l.Outcome, l.err = Refused, f.err
-			if errors.Is(f.err, bundle.ErrWrongRecipient) {
-				l.Outcome = NotForUs
-			}
+			l.Outcome, l.err = openOutcome(ctx, f, nil)
 		case o.Trust.Own != nil && f.b.Signer.ID == o.Trust.Own.ID:
 			l.Outcome, l.Reason = NotForUs, "sent from this home"
 		case f.b.Manifest.Kind != manifest.KindResults:
@@ -70,6 +67,9 @@ func Results(ctx context.Context, dir string, t ResultTarget, o Options) ([]Resu
 			m := f.b.Manifest
 			l.BundleID, l.Kind, l.Seq, l.Bytes, l.Client = m.ID, string(m.Kind), m.Seq, f.b.Bytes, m.Sender.Client
 			l.Counts, l.Batch, l.Outcome, l.err = applyResults(ctx, f.b, t, o)
+			if l.Outcome == Skipped {
+				l.Reason = "already received; answered with the same receipts"
+			}
 		}
 		if l.err != nil {
 			l.Reason = l.err.Error()

@@ -17,7 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync"
-	"github.com/taosync/taosync/internal/blobstore"
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/load"
@@ -42,36 +43,19 @@ func (a *app) centralCommand() *cobra.Command {
 }
 
 // openCentral opens a central home with its store.
-func (a *app) openCentral(ctx context.Context) (*home.Home, *store.Central, error) {
-	h, err := a.open(ctx, home.Central)
-	if err != nil {
-		return nil, nil, err
+func (a *app) openCentral(ctx context.Context) (*central.Central, error) {
+	if a.homeDir == "" {
+		return nil, errNoHome
 	}
-	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
-	if err != nil {
-		h.Close()
-		return nil, nil, err
-	}
-	return h, &store.Central{DB: h.DB, Chunks: chunks}, nil
+	return central.Open(ctx, a.homeDir, a.log)
 }
 
 // openClient opens a client home with its local store.
-func (a *app) openClient(ctx context.Context) (*home.Home, *store.Local, error) {
-	h, err := a.open(ctx, home.Client)
-	if err != nil {
-		return nil, nil, err
+func (a *app) openClient(ctx context.Context) (*client.Client, error) {
+	if a.homeDir == "" {
+		return nil, errNoHome
 	}
-	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
-	if err != nil {
-		h.Close()
-		return nil, nil, err
-	}
-	del, err := config.Bool(ctx, h.DB, "results.deleteAfterSend")
-	if err != nil {
-		h.Close()
-		return nil, nil, err
-	}
-	return h, &store.Local{DB: h.DB, Chunks: chunks, DeleteAfterSend: del}, nil
+	return client.Open(ctx, a.homeDir, a.log)
 }
 
 type loadOptions struct {
@@ -110,11 +94,12 @@ func (a *app) runLoad(ctx context.Context, o loadOptions, file string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	h, c, err := a.openCentral(ctx)
+	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer cc.Close()
+	c := cc.Store
 	in, err := os.Open(file)
 	if err != nil {
 		return err
@@ -165,11 +150,12 @@ func (a *app) runPublish(ctx context.Context, o publishOptions, path string) err
 	if o.delivery == "" {
 		return usageError{errors.New("--delivery is required")}
 	}
-	h, c, err := a.openCentral(ctx)
+	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer cc.Close()
+	h, c := cc.Home, cc.Store
 	// Validate and store the same bytes: a private copy first, so that the
 	// file cannot change between the check and the snapshot.
 	tmp, err := os.CreateTemp(h.Path(home.StoreDir), ".publish-*.zip")
@@ -209,8 +195,11 @@ func (a *app) runPublish(ctx context.Context, o publishOptions, path string) err
 		return err
 	}
 	res, err := c.Publish(ctx, o.delivery, store.PackageRef{Snapshot: *snap, Test: pkg.Test})
-	if err != nil {
+	if errors.Is(err, store.ErrUnknownDelivery) {
 		return refused(err)
+	}
+	if err != nil {
+		return err
 	}
 	return a.printer().object(res, func(w io.Writer) {
 		if res.Unchanged {
@@ -250,6 +239,7 @@ func (a *app) clientAddCommand() *cobra.Command {
 
 // clientIDPattern keeps client ids short and safe in folder names, URLs and
 // shell commands.
+// "central" is not a client id: it names central in bundles and keys.
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // credentials is the JSON form of `central client add`; its field names are
@@ -268,7 +258,7 @@ type credentials struct {
 const TokenPath = "/oauth2/token"
 
 func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) error {
-	if !clientIDPattern.MatchString(id) {
+	if !clientIDPattern.MatchString(id) || id == "central" {
 		return usageError{fmt.Errorf("client id %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", id)}
 	}
 	if strings.TrimSpace(o.org) == "" {
@@ -278,11 +268,12 @@ func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) e
 	if err != nil {
 		return usageError{fmt.Errorf("--client-key: %w", err)}
 	}
-	h, c, err := a.openCentral(ctx)
+	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer cc.Close()
+	h, c := cc.Home, cc.Store
 	own, err := h.PublicKeys()
 	if err != nil {
 		return err
@@ -338,11 +329,12 @@ func (a *app) clientListCommand() *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			h, c, err := a.openCentral(ctx)
+			cc, err := a.openCentral(ctx)
 			if err != nil {
 				return err
 			}
-			defer h.Close()
+			defer cc.Close()
+			c := cc.Store
 			clients, err := c.Clients(ctx)
 			if err != nil {
 				return err
@@ -369,11 +361,12 @@ func (a *app) clientRevokeCommand() *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			h, c, err := a.openCentral(ctx)
+			cc, err := a.openCentral(ctx)
 			if err != nil {
 				return err
 			}
-			defer h.Close()
+			defer cc.Close()
+			c := cc.Store
 			if err := c.RevokeClient(ctx, args[0]); err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -57,8 +58,11 @@ func (a *app) runConfig(ctx context.Context, key string, value *string) error {
 	} else {
 		v, err = config.Set(ctx, h.DB, key, *value)
 	}
-	if err != nil {
+	if errors.Is(err, config.ErrInvalid) {
 		return usageError{err}
+	}
+	if err != nil {
+		return err
 	}
 	return a.printer().object(map[string]string{"key": key, "value": v}, func(w io.Writer) {
 		fmt.Fprintln(w, v)

@@ -5,17 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync"
-	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/exporter"
-	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/client"
 )
 
 func (a *app) exportCommand() *cobra.Command {
@@ -72,35 +67,12 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 	if err != nil {
 		return err
 	}
-	h, c, err := a.openCentral(ctx)
+	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	signer, err := h.Signer()
-	if err != nil {
-		return err
-	}
-	keys, err := h.PublicKeys()
-	if err != nil {
-		return err
-	}
-	chunkRecords, err := config.Int(ctx, h.DB, "sync.chunkSize")
-	if err != nil {
-		return err
-	}
-	days, err := config.Int(ctx, h.DB, "sync.expiryDays")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
-	res, err := exporter.Data(ctx, c, o.out, exporter.DataOptions{
-		Client: o.client, Types: types, Full: o.full, ChunkRecords: chunkRecords,
-		Expiry: time.Duration(days) * 24 * time.Hour, Signer: signer, AgeRecipient: keys.Age,
-		Now: time.Now(), Log: a.log,
-	})
+	defer cc.Close()
+	res, err := cc.ExportData(ctx, o.client, o.out, central.ExportOptions{Types: types, Full: o.full, Transport: "folder"})
 	if err != nil {
 		return err
 	}
@@ -149,78 +121,24 @@ func (a *app) runExportResults(ctx context.Context, o exportResultsOptions) erro
 	if o.out == "" {
 		return usageError{errors.New("--out is required")}
 	}
-	h, local, err := a.openClient(ctx)
+	cl, err := a.openClient(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	client, err := h.ClientID(ctx)
-	if err != nil {
-		return err
-	}
-	central, err := h.Central(ctx)
-	if err != nil {
-		return err
-	}
-	signer, err := h.Signer()
-	if err != nil {
-		return err
-	}
-	keys, err := h.PublicKeys()
-	if err != nil {
-		return err
-	}
-	chunkRecords, err := config.Int(ctx, h.DB, "results.chunkSize")
-	if err != nil {
-		return err
-	}
-	days, err := config.Int(ctx, h.DB, "results.expiryDays")
-	if err != nil {
-		return err
-	}
-	statuses, err := config.Get(ctx, h.DB, "results.sendStatuses")
-	if err != nil {
-		return err
-	}
-	state, err := local.ClientState(ctx)
-	if err != nil {
-		return err
-	}
-	state.Version, state.FreeDisk, state.Clock = version, freeDisk(h.Dir), time.Now().UTC()
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
-	id := bundle.NewID()
-	ex, err := local.BeginResultExport(ctx, id, strings.Split(statuses, ","), o.resend)
-	if err != nil {
-		return err
-	}
+	defer cl.Close()
+	res, n, err := cl.ExportResults(ctx, o.out, o.resend, "folder")
 	p := a.printer()
-	if ex.Count() == 0 {
+	if errors.Is(err, client.ErrNothingToSend) {
 		return p.object(map[string]any{"bundle": "", "executions": 0}, func(w io.Writer) {
 			fmt.Fprintln(w, "no results to send")
 		})
 	}
-	res, err := exporter.Results(ctx, ex, o.out, id, exporter.ResultOptions{
-		Client: client, ChunkRecords: chunkRecords, Expiry: time.Duration(days) * 24 * time.Hour,
-		Signer: signer, AgeRecipient: keys.Age, Central: central, State: state, Now: time.Now(),
-	})
 	if err != nil {
 		return err
 	}
 	out := map[string]any{"bundle": res.Dir, "bundle_id": res.Manifest.ID, "seq": res.Manifest.Seq,
-		"executions": ex.Count(), "bytes": res.Bytes()}
+		"executions": n, "bytes": res.Bytes()}
 	return p.object(out, func(w io.Writer) {
-		fmt.Fprintf(w, "wrote %s: %d executions, results seq %d, %d bytes\n", res.Dir, ex.Count(), res.Manifest.Seq, res.Bytes())
+		fmt.Fprintf(w, "wrote %s: %d executions, results seq %d, %d bytes\n", res.Dir, n, res.Manifest.Seq, res.Bytes())
 	})
-}
-
-// freeDisk is the space left for an unprivileged user on the home's disk,
-// or -1 if it cannot be read.
-func freeDisk(dir string) int64 {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return -1
-	}
-	return int64(st.Bavail) * int64(st.Bsize)
 }

@@ -4,18 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/taosync/taosync"
-
-	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/home"
-	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -49,126 +45,71 @@ func (a *app) runImport(ctx context.Context, o importOptions, dir string) error 
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	trust, err := h.Trust(ctx, time.Now())
-	if err != nil {
-		return err
-	}
-	id, err := h.Identity()
-	if err != nil {
-		return err
-	}
+	role := h.Role
+	h.Close()
 	pr := a.newProgress()
-	opts := importer.Options{Trust: trust, Identity: id, DryRun: o.dryRun, Transport: "folder", Log: a.log}
+	defer pr.done()
+	if role == home.Central {
+		return a.importResults(ctx, dir, o, pr)
+	}
+	cl, err := a.openClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	opts, err := cl.Options(ctx, "folder")
+	if err != nil {
+		return err
+	}
+	opts.DryRun = o.dryRun
 	if pr != nil {
 		opts.Progress = pr.update
 	}
-	if h.Role == home.Central {
-		return a.importResults(ctx, h, dir, o, opts)
-	}
-	if trust.Self.Client == "" {
-		return hinted{fmt.Errorf("this client has no credentials yet, so it trusts no central"),
-			"run the taosync credentials import command that central printed for this client"}
-	}
-	h.Close()
-	h, local, err := a.openClient(ctx)
+	lines, err := cl.Import(ctx, dir, opts)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	lines, err := importer.Data(ctx, dir, local, opts)
 	pr.done()
-	if err != nil {
-		return err
-	}
-	if err := a.recordRefusals(ctx, h, lines, o.dryRun); err != nil {
-		return err
-	}
 	return reportImport(a, dir, lines, lines)
 }
 
-// importResults imports result bundles on central and writes the receipt
-// bundles answering them into dir.
-func (a *app) importResults(ctx context.Context, h *home.Home, dir string, o importOptions, opts importer.Options) error {
-	c := &store.Central{DB: h.DB}
-	lines, err := importer.Results(ctx, dir, c, opts)
+// importResults imports result bundles on central, and writes the receipt
+// bundles answering them beside them: into dir, or its parent when dir is
+// itself a bundle, so that the stick carries them home.
+func (a *app) importResults(ctx context.Context, dir string, o importOptions, pr *progress) error {
+	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return err
 	}
+	defer cc.Close()
+	opts, err := central.Options(ctx, cc.Home, "folder", a.log)
+	if err != nil {
+		return err
+	}
+	opts.DryRun = o.dryRun
+	if pr != nil {
+		opts.Progress = pr.update
+	}
+	receipts := dir
+	if _, err := os.Stat(filepath.Join(dir, manifest.FileName)); err == nil {
+		receipts = filepath.Dir(dir)
+	}
+	if o.noReceipts {
+		receipts = ""
+	}
+	lines, written, err := cc.ImportResults(ctx, dir, opts, receipts)
+	if err != nil {
+		return err
+	}
+	pr.done()
 	plain := make([]importer.Line, len(lines))
 	for i, l := range lines {
 		plain[i] = l.Line
-	}
-	if err := a.recordRefusals(ctx, h, plain, o.dryRun); err != nil {
-		return err
-	}
-	if !o.dryRun && !o.noReceipts {
-		for _, l := range lines {
-			if l.Batch == 0 {
-				continue
-			}
-			written, err := a.writeReceipts(ctx, h, c, dir, l.Client, l.Batch)
-			if err != nil {
-				return fmt.Errorf("write receipts for %s: %w", l.Bundle, err)
-			}
-			if written != "" {
-				fmt.Fprintf(a.stderr, "wrote receipts for %s: %s\n", filepath.Base(l.Bundle), written)
-			}
+		if d := written[l.BundleID]; d != "" {
+			fmt.Fprintf(a.stderr, "receipts for %s: %s\n", filepath.Base(l.Bundle), d)
 		}
 	}
 	return reportImport(a, dir, plain, lines)
-}
-
-// writeReceipts writes the receipt bundle of one batch into dir, unless one
-// for that batch is already there (a result bundle imported twice is
-// answered by the same receipts).
-func (a *app) writeReceipts(ctx context.Context, h *home.Home, c *store.Central, dir, client string, batch uint64) (string, error) {
-	existing, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("receipts-%s-%06d-*", client, batch), manifest.FileName))
-	if len(existing) > 0 {
-		return "", nil
-	}
-	signer, err := h.Signer()
-	if err != nil {
-		return "", err
-	}
-	keys, err := h.PublicKeys()
-	if err != nil {
-		return "", err
-	}
-	days, err := config.Int(ctx, h.DB, "sync.expiryDays")
-	if err != nil {
-		return "", err
-	}
-	res, err := exporter.Receipts(ctx, c, dir, exporter.ReceiptOptions{Client: client, Batch: batch,
-		Expiry: time.Duration(days) * 24 * time.Hour, Signer: signer, AgeRecipient: keys.Age, Now: time.Now()})
-	if err != nil {
-		return "", err
-	}
-	m := res.Manifest
-	n := m.Section(exporter.ReceiptsSection).Records
-	err = store.AddHistory(ctx, h.DB, taosync.HistoryEntry{Direction: "out", Transport: "folder", Peer: client,
-		BundleID: m.ID, Bundle: filepath.Base(res.Dir), Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq,
-		Counts: map[string]taosync.Counts{exporter.ReceiptsSection: {Created: n}}, Bytes: res.Bytes(), Outcome: taosync.OutcomeOK})
-	return res.Dir, err
-}
-
-// recordRefusals adds a history row for each refused bundle.
-func (a *app) recordRefusals(ctx context.Context, h *home.Home, lines []importer.Line, dryRun bool) error {
-	if dryRun {
-		return nil
-	}
-	for _, l := range lines {
-		if l.Outcome != importer.Refused {
-			continue
-		}
-		e := taosync.HistoryEntry{Direction: "in", Transport: "folder", BundleID: l.BundleID,
-			Bundle: filepath.Base(l.Bundle), Kind: l.Kind, Seq: l.Seq, Full: l.Full, Bytes: l.Bytes,
-			Outcome: taosync.OutcomeRefused, Error: l.Reason}
-		if err := store.AddHistory(ctx, h.DB, e); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // reportImport prints one line per bundle (asJSON in JSON form), and fails

@@ -44,11 +44,12 @@ func (a *app) resultsCommand() *cobra.Command {
 }
 
 func (a *app) runResultsAdd(ctx context.Context, file string) error {
-	h, local, err := a.openClient(ctx)
+	cl, err := a.openClient(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer cl.Close()
+	h, local := cl.Home, cl.Local
 	in, err := os.Open(file)
 	if err != nil {
 		return err

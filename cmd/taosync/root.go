@@ -91,7 +91,31 @@ as signed, encrypted, compressed, chunked bundles: on a USB stick or over HTTP.`
 		a.configCommand(),
 		a.historyCommand(),
 	)
+	// A group (central, export, ...) run without one of its commands, or
+	// with an unknown one, is a usage error, not a help page and success.
+	var groups func(*cobra.Command)
+	groups = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.HasSubCommands() && sub.RunE == nil {
+				sub.Args = cobra.ArbitraryArgs
+				sub.RunE = groupRun
+			}
+			groups(sub)
+		}
+	}
+	groups(root)
 	return root
+}
+
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	}
+	var names []string
+	for _, sub := range cmd.Commands() {
+		names = append(names, sub.Name())
+	}
+	return usageError{fmt.Errorf("%s needs a command: %s", cmd.CommandPath(), strings.Join(names, ", "))}
 }
 
 // open opens the home, checking its role when role is not empty.
@@ -164,8 +188,12 @@ func (a *app) report(err error) int {
 		}
 	case errors.Is(err, home.ErrInitialised), errors.Is(err, home.ErrWrongRole), errors.Is(err, errNoHome):
 		code = exitHome
-	case errors.Is(err, context.Canceled):
-		code = exitFailure
+	case strings.HasPrefix(err.Error(), "unknown command"), strings.HasPrefix(err.Error(), "unknown flag"):
+		// cobra's own errors for a mistyped command.
+		code = exitUsage
+		if hint == "" {
+			hint = "see taosync --help"
+		}
 	}
 	fmt.Fprintf(a.stderr, "taosync: error: %s\n", oneLine(err.Error()))
 	if hint != "" {

@@ -41,11 +41,12 @@ func (a *app) runStatus(ctx context.Context) error {
 }
 
 func (a *app) centralStatus(ctx context.Context) error {
-	h, c, err := a.openCentral(ctx)
+	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer cc.Close()
+	c := cc.Store
 	clients, err := c.Status(ctx)
 	if err != nil {
 		return err
@@ -102,11 +103,12 @@ type deliveryState struct {
 }
 
 func (a *app) clientStatus(ctx context.Context) error {
-	h, local, err := a.openClient(ctx)
+	cl, err := a.openClient(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer cl.Close()
+	h, local := cl.Home, cl.Local
 	r := clientReport{Role: "client", Entities: map[string]int64{}, Results: map[string]int64{}, Problems: []string{}}
 	if r.Client, err = h.ClientID(ctx); err != nil {
 		return err

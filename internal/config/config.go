@@ -80,6 +80,9 @@ var Settings = []Setting{
 	{Key: "results.expiryDays", Default: "365", Help: "days a result bundle stays valid", check: positiveInt(3650)},
 }
 
+// ErrInvalid marks an unknown setting or a value it does not take.
+var ErrInvalid = errors.New("invalid setting")
+
 func lookup(key string) (Setting, error) {
 	for _, s := range Settings {
 		if s.Key == key {
@@ -90,7 +93,7 @@ func lookup(key string) (Setting, error) {
 	for _, s := range Settings {
 		keys = append(keys, s.Key)
 	}
-	return Setting{}, fmt.Errorf("unknown setting %q (known: %s)", key, strings.Join(keys, ", "))
+	return Setting{}, fmt.Errorf("%w: unknown setting %q (known: %s)", ErrInvalid, key, strings.Join(keys, ", "))
 }
 
 // Get returns a setting's value, its default if never set.
@@ -136,7 +139,7 @@ func Set(ctx context.Context, q store.Querier, key, value string) (string, error
 	}
 	v, err := s.check(value)
 	if err != nil {
-		return "", fmt.Errorf("setting %s: %q: %w", key, value, err)
+		return "", fmt.Errorf("%w: %s: %q: %v", ErrInvalid, key, value, err)
 	}
 	_, err = q.ExecContext(ctx, "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, v)
 	if err != nil {

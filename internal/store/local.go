@@ -186,26 +186,31 @@ func (a *apply) Sweep(ctx context.Context, t taosync.Type) (int64, error) {
 	return n, nil
 }
 
-func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) error {
+func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 	var hash string
 	err := a.tx.QueryRowContext(ctx, "SELECT content_hash FROM outbox WHERE id = ?", r.ID).Scan(&hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: %s", importer.ErrUnknownExecution, r.ID)
+		return false, fmt.Errorf("%w: %s", importer.ErrUnknownExecution, r.ID)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
+	var acked int64
 	// A receipt for an older revision acknowledges nothing now: the
 	// current one still has to go.
 	if hash == r.ContentHash {
-		if _, err := a.tx.ExecContext(ctx, `UPDATE outbox SET state = 'acknowledged', acked_at = ?1,
+		res, err := a.tx.ExecContext(ctx, `UPDATE outbox SET state = 'acknowledged', acked_at = ?1,
 			result_xml = CASE WHEN ?2 THEN NULL ELSE result_xml END
-			WHERE id = ?3 AND state <> 'acknowledged'`, now(), a.l.DeleteAfterSend, r.ID); err != nil {
-			return err
+			WHERE id = ?3 AND state <> 'acknowledged'`, now(), a.l.DeleteAfterSend, r.ID)
+		if err != nil {
+			return false, err
+		}
+		if acked, err = res.RowsAffected(); err != nil {
+			return false, err
 		}
 	}
 	_, err = a.tx.ExecContext(ctx, "INSERT OR IGNORE INTO receipt_batches (seq, applied_at) VALUES (?, ?)", r.Batch, now())
-	return err
+	return acked > 0, err
 }
 
 func (a *apply) PutChunk(hash string, data []byte) error { return a.l.Chunks.Put(hash, data) }

@@ -101,13 +101,15 @@ func (l *Local) AddExecutions(ctx context.Context, file string, src ExecutionSou
 // it.
 type OutboxEntry struct {
 	taosync.Execution
-	State       string `json:"state"`
-	Revision    int64  `json:"revision"`
-	ContentHash string `json:"content_hash"`
-	Bundle      string `json:"bundle_id,omitempty"`
-	Payload     bool   `json:"payload"`
-	UpdatedAt   string `json:"updated_at"`
-	AckedAt     string `json:"acknowledged_at,omitempty"`
+	// ResultXML hides the execution's document, which listings do not read.
+	ResultXML   *string `json:"result_xml,omitempty"`
+	State       string  `json:"state"`
+	Revision    int64   `json:"revision"`
+	ContentHash string  `json:"content_hash"`
+	Bundle      string  `json:"bundle_id,omitempty"`
+	Payload     bool    `json:"payload"`
+	UpdatedAt   string  `json:"updated_at"`
+	AckedAt     string  `json:"acknowledged_at,omitempty"`
 }
 
 // Outbox lists the executions of the outbox, without their result

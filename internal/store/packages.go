@@ -39,7 +39,7 @@ func (c *Central) Publish(ctx context.Context, delivery string, ref PackageRef) 
 		var data []byte
 		err := tx.QueryRowContext(ctx, "SELECT data FROM entities WHERE type = 'delivery' AND id = ? AND deleted = 0", delivery).Scan(&data)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("unknown delivery %q (load it with taosync central load --type delivery first)", delivery)
+			return fmt.Errorf("%w %q (load it with taosync central load --type delivery first)", ErrUnknownDelivery, delivery)
 		}
 		if err != nil {
 			return err
@@ -90,6 +90,9 @@ func (c *Central) Publish(ctx context.Context, delivery string, ref PackageRef) 
 	return res, err
 }
 
+// ErrUnknownDelivery is returned for a delivery not held.
+var ErrUnknownDelivery = errors.New("unknown delivery")
+
 // ErrNoPackage is returned for a delivery with no published package.
 var ErrNoPackage = errors.New("has no published package")
 
@@ -98,7 +101,7 @@ func DeliveryPackage(ctx context.Context, q Querier, delivery string) (*PackageR
 	var data []byte
 	err := q.QueryRowContext(ctx, "SELECT data FROM entities WHERE type = 'delivery' AND id = ? AND deleted = 0", delivery).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("unknown delivery %q", delivery)
+		return nil, fmt.Errorf("%w %q", ErrUnknownDelivery, delivery)
 	}
 	if err != nil {
 		return nil, err

@@ -177,12 +177,14 @@ func receipts(ctx context.Context, q Querier, client string, from, to uint64, fn
 // shows it.
 type ExecutionEntry struct {
 	taosync.Execution
-	State       string `json:"state"`
-	Revision    int64  `json:"revision"`
-	ContentHash string `json:"content_hash"`
-	Client      string `json:"client"`
-	Bundle      string `json:"bundle_id"`
-	ReceivedAt  string `json:"received_at"`
+	// ResultXML hides the execution's document, which listings do not read.
+	ResultXML   *string `json:"result_xml,omitempty"`
+	State       string  `json:"state"`
+	Revision    int64   `json:"revision"`
+	ContentHash string  `json:"content_hash"`
+	Client      string  `json:"client"`
+	Bundle      string  `json:"bundle_id"`
+	ReceivedAt  string  `json:"received_at"`
 }
 
 // Executions lists every execution revision received, without the result
@@ -229,7 +231,7 @@ func (c *Central) Status(ctx context.Context) ([]ClientStatus, error) {
 	}
 	var out []ClientStatus
 	for _, cl := range clients {
-		s := ClientStatus{Client: cl, Entities: map[string]int64{}}
+		s := ClientStatus{Client: cl, Entities: map[string]int64{}, Gaps: []uint64{}}
 		if cl.DataSeq > cl.AckedSeq {
 			s.Lag = cl.DataSeq - cl.AckedSeq
 		}

@@ -1,0 +1,687 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The kill tests run the real CLI in a subprocess and SIGKILL it at many
+// points of an import or an export: afterwards the homes must be as if the
+// run had happened whole or not at all, and the next run must finish the
+// job (PRODUCT.md §4 "Writes are atomic", §7 "a kill at any moment").
+//
+// The subprocess is this test binary under the name "taosync": TestMain
+// (script_test.go) has testscript put it in $PATH under that name.
+
+// Sizes of the generated data: enough for an import or export to take a
+// few hundred milliseconds and to write dozens of chunks.
+const (
+	killTestTakers    = 4000
+	killEligibilities = 40
+	killChunkRecords  = 100
+)
+
+// killTypes are the six types, as `list` names them.
+var killTypes = []string{"test-center", "administrator", "proctor", "test-taker", "eligibility", "delivery"}
+
+// taosyncBin finds the taosync command testscript installed in $PATH, or
+// makes one from this test binary.
+func taosyncBin(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("taosync"); err == nil && strings.Contains(p, "testscript-main") {
+		return p
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "taosync")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// cliRunner runs taosync commands in a work folder.
+type cliRunner struct {
+	t   *testing.T
+	bin string
+	dir string
+}
+
+func (c *cliRunner) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(c.bin, args...)
+	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(), "TAOSYNC_HOME=")
+	return cmd
+}
+
+// run runs a command to its end and returns its output and exit code.
+func (c *cliRunner) run(args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	cmd := c.command(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		c.t.Fatalf("taosync %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// must runs a command that must succeed and returns its stdout.
+func (c *cliRunner) must(args ...string) string {
+	c.t.Helper()
+	out, errs, code := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("taosync %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// killed is how a run that was to be killed ended.
+type killed struct {
+	finished bool // it exited by itself before the kill
+	code     int
+	stdout   string
+	stderr   string
+}
+
+// runKilled starts a command and SIGKILLs it after d, unless it ends first.
+func (c *cliRunner) runKilled(d time.Duration, args ...string) killed {
+	c.t.Helper()
+	cmd := c.command(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var k killed
+	select {
+	case err := <-done:
+		k.finished = true
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			k.code = ee.ExitCode()
+		} else if err != nil {
+			c.t.Fatal(err)
+		}
+	case <-time.After(d):
+		if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			c.t.Fatal(err)
+		}
+		err := <-done
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() >= 0 {
+			// It exited by itself between the timer and the kill.
+			k.finished, k.code = true, ee.ExitCode()
+		} else if err == nil {
+			k.finished = true
+		}
+	}
+	k.stdout, k.stderr = out.String(), errb.String()
+	return k
+}
+
+// runKilledWhen starts a command and SIGKILLs it as soon as cond holds
+// (polled), unless it ends first.
+func (c *cliRunner) runKilledWhen(cond func() bool, args ...string) killed {
+	c.t.Helper()
+	cmd := c.command(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var k killed
+	var err error
+poll:
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		select {
+		case err = <-done:
+			k.finished = true
+			break poll
+		default:
+		}
+		if cond() {
+			// Stop it at once, then kill it: the kill lands where the
+			// stop did.
+			cmd.Process.Signal(syscall.SIGSTOP)
+			if kerr := cmd.Process.Kill(); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) {
+				c.t.Fatal(kerr)
+			}
+			err = <-done
+			break poll
+		}
+	}
+	if !k.finished && err == nil {
+		k.finished = true // it ended by itself just before the kill
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() >= 0 {
+		k.finished, k.code = true, ee.ExitCode()
+	}
+	k.stdout, k.stderr = out.String(), errb.String()
+	return k
+}
+
+// copyTree copies a folder (a home or a stick) with its files' modes.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(target, info.Mode().Perm())
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// homeState is what a client holds, as the CLI shows it: every type's
+// listing, and the history without its times and row ids.
+func homeState(c *cliRunner, home string) string {
+	c.t.Helper()
+	var b strings.Builder
+	for _, typ := range killTypes {
+		fmt.Fprintf(&b, "== %s\n%s", typ, c.must("--home", home, "list", typ, "--json"))
+	}
+	b.WriteString("== history\n")
+	for _, line := range strings.Split(strings.TrimSpace(c.must("--home", home, "history", "--json")), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			c.t.Fatalf("history line %q: %v", line, err)
+		}
+		for _, k := range []string{"id", "at", "duration_ms"} {
+			delete(m, k)
+		}
+		j, err := json.Marshal(m)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		b.Write(append(j, '\n'))
+	}
+	return b.String()
+}
+
+// killFixture is a central with a few thousand test takers and a published
+// package, and a registered client with its credentials, as pristine homes
+// that each trial copies.
+type killFixture struct {
+	c       *cliRunner
+	work    string
+	central string // pristine central home
+	client  string // pristine client home
+	pkg     string // the published ZIP
+}
+
+func newKillFixture(t *testing.T) *killFixture {
+	t.Helper()
+	work := t.TempDir()
+	c := &cliRunner{t: t, bin: taosyncBin(t), dir: work}
+	f := &killFixture{c: c, work: work, central: filepath.Join(work, "central"), client: filepath.Join(work, "client")}
+	f.pkg = filepath.Join("..", "..", "testdata", "qti", "WebDeveloperTest1.zip")
+	if abs, err := filepath.Abs(f.pkg); err == nil {
+		f.pkg = abs
+	}
+	if _, err := os.Stat(f.pkg); err != nil {
+		t.Fatalf("the QTI package is missing: %v", err)
+	}
+
+	c.must("--home", f.central, "init", "--role", "central")
+	c.must("--home", f.client, "init", "--role", "client")
+	c.must("--home", f.central, "config", "set", "sync.chunkSize", fmt.Sprint(killChunkRecords))
+
+	files := map[string]string{}
+	var b strings.Builder
+	b.WriteString("id,label,org_id\ntc1,Zürich,orgA\ntc2,Genève,orgA\ntc9,Basel,orgB\n")
+	files["test-center"] = b.String()
+	files["administrator"] = "id,login,test_centers\nad1,admin,tc1|tc2\nad9,other,tc9\n"
+	files["proctor"] = "id,login,test_centers\npr1,proc,tc1\npr9,other,tc9\n"
+	files["delivery"] = "id,label,max_executions\nd1,Web developer,1\nd9,Other,0\n"
+	b.Reset()
+	b.WriteString("id,login,first_name,last_name,email,language,password_hash\n")
+	for i := range killTestTakers {
+		fmt.Fprintf(&b, "tt%05d,login%d,Zoë%d,Łukasz %d,tt%d@example.org,fr,$2a$10$%022d\n", i, i, i, i, i, i)
+	}
+	files["test-taker"] = b.String()
+	b.Reset()
+	b.WriteString("id,test_center,delivery,test_takers,proctored\n")
+	per := killTestTakers / killEligibilities
+	for e := range killEligibilities {
+		ids := make([]string, 0, per)
+		for i := e * per; i < (e+1)*per; i++ {
+			ids = append(ids, fmt.Sprintf("tt%05d", i))
+		}
+		tc := []string{"tc1", "tc2"}[e%2]
+		fmt.Fprintf(&b, "e%03d,%s,d1,%s,%v\n", e, tc, strings.Join(ids, "|"), e%3 != 0)
+	}
+	b.WriteString("e999,tc9,d9,tt00000,true\n")
+	files["eligibility"] = b.String()
+	for _, typ := range []string{"test-center", "administrator", "proctor", "test-taker", "delivery", "eligibility"} {
+		p := filepath.Join(work, typ+".csv")
+		if err := os.WriteFile(p, []byte(files[typ]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.must("--home", f.central, "central", "load", "--type", typ, p)
+	}
+	c.must("--home", f.central, "central", "publish", "--delivery", "d1", f.pkg)
+
+	var keys struct {
+		ClientKey string `json:"client_key"`
+	}
+	if err := json.Unmarshal([]byte(c.must("--home", f.client, "keys", "--json")), &keys); err != nil {
+		t.Fatal(err)
+	}
+	var cr credentials
+	if err := json.Unmarshal([]byte(c.must("--home", f.central, "central", "client", "add", "k1",
+		"--org", "orgA", "--client-key", keys.ClientKey, "--json")), &cr); err != nil {
+		t.Fatal(err)
+	}
+	c.must("--home", f.client, "credentials", "import", "-k", cr.Key, "-s", cr.Secret, "-tu", cr.TokenURL,
+		"-u", cr.RootURL, "--central-key", cr.CentralKey)
+	return f
+}
+
+// copyHome copies a pristine home to a new folder and returns its path.
+func (f *killFixture) copyHome(from, name string) string {
+	dst := filepath.Join(f.work, name)
+	copyTree(f.c.t, from, dst)
+	return dst
+}
+
+// checkPackage checks that the client gives back the published ZIP.
+func (f *killFixture) checkPackage(home string) {
+	t := f.c.t
+	t.Helper()
+	out := filepath.Join(f.work, "pkg-"+filepath.Base(home)+".zip")
+	f.c.must("--home", home, "package", "d1", "--out", out)
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(f.pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s: package d1 is not the published ZIP", home)
+	}
+}
+
+// killDelays are the points a run is killed at: from before it has started
+// to work, doubling, until a run finishes by itself; between the last two
+// doublings a finer sweep, where a short run does most of its writing.
+func killDelays(done func(time.Duration) bool) {
+	d := 2 * time.Millisecond
+	for ; d < 10*time.Second; d *= 2 {
+		if done(d) {
+			break
+		}
+	}
+	for fine := d / 2; fine < d; fine += d / 16 {
+		if done(fine) {
+			return
+		}
+	}
+}
+
+func TestKillImport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills real subprocesses; skipped with -short")
+	}
+	f := newKillFixture(t)
+	c := f.c
+
+	// The bundle, and the state of an uninterrupted import.
+	centralHome := f.copyHome(f.central, "central-import")
+	stick := filepath.Join(f.work, "stick")
+	c.must("--home", centralHome, "export", "data", "--client", "k1", "--out", stick)
+	empty := homeState(c, f.client)
+	ref := f.copyHome(f.client, "client-ref")
+	out := c.must("--home", ref, "import", stick)
+	if !strings.Contains(out, "applied ") || !strings.Contains(out, fmt.Sprintf("test-taker +%d", killTestTakers)) {
+		t.Fatalf("reference import: %s", out)
+	}
+	want := homeState(c, ref)
+	if strings.Contains(want, `"id":"tc9"`) || strings.Contains(want, `"id":"d9"`) {
+		t.Fatalf("reference import holds org B's entities:\n%s", want)
+	}
+
+	trials := 0
+	killDelays(func(d time.Duration) bool {
+		trials++
+		home := f.copyHome(f.client, fmt.Sprintf("client-import-%d", trials))
+		k := c.runKilled(d, "--home", home, "import", stick)
+		if k.finished {
+			if k.code != 0 {
+				t.Errorf("import (not killed) exited %d: %s%s", k.code, k.stdout, k.stderr)
+			}
+			if got := homeState(c, home); got != want {
+				t.Errorf("import (not killed): state differs from the reference:\n%s", diffLines(want, got))
+			}
+			return true
+		}
+		// Killed: the home holds the bundle whole or not at all.
+		got := homeState(c, home)
+		applied := got == want
+		if !applied && got != empty {
+			t.Errorf("import killed after %v left a partial state:\n%s", d, diffLines(want, got))
+		}
+		// The next run finishes the job.
+		out, errs, code := c.run("--home", home, "import", stick)
+		if code != 0 {
+			t.Errorf("import after a kill at %v: exit %d\n%s%s", d, code, out, errs)
+		}
+		if applied && !strings.Contains(out, "skipped") {
+			t.Errorf("import after a kill at %v (bundle already applied): want skipped, got %s", d, out)
+		}
+		if got := homeState(c, home); got != want {
+			t.Errorf("import after a kill at %v: state differs from the reference:\n%s", d, diffLines(want, got))
+		}
+		f.checkPackage(home)
+		t.Logf("kill at %v: applied before the kill: %v", d, applied)
+		return false
+	})
+	if trials < 4 {
+		t.Errorf("only %d trials: the import finished too soon to be killed midway", trials)
+	}
+	f.checkPackage(ref)
+}
+
+// bundleDirs lists the sub-folders of a stick.
+func bundleDirs(t *testing.T, stick string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(stick)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	sort.Strings(dirs)
+	return dirs
+}
+
+// seqOf reads the sequence number in a data bundle folder's name
+// (data-CLIENT-SEQ-ID8).
+func seqOf(dir string) uint64 {
+	parts := strings.Split(dir, "-")
+	if len(parts) < 4 {
+		return 0
+	}
+	var seq uint64
+	fmt.Sscanf(parts[len(parts)-2], "%d", &seq)
+	return seq
+}
+
+// runExportTrials kills `export data` at many points, each time on fresh
+// copies of a central whose client already holds seq 1 and that has
+// changes to send (updates, deletions), and of that client.
+//
+// Whatever the moment of the kill, it checks that every bundle folder that
+// has a manifest verifies, that importing the stick never applies part of a
+// bundle, and that a new export imported from the same stick brings the
+// client to the state of an uninterrupted run.
+//
+// strict also checks what PRODUCT.md §4 and §7 promise beyond that: the
+// stick holds no bundle or a whole valid one (`verify` on it passes), a
+// whole bundle on the stick is one central recorded, and the import of the
+// stick and the following delta both succeed.
+func runExportTrials(t *testing.T, strict bool) {
+	f := newKillFixture(t)
+	c := f.c
+
+	s1 := filepath.Join(f.work, "stick-seq1")
+	c.must("--home", f.central, "export", "data", "--client", "k1", "--out", s1)
+	c.must("--home", f.client, "import", s1)
+	var b strings.Builder
+	b.WriteString("id,login,first_name\n")
+	for i := range killTestTakers {
+		if i%4 == 3 {
+			continue // deleted by --prune
+		}
+		fmt.Fprintf(&b, "tt%05d,login%d,Changed%d\n", i, i, i%2*i)
+	}
+	tt2 := filepath.Join(f.work, "test-taker-2.csv")
+	if err := os.WriteFile(tt2, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.must("--home", f.central, "central", "load", "--type", "test-taker", "--prune", tt2)
+	before := c.must("--home", f.client, "list", "test-taker", "--json")
+
+	// The reference: an uninterrupted export and import of the delta.
+	refCentral := f.copyHome(f.central, "central-ref")
+	refClient := f.copyHome(f.client, "client-ref")
+	refStick := filepath.Join(f.work, "stick-ref")
+	out := c.must("--home", refCentral, "export", "data", "--client", "k1", "--out", refStick)
+	if !strings.Contains(out, "data delta seq 2") {
+		t.Fatalf("reference export: %s", out)
+	}
+	c.must("--home", refClient, "import", refStick)
+	want := c.must("--home", refClient, "list", "test-taker", "--json")
+	if want == before {
+		t.Fatal("the reference delta changed nothing")
+	}
+
+	n, midway, orphans := 0, 0, 0
+	trial := func(d time.Duration) bool {
+		n++
+		when := fmt.Sprintf("after %v", d)
+		if d < 0 {
+			when = "as soon as the manifest appeared"
+		}
+		central := f.copyHome(f.central, fmt.Sprintf("central-export-%d", n))
+		client := f.copyHome(f.client, fmt.Sprintf("client-export-%d", n))
+		stick := filepath.Join(f.work, fmt.Sprintf("stick-export-%d", n))
+		args := []string{"--home", central, "export", "data", "--client", "k1", "--out", stick}
+		var k killed
+		if d < 0 {
+			// The moment between the bundle's publication on the stick
+			// and central's record of it.
+			var bundleDir string
+			k = c.runKilledWhen(func() bool {
+				if bundleDir == "" {
+					entries, _ := os.ReadDir(stick)
+					if len(entries) == 0 {
+						return false
+					}
+					bundleDir = filepath.Join(stick, entries[0].Name())
+				}
+				_, err := os.Stat(filepath.Join(bundleDir, "manifest.json"))
+				return err == nil
+			}, args...)
+		} else {
+			k = c.runKilled(d, args...)
+		}
+		if k.finished && k.code != 0 {
+			t.Errorf("export (not killed) exited %d: %s%s", k.code, k.stdout, k.stderr)
+		}
+
+		// What the kill left on the stick.
+		dirs := bundleDirs(t, stick)
+		var partial, orphan []string
+		var cl struct {
+			DataSeq uint64 `json:"data_seq"`
+		}
+		if err := json.Unmarshal([]byte(c.must("--home", central, "central", "client", "list", "--json")), &cl); err != nil {
+			t.Fatal(err)
+		}
+		for _, dir := range dirs {
+			if _, err := os.Stat(filepath.Join(stick, dir, "manifest.json")); err != nil {
+				partial = append(partial, dir)
+				continue
+			}
+			// A folder with a manifest is a whole, valid bundle.
+			if out, errs, code := c.run("--home", client, "verify", filepath.Join(stick, dir)); code != 0 {
+				t.Errorf("export killed %s left a bundle with a manifest that does not verify:\n%s%s", when, out, errs)
+			}
+			if seqOf(dir) > cl.DataSeq {
+				orphan = append(orphan, dir)
+			}
+		}
+		if !k.finished && len(dirs) > 0 {
+			midway++
+		}
+		if len(orphan) > 0 {
+			orphans++
+		}
+		if strict && len(dirs) > 0 {
+			// (A bundle folder still empty is no bundle: verify says so.)
+			if out, errs, code := c.run("--home", client, "verify", stick); code != 0 && !strings.Contains(errs, "no bundles in") {
+				t.Errorf("export killed %s: the stick holds a bundle folder that does not verify (exit %d):\n%s%s", when, code, out, errs)
+			}
+		}
+		if strict && len(orphan) > 0 {
+			t.Errorf("export killed %s: %v is whole on the stick, but central still records seq %d as the client's state", when, orphan, cl.DataSeq)
+		}
+
+		// Importing the stick as it is applies a bundle whole or not at all.
+		if len(dirs) > 0 {
+			out, errs, _ := c.run("--home", client, "import", stick)
+			if got := c.must("--home", client, "list", "test-taker", "--json"); got != before && got != want {
+				t.Errorf("export killed %s: importing the stick left a partial state:\n%s\nimport said:\n%s%s",
+					when, diffLines(want, got), out, errs)
+			}
+		}
+
+		// A new export onto the same stick, imported, brings the client
+		// to the reference state.
+		if !k.finished {
+			c.must("--home", central, "export", "data", "--client", "k1", "--out", stick)
+		}
+		out, errs, code := c.run("--home", client, "import", stick)
+		if strict && code != 0 {
+			t.Errorf("export killed %s, then exported again: the import of the stick exits %d:\n%s%s", when, code, out, errs)
+		}
+		if got := c.must("--home", client, "list", "test-taker", "--json"); got != want {
+			t.Errorf("export killed %s, exported again and imported: the test takers differ from the reference:\n%s\nimport said:\n%s%s",
+				when, diffLines(want, got), out, errs)
+		}
+
+		// And the sync goes on: the next delta applies.
+		if strict {
+			c.must("--home", central, "central", "load", "--type", "test-taker", filepath.Join(f.work, "test-taker.csv"))
+			next := filepath.Join(f.work, fmt.Sprintf("stick-next-%d", n))
+			c.must("--home", central, "export", "data", "--client", "k1", "--out", next)
+			if out, errs, code := c.run("--home", client, "import", next); code != 0 {
+				t.Errorf("export killed %s: the following delta does not apply (exit %d):\n%s%s", when, code, out, errs)
+			}
+		}
+		t.Logf("export killed %s: finished %v, bundle folders %v, unfinished %v, unrecorded %v", when, k.finished, dirs, partial, orphan)
+		return k.finished
+	}
+	killDelays(trial)
+	for range 3 {
+		trial(-1)
+	}
+	if midway == 0 {
+		t.Errorf("%d trials, none killed while the bundle was being written", n)
+	}
+	t.Logf("%d trials, %d killed while the bundle was being written, %d left a bundle central did not record", n, midway, orphans)
+}
+
+// TestKillExport checks what must hold whatever the moment of the kill (see
+// runExportTrials).
+func TestKillExport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills real subprocesses; skipped with -short")
+	}
+	runExportTrials(t, false)
+}
+
+// TestKillExportStrict adds the checks that fail today (see the report that
+// came with kill_test.go): a killed export leaves an unfinished bundle folder
+// that `verify` and `import` refuse forever, or a whole bundle central did
+// not record, after which the next delta is refused. Set
+// TAOSYNC_KNOWN_BUGS=1 to run it.
+func TestKillExportStrict(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills real subprocesses; skipped with -short")
+	}
+	if os.Getenv("TAOSYNC_KNOWN_BUGS") == "" {
+		t.Skip("known bugs: a killed export leaves an unfinished bundle folder, or an unrecorded bundle; set TAOSYNC_KNOWN_BUGS=1 to run")
+	}
+	runExportTrials(t, true)
+}
+
+// diffLines shows the lines only in want (-) and only in got (+), at most a
+// few of each.
+func diffLines(want, got string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	w, g := in(want), in(got)
+	var b strings.Builder
+	n := 0
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] && n < 5 {
+			fmt.Fprintf(&b, "- %s\n", l)
+			n++
+		}
+	}
+	n = 0
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] && n < 5 {
+			fmt.Fprintf(&b, "+ %s\n", l)
+			n++
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,199 @@
+// Package central is what a central home does, for both of its roads: the
+// CLI (a folder, a USB stick) and the HTTP server. It opens the home with
+// its store and runs data exports, result imports and receipts with the
+// home's keys and settings.
+package central
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/blobstore"
+	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/manifest"
+)
+
+// Central is an open central home.
+type Central struct {
+	Home  *home.Home
+	Store *store.Central
+	Log   *slog.Logger
+	// writes serialises the operations that write, so that concurrent
+	// requests of the HTTP server queue here rather than on SQLite's lock.
+	writes sync.Mutex
+}
+
+// Open opens the central home in dir.
+func Open(ctx context.Context, dir string, log *slog.Logger) (*Central, error) {
+	h, err := home.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Require(home.Central); err != nil {
+		h.Close()
+		return nil, err
+	}
+	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &Central{Home: h, Store: &store.Central{DB: h.DB, Chunks: chunks}, Log: log}, nil
+}
+
+// Close closes the home.
+func (c *Central) Close() error { return c.Home.Close() }
+
+// ExportOptions say what data bundle to write.
+type ExportOptions struct {
+	Types     []taosync.Type
+	Full      bool
+	Transport string
+	// SkipEmpty writes no bundle for a delta without changes.
+	SkipEmpty bool
+}
+
+func (c *Central) days(ctx context.Context, key string) (time.Duration, error) {
+	n, err := config.Int(ctx, c.Home.DB, key)
+	return time.Duration(n) * 24 * time.Hour, err
+}
+
+// ExportData writes a data bundle for a client into out.
+func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOptions) (*exporter.DataResult, error) {
+	c.writes.Lock()
+	defer c.writes.Unlock()
+	signer, err := c.Home.Signer()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := c.Home.PublicKeys()
+	if err != nil {
+		return nil, err
+	}
+	chunkRecords, err := config.Int(ctx, c.Home.DB, "sync.chunkSize")
+	if err != nil {
+		return nil, err
+	}
+	expiry, err := c.days(ctx, "sync.expiryDays")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	return exporter.Data(ctx, c.Store, out, exporter.DataOptions{
+		Client: client, Types: o.Types, Full: o.Full, ChunkRecords: chunkRecords, Expiry: expiry,
+		Signer: signer, AgeRecipient: keys.Age, Now: time.Now(), Log: c.Log,
+		Transport: o.Transport, SkipEmpty: o.SkipEmpty,
+	})
+}
+
+// ImportResults imports the result bundles in dir and, with receipts,
+// writes the receipt bundle answering each into receiptsDir. It returns
+// one line per bundle found and the receipt bundles' folders by result
+// bundle id.
+func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.Options, receiptsDir string) ([]importer.ResultLine, map[string]string, error) {
+	c.writes.Lock()
+	defer c.writes.Unlock()
+	lines, err := importer.Results(ctx, dir, c.Store, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := RecordRefusals(ctx, c.Home, lines, opts); err != nil {
+		return nil, nil, err
+	}
+	written := map[string]string{}
+	if opts.DryRun || receiptsDir == "" {
+		return lines, written, nil
+	}
+	for _, l := range lines {
+		if l.Batch == 0 {
+			continue
+		}
+		d, err := c.receipts(ctx, receiptsDir, l.Client, l.Batch, opts.Transport)
+		if err != nil {
+			return nil, nil, fmt.Errorf("write receipts for %s: %w", filepath.Base(l.Bundle), err)
+		}
+		written[l.BundleID] = d
+	}
+	return lines, written, nil
+}
+
+// receipts writes the receipt bundle of one batch into dir, unless one for
+// that batch is already there: a result bundle imported twice is answered
+// by the same receipts.
+func (c *Central) receipts(ctx context.Context, dir, client string, batch uint64, transport string) (string, error) {
+	existing, err := filepath.Glob(filepath.Join(dir, fmt.Sprintf("receipts-%s-%06d-*", client, batch), manifest.FileName))
+	if err != nil {
+		return "", err
+	}
+	if len(existing) > 0 {
+		return filepath.Dir(existing[0]), nil
+	}
+	signer, err := c.Home.Signer()
+	if err != nil {
+		return "", err
+	}
+	keys, err := c.Home.PublicKeys()
+	if err != nil {
+		return "", err
+	}
+	expiry, err := c.days(ctx, "sync.expiryDays")
+	if err != nil {
+		return "", err
+	}
+	res, err := exporter.Receipts(ctx, c.Store, dir, exporter.ReceiptOptions{Client: client, Batch: batch,
+		Expiry: expiry, Signer: signer, AgeRecipient: keys.Age, Now: time.Now()})
+	if err != nil {
+		return "", err
+	}
+	m := res.Manifest
+	err = store.AddHistory(ctx, c.Home.DB, taosync.HistoryEntry{Direction: "out", Transport: transport, Peer: client,
+		BundleID: m.ID, Bundle: filepath.Base(res.Dir), Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq,
+		Counts: map[string]taosync.Counts{exporter.ReceiptsSection: {Created: m.Section(exporter.ReceiptsSection).Records}},
+		Bytes:  res.Bytes(), Outcome: taosync.OutcomeOK})
+	return res.Dir, err
+}
+
+// RecordRefusals adds a history row for each bundle refused.
+func RecordRefusals[L interface{ Base() importer.Line }](ctx context.Context, h *home.Home, lines []L, opts importer.Options) error {
+	if opts.DryRun {
+		return nil
+	}
+	for _, x := range lines {
+		l := x.Base()
+		if l.Outcome != importer.Refused {
+			continue
+		}
+		e := taosync.HistoryEntry{Direction: "in", Transport: opts.Transport, BundleID: l.BundleID,
+			Bundle: filepath.Base(l.Bundle), Kind: l.Kind, Seq: l.Seq, Full: l.Full, Bytes: l.Bytes,
+			Outcome: taosync.OutcomeRefused, Error: l.Reason}
+		if err := store.AddHistory(ctx, h.DB, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Options returns the import options of this home at now.
+func Options(ctx context.Context, h *home.Home, transport string, log *slog.Logger) (importer.Options, error) {
+	trust, err := h.Trust(ctx, time.Now())
+	if err != nil {
+		return importer.Options{}, err
+	}
+	id, err := h.Identity()
+	if err != nil {
+		return importer.Options{}, err
+	}
+	return importer.Options{Trust: trust, Identity: id, Transport: transport, Log: log}, nil
+}

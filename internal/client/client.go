@@ -1,0 +1,149 @@
+// Package client is what a test centre's client home does, for both of its
+// roads (a folder, HTTP): importing data and receipt bundles into its local
+// copy, and packaging its results for central.
+package client
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/taosync/taosync/bundle"
+	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/blobstore"
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/store"
+)
+
+// Version is the taosync version a client reports to central.
+var Version = "dev"
+
+// Client is an open client home.
+type Client struct {
+	Home  *home.Home
+	Local *store.Local
+	Log   *slog.Logger
+}
+
+// Open opens the client home in dir.
+func Open(ctx context.Context, dir string, log *slog.Logger) (*Client, error) {
+	h, err := home.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Require(home.Client); err != nil {
+		h.Close()
+		return nil, err
+	}
+	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	del, err := config.Bool(ctx, h.DB, "results.deleteAfterSend")
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &Client{Home: h, Local: &store.Local{DB: h.DB, Chunks: chunks, DeleteAfterSend: del}, Log: log}, nil
+}
+
+// Close closes the home.
+func (c *Client) Close() error { return c.Home.Close() }
+
+// ErrNoCredentials: the client trusts no central yet.
+var ErrNoCredentials = home.ErrNoCredentials
+
+// Options returns the import options of this client.
+func (c *Client) Options(ctx context.Context, transport string) (importer.Options, error) {
+	opts, err := central.Options(ctx, c.Home, transport, c.Log)
+	if err == nil && opts.Trust.Self.Client == "" {
+		err = ErrNoCredentials
+	}
+	return opts, err
+}
+
+// Import applies the data and receipt bundles in dir, and records the
+// refusals in the history.
+func (c *Client) Import(ctx context.Context, dir string, opts importer.Options) ([]importer.Line, error) {
+	lines, err := importer.Data(ctx, dir, c.Local, opts)
+	if err != nil {
+		return nil, err
+	}
+	return lines, central.RecordRefusals(ctx, c.Home, lines, opts)
+}
+
+// ErrNothingToSend: no execution is waiting to be sent.
+var ErrNothingToSend = errors.New("no results to send")
+
+// ExportResults packages the executions to send into a result bundle in
+// out, encrypted to central and signed by this client.
+func (c *Client) ExportResults(ctx context.Context, out string, resend bool, transport string) (*bundle.Result, int64, error) {
+	h := c.Home
+	id, err := h.ClientID(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	to, err := h.Central(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	signer, err := h.Signer()
+	if err != nil {
+		return nil, 0, err
+	}
+	keys, err := h.PublicKeys()
+	if err != nil {
+		return nil, 0, err
+	}
+	chunkRecords, err := config.Int(ctx, h.DB, "results.chunkSize")
+	if err != nil {
+		return nil, 0, err
+	}
+	days, err := config.Int(ctx, h.DB, "results.expiryDays")
+	if err != nil {
+		return nil, 0, err
+	}
+	statuses, err := config.Get(ctx, h.DB, "results.sendStatuses")
+	if err != nil {
+		return nil, 0, err
+	}
+	state, err := c.Local.ClientState(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	state.Version, state.FreeDisk, state.Clock = Version, freeDisk(h.Dir), time.Now().UTC()
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, 0, err
+	}
+	bundleID := bundle.NewID()
+	ex, err := c.Local.BeginResultExport(ctx, bundleID, strings.Split(statuses, ","), resend)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ex.Count() == 0 {
+		return nil, 0, ErrNothingToSend
+	}
+	res, err := exporter.Results(ctx, ex, out, bundleID, exporter.ResultOptions{
+		Client: id, ChunkRecords: chunkRecords, Expiry: time.Duration(days) * 24 * time.Hour,
+		Signer: signer, AgeRecipient: keys.Age, Central: to, State: state, Now: time.Now(), Transport: transport,
+	})
+	return res, ex.Count(), err
+}
+
+// freeDisk is the space left for an unprivileged user on the home's disk,
+// or -1 if it cannot be read.
+func freeDisk(dir string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}
