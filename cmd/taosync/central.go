@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +19,7 @@ import (
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/load"
 	"github.com/taosync/taosync/internal/qti"
+	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -37,7 +34,7 @@ func (a *app) centralCommand() *cobra.Command {
 		Short: "Register, list and revoke test centres' clients",
 		Args:  noArgs,
 	}
-	client.AddCommand(a.clientAddCommand(), a.clientListCommand(), a.clientRevokeCommand())
+	client.AddCommand(a.clientAddCommand(), a.clientListCommand(), a.clientRevokeCommand(), a.clientRotateCommand())
 	cmd.AddCommand(a.loadCommand(), a.publishCommand(), client)
 	return cmd
 }
@@ -254,9 +251,6 @@ type credentials struct {
 	Command    string `json:"command,omitempty"`
 }
 
-// TokenPath is where `serve` answers the OAuth 2 token endpoint.
-const TokenPath = "/oauth2/token"
-
 func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) error {
 	if !clientIDPattern.MatchString(id) || id == "central" {
 		return usageError{fmt.Errorf("client id %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", id)}
@@ -285,19 +279,13 @@ func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) e
 	if err != nil {
 		return err
 	}
-	// 32 random bytes: the secret is a bearer credential, so it must be
-	// unguessable; base64url keeps it shell- and URL-safe.
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return err
-	}
-	secret := base64.RawURLEncoding.EncodeToString(raw[:])
+	secret := server.NewSecret()
 	err = c.AddClient(ctx, store.Client{ID: id, Org: o.org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
-		KeyID: keys.Sign.IDString()}, HashSecret(secret))
+		KeyID: keys.Sign.IDString()}, server.HashSecret(secret))
 	if err != nil {
 		return err
 	}
-	cr := credentials{ClientID: id, Key: id, Secret: secret, TokenURL: root + TokenPath, RootURL: root, CentralKey: own.String()}
+	cr := credentials{ClientID: id, Key: id, Secret: secret, TokenURL: root + server.TokenPath, RootURL: root, CentralKey: own.String()}
 	cr.Command = fmt.Sprintf("taosync credentials import -k %s -s %s -tu %s -u %s --central-key %s",
 		cr.Key, cr.Secret, cr.TokenURL, cr.RootURL, cr.CentralKey)
 	if !o.cmd {
@@ -312,14 +300,6 @@ func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) e
 		fmt.Fprintf(w, "key:         %s\nsecret:      %s\ntokenUrl:    %s\nrootUrl:     %s\ncentral key: %s\n",
 			cr.Key, cr.Secret, cr.TokenURL, cr.RootURL, cr.CentralKey)
 	})
-}
-
-// HashSecret is how OAuth secrets are stored: SHA-256, which suffices for a
-// 256-bit random secret (no dictionary to protect against), and lets the
-// token endpoint compare in constant time.
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
 }
 
 func (a *app) clientListCommand() *cobra.Command {
@@ -372,6 +352,30 @@ func (a *app) clientRevokeCommand() *cobra.Command {
 			}
 			return a.printer().object(map[string]string{"client_id": args[0], "revoked": "true"}, func(w io.Writer) {
 				fmt.Fprintf(w, "revoked the credential of client %s\n", args[0])
+			})
+		},
+	}
+}
+
+func (a *app) clientRotateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate ID",
+		Short: "Give a client a new secret (shown once); the old one, and its tokens, stop working at once",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cc, err := a.openCentral(ctx)
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			secret := server.NewSecret()
+			if err := cc.Store.RotateSecret(ctx, args[0], server.HashSecret(secret)); err != nil {
+				return err
+			}
+			return a.printer().object(map[string]string{"client_id": args[0], "key": args[0], "secret": secret}, func(w io.Writer) {
+				fmt.Fprintf(w, "new secret of client %s (shown only now): %s\n", args[0], secret)
+				fmt.Fprintf(w, "on the client: taosync credentials import again with -s %s\n", secret)
 			})
 		},
 	}

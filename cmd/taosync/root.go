@@ -90,6 +90,8 @@ as signed, encrypted, compressed, chunked bundles: on a USB stick or over HTTP.`
 		a.packageCommand(),
 		a.configCommand(),
 		a.historyCommand(),
+		a.serveCommand(),
+		a.syncCommand(),
 	)
 	// A group (central, export, ...) run without one of its commands, or
 	// with an unknown one, is a usage error, not a help page and success.

@@ -120,7 +120,7 @@ func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.O
 		if l.Batch == 0 {
 			continue
 		}
-		d, err := c.receipts(ctx, receiptsDir, l.Client, l.Batch, opts.Transport)
+		d, err := c.receiptBundle(ctx, receiptsDir, l.Client, l.Batch, opts.Transport)
 		if err != nil {
 			return nil, nil, fmt.Errorf("write receipts for %s: %w", filepath.Base(l.Bundle), err)
 		}
@@ -129,10 +129,16 @@ func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.O
 	return lines, written, nil
 }
 
-// receipts writes the receipt bundle of one batch into dir, unless one for
-// that batch is already there: a result bundle imported twice is answered
-// by the same receipts.
-func (c *Central) receipts(ctx context.Context, dir, client string, batch uint64, transport string) (string, error) {
+// ReceiptBundle writes the receipt bundle of one batch into dir, unless one
+// for that batch is already there: a result bundle imported twice is
+// answered by the same receipts. It returns the bundle's folder.
+func (c *Central) ReceiptBundle(ctx context.Context, dir, client string, batch uint64, transport string) (string, error) {
+	c.writes.Lock()
+	defer c.writes.Unlock()
+	return c.receiptBundle(ctx, dir, client, batch, transport)
+}
+
+func (c *Central) receiptBundle(ctx context.Context, dir, client string, batch uint64, transport string) (string, error) {
 	existing, err := filepath.Glob(filepath.Join(dir, fmt.Sprintf("receipts-%s-%06d-*", client, batch), manifest.FileName))
 	if err != nil {
 		return "", err

@@ -111,3 +111,34 @@ func (c *Central) RevokeClient(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// Credential returns the hash of a client's OAuth secret and when it was
+// revoked ("" if it was not).
+func (c *Central) Credential(ctx context.Context, id string) (secretHash, revokedAt string, err error) {
+	err = c.DB.QueryRowContext(ctx, "SELECT secret_hash, revoked_at FROM clients WHERE id = ?", id).Scan(&secretHash, &revokedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", fmt.Errorf("%w %q", ErrUnknownClient, id)
+	}
+	return secretHash, revokedAt, err
+}
+
+// RotateSecret replaces a client's OAuth secret hash (and lifts a
+// revocation): tokens obtained with the old secret stop working at once.
+func (c *Central) RotateSecret(ctx context.Context, id, secretHash string) error {
+	r, err := c.DB.ExecContext(ctx, "UPDATE clients SET secret_hash = ?, revoked_at = '' WHERE id = ?", secretHash, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w %q", ErrUnknownClient, id)
+	}
+	return nil
+}
+
+// ReportDataState records the data state a client reported (over HTTP,
+// where it says what it holds with every pull).
+func (c *Central) ReportDataState(ctx context.Context, id string, seq uint64, at time.Time) error {
+	reported := at.UTC().Format(time.RFC3339Nano)
+	_, err := c.DB.ExecContext(ctx, "UPDATE clients SET acked_seq = ?, acked_at = ? WHERE id = ? AND acked_at < ?", seq, reported, id, reported)
+	return err
+}

@@ -1,0 +1,535 @@
+// Package server is central's HTTP API: an OAuth 2 token endpoint (client
+// credentials), and under /api/v1, with bearer tokens, data pull, bundle
+// download with Range and ETag, result upload, and receipts. The token's
+// client decides everything: a request names no client, and another
+// client's bundle is simply not found. See docs/openapi.yaml.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/manifest"
+)
+
+// APIPrefix versions the API.
+const APIPrefix = "/api/v1"
+
+// Limits.
+const (
+	// MaxUploadsPerClient bounds one client's concurrent uploads, so that
+	// no client can take all of the server's disk bandwidth.
+	MaxUploadsPerClient = 4
+	maxJSONBody         = 64 << 10
+)
+
+// Server serves central's API.
+type Server struct {
+	c        *central.Central
+	log      *slog.Logger
+	tokens   tokens
+	limit    limiter
+	TokenTTL time.Duration
+	// spool holds the bundles prepared for each client, inbox the result
+	// bundles being uploaded.
+	spool, inbox string
+
+	mu      sync.Mutex
+	uploads map[string]int
+	pulls   map[string]*sync.Mutex
+}
+
+// New returns a server for a central home.
+func New(c *central.Central, log *slog.Logger) *Server {
+	return &Server{
+		c: c, log: log,
+		tokens: tokens{m: map[string]token{}},
+		// Ten failures a minute per address: enough for a technician's
+		// typos, too few to guess a 256-bit secret, or even to annoy.
+		limit:    limiter{max: 10, window: time.Minute, m: map[string]*failures{}},
+		TokenTTL: 15 * time.Minute,
+		spool:    c.Home.Path("spool"),
+		inbox:    c.Home.Path("inbox"),
+		uploads:  map[string]int{},
+		pulls:    map[string]*sync.Mutex{},
+	}
+}
+
+// Handler returns the HTTP handler of the API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+TokenPath, s.token)
+	mux.HandleFunc("GET "+APIPrefix+"/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("POST "+APIPrefix+"/data/pull", s.authed(s.pull))
+	mux.HandleFunc("GET "+APIPrefix+"/bundles/{bundle}/{file}", s.authed(s.download))
+	mux.HandleFunc("PUT "+APIPrefix+"/results/{bundle}/{file}", s.authed(s.upload))
+	mux.HandleFunc("POST "+APIPrefix+"/results/{bundle}/commit", s.authed(s.commit))
+	mux.HandleFunc("GET "+APIPrefix+"/receipts", s.authed(s.receipts))
+	return mux
+}
+
+// authed wraps a handler that needs the bearer token's client.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, client string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		client, ok := s.authenticate(w, r)
+		if ok {
+			h(w, r, client)
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with {"error": message}.
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]string{"error": message})
+}
+
+// File is one file of a bundle as the API lists it.
+type File struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// BundleRef names a bundle prepared for a client and its files, chunks
+// first and the manifest last: the order to download them in.
+type BundleRef struct {
+	Bundle string `json:"bundle"`
+	ID     string `json:"bundle_id"`
+	Kind   string `json:"kind"`
+	Seq    uint64 `json:"seq"`
+	Full   bool   `json:"full,omitempty"`
+	Files  []File `json:"files"`
+}
+
+func refOf(dir string, m *manifest.Manifest) (BundleRef, error) {
+	ref := BundleRef{Bundle: filepath.Base(dir), ID: m.ID, Kind: string(m.Kind), Seq: m.Seq,
+		Full: m.Kind == manifest.KindData && m.Full()}
+	for _, s := range m.Sections {
+		for _, c := range s.Chunks {
+			ref.Files = append(ref.Files, File{Name: c.Hash, Size: c.Size, SHA256: c.Hash})
+		}
+	}
+	for _, name := range []string{manifest.SigName, manifest.FileName} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return ref, err
+		}
+		sum := sha256.Sum256(b)
+		ref.Files = append(ref.Files, File{Name: name, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	return ref, nil
+}
+
+// PullRequest is what a client says when it pulls data: what it holds.
+type PullRequest struct {
+	DataSeq    uint64   `json:"data_seq"`
+	DataBundle string   `json:"data_bundle"`
+	Types      []string `json:"types,omitempty"`
+	Full       bool     `json:"full,omitempty"`
+}
+
+func (s *Server) clientLock(client string) *sync.Mutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.pulls[client]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.pulls[client] = m
+	}
+	return m
+}
+
+// pull answers with the data bundle the client needs on what it holds: the
+// bundle prepared last time if it still applies (an interrupted download
+// resumes on the same files), else a delta on what it holds when central
+// exported that, else a full snapshot. No content (204) when nothing
+// changed.
+func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
+	var req PullRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	var types []taosync.Type
+	for _, n := range req.Types {
+		t, err := taosync.ParseType(n)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		types = append(types, t)
+	}
+	lock := s.clientLock(client)
+	lock.Lock()
+	defer lock.Unlock()
+	ctx := r.Context()
+	if err := s.c.Store.ReportDataState(ctx, client, req.DataSeq, time.Now()); err != nil {
+		s.fail(w, "pull: record state", err)
+		return
+	}
+	cl, err := s.c.Store.GetClient(ctx, s.c.Store.DB, client)
+	if err != nil {
+		s.fail(w, "pull", err)
+		return
+	}
+	dir := filepath.Join(s.spool, client)
+	if !req.Full && len(types) == 0 {
+		if ref, ok := s.prepared(dir, cl.DataBundle, req); ok {
+			writeJSON(w, http.StatusOK, ref)
+			return
+		}
+	}
+	// Over HTTP central knows what the client holds: a delta only applies
+	// on the last bundle central exported for it.
+	full := req.Full || req.DataSeq != cl.DataSeq || req.DataBundle != cl.DataBundle
+	res, err := s.c.ExportData(ctx, client, dir, central.ExportOptions{Types: types, Full: full, Transport: "http", SkipEmpty: true})
+	if errors.Is(err, exporter.ErrNoChanges) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if err != nil {
+		s.fail(w, "pull: export", err)
+		return
+	}
+	s.prune(dir, res.Manifest.ID)
+	ref, err := refOf(res.Dir, res.Manifest)
+	if err != nil {
+		s.fail(w, "pull", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ref)
+}
+
+// prepared returns the data bundle last exported for the client if it is
+// still in the spool and applies on what the client holds.
+func (s *Server) prepared(dir, last string, req PullRequest) (BundleRef, bool) {
+	if last == "" {
+		return BundleRef{}, false
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "data-*-"+last[:8], manifest.FileName))
+	for _, path := range matches {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		m, err := manifest.Parse(raw)
+		if err != nil || m.ID != last || m.Seq <= req.DataSeq || time.Now().After(m.Expires) {
+			continue
+		}
+		if m.Base != nil && (m.Base.Seq != req.DataSeq || m.Base.ID != req.DataBundle) {
+			continue
+		}
+		ref, err := refOf(filepath.Dir(path), m)
+		return ref, err == nil
+	}
+	return BundleRef{}, false
+}
+
+// prune removes the data bundles of a client's spool but the one with id
+// keep: only the last one can still apply.
+func (s *Server) prune(dir, keep string) {
+	old, _ := filepath.Glob(filepath.Join(dir, "data-*"))
+	for _, d := range old {
+		if filepath.Base(d)[len(filepath.Base(d))-8:] != keep[:8] {
+			os.RemoveAll(d)
+		}
+	}
+}
+
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) fail(w http.ResponseWriter, what string, err error) {
+	s.log.Error(what, "err", err)
+	writeError(w, http.StatusInternalServerError, what+" failed; try again later")
+}
+
+var (
+	bundleName = regexp.MustCompile(`^(data|results|receipts)-[A-Za-z0-9._-]+-[0-9]{6,}-[0-9a-f]{8}$`)
+	chunkName  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+func validFile(name string) bool {
+	return name == manifest.FileName || name == manifest.SigName || chunkName.MatchString(name)
+}
+
+// download serves one file of a bundle prepared for the client, with Range
+// and ETag so that an interrupted download resumes.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, client string) {
+	b, name := r.PathValue("bundle"), r.PathValue("file")
+	if !bundleName.MatchString(b) || !validFile(name) {
+		writeError(w, http.StatusNotFound, "no such bundle file")
+		return
+	}
+	path := filepath.Join(s.spool, client, b, name)
+	f, err := os.Open(path)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "no such bundle file")
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		writeError(w, http.StatusNotFound, "no such bundle file")
+		return
+	}
+	etag := name
+	if !chunkName.MatchString(name) {
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			s.fail(w, "download", err)
+			return
+		}
+		etag = hex.EncodeToString(h.Sum(nil))
+	}
+	w.Header().Set("ETag", `"`+etag+`"`)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+// upload takes one file of a result bundle. The same file again is
+// accepted; a chunk must match its name's hash.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
+	b, name := r.PathValue("bundle"), r.PathValue("file")
+	if !bundleName.MatchString(b) || !validFile(name) || b[:len("results-")] != "results-" {
+		writeError(w, http.StatusBadRequest, "not a result bundle file name")
+		return
+	}
+	if !s.acquire(client) {
+		w.Header().Set("Retry-After", "2")
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("at most %d uploads at once per client", MaxUploadsPerClient))
+		return
+	}
+	defer s.release(client)
+	limit := int64(manifest.MaxChunkStored)
+	switch name {
+	case manifest.FileName:
+		limit = manifest.MaxManifestBytes
+	case manifest.SigName:
+		limit = 64 << 10
+	}
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, "file too large")
+		return
+	}
+	dir := filepath.Join(s.inbox, client, b)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		s.fail(w, "upload", err)
+		return
+	}
+	tmp, err := os.CreateTemp(dir, ".upload-*")
+	if err != nil {
+		s.fail(w, "upload", err)
+		return
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "file too large")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "upload cut short")
+		return
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if chunkName.MatchString(name) && sum != name {
+		writeError(w, http.StatusBadRequest, "chunk does not match its name's hash")
+		return
+	}
+	final := filepath.Join(dir, name)
+	if old, err := os.ReadFile(final); err == nil {
+		if oldSum := sha256.Sum256(old); hex.EncodeToString(oldSum[:]) != sum {
+			writeError(w, http.StatusConflict, name+" was already uploaded with other content")
+			return
+		}
+		writeJSON(w, http.StatusOK, File{Name: name, Size: n, SHA256: sum})
+		return
+	}
+	if err := tmp.Sync(); err != nil {
+		s.fail(w, "upload", err)
+		return
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		s.fail(w, "upload", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, File{Name: name, Size: n, SHA256: sum})
+}
+
+func (s *Server) acquire(client string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uploads[client] >= MaxUploadsPerClient {
+		return false
+	}
+	s.uploads[client]++
+	return true
+}
+
+func (s *Server) release(client string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.uploads[client]--
+}
+
+// CommitResponse answers a committed result bundle with its receipts.
+type CommitResponse struct {
+	Outcome string    `json:"outcome"`
+	Receipt BundleRef `json:"receipt"`
+}
+
+// commit imports an uploaded result bundle and answers with the receipt
+// bundle, prepared for download. Committing the same bundle again gives the
+// same receipt.
+func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
+	b := r.PathValue("bundle")
+	if !bundleName.MatchString(b) {
+		writeError(w, http.StatusNotFound, "no such upload")
+		return
+	}
+	dir := filepath.Join(s.inbox, client, b)
+	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+	if err != nil {
+		writeError(w, http.StatusConflict, "upload the chunks, the signature and then the manifest first")
+		return
+	}
+	// Route by the claimed sender before anything: a client commits only
+	// its own results (the import then verifies the signature).
+	if m, err := manifest.Parse(raw); err != nil || m.Kind != manifest.KindResults || m.Sender.Client != client {
+		writeError(w, http.StatusForbidden, "not a result bundle of this client")
+		return
+	}
+	ctx := r.Context()
+	opts, err := central.Options(ctx, s.c.Home, "http", s.log)
+	if err != nil {
+		s.fail(w, "commit", err)
+		return
+	}
+	lines, written, err := s.c.ImportResults(ctx, dir, opts, filepath.Join(s.spool, client))
+	if err != nil {
+		s.fail(w, "commit", err)
+		return
+	}
+	if len(lines) != 1 || (lines[0].Outcome != importer.Applied && lines[0].Outcome != importer.Skipped) {
+		reason := "no bundle"
+		if len(lines) == 1 {
+			reason = lines[0].Reason
+		}
+		writeError(w, http.StatusUnprocessableEntity, reason)
+		return
+	}
+	d := written[lines[0].BundleID]
+	ref, err := s.receiptRef(d)
+	if err != nil {
+		s.fail(w, "commit", err)
+		return
+	}
+	os.RemoveAll(dir)
+	writeJSON(w, http.StatusOK, CommitResponse{Outcome: lines[0].Outcome, Receipt: ref})
+}
+
+func (s *Server) receiptRef(dir string) (BundleRef, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+	if err != nil {
+		return BundleRef{}, err
+	}
+	m, err := manifest.Parse(raw)
+	if err != nil {
+		return BundleRef{}, err
+	}
+	return refOf(dir, m)
+}
+
+// receipts lists the receipt bundles of the batches after ?after=N,
+// preparing those not yet in the spool.
+func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string) {
+	after, err := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	if r.URL.Query().Get("after") == "" {
+		after, err = 0, nil
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "after must be a receipt batch number")
+		return
+	}
+	ctx := r.Context()
+	cl, err := s.c.Store.GetClient(ctx, s.c.Store.DB, client)
+	if err != nil {
+		s.fail(w, "receipts", err)
+		return
+	}
+	refs := []BundleRef{}
+	for batch := after + 1; batch <= cl.ReceiptSeq; batch++ {
+		d, err := s.c.ReceiptBundle(ctx, filepath.Join(s.spool, client), client, batch, "http")
+		if err != nil {
+			s.fail(w, "receipts", err)
+			return
+		}
+		ref, err := s.receiptRef(d)
+		if err != nil {
+			s.fail(w, "receipts", err)
+			return
+		}
+		refs = append(refs, ref)
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Seq < refs[j].Seq })
+	writeJSON(w, http.StatusOK, map[string]any{"bundles": refs})
+}
+
+// Serve runs the server on srv until ctx is done, then shuts it down
+// gracefully: in-flight requests get up to grace to finish; downloads and
+// uploads cut short resume.
+func Serve(ctx context.Context, srv *http.Server, serve func() error, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
