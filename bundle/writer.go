@@ -52,6 +52,8 @@ type Writer struct {
 
 	jobs chan chunkJob
 	wg   sync.WaitGroup
+	// free recycles payload buffers from the workers back to flush.
+	free chan []byte
 
 	mu  sync.Mutex
 	err error
@@ -128,7 +130,8 @@ func Create(parent string, m *manifest.Manifest, opts Options) (*Writer, error) 
 		os.Remove(dir)
 		return nil, fmt.Errorf("create bundle: %w", err)
 	}
-	w := &Writer{dir: dir, m: m, opts: opts, enc: enc, jobs: make(chan chunkJob, opts.Workers)}
+	w := &Writer{dir: dir, m: m, opts: opts, enc: enc, jobs: make(chan chunkJob, opts.Workers),
+		free: make(chan []byte, 2*opts.Workers+2)}
 	m.Sections = nil
 	for range opts.Workers {
 		w.wg.Add(1)
@@ -156,23 +159,34 @@ func (w *Writer) failed() error {
 
 func (w *Writer) work() {
 	defer w.wg.Done()
+	// Each worker keeps its buffers from chunk to chunk: a chunk's
+	// compressed and sealed forms are about its size, and allocating them
+	// anew for every chunk doubled the writer's allocations.
 	var sealed bytes.Buffer
+	var compressed []byte
 	for j := range w.jobs {
 		if w.failed() != nil {
 			continue
 		}
-		if err := w.writeChunk(j, &sealed); err != nil {
+		if err := w.writeChunk(j, &compressed, &sealed); err != nil {
 			w.fail(err)
+		}
+		select {
+		case w.free <- j.payload[:0]:
+		default:
 		}
 	}
 }
 
 // writeChunk compresses, encrypts and writes one chunk. The file is written
 // under its final name: until the manifest lists it, no reader looks at it.
-func (w *Writer) writeChunk(j chunkJob, sealed *bytes.Buffer) error {
+func (w *Writer) writeChunk(j chunkJob, buf *[]byte, sealed *bytes.Buffer) error {
 	sum := sha256.Sum256(j.payload)
-	compressed := w.enc.EncodeAll(j.payload, make([]byte, 0, len(j.payload)/2+64))
+	compressed := w.enc.EncodeAll(j.payload, (*buf)[:0])
+	*buf = compressed
 	sealed.Reset()
+	// age adds a header and 16 bytes for each 64 KiB.
+	sealed.Grow(len(compressed) + len(compressed)/4096 + 512)
 	aw, err := age.Encrypt(sealed, w.opts.Recipient)
 	if err != nil {
 		return fmt.Errorf("encrypt chunk: %w", err)
@@ -282,7 +296,11 @@ func (w *Writer) flush() error {
 		return w.failed()
 	}
 	payload := w.buf
-	w.buf = make([]byte, 0, cap(payload))
+	select {
+	case w.buf = <-w.free:
+	default:
+		w.buf = make([]byte, 0, cap(payload))
+	}
 	n := w.records
 	w.records = 0
 	return w.submit(payload, n)
