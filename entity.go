@@ -109,6 +109,10 @@ type Entity struct {
 	Type Type
 	ID   string
 	Data []byte
+	// Password is the clear password a loaded row gave (hashed into Data's
+	// password_hash), kept in memory only: a store that holds a hash of the
+	// same password keeps it, so that reloading a file changes nothing.
+	Password string
 }
 
 // PackageField is the delivery field that central sets on publish and that

@@ -196,6 +196,9 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 		if f.err != nil {
 			l.Outcome, l.err = openOutcome(ctx, f, t)
 			l.Reason = f.err.Error()
+			if f.b != nil {
+				l.BundleID, l.Kind, l.Seq = f.b.Manifest.ID, string(f.b.Manifest.Kind), f.b.Manifest.Seq
+			}
 			lines = append(lines, l)
 			continue
 		}

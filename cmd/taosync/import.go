@@ -126,11 +126,21 @@ func reportImport[T any](a *app, dir string, lines []importer.Line, asJSON []T) 
 	if len(lines) == 0 {
 		return refused(fmt.Errorf("no bundles in %s", dir))
 	}
-	failed := 0
+	failed, ours := 0, 0
 	for _, l := range lines {
-		if l.Outcome == importer.Refused {
+		switch {
+		case l.Outcome == importer.Refused:
 			failed++
+			ours++
+		case l.Outcome == importer.Applied, l.Outcome == importer.WouldApply,
+			l.Outcome == importer.Skipped && l.BundleID != "":
+			ours++
 		}
+	}
+	if ours == 0 {
+		// The wrong stick, or one whose bundles were all cut short: the
+		// technician must hear that nothing was taken in.
+		return refused(fmt.Errorf("none of the %d bundles in %s is for this home", len(lines), dir))
 	}
 	if failed > 0 {
 		return refused(fmt.Errorf("%d of %d bundles in %s were refused", failed, len(lines), dir))

@@ -252,11 +252,11 @@ func (r *Reader) finish(rw *row, line int) (taosync.Entity, error) {
 		rw.data[passwordHashField] = mustJSON(h)
 	}
 	rw.data[idField] = mustJSON(rw.id)
-	data, err := encode(rw.data)
+	data, err := Encode(rw.data)
 	if err != nil {
 		return taosync.Entity{}, fmt.Errorf("%s:%d: encoding: %w", r.file, line, err)
 	}
-	return taosync.Entity{Type: r.typ, ID: rw.id, Data: data}, nil
+	return taosync.Entity{Type: r.typ, ID: rw.id, Data: data, Password: rw.password}, nil
 }
 
 // checkID checks an id and records it as seen.
@@ -292,7 +292,10 @@ func passwordTypes() string {
 
 // encode encodes a JSON object with sorted keys and without HTML escaping
 // (so "<" stays "<" and CSV and JSON Lines inputs give the same bytes).
-func encode(v any) ([]byte, error) {
+// Encode is how entity data is encoded: keys sorted, nothing escaped that
+// JSON does not require, so that the same entity always gives the same
+// bytes, whoever encodes it.
+func Encode(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -305,7 +308,7 @@ func encode(v any) ([]byte, error) {
 // mustJSON encodes a value that cannot fail to encode (strings, lists of
 // strings, booleans, integers).
 func mustJSON(v any) json.RawMessage {
-	b, err := encode(v)
+	b, err := Encode(v)
 	if err != nil {
 		panic(fmt.Sprintf("load: encoding %#v: %v", v, err))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/load"
+	"github.com/taosync/taosync/internal/password"
 )
 
 // Central is central's master data in SQLite.
@@ -131,6 +132,11 @@ func (c *Central) Load(ctx context.Context, file string, t taosync.Type, src Ent
 		case err != nil:
 			return res, err
 		default:
+			if e.Password != "" {
+				if e.Data, err = keepPasswordHash(old, e.Password, fields); err != nil {
+					return res, err
+				}
+			}
 			if t == taosync.Delivery {
 				// The package is central's, set by publish: a reload of the
 				// deliveries keeps it.
@@ -207,7 +213,24 @@ func keepPackage(old []byte, fields map[string]json.RawMessage) ([]byte, error) 
 	if p, ok := prev[taosync.PackageField]; ok {
 		fields[taosync.PackageField] = p
 	}
-	return json.Marshal(fields)
+	return load.Encode(fields)
+}
+
+// keepPasswordHash puts the stored entity's password hash into the new
+// fields if it is a hash of the same clear password (a new hash has a new
+// salt: without this, reloading a file with passwords would change every
+// row), and returns the new data.
+func keepPasswordHash(old []byte, clear string, fields map[string]json.RawMessage) ([]byte, error) {
+	var prev struct {
+		Hash string `json:"password_hash"`
+	}
+	if err := json.Unmarshal(old, &prev); err != nil {
+		return nil, err
+	}
+	if ok, err := password.Verify(clear, prev.Hash); err == nil && ok {
+		fields["password_hash"], _ = json.Marshal(prev.Hash)
+	}
+	return load.Encode(fields)
 }
 
 // refsOf returns the entity's links, checking that every entity it names
@@ -244,7 +267,7 @@ func refsOf(ctx context.Context, st *loadStmts, file string, line int, t taosync
 			err := st.exists.QueryRowContext(ctx, string(f.Ref), ref).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil, &load.RowError{File: file, Line: line, Field: f.Name,
-					Reason: fmt.Sprintf("unknown %s %q (load the %ss first)", f.Ref, ref, f.Ref)}
+					Reason: fmt.Sprintf("unknown %s %q (load it with --type %s first)", f.Ref, ref, f.Ref)}
 			}
 			if err != nil {
 				return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/blobstore"
+	"github.com/taosync/taosync/internal/load"
 )
 
 // PackageRef is the value of a delivery's package field: the published
@@ -77,7 +78,7 @@ func (c *Central) Publish(ctx context.Context, delivery string, ref PackageRef) 
 		if fields[taosync.PackageField], err = json.Marshal(ref); err != nil {
 			return err
 		}
-		if data, err = json.Marshal(fields); err != nil {
+		if data, err = load.Encode(fields); err != nil {
 			return err
 		}
 		version, err := nextVersion(ctx, tx)
