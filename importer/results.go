@@ -59,6 +59,7 @@ func Results(ctx context.Context, dir string, t ResultTarget, o Options) ([]Resu
 		switch {
 		case f.err != nil:
 			l.Outcome, l.err = openOutcome(ctx, f, nil)
+			l.Reason = f.err.Error()
 		case o.Trust.Own != nil && f.b.Signer.ID == o.Trust.Own.ID:
 			l.Outcome, l.Reason = NotForUs, "sent from this home"
 		case f.b.Manifest.Kind != manifest.KindResults:

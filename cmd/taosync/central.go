@@ -169,12 +169,14 @@ func (a *app) runPublish(ctx context.Context, o publishOptions, path string) err
 	if err == nil && st.Size() > qti.DefaultLimits.MaxArchiveBytes {
 		err = fmt.Errorf("%w: %s is %d bytes, the limit is %d", qti.ErrTooLarge, path, st.Size(), qti.DefaultLimits.MaxArchiveBytes)
 	}
-	if err == nil {
-		_, err = io.Copy(tmp, in)
+	if err != nil {
+		in.Close()
+		return refusedPackage(path, err)
 	}
+	_, err = io.Copy(tmp, in)
 	in.Close()
 	if err != nil {
-		return refusedPackage(path, err)
+		return fmt.Errorf("copy %s: %w", path, err)
 	}
 	size, err := tmp.Seek(0, io.SeekEnd)
 	if err != nil {

@@ -123,7 +123,7 @@ func reportImport[T any](a *app, dir string, lines []importer.Line, asJSON []T) 
 	} else {
 		printImport(p.w, lines)
 	}
-	if len(lines) == 0 {
+	if len(lines) == 0 && dir != "" {
 		return refused(fmt.Errorf("no bundles in %s", dir))
 	}
 	failed, ours := 0, 0
@@ -137,13 +137,17 @@ func reportImport[T any](a *app, dir string, lines []importer.Line, asJSON []T) 
 			ours++
 		}
 	}
-	if ours == 0 {
+	if ours == 0 && dir != "" {
 		// The wrong stick, or one whose bundles were all cut short: the
 		// technician must hear that nothing was taken in.
 		return refused(fmt.Errorf("none of the %d bundles in %s is for this home", len(lines), dir))
 	}
 	if failed > 0 {
-		return refused(fmt.Errorf("%d of %d bundles in %s were refused", failed, len(lines), dir))
+		where := "in " + dir
+		if dir == "" {
+			where = "exchanged"
+		}
+		return refused(fmt.Errorf("%d of %d bundles %s were refused", failed, len(lines), where))
 	}
 	return nil
 }

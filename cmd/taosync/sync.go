@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -92,8 +93,8 @@ func (a *app) runSync(ctx context.Context, o syncOptions, data, results bool) er
 		}
 	}
 	pr.done()
-	if err := reportImport(a, "", lines, lines); err != nil && len(lines) > 0 {
-		return err
+	if err := reportImport(a, "", lines, lines); err != nil {
+		return errors.Join(err, failed)
 	}
 	if failed == nil && len(lines) == 0 && !a.json {
 		fmt.Fprintln(a.stdout, "up to date: nothing to exchange")

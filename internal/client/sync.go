@@ -211,6 +211,10 @@ func (s *Syncer) call(ctx context.Context, method, path string, body []byte, con
 // checking each against its hash; the manifest comes last, so that the
 // folder is a bundle only once it is whole.
 func (s *Syncer) download(ctx context.Context, dir string, ref server.BundleRef) (string, error) {
+	// The names become paths here: only names of the API's forms.
+	if !server.ValidBundle(ref.Bundle) {
+		return "", fmt.Errorf("central named a bundle %q, which is not a bundle name", ref.Bundle)
+	}
 	bdir := filepath.Join(dir, ref.Bundle)
 	if err := os.MkdirAll(bdir, 0o700); err != nil {
 		return "", err
@@ -220,8 +224,8 @@ func (s *Syncer) download(ctx context.Context, dir string, ref server.BundleRef)
 		total += f.Size
 	}
 	for _, f := range ref.Files {
-		if filepath.Base(f.Name) != f.Name || strings.HasPrefix(f.Name, ".") {
-			return "", fmt.Errorf("bundle %s: bad file name %q", ref.Bundle, f.Name)
+		if !server.ValidFile(f.Name) {
+			return "", fmt.Errorf("bundle %s: central named a file %q, which is not a bundle file name", ref.Bundle, f.Name)
 		}
 		if err := s.fetch(ctx, ref.Bundle, bdir, f, func(n int64) {
 			if s.Progress != nil {
@@ -251,7 +255,14 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 		if err != nil {
 			return 0, err
 		}
-		if have > f.Size {
+		if have == f.Size {
+			// Whole already (cut short between the last byte and the
+			// rename): check it rather than ask for bytes past its end.
+			if sum, err := fileHash(part); err == nil && sum == f.SHA256 {
+				return 0, os.Rename(part, final)
+			}
+		}
+		if have >= f.Size {
 			if err := out.Truncate(0); err != nil {
 				return 0, err
 			}
@@ -355,7 +366,11 @@ func (s *Syncer) Data(ctx context.Context, types []taosync.Type, full bool) ([]i
 	if err != nil {
 		return nil, err
 	}
-	req := server.PullRequest{DataSeq: state.Seq, DataBundle: state.Bundle, Full: full}
+	cs, err := s.c.Local.ClientState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := server.PullRequest{DataSeq: state.Seq, DataBundle: state.Bundle, ReceiptSeq: cs.ReceiptSeq, Full: full}
 	for _, t := range types {
 		req.Types = append(req.Types, string(t))
 	}
@@ -393,14 +408,16 @@ func (s *Syncer) Results(ctx context.Context) ([]importer.Line, error) {
 		return nil, err
 	}
 	var lines []importer.Line
+	var errs []error
 	for _, m := range pending {
+		// One bundle central refuses does not hold the others back.
 		l, err := s.send(ctx, filepath.Dir(m))
-		if err != nil {
-			return lines, err
-		}
 		lines = append(lines, l...)
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return lines, nil
+	return lines, errors.Join(errs...)
 }
 
 // send uploads one result bundle and applies the receipts that answer it.
@@ -444,6 +461,11 @@ func (s *Syncer) send(ctx context.Context, dir string) ([]importer.Line, error) 
 	lines, err := s.importDownloaded(ctx, rdir)
 	if err != nil {
 		return nil, err
+	}
+	for _, l := range lines {
+		if l.Outcome != importer.Applied && l.Outcome != importer.Skipped {
+			return lines, fmt.Errorf("result bundle %s: its receipts were not applied (%s); it stays in %s and goes again", name, l.Reason, OutgoingDir)
+		}
 	}
 	// Central holds the bundle and its receipts are applied: the copy
 	// kept for a resend can go.

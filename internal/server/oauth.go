@@ -125,6 +125,15 @@ func (l *limiter) fail(addr string, now time.Time) {
 	defer l.mu.Unlock()
 	f := l.m[addr]
 	if f == nil || now.Sub(f.since) > l.window {
+		if len(l.m) > 4096 {
+			// Forget the windows that are over, so that the table is
+			// bounded by the addresses failing in one window.
+			for a, old := range l.m {
+				if now.Sub(old.since) > l.window {
+					delete(l.m, a)
+				}
+			}
+		}
 		f = &failures{since: now}
 		l.m[addr] = f
 	}
@@ -240,9 +249,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 		writeError(w, http.StatusUnauthorized, desc)
 		return "", false
 	}
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || tok == "" {
+	// The scheme is case-insensitive (RFC 7235 §2.1).
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="taosync"`)
 		writeError(w, http.StatusUnauthorized, "a bearer token is required")
 		return "", false
@@ -252,7 +261,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 		return fail("invalid_token", "the token is unknown or expired")
 	}
 	hash, revoked, err := s.c.Store.Credential(r.Context(), t.client)
-	if err != nil || revoked != "" || subtle.ConstantTimeCompare([]byte(hash), []byte(t.secret)) != 1 {
+	switch {
+	case err != nil && !errors.Is(err, store.ErrUnknownClient):
+		s.fail(w, "authenticate", err)
+		return "", false
+	case err != nil || revoked != "" || subtle.ConstantTimeCompare([]byte(hash), []byte(t.secret)) != 1:
 		return fail("invalid_token", "the credential was revoked or rotated")
 	}
 	return t.client, true

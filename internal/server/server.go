@@ -149,8 +149,11 @@ func refOf(dir string, m *manifest.Manifest) (BundleRef, error) {
 
 // PullRequest is what a client says when it pulls data: what it holds.
 type PullRequest struct {
-	DataSeq    uint64   `json:"data_seq"`
-	DataBundle string   `json:"data_bundle"`
+	DataSeq    uint64 `json:"data_seq"`
+	DataBundle string `json:"data_bundle"`
+	// ReceiptSeq is the receipt batch up to which the client holds every
+	// receipt: later data bundles leave those out.
+	ReceiptSeq uint64   `json:"receipt_seq"`
 	Types      []string `json:"types,omitempty"`
 	Full       bool     `json:"full,omitempty"`
 }
@@ -189,7 +192,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 	lock.Lock()
 	defer lock.Unlock()
 	ctx := r.Context()
-	if err := s.c.Store.ReportDataState(ctx, client, req.DataSeq, time.Now()); err != nil {
+	if err := s.c.Store.ReportDataState(ctx, client, req.DataSeq, req.ReceiptSeq, time.Now()); err != nil {
 		s.fail(w, "pull: record state", err)
 		return
 	}
@@ -282,7 +285,13 @@ var (
 	chunkName  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
-func validFile(name string) bool {
+// ValidBundle reports whether name is a bundle folder's name as the API
+// uses it; a client checks the names central gives before using them as
+// folder names.
+func ValidBundle(name string) bool { return bundleName.MatchString(name) }
+
+// ValidFile reports whether name is a bundle file's name.
+func ValidFile(name string) bool {
 	return name == manifest.FileName || name == manifest.SigName || chunkName.MatchString(name)
 }
 
@@ -290,7 +299,7 @@ func validFile(name string) bool {
 // and ETag so that an interrupted download resumes.
 func (s *Server) download(w http.ResponseWriter, r *http.Request, client string) {
 	b, name := r.PathValue("bundle"), r.PathValue("file")
-	if !bundleName.MatchString(b) || !validFile(name) {
+	if !bundleName.MatchString(b) || !ValidFile(name) {
 		writeError(w, http.StatusNotFound, "no such bundle file")
 		return
 	}
@@ -324,7 +333,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, client string)
 // accepted; a chunk must match its name's hash.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 	b, name := r.PathValue("bundle"), r.PathValue("file")
-	if !bundleName.MatchString(b) || !validFile(name) || b[:len("results-")] != "results-" {
+	if !bundleName.MatchString(b) || !ValidFile(name) || b[:len("results-")] != "results-" {
 		writeError(w, http.StatusBadRequest, "not a result bundle file name")
 		return
 	}

@@ -135,10 +135,11 @@ func (c *Central) RotateSecret(ctx context.Context, id, secretHash string) error
 	return nil
 }
 
-// ReportDataState records the data state a client reported (over HTTP,
-// where it says what it holds with every pull).
-func (c *Central) ReportDataState(ctx context.Context, id string, seq uint64, at time.Time) error {
+// ReportDataState records the data state and receipt batch a client
+// reported (over HTTP, where it says what it holds with every pull).
+func (c *Central) ReportDataState(ctx context.Context, id string, seq, receiptSeq uint64, at time.Time) error {
 	reported := at.UTC().Format(time.RFC3339Nano)
-	_, err := c.DB.ExecContext(ctx, "UPDATE clients SET acked_seq = ?, acked_at = ? WHERE id = ? AND acked_at < ?", seq, reported, id, reported)
+	_, err := c.DB.ExecContext(ctx, `UPDATE clients SET acked_seq = ?, acked_at = ?,
+		acked_receipt_seq = MAX(acked_receipt_seq, ?) WHERE id = ? AND acked_at < ?`, seq, reported, receiptSeq, id, reported)
 	return err
 }

@@ -39,7 +39,10 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.
 	// it is never handed out twice, even when an export dies between
 	// writing its bundle and recording it: see docs/operations.md.
 	var seq uint64
-	err := c.DB.QueryRowContext(ctx, `UPDATE clients SET next_seq = MAX(next_seq, data_seq) + 1
+	// Above what the client last reported holding, too: after central is
+	// restored from a backup, its next bundle still goes forward on the
+	// client.
+	err := c.DB.QueryRowContext(ctx, `UPDATE clients SET next_seq = MAX(next_seq, data_seq, acked_seq) + 1
 		WHERE id = ? RETURNING next_seq`, client).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w %q", ErrUnknownClient, client)

@@ -187,6 +187,12 @@ func (a *apply) Sweep(ctx context.Context, t taosync.Type) (int64, error) {
 }
 
 func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
+	// The batch counts as held whatever its receipts name: a client
+	// restored from a backup must not be sent it forever. (A receipt
+	// bundle naming an unknown execution is refused, and rolls this back.)
+	if _, err := a.tx.ExecContext(ctx, "INSERT OR IGNORE INTO receipt_batches (seq, applied_at) VALUES (?, ?)", r.Batch, now()); err != nil {
+		return false, err
+	}
 	var hash string
 	err := a.tx.QueryRowContext(ctx, "SELECT content_hash FROM outbox WHERE id = ?", r.ID).Scan(&hash)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -209,8 +215,7 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 			return false, err
 		}
 	}
-	_, err = a.tx.ExecContext(ctx, "INSERT OR IGNORE INTO receipt_batches (seq, applied_at) VALUES (?, ?)", r.Batch, now())
-	return acked > 0, err
+	return acked > 0, nil
 }
 
 func (a *apply) PutChunk(hash string, data []byte) error { return a.l.Chunks.Put(hash, data) }
