@@ -45,10 +45,12 @@ type Options struct {
 // next ones; the order of chunks in the manifest is the order they were
 // given in. Nothing is visible to readers until Commit writes the manifest.
 type Writer struct {
-	dir  string
-	m    *manifest.Manifest
-	opts Options
-	enc  *zstd.Encoder
+	// dir is the hidden folder being written, final the bundle's name.
+	dir   string
+	final string
+	m     *manifest.Manifest
+	opts  Options
+	enc   *zstd.Encoder
 
 	jobs chan chunkJob
 	wg   sync.WaitGroup
@@ -117,7 +119,15 @@ func Create(parent string, m *manifest.Manifest, opts Options) (*Writer, error) 
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("create bundle: %w", err)
 	}
-	dir := filepath.Join(parent, Name(m))
+	// The chunks go into a hidden folder that becomes the bundle, by a
+	// rename, only once the manifest is in it: a write cut short at any
+	// point leaves either no bundle or a whole one, never a folder that
+	// looks like a bundle and is not. (Readers skip hidden folders.)
+	final := filepath.Join(parent, Name(m))
+	if _, err := os.Lstat(final); err == nil {
+		return nil, fmt.Errorf("create bundle: %s exists", final)
+	}
+	dir := filepath.Join(parent, "."+Name(m)+".partial")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create bundle: %w", err)
 	}
@@ -130,7 +140,7 @@ func Create(parent string, m *manifest.Manifest, opts Options) (*Writer, error) 
 		os.Remove(dir)
 		return nil, fmt.Errorf("create bundle: %w", err)
 	}
-	w := &Writer{dir: dir, m: m, opts: opts, enc: enc, jobs: make(chan chunkJob, opts.Workers),
+	w := &Writer{dir: dir, final: final, m: m, opts: opts, enc: enc, jobs: make(chan chunkJob, opts.Workers),
 		free: make(chan []byte, 2*opts.Workers+2)}
 	m.Sections = nil
 	for range opts.Workers {
@@ -140,7 +150,8 @@ func Create(parent string, m *manifest.Manifest, opts Options) (*Writer, error) 
 	return w, nil
 }
 
-// Dir is the bundle folder being written.
+// Dir is the hidden folder being written, until it is published under
+// its final name.
 func (w *Writer) Dir() string { return w.dir }
 
 func (w *Writer) fail(err error) {
@@ -332,7 +343,9 @@ func (w *Writer) Empty() bool {
 
 // Result is a bundle whose chunks are written and whose manifest is signed.
 type Result struct {
+	// Dir is the bundle folder, once published.
 	Dir      string
+	tmp      string
 	Manifest *manifest.Manifest
 	// Hash is the SHA-256 of the manifest file, which names the bundle on
 	// its stream (the next bundle's Prev).
@@ -379,7 +392,7 @@ func (w *Writer) CommitChunks() (*Result, error) {
 		w.remove()
 		return nil, err
 	}
-	return &Result{Dir: w.dir, Manifest: w.m, Hash: HashManifest(raw), raw: raw, sig: sig}, nil
+	return &Result{Dir: w.final, tmp: w.dir, Manifest: w.m, Hash: HashManifest(raw), raw: raw, sig: sig}, nil
 }
 
 // Bytes is the size of the whole bundle: manifest, signature and chunks.
@@ -387,12 +400,24 @@ func (r *Result) Bytes() int64 {
 	return int64(len(r.raw)+len(r.sig)) + r.Manifest.StoredBytes()
 }
 
-// Publish writes the signature, then the manifest, each atomically, and
-// fsyncs the folders: the manifest is the commit point of the bundle.
-func (r *Result) Publish() error { return publish(r.Dir, r.raw, r.sig) }
+// Publish writes the signature, then the manifest, each atomically, into
+// the hidden folder, then renames it to the bundle's name and fsyncs the
+// parent folder: the rename is the commit point of the bundle.
+func (r *Result) Publish() error {
+	if err := publish(r.tmp, r.raw, r.sig); err != nil {
+		return err
+	}
+	if err := os.Rename(r.tmp, r.Dir); err != nil {
+		return fmt.Errorf("publish bundle: %w", err)
+	}
+	return safefile.SyncDir(filepath.Dir(r.Dir))
+}
 
-// Remove deletes the bundle folder.
-func (r *Result) Remove() { os.RemoveAll(r.Dir) }
+// Remove deletes the bundle, published or not.
+func (r *Result) Remove() {
+	os.RemoveAll(r.tmp)
+	os.RemoveAll(r.Dir)
+}
 
 // Abort stops the workers and removes the unfinished bundle folder.
 // After CommitChunks it only removes the folder.
@@ -415,15 +440,13 @@ func (w *Writer) stop() {
 
 func (w *Writer) remove() { os.RemoveAll(w.dir) }
 
-// publish writes a manifest and its signature into dir, signature first.
+// publish writes a manifest and its signature into dir, signature first,
+// each atomically.
 func publish(dir string, raw, sig []byte) error {
 	if err := safefile.WriteFile(filepath.Join(dir, manifest.SigName), sig, 0o644); err != nil {
 		return err
 	}
-	if err := safefile.WriteFile(filepath.Join(dir, manifest.FileName), raw, 0o644); err != nil {
-		return err
-	}
-	return safefile.SyncDir(filepath.Dir(dir))
+	return safefile.WriteFile(filepath.Join(dir, manifest.FileName), raw, 0o644)
 }
 
 // HashManifest returns the hex SHA-256 of manifest bytes.

@@ -59,8 +59,10 @@ type Recipient struct {
 	// NextSeq is the sequence number reserved for the bundle being
 	// written; numbers are never reused, so it may skip some.
 	NextSeq uint64
-	// Behind is set when the client reported, after the last export, an
-	// older state than it: it lost bundles, and gets a full snapshot.
+	// Behind is set when no delta can follow safely: the client reported,
+	// after the last export, an older state than it (it lost bundles), or
+	// an export died after its bundle may have been written. The next
+	// bundle is a full snapshot.
 	Behind bool
 }
 

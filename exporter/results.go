@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,6 +50,9 @@ type ResultExport interface {
 	// publish succeeds.
 	Commit(ctx context.Context, hash string, h taosync.HistoryEntry, publish func() error) error
 }
+
+// ErrNothingToSend: no execution is waiting to be sent.
+var ErrNothingToSend = errors.New("no results to send")
 
 // ResultsSection names the records section of a result bundle.
 const ResultsSection = "executions"
@@ -106,16 +110,24 @@ func Results(ctx context.Context, ex ResultExport, out, bundleID string, o Resul
 		w.Abort()
 		return nil, err
 	}
+	var n int64
 	err = ex.Each(ctx, func(x OutgoingExecution) error {
 		line, err := json.Marshal(x)
 		if err != nil {
 			return err
 		}
+		n++
 		return w.Record(line, false)
 	})
 	if err != nil {
 		w.Abort()
 		return nil, fmt.Errorf("export results: %w", err)
+	}
+	if n == 0 {
+		// Everything packaged changed since (a new revision, queued
+		// again): no bundle, rather than one that carries nothing.
+		w.Abort()
+		return nil, ErrNothingToSend
 	}
 	res, err := w.CommitChunks()
 	if err != nil {
@@ -129,7 +141,7 @@ func Results(ctx context.Context, ex ResultExport, out, bundleID string, o Resul
 	h := taosync.HistoryEntry{
 		Direction: "out", Transport: transport, Peer: "central", BundleID: m.ID, Bundle: bundle.Name(m),
 		Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq,
-		Counts: map[string]taosync.Counts{ResultsSection: {Created: ex.Count()}},
+		Counts: map[string]taosync.Counts{ResultsSection: {Created: n}},
 		Bytes:  res.Bytes(), Outcome: taosync.OutcomeOK,
 	}
 	if err := ex.Commit(ctx, res.Hash, h, res.Publish); err != nil {

@@ -86,7 +86,7 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 		Counts   map[string]taosync.Counts `json:"counts"`
 		Chunks   int                       `json:"chunks"`
 		Bytes    int64                     `json:"bytes"`
-	}{res.Dir, m.ID, o.client, m.Seq, m.Full(), res.Counts, m.Chunks(), m.StoredBytes()}
+	}{res.Dir, m.ID, o.client, m.Seq, m.Full(), res.Counts, m.Chunks(), res.Bytes()}
 	return a.printer().object(out, func(w io.Writer) {
 		kind := "delta"
 		if out.Full {

@@ -5,7 +5,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -81,7 +80,7 @@ func (c *Client) Import(ctx context.Context, dir string, opts importer.Options) 
 }
 
 // ErrNothingToSend: no execution is waiting to be sent.
-var ErrNothingToSend = errors.New("no results to send")
+var ErrNothingToSend = exporter.ErrNothingToSend
 
 // ExportResults packages the executions to send into a result bundle in
 // out, encrypted to central and signed by this client.

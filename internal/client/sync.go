@@ -454,6 +454,10 @@ func (s *Syncer) send(ctx context.Context, dir string) ([]importer.Line, error) 
 	if _, err := s.call(ctx, http.MethodPost, "/results/"+name+"/commit", nil, "", &resp); err != nil {
 		return nil, err
 	}
+	if resp.Receipt.Bundle == "" {
+		// A bundle of no execution: nothing to acknowledge.
+		return nil, os.RemoveAll(dir)
+	}
 	rdir, err := s.download(ctx, s.c.Home.Path(IncomingDir), resp.Receipt)
 	if err != nil {
 		return nil, err

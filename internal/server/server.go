@@ -420,7 +420,8 @@ func (s *Server) release(client string) {
 
 // CommitResponse answers a committed result bundle with its receipts.
 type CommitResponse struct {
-	Outcome string    `json:"outcome"`
+	Outcome string `json:"outcome"`
+	// Receipt is the receipt bundle; empty for a bundle of no execution.
 	Receipt BundleRef `json:"receipt"`
 }
 
@@ -464,11 +465,13 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 		writeError(w, http.StatusUnprocessableEntity, reason)
 		return
 	}
-	d := written[lines[0].BundleID]
-	ref, err := s.receiptRef(d)
-	if err != nil {
-		s.fail(w, "commit", err)
-		return
+	var ref BundleRef
+	// A bundle of no execution is answered by no receipt.
+	if d := written[lines[0].BundleID]; d != "" {
+		if ref, err = s.receiptRef(d); err != nil {
+			s.fail(w, "commit", err)
+			return
+		}
 	}
 	os.RemoveAll(dir)
 	writeJSON(w, http.StatusOK, CommitResponse{Outcome: lines[0].Outcome, Receipt: ref})

@@ -37,16 +37,24 @@ var scopeSQL = []string{
 func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.DataExport, error) {
 	// The sequence number is reserved in a transaction of its own, so that
 	// it is never handed out twice, even when an export dies between
-	// writing its bundle and recording it: see docs/operations.md.
-	var seq uint64
-	// Above what the client last reported holding, too: after central is
-	// restored from a backup, its next bundle still goes forward on the
-	// client.
-	err := c.DB.QueryRowContext(ctx, `UPDATE clients SET next_seq = MAX(next_seq, data_seq, acked_seq) + 1
-		WHERE id = ? RETURNING next_seq`, client).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w %q", ErrUnknownClient, client)
-	}
+	// writing its bundle and recording it: see docs/operations.md. It is
+	// reserved above what the client last reported holding too, so that a
+	// central restored from a backup still moves its clients forward. An
+	// export that died leaves its number pending: its bundle may be on a
+	// stick, and the client may apply it, so no delta can follow it safely
+	// and the next export is a full snapshot.
+	var seq, died uint64
+	err := c.DB.Tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, "SELECT pending_seq FROM clients WHERE id = ?", client).Scan(&died)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w %q", ErrUnknownClient, client)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `UPDATE clients SET next_seq = MAX(next_seq, data_seq, acked_seq) + 1,
+			pending_seq = MAX(next_seq, data_seq, acked_seq) + 1 WHERE id = ? RETURNING next_seq`, client).Scan(&seq)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +77,7 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.
 			return nil, fmt.Errorf("compute scope of %s: %w", client, err)
 		}
 	}
-	return &dataExport{c: c, tx: tx, client: cl, seq: seq}, nil
+	return &dataExport{c: c, tx: tx, client: cl, seq: seq, died: died != 0}, nil
 }
 
 type dataExport struct {
@@ -77,7 +85,10 @@ type dataExport struct {
 	tx     *sql.Tx
 	client Client
 	seq    uint64
-	done   bool
+	// died: an earlier export of this client died before recording its
+	// bundle.
+	died bool
+	done bool
 }
 
 func (c Client) recipient() exporter.Recipient {
@@ -102,6 +113,7 @@ func (c Client) behind() bool {
 func (e *dataExport) Recipient() exporter.Recipient {
 	r := e.client.recipient()
 	r.NextSeq = e.seq
+	r.Behind = r.Behind || e.died
 	return r
 }
 
@@ -218,7 +230,7 @@ func (e *dataExport) Commit(ctx context.Context, res *bundle.Result, types []tao
 		{`INSERT INTO client_entities (client, type, id, version)
 			SELECT ?, s.type, s.id, e.version FROM temp.scope s JOIN entities e ON e.type = s.type AND e.id = s.id
 			WHERE s.type IN (` + list + ")", args},
-		{"UPDATE clients SET data_seq = ?, data_bundle = ?, data_hash = ?, data_at = ? WHERE id = ?",
+		{"UPDATE clients SET data_seq = ?, data_bundle = ?, data_hash = ?, data_at = ?, pending_seq = 0 WHERE id = ?",
 			[]any{res.Manifest.Seq, res.Manifest.ID, res.Hash, res.Manifest.Created.UTC().Format(time.RFC3339Nano), e.client.ID}},
 	}
 	for _, s := range steps {
@@ -246,10 +258,16 @@ func (e *dataExport) Commit(ctx context.Context, res *bundle.Result, types []tao
 	return e.tx.Commit()
 }
 
+// Rollback abandons the export. Its bundle was never published, so its
+// sequence number is no longer pending.
 func (e *dataExport) Rollback() error {
 	if e.done {
 		return nil
 	}
 	e.done = true
-	return e.tx.Rollback()
+	err := e.tx.Rollback()
+	if _, err2 := e.c.DB.Exec("UPDATE clients SET pending_seq = 0 WHERE id = ? AND pending_seq = ?", e.client.ID, e.seq); err == nil {
+		err = err2
+	}
+	return err
 }

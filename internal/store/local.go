@@ -194,7 +194,8 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 		return false, err
 	}
 	var hash string
-	err := a.tx.QueryRowContext(ctx, "SELECT content_hash FROM outbox WHERE id = ?", r.ID).Scan(&hash)
+	var rev int64
+	err := a.tx.QueryRowContext(ctx, "SELECT content_hash, revision FROM outbox WHERE id = ?", r.ID).Scan(&hash, &rev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("%w: %s", importer.ErrUnknownExecution, r.ID)
 	}
@@ -202,9 +203,9 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 		return false, err
 	}
 	var acked int64
-	// A receipt for an older revision acknowledges nothing now: the
-	// current one still has to go.
-	if hash == r.ContentHash {
+	// A receipt for an older revision acknowledges nothing now, even of the
+	// same content (a correction undone): the current one still has to go.
+	if hash == r.ContentHash && rev == r.Revision {
 		res, err := a.tx.ExecContext(ctx, `UPDATE outbox SET state = 'acknowledged', acked_at = ?1,
 			result_xml = CASE WHEN ?2 THEN NULL ELSE result_xml END
 			WHERE id = ?3 AND state <> 'acknowledged'`, now(), a.l.DeleteAfterSend, r.ID)

@@ -39,7 +39,11 @@ type resultApply struct {
 	tx     *sql.Tx
 	client Client
 	batch  uint64
-	done   bool
+	// puts counts the executions stored or found: a bundle of none gets
+	// no receipt batch (a batch of no receipt could never be reported
+	// held by the client).
+	puts int
+	done bool
 }
 
 func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bool, error) {
@@ -60,6 +64,7 @@ func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bun
 	if err != nil {
 		return "", err
 	}
+	a.puts++
 	status := taosync.ReceiptReceived
 	for rows.Next() {
 		var hash, client string
@@ -71,6 +76,14 @@ func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bun
 		switch {
 		case hash == x.ContentHash:
 			rows.Close()
+			// The same content again; as a later revision of the same
+			// client (a correction undone), it is the latest again.
+			if client == a.client.ID && x.Revision > rev {
+				if _, err := a.tx.ExecContext(ctx, "UPDATE executions SET revision = ? WHERE id = ? AND content_hash = ?",
+					x.Revision, x.ID, x.ContentHash); err != nil {
+					return "", err
+				}
+			}
 			return taosync.ReceiptDuplicate, a.receipt(ctx, x, taosync.ReceiptDuplicate)
 		case client != a.client.ID || rev == x.Revision:
 			status = taosync.ReceiptConflict
@@ -108,11 +121,14 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state export
 		return 0, err
 	}
 	m := b.Manifest
+	if a.puts == 0 {
+		a.batch = 0
+	}
 	if _, err := a.tx.ExecContext(ctx, `INSERT INTO result_bundles (bundle_id, client, seq, manifest_hash, prev, received_at, receipt_seq)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, a.client.ID, m.Seq, b.Hash, m.Prev, now(), a.batch); err != nil {
 		return 0, fmt.Errorf("record result bundle: %w", err)
 	}
-	if _, err := a.tx.ExecContext(ctx, `UPDATE clients SET receipt_seq = ?, last_results_at = ?, state = ? WHERE id = ?`,
+	if _, err := a.tx.ExecContext(ctx, `UPDATE clients SET receipt_seq = MAX(receipt_seq, ?), last_results_at = ?, state = ? WHERE id = ?`,
 		a.batch, now(), string(raw), a.client.ID); err != nil {
 		return 0, err
 	}
