@@ -50,7 +50,10 @@ const (
 type Syncer struct {
 	c    *Client
 	http *http.Client
-	root string
+	// newHTTP makes a fresh OAuth client, to fetch a new token when central
+	// no longer knows the one held (it restarted).
+	newHTTP func() *http.Client
+	root    string
 	// Progress, if set, is told of each file's bytes as they arrive.
 	Progress func(name, phase string, done, total int64)
 }
@@ -94,8 +97,8 @@ func (c *Client) NewSyncer(ctx context.Context, insecure bool) (*Syncer, error) 
 	}}
 	cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL,
 		AuthStyle: oauth2.AuthStyleInHeader}
-	hc := cfg.Client(context.WithValue(ctx, oauth2.HTTPClient, base))
-	return &Syncer{c: c, http: hc, root: strings.TrimRight(root, "/") + server.APIPrefix}, nil
+	newHTTP := func() *http.Client { return cfg.Client(context.WithValue(ctx, oauth2.HTTPClient, base)) }
+	return &Syncer{c: c, http: newHTTP(), newHTTP: newHTTP, root: strings.TrimRight(root, "/") + server.APIPrefix}, nil
 }
 
 // checkURL allows https, and http only to a loopback host or when insecure.
@@ -130,7 +133,11 @@ func (e *StatusError) Error() string {
 func transient(err error) bool {
 	var se *StatusError
 	if errors.As(err, &se) {
-		return se.Status >= 500 || se.Status == http.StatusTooManyRequests || se.Status == http.StatusRequestTimeout
+		// 401 from the API (not the token endpoint: that is a
+		// RetrieveError) means the token is no longer known; the retry
+		// gets a new one (see status).
+		return se.Status >= 500 || se.Status == http.StatusTooManyRequests || se.Status == http.StatusRequestTimeout ||
+			se.Status == http.StatusUnauthorized
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
@@ -189,6 +196,7 @@ func (s *Syncer) call(ctx context.Context, method, path string, body []byte, con
 			return 0, err
 		}
 		if status >= 300 {
+			s.status(status)
 			var e struct {
 				Error string `json:"error"`
 			}
@@ -292,6 +300,7 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 				return 0, err
 			}
 		default:
+			s.status(resp.StatusCode)
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 			return 0, &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(b))}
 		}
@@ -315,6 +324,17 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 		}
 		return 0, os.Rename(part, final)
 	})
+}
+
+// status reacts to an unsuccessful answer: on a 401 the token held is
+// dropped, so that the retry fetches a new one with the stored credentials
+// (central forgets its tokens when it restarts; x/oauth2 renews a token
+// only when it expires). A revoked credential then fails at the token
+// endpoint, for good.
+func (s *Syncer) status(code int) {
+	if code == http.StatusUnauthorized {
+		s.http = s.newHTTP()
+	}
 }
 
 type countingReader struct {
@@ -422,6 +442,10 @@ func (s *Syncer) Results(ctx context.Context) ([]importer.Line, error) {
 
 // send uploads one result bundle and applies the receipts that answer it.
 func (s *Syncer) send(ctx context.Context, dir string) ([]importer.Line, error) {
+	return s.sendOnce(ctx, dir, false)
+}
+
+func (s *Syncer) sendOnce(ctx context.Context, dir string, retried bool) ([]importer.Line, error) {
 	name := filepath.Base(dir)
 	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
 	if err != nil {
@@ -451,7 +475,15 @@ func (s *Syncer) send(ctx context.Context, dir string) ([]importer.Line, error) 
 		}
 	}
 	var resp server.CommitResponse
-	if _, err := s.call(ctx, http.MethodPost, "/results/"+name+"/commit", nil, "", &resp); err != nil {
+	_, err = s.call(ctx, http.MethodPost, "/results/"+name+"/commit", nil, "", &resp)
+	var se *StatusError
+	if errors.As(err, &se) && se.Status == http.StatusConflict && !retried {
+		// The upload is gone on central: it was committed and the answer
+		// lost, or central lost it. Upload again and commit: a bundle
+		// already stored is answered with the same receipts.
+		return s.sendOnce(ctx, dir, true)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if resp.Receipt.Bundle == "" {
