@@ -9,13 +9,15 @@
 // and `age -d -i KEY CHUNK | zstd -d` opens it by hand. A records payload is
 // JSON Lines; a blob payload is opaque bytes.
 //
-// Writing: Create starts a bundle in a new folder, BeginRecords/Record and
-// BeginBlob/Blob add sections and chunks (compressed and encrypted by a pool
-// of workers, in the order given), and Commit signs the manifest and
+// Writing: Create starts a bundle in a new hidden folder, BeginRecords/Record
+// and BeginBlob/Blob add sections and chunks (compressed and encrypted by a
+// pool of workers, in the order given), and Commit signs the manifest and
 // publishes it. Publishing is atomic: the signature and then the manifest
-// are each written under a temporary name, synced and renamed, and the
-// folder is synced. The manifest is the commit point; until it is in place a
-// reader sees an incomplete bundle (ErrIncomplete), never half of one.
+// are each written under a temporary name, synced and renamed, then the
+// hidden folder is renamed to the bundle's name and its parent synced. That
+// rename is the commit point: readers skip hidden folders, so a write cut
+// short leaves no bundle, never half of one. (A folder that lost its
+// manifest some other way is reported incomplete: ErrIncomplete.)
 //
 // Reading: Find lists the bundle folders in a folder. Open checks, in this
 // order and before any chunk is touched: the format version (an unknown

@@ -43,7 +43,7 @@ type Options struct {
 // Writer streams sections into a new bundle folder. Chunks are compressed,
 // encrypted and written by a pool of workers while the caller produces the
 // next ones; the order of chunks in the manifest is the order they were
-// given in. Nothing is visible to readers until Commit writes the manifest.
+// given in. Nothing is visible to readers until Commit publishes the bundle.
 type Writer struct {
 	// dir is the hidden folder being written, final the bundle's name.
 	dir   string

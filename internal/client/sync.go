@@ -486,11 +486,11 @@ func (s *Syncer) sendOnce(ctx context.Context, dir string, retried bool) ([]impo
 	if err != nil {
 		return nil, err
 	}
-	if resp.Receipt.Bundle == "" {
+	if resp.Receipt == nil {
 		// A bundle of no execution: nothing to acknowledge.
 		return nil, os.RemoveAll(dir)
 	}
-	rdir, err := s.download(ctx, s.c.Home.Path(IncomingDir), resp.Receipt)
+	rdir, err := s.download(ctx, s.c.Home.Path(IncomingDir), *resp.Receipt)
 	if err != nil {
 		return nil, err
 	}

@@ -426,8 +426,8 @@ func (s *Server) release(client string) {
 // CommitResponse answers a committed result bundle with its receipts.
 type CommitResponse struct {
 	Outcome string `json:"outcome"`
-	// Receipt is the receipt bundle; empty for a bundle of no execution.
-	Receipt BundleRef `json:"receipt"`
+	// Receipt is the receipt bundle; absent for a bundle of no execution.
+	Receipt *BundleRef `json:"receipt,omitempty"`
 }
 
 // commit imports an uploaded result bundle and answers with the receipt
@@ -470,16 +470,18 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 		writeError(w, http.StatusUnprocessableEntity, reason)
 		return
 	}
-	var ref BundleRef
+	resp := CommitResponse{Outcome: lines[0].Outcome}
 	// A bundle of no execution is answered by no receipt.
 	if d := written[lines[0].BundleID]; d != "" {
-		if ref, err = s.receiptRef(d); err != nil {
+		ref, err := s.receiptRef(d)
+		if err != nil {
 			s.fail(w, "commit", err)
 			return
 		}
+		resp.Receipt = &ref
 	}
 	os.RemoveAll(dir)
-	writeJSON(w, http.StatusOK, CommitResponse{Outcome: lines[0].Outcome, Receipt: ref})
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) receiptRef(dir string) (BundleRef, error) {

@@ -58,26 +58,27 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.
 	if err != nil {
 		return nil, err
 	}
-	tx, err := c.DB.BeginTx(ctx, nil)
-	if err != nil {
+	e := &dataExport{c: c, client: Client{ID: client}, seq: seq, died: died != 0}
+	if e.tx, err = c.DB.BeginTx(ctx, nil); err != nil {
+		e.clearPending()
 		return nil, err
 	}
-	cl, err := c.GetClient(ctx, tx, client)
-	if err != nil {
-		tx.Rollback()
+	fail := func(err error) (exporter.DataExport, error) {
+		e.Rollback()
 		return nil, err
 	}
-	if cl.RevokedAt != "" {
-		tx.Rollback()
-		return nil, fmt.Errorf("client %s was revoked at %s", client, cl.RevokedAt)
+	if e.client, err = c.GetClient(ctx, e.tx, client); err != nil {
+		return fail(err)
+	}
+	if e.client.RevokedAt != "" {
+		return fail(fmt.Errorf("client %s was revoked at %s", client, e.client.RevokedAt))
 	}
 	for _, q := range scopeSQL {
-		if _, err := tx.ExecContext(ctx, q, cl.Org); err != nil {
-			tx.Rollback()
-			return nil, fmt.Errorf("compute scope of %s: %w", client, err)
+		if _, err := e.tx.ExecContext(ctx, q, e.client.Org); err != nil {
+			return fail(fmt.Errorf("compute scope of %s: %w", client, err))
 		}
 	}
-	return &dataExport{c: c, tx: tx, client: cl, seq: seq, died: died != 0}, nil
+	return e, nil
 }
 
 type dataExport struct {
@@ -259,15 +260,24 @@ func (e *dataExport) Commit(ctx context.Context, res *bundle.Result, types []tao
 }
 
 // Rollback abandons the export. Its bundle was never published, so its
-// sequence number is no longer pending.
+// sequence number is no longer pending, unless an earlier export died: its
+// bundle still may be on a stick, and the next export must still be full.
 func (e *dataExport) Rollback() error {
 	if e.done {
 		return nil
 	}
 	e.done = true
 	err := e.tx.Rollback()
-	if _, err2 := e.c.DB.Exec("UPDATE clients SET pending_seq = 0 WHERE id = ? AND pending_seq = ?", e.client.ID, e.seq); err == nil {
+	if err2 := e.clearPending(); err == nil {
 		err = err2
 	}
+	return err
+}
+
+func (e *dataExport) clearPending() error {
+	if e.died {
+		return nil
+	}
+	_, err := e.c.DB.Exec("UPDATE clients SET pending_seq = 0 WHERE id = ? AND pending_seq = ?", e.client.ID, e.seq)
 	return err
 }

@@ -32,7 +32,10 @@ func (c *Central) BeginResults(ctx context.Context, client string) (importer.Res
 		tx.Rollback()
 		return nil, err
 	}
-	return &resultApply{tx: tx, client: cl, batch: cl.ReceiptSeq + 1}, nil
+	// Batches are numbered above what the client reported holding too, so
+	// that after central is restored from a backup it does not hand out a
+	// number the client already holds.
+	return &resultApply{tx: tx, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq) + 1}, nil
 }
 
 type resultApply struct {
@@ -132,9 +135,9 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state export
 		a.batch, now(), string(raw), a.client.ID); err != nil {
 		return 0, err
 	}
-	// The newest report of the client's data state wins, whichever order
-	// its result bundles arrive in.
-	reported := m.Created.UTC().Format(time.RFC3339Nano)
+	// The report is dated by central's clock, as a pull's is, so that the
+	// two compare; the latest received wins.
+	reported := time.Now().UTC().Format(time.RFC3339Nano)
 	if _, err := a.tx.ExecContext(ctx, `UPDATE clients SET acked_seq = ?, acked_at = ?,
 		acked_receipt_seq = MAX(acked_receipt_seq, ?) WHERE id = ? AND acked_at < ?`,
 		state.DataSeq, reported, state.ReceiptSeq, a.client.ID, reported); err != nil {

@@ -75,8 +75,8 @@ CREATE TABLE receipts (
 ALTER TABLE clients ADD COLUMN receipt_seq INTEGER NOT NULL DEFAULT 0;       -- last receipt batch made
 ALTER TABLE clients ADD COLUMN acked_receipt_seq INTEGER NOT NULL DEFAULT 0; -- last the client reported applied
 ALTER TABLE clients ADD COLUMN last_results_at TEXT NOT NULL DEFAULT '';
-ALTER TABLE clients ADD COLUMN acked_at TEXT NOT NULL DEFAULT '';
-ALTER TABLE clients ADD COLUMN pending_seq INTEGER NOT NULL DEFAULT 0;      -- seq of an export under way (or that died)           -- when the client wrote the report of acked_seq
+ALTER TABLE clients ADD COLUMN acked_at TEXT NOT NULL DEFAULT '';          -- when central received the report of acked_seq
+ALTER TABLE clients ADD COLUMN pending_seq INTEGER NOT NULL DEFAULT 0;     -- seq of an export under way (or that died)
 ALTER TABLE clients ADD COLUMN state TEXT NOT NULL DEFAULT '{}';             -- the client's state from its last result bundle
 
 -- Client: the receipt batches applied (from receipt bundles or data
