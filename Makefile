@@ -35,5 +35,16 @@ fuzz:
 demo: build
 	./testdata/demo/run.sh $(BIN)
 
+# The benchmark targets of the issue, each against baselines measured in the
+# same run (zstd | age, raw SQLite): see docs/performance.md. Needs the age
+# and zstd programs; a few minutes and about 6 GB of temporary disk.
+bench:
+	$(GO) run ./internal/bench -size full -json bin/bench.json
+
+# The same harness at a small size (under a minute), run in CI so that it
+# keeps working. It asserts no timings.
+bench-quick:
+	$(GO) run ./internal/bench -size quick -json bin/bench-quick.json
+
 clean:
 	rm -rf bin
