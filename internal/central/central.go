@@ -16,7 +16,6 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
@@ -35,17 +34,8 @@ type Central struct {
 
 // Open opens the central home in dir.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Central, error) {
-	h, err := home.Open(ctx, dir)
+	h, chunks, err := home.OpenRole(ctx, dir, home.Central)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.Require(home.Central); err != nil {
-		h.Close()
-		return nil, err
-	}
-	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
-	if err != nil {
-		h.Close()
 		return nil, err
 	}
 	return &Central{Home: h, Store: &store.Central{DB: h.DB, Chunks: chunks}, Log: log}, nil

@@ -14,7 +14,6 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
@@ -33,17 +32,8 @@ type Client struct {
 
 // Open opens the client home in dir.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Client, error) {
-	h, err := home.Open(ctx, dir)
+	h, chunks, err := home.OpenRole(ctx, dir, home.Client)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.Require(home.Client); err != nil {
-		h.Close()
-		return nil, err
-	}
-	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
-	if err != nil {
-		h.Close()
 		return nil, err
 	}
 	del, err := config.Bool(ctx, h.DB, "results.deleteAfterSend")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/internal/testfixture"
 )
 
 // statusCounter counts the answers of a handler by status.
@@ -48,14 +49,14 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	t.Parallel()
 	const clients, perClient = 100, 2
-	f := newFixture(t)
+	f := testfixture.New(t)
 	counter := &statusCounter{}
-	f.start(func(h http.Handler) http.Handler { counter.h = h; return counter })
+	f.Start(func(h http.Handler) http.Handler { counter.h = h; return counter })
 	start := time.Now()
 	ids := make([]string, clients)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("c%03d", i)
-		f.register(ids[i], "A")
+		f.Register(ids[i], "A")
 	}
 	t.Logf("registered %d clients in %v", clients, time.Since(start))
 	start = time.Now()
@@ -75,29 +76,29 @@ func TestConcurrentClients(t *testing.T) {
 			defer wg.Done()
 			o := outcome{id: id}
 			defer func() { results <- o }()
-			cl := f.clients[id]
-			s, err := cl.NewSyncer(f.ctx, false)
+			cl := f.Clients[id]
+			s, err := cl.NewSyncer(f.Ctx, false)
 			if err != nil {
 				o.step, o.err = "syncer", err
 				return
 			}
-			if o.data, err = s.Data(f.ctx, nil, false); err != nil {
+			if o.data, err = s.Data(f.Ctx, nil, false); err != nil {
 				o.step, o.err = "data", err
 				return
 			}
-			var xs executions
+			var xs testfixture.Executions
 			for i := 1; i <= perClient; i++ {
-				xs = append(xs, execution(fmt.Sprintf("%s-x%d", id, i), "a1", "d1", "t1"))
+				xs = append(xs, testfixture.Execution(fmt.Sprintf("%s-x%d", id, i), "a1", "d1", "t1"))
 			}
-			if _, err := cl.Local.AddExecutions(f.ctx, "test.jsonl", &xs); err != nil {
+			if _, err := cl.Local.AddExecutions(f.Ctx, "test.jsonl", &xs); err != nil {
 				o.step, o.err = "add", err
 				return
 			}
-			if o.rcpts, err = s.Results(f.ctx); err != nil {
+			if o.rcpts, err = s.Results(f.Ctx); err != nil {
 				o.step, o.err = "results", err
 				return
 			}
-			if _, err := s.Receipts(f.ctx); err != nil {
+			if _, err := s.Receipts(f.Ctx); err != nil {
 				o.step, o.err = "receipts", err
 				return
 			}
@@ -124,13 +125,13 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	// Central: each client's results exactly once, one bundle, no gap, and
 	// one history row of results in for each.
-	got := f.executionsOf()
+	got := f.ExecutionsOf()
 	for _, id := range ids {
 		if got[id] != perClient {
 			t.Errorf("central holds %d executions of %s, want %d", got[id], id, perClient)
 		}
 	}
-	status, err := f.c.Store.Status(f.ctx)
+	status, err := f.C.Store.Status(f.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestConcurrentClients(t *testing.T) {
 				s.ID, s.Bundles, s.Received, s.Conflicts, s.Gaps, s.DataSeq, s.ReceiptSeq)
 		}
 	}
-	history, err := store.History(f.ctx, f.c.Home.DB)
+	history, err := store.History(f.Ctx, f.C.Home.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	// Each client: its executions acknowledged.
 	for _, id := range ids {
-		outbox, err := f.clients[id].Local.Outbox(f.ctx)
+		outbox, err := f.Clients[id].Local.Outbox(f.Ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

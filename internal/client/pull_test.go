@@ -4,37 +4,38 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/testfixture"
 )
 
 // TestNothingToPullAfterResults: once a client holds its data and the
 // receipts of its results (fetched over HTTP), a data sync has nothing to
 // exchange, however often it runs.
 func TestNothingToPullAfterResults(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	a := f.register("ca", "A")
-	s := f.syncer("ca")
-	if _, err := s.Data(f.ctx, nil, false); err != nil {
+	f := testfixture.New(t)
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	s := f.Syncer("ca")
+	if _, err := s.Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	if lines, err := s.Data(f.ctx, nil, false); err != nil || len(lines) != 0 {
+	if lines, err := s.Data(f.Ctx, nil, false); err != nil || len(lines) != 0 {
 		t.Fatalf("second pull before any result: %v %+v, want nothing", err, lines)
 	}
-	addResults(t, a, "x", 1)
-	lines, err := s.Results(f.ctx)
+	testfixture.AddResults(t, a, "x", 1)
+	lines, err := s.Results(f.Ctx)
 	if err != nil || len(lines) != 1 || lines[0].Kind != "receipts" || lines[0].Outcome != importer.Applied {
 		t.Fatalf("results: %v %+v", err, lines)
 	}
 	var pulled []importer.Line
 	for range 3 {
-		lines, err := s.Data(f.ctx, nil, false)
+		lines, err := s.Data(f.Ctx, nil, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		pulled = append(pulled, lines...)
 	}
 	if len(pulled) > 0 {
-		cl, err := f.c.Store.GetClient(f.ctx, f.c.Store.DB, "ca")
+		cl, err := f.C.Store.GetClient(f.Ctx, f.C.Store.DB, "ca")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/testfixture"
 )
 
 // cutter is a handler wrapper that cuts the connection in the middle of the
@@ -178,13 +179,13 @@ func holdings(t *testing.T, cl *client.Client) map[string]string {
 // the client retries with a Range from where it stopped, and ends with what
 // a client that was not cut holds.
 func TestResumeAfterCut(t *testing.T) {
-	f := newFixture(t)
+	f := testfixture.New(t)
 	c := &cutter{minSize: 100}
-	f.start(func(h http.Handler) http.Handler { c.h = h; return c })
-	cut := f.register("cut", "A")
-	whole := f.register("whole", "A")
+	f.Start(func(h http.Handler) http.Handler { c.h = h; return c })
+	cut := f.Register("cut", "A")
+	whole := f.Register("whole", "A")
 
-	lines, err := f.syncer("cut").Data(f.ctx, nil, false)
+	lines, err := f.Syncer("cut").Data(f.Ctx, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestResumeAfterCut(t *testing.T) {
 	if len(c.codes) != 1 || c.codes[0] != http.StatusPartialContent {
 		t.Errorf("resumed request answered %v, want 206", c.codes)
 	}
-	wlines, err := f.syncer("whole").Data(f.ctx, nil, false)
+	wlines, err := f.Syncer("whole").Data(f.Ctx, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,13 +224,13 @@ func TestResumeAfterCut(t *testing.T) {
 // context cancelled as the connection is cut) leaves the part it got; the
 // next sync gets the same bundle from central and asks for the rest only.
 func TestResumeNextSync(t *testing.T) {
-	f := newFixture(t)
-	ctx, cancel := context.WithCancel(f.ctx)
+	f := testfixture.New(t)
+	ctx, cancel := context.WithCancel(f.Ctx)
 	c := &cutter{minSize: 100, stop: cancel}
-	f.start(func(h http.Handler) http.Handler { c.h = h; return c })
-	cut := f.register("cut", "A")
-	whole := f.register("whole", "A")
-	if _, err := f.syncer("cut").Data(ctx, nil, false); !errors.Is(err, context.Canceled) {
+	f.Start(func(h http.Handler) http.Handler { c.h = h; return c })
+	cut := f.Register("cut", "A")
+	whole := f.Register("whole", "A")
+	if _, err := f.Syncer("cut").Data(ctx, nil, false); !errors.Is(err, context.Canceled) {
 		t.Fatalf("first sync: %v, want it cancelled", err)
 	}
 	parts, _ := filepath.Glob(filepath.Join(cut.Home.Path(client.IncomingDir), "data-*", ".*.part"))
@@ -239,7 +240,7 @@ func TestResumeNextSync(t *testing.T) {
 	if st, err := os.Stat(parts[0]); err != nil || st.Size() != c.at {
 		t.Fatalf("part %v of %d bytes, want %d", err, st.Size(), c.at)
 	}
-	lines, err := f.syncer("cut").Data(f.ctx, nil, false)
+	lines, err := f.Syncer("cut").Data(f.Ctx, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestResumeNextSync(t *testing.T) {
 	if len(lines) != 1 || lines[0].Outcome != importer.Applied || lines[0].Seq != 1 {
 		t.Errorf("second sync: %+v", lines)
 	}
-	if _, err := f.syncer("whole").Data(f.ctx, nil, false); err != nil {
+	if _, err := f.Syncer("whole").Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := holdings(t, cut), holdings(t, whole); !reflect.DeepEqual(got, want) {
@@ -326,12 +327,12 @@ func TestRetries(t *testing.T) {
 			if tc.wantCalls == client.Attempts && testing.Short() {
 				t.Skip("waits about 15 s")
 			}
-			f := newFixture(t)
+			f := testfixture.New(t)
 			fl := tc.fault
-			f.start(func(h http.Handler) http.Handler { fl.h = h; return fl })
-			f.register("ca", "A")
+			f.Start(func(h http.Handler) http.Handler { fl.h = h; return fl })
+			f.Register("ca", "A")
 			start := time.Now()
-			lines, err := f.syncer("ca").Data(f.ctx, nil, false)
+			lines, err := f.Syncer("ca").Data(f.Ctx, nil, false)
 			elapsed := time.Since(start)
 			if tc.wantErr == 0 {
 				if err != nil || len(lines) != 1 || lines[0].Outcome != importer.Applied {
@@ -361,15 +362,15 @@ func TestRetries(t *testing.T) {
 // TestTokenRefusedNotRetried: wrong credentials fail at once, with the
 // token endpoint's error, and are not retried.
 func TestTokenRefusedNotRetried(t *testing.T) {
-	f := newFixture(t)
+	f := testfixture.New(t)
 	fl := faults{method: "POST", prefix: server.TokenPath, status: 0}
-	f.start(func(h http.Handler) http.Handler { fl.h = h; return &fl })
-	a := f.register("ca", "A")
-	if _, err := a.Home.DB.ExecContext(f.ctx, "UPDATE meta SET value = 'wrong' WHERE key = 'oauth_secret'"); err != nil {
+	f.Start(func(h http.Handler) http.Handler { fl.h = h; return &fl })
+	a := f.Register("ca", "A")
+	if _, err := a.Home.DB.ExecContext(f.Ctx, "UPDATE meta SET value = 'wrong' WHERE key = 'oauth_secret'"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err := f.syncer("ca").Data(f.ctx, nil, false)
+	_, err := f.Syncer("ca").Data(f.Ctx, nil, false)
 	if err == nil || !strings.Contains(err.Error(), "invalid_client") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("sync with a wrong secret: %q", err)
 	}
@@ -415,17 +416,17 @@ func (l *loseCommit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // lost; the client retries the commit, which must answer with the same
 // receipts (an idempotent upload), and the sync succeeds.
 func TestCommitAnswerLost(t *testing.T) {
-	f := newFixture(t)
+	f := testfixture.New(t)
 	l := &loseCommit{}
-	f.start(func(h http.Handler) http.Handler { l.h = h; return l })
-	a := f.register("ca", "A")
-	s := f.syncer("ca")
-	if _, err := s.Data(f.ctx, nil, false); err != nil {
+	f.Start(func(h http.Handler) http.Handler { l.h = h; return l })
+	a := f.Register("ca", "A")
+	s := f.Syncer("ca")
+	if _, err := s.Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	addResults(t, a, "x", 2)
-	lines, err := s.Results(f.ctx)
-	if got := f.executionsOf(); got["ca"] != 2 {
+	testfixture.AddResults(t, a, "x", 2)
+	lines, err := s.Results(f.Ctx)
+	if got := f.ExecutionsOf(); got["ca"] != 2 {
 		t.Fatalf("central holds %v", got)
 	}
 	if err != nil {
@@ -433,7 +434,7 @@ func TestCommitAnswerLost(t *testing.T) {
 		// failed on a lost answer, which the retries are for.
 		var se *client.StatusError
 		if errors.As(err, &se) && se.Status == http.StatusConflict {
-			again, err2 := s.Results(f.ctx)
+			again, err2 := s.Results(f.Ctx)
 			t.Fatalf("a commit whose answer was lost is retried and answered %v (commits %v): %v; the next sync recovers (%+v, %v)",
 				se.Status, l.commits, err, again, err2)
 		}
@@ -442,7 +443,7 @@ func TestCommitAnswerLost(t *testing.T) {
 	if len(lines) != 1 || lines[0].Kind != "receipts" || lines[0].Outcome != importer.Applied {
 		t.Errorf("results: %+v", lines)
 	}
-	f.checkStatus("ca", 1, 2)
+	f.CheckStatus("ca", 1, 2)
 }
 
 // restartable is central's server on a fixed loopback address, stopped
@@ -450,7 +451,7 @@ func TestCommitAnswerLost(t *testing.T) {
 // in-memory tokens) on the same central home.
 type restartable struct {
 	t      *testing.T
-	f      *fixture
+	f      *testfixture.Fixture
 	addr   string
 	wrap   func(http.Handler) http.Handler
 	srv    *http.Server
@@ -467,7 +468,7 @@ func (r *restartable) start(ln net.Listener) {
 		}
 	}
 	r.addr = ln.Addr().String()
-	s := server.New(r.f.c, r.f.log)
+	s := server.New(r.f.C, r.f.Log)
 	srv := &http.Server{Handler: r.wrap(s.Handler())}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -513,32 +514,32 @@ func (l *rangeLog) wrap(h http.Handler) http.Handler {
 // central starts again, and the next sync resumes the file where it
 // stopped.
 func TestResumeAfterRestart(t *testing.T) {
-	f := newFixture(t)
+	f := testfixture.New(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.url = "http://" + ln.Addr().String()
-	ctx, cancelSync := context.WithCancel(f.ctx)
+	f.URL = "http://" + ln.Addr().String()
+	ctx, cancelSync := context.WithCancel(f.Ctx)
 	c := &cutter{minSize: 100, stop: cancelSync}
 	r := &restartable{t: t, f: f, wrap: func(h http.Handler) http.Handler { c.h = h; return c }}
 	r.start(ln)
-	a := f.register("ca", "A")
-	if _, err := f.syncer("ca").Data(ctx, nil, false); !errors.Is(err, context.Canceled) {
+	a := f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(ctx, nil, false); !errors.Is(err, context.Canceled) {
 		t.Fatalf("first sync: %v, want it stopped", err)
 	}
 	r.stop()
 	log := &rangeLog{path: c.path}
 	r.wrap = log.wrap
 	r.start(nil)
-	lines, err := f.syncer("ca").Data(f.ctx, nil, false)
+	lines, err := f.Syncer("ca").Data(f.Ctx, nil, false)
 	if err != nil || len(lines) != 1 || lines[0].Outcome != importer.Applied {
 		t.Fatalf("sync after the restart: %v %+v", err, lines)
 	}
 	if want := fmt.Sprintf("bytes=%d-", c.at); !reflect.DeepEqual(log.ranges, []string{want}) {
 		t.Errorf("the restarted server was asked for %s with Range %q, want %q", c.path, log.ranges, want)
 	}
-	if got := toStrings(entities(t, a)); !reflect.DeepEqual(got, toStrings(scopeA)) {
+	if got := testfixture.ToStrings(testfixture.Entities(t, a)); !reflect.DeepEqual(got, testfixture.ToStrings(testfixture.ScopeA)) {
 		t.Errorf("holds %v", got)
 	}
 }
@@ -547,12 +548,12 @@ func TestResumeAfterRestart(t *testing.T) {
 // retrying a cut download; the same sync goes on against the new server
 // (which knows none of the old server's tokens) and resumes the file.
 func TestSyncAcrossRestart(t *testing.T) {
-	f := newFixture(t)
+	f := testfixture.New(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.url = "http://" + ln.Addr().String()
+	f.URL = "http://" + ln.Addr().String()
 	c := &cutter{minSize: 100}
 	r := &restartable{t: t, f: f, wrap: func(h http.Handler) http.Handler { c.h = h; return c }}
 	cut := make(chan struct{})
@@ -560,12 +561,12 @@ func TestSyncAcrossRestart(t *testing.T) {
 	// The server goes down at the cut, before the client's retry.
 	c.onCut = func() { once.Do(func() { r.cancel(); close(cut) }) }
 	r.start(ln)
-	a := f.register("ca", "A")
+	a := f.Register("ca", "A")
 	done := make(chan error, 1)
 	var lines []importer.Line
 	go func() {
 		var err error
-		lines, err = f.syncer("ca").Data(f.ctx, nil, false)
+		lines, err = f.Syncer("ca").Data(f.Ctx, nil, false)
 		done <- err
 	}()
 	select {
@@ -595,7 +596,7 @@ func TestSyncAcrossRestart(t *testing.T) {
 	if len(log.ranges) == 0 || log.ranges[0] != fmt.Sprintf("bytes=%d-", c.at) {
 		t.Errorf("the restarted server was asked with Range %q, want bytes=%d-", log.ranges, c.at)
 	}
-	if got := toStrings(entities(t, a)); !reflect.DeepEqual(got, toStrings(scopeA)) {
+	if got := testfixture.ToStrings(testfixture.Entities(t, a)); !reflect.DeepEqual(got, testfixture.ToStrings(testfixture.ScopeA)) {
 		t.Errorf("holds %v", got)
 	}
 }

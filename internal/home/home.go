@@ -23,6 +23,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/store"
@@ -159,6 +160,25 @@ func Open(ctx context.Context, dir string) (*Home, error) {
 		return nil, fmt.Errorf("read role: %w", err)
 	}
 	return &Home{Dir: dir, Role: Role(role), DB: db}, nil
+}
+
+// OpenRole opens the initialised home in dir, which must be of the role,
+// and its chunk store. On an error nothing is left open.
+func OpenRole(ctx context.Context, dir string, role Role) (*Home, *blobstore.Store, error) {
+	h, err := Open(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := h.Require(role); err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	chunks, err := blobstore.Open(h.Path(ChunksDir))
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	return h, chunks, nil
 }
 
 // Close closes the database.

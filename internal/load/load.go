@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/internal/password"
 )
 
@@ -121,9 +122,8 @@ type Reader struct {
 	header []string
 
 	// JSON Lines
-	br      *bufio.Reader
-	line    int
-	lineBuf []byte
+	lines *jsonl.LineReader
+	line  int
 }
 
 // NewReader returns a Reader of the entities of type t in r, a file of
@@ -160,7 +160,7 @@ func NewReader(r io.Reader, file string, f Format, t taosync.Type) (*Reader, err
 			return nil, err
 		}
 	case JSONL:
-		rd.br = br
+		rd.lines = jsonl.NewLineReader(br, MaxLineLen)
 	default:
 		return nil, fmt.Errorf("load: unknown format %q (want csv or jsonl)", f)
 	}

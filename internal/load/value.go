@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/jsonl"
 )
 
 // nonNegative names the Int fields that may not be negative.
@@ -94,7 +95,7 @@ func convJSON(f taosync.Field, raw json.RawMessage) conv {
 	case taosync.String, taosync.Time:
 		s, ok := jsonString(raw)
 		if !ok {
-			return bad("must be a string, not %s", jsonType(raw))
+			return bad("must be a string, not %s", jsonl.Kind(raw))
 		}
 		if s == "" {
 			return conv{}
@@ -104,8 +105,8 @@ func convJSON(f taosync.Field, raw json.RawMessage) conv {
 		}
 		return conv{raw: mustJSON(s)}
 	case taosync.List:
-		if jsonType(raw) != "an array" {
-			return bad("must be an array of strings, not %s", jsonType(raw))
+		if jsonl.Kind(raw) != "an array" {
+			return bad("must be an array of strings, not %s", jsonl.Kind(raw))
 		}
 		var elems []json.RawMessage
 		if err := json.Unmarshal(raw, &elems); err != nil {
@@ -115,7 +116,7 @@ func convJSON(f taosync.Field, raw json.RawMessage) conv {
 		for i, e := range elems {
 			s, ok := jsonString(e)
 			if !ok {
-				return bad("element %d of the list must be a string, not %s", i+1, jsonType(e))
+				return bad("element %d of the list must be a string, not %s", i+1, jsonl.Kind(e))
 			}
 			strs[i] = s
 		}
@@ -125,10 +126,10 @@ func convJSON(f taosync.Field, raw json.RawMessage) conv {
 		case "true", "false":
 			return conv{raw: raw}
 		}
-		return bad("must be true or false, not %s", jsonType(raw))
+		return bad("must be true or false, not %s", jsonl.Kind(raw))
 	case taosync.Int:
-		if jsonType(raw) != "a number" {
-			return bad("must be an integer, not %s", jsonType(raw))
+		if jsonl.Kind(raw) != "a number" {
+			return bad("must be an integer, not %s", jsonl.Kind(raw))
 		}
 		return convInt(f, string(raw))
 	}
@@ -147,26 +148,6 @@ func jsonString(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// jsonType names the JSON type of a (valid) raw value, for messages.
-func jsonType(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '"':
-		return "a string"
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
-
 // quote quotes a value for a message, cut short if long.
 func quote(s string) string {
 	const max = 64
@@ -178,62 +159,4 @@ func quote(s string) string {
 		return strconv.Quote(s[:cut]) + "…"
 	}
 	return strconv.Quote(s)
-}
-
-// validText reports whether b, raw JSON text, is valid UTF-8 and has no
-// \u escape of an unpaired UTF-16 surrogate (which decoders would silently
-// turn into U+FFFD).
-func validText(b []byte) bool {
-	if !utf8.Valid(b) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' {
-			continue
-		}
-		i++
-		if i >= len(b) || b[i] != 'u' {
-			continue // some other escape (or, in invalid JSON, none)
-		}
-		r, ok := hex4(b[i+1:])
-		if !ok {
-			continue
-		}
-		i += 4
-		switch {
-		case 0xDC00 <= r && r <= 0xDFFF:
-			return false // a low surrogate first
-		case 0xD800 <= r && r <= 0xDBFF:
-			// Must be followed by \u and a low surrogate.
-			if i+2 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
-				return false
-			}
-			lo, ok := hex4(b[i+3:])
-			if !ok || lo < 0xDC00 || lo > 0xDFFF {
-				return false
-			}
-			i += 6
-		}
-	}
-	return true
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case 'a' <= c && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case 'A' <= c && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }

@@ -37,9 +37,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/internal/load"
 )
 
@@ -97,9 +97,8 @@ var statuses = []string{
 type Reader struct {
 	file  string
 	known Known
-	br    *bufio.Reader
+	lines *jsonl.LineReader
 	line  int            // number of the last line read
-	buf   []byte         // the current line, reused
 	seen  map[string]int // id -> line of its first occurrence
 	err   error          // final error (io.EOF or another)
 }
@@ -114,7 +113,7 @@ func NewReader(r io.Reader, file string, known Known) *Reader {
 	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
 		br.Discard(3)
 	}
-	return &Reader{file: file, known: known, br: br, seen: make(map[string]int)}
+	return &Reader{file: file, known: known, lines: jsonl.NewLineReader(br, MaxLineBytes), seen: make(map[string]int)}
 }
 
 // Next returns the next execution and the line it is on, io.EOF after the
@@ -139,45 +138,15 @@ func (r *Reader) rowErr(field, format string, args ...any) *load.RowError {
 	return &load.RowError{File: r.file, Line: r.line, Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// readLine reads the next line, without its "\n" or "\r\n". A line longer
-// than MaxLineBytes is read to its end but not kept: tooLong is set.
-func (r *Reader) readLine() (line []byte, tooLong bool, err error) {
-	buf := r.buf[:0]
-	read := false
-	for {
-		chunk, err := r.br.ReadSlice('\n')
-		read = read || len(chunk) > 0
-		if !tooLong {
-			if len(buf)+len(chunk) > MaxLineBytes+2 { // room for "\r\n"
-				tooLong = true
-				buf = buf[:0]
-			} else {
-				buf = append(buf, chunk...)
-			}
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if err == io.EOF && !read {
-			return nil, false, io.EOF
-		}
-		if err != nil && err != io.EOF {
-			return nil, false, fmt.Errorf("read %s: %w", r.file, err)
-		}
-		break
-	}
-	r.buf = buf
-	buf = bytes.TrimSuffix(buf, []byte("\n"))
-	buf = bytes.TrimSuffix(buf, []byte("\r"))
-	return buf, tooLong || len(buf) > MaxLineBytes, nil
-}
-
 func (r *Reader) next() (taosync.Execution, error) {
 	var line []byte
 	for {
-		l, tooLong, err := r.readLine()
-		if err != nil {
+		l, tooLong, err := r.lines.ReadLine()
+		if err == io.EOF {
 			return taosync.Execution{}, err
+		}
+		if err != nil {
+			return taosync.Execution{}, fmt.Errorf("read %s: %w", r.file, err)
 		}
 		r.line++
 		if tooLong {
@@ -196,16 +165,6 @@ func (r *Reader) next() (taosync.Execution, error) {
 	return r.check(fields)
 }
 
-// member is one member of a line's object.
-type member struct {
-	key string
-	raw json.RawMessage
-	// text runs from after the previous member to the end of the value,
-	// for the UTF-8 check (encoding/json replaces bad UTF-8 and lone
-	// surrogates with U+FFFD instead of refusing them).
-	text []byte
-}
-
 // parse checks the syntax of a line and returns its fields. A field given
 // is in the map, even empty.
 func (r *Reader) parse(line []byte) (map[string]string, error) {
@@ -215,25 +174,25 @@ func (r *Reader) parse(line []byte) (map[string]string, error) {
 	}
 	fields := make(map[string]string, len(members))
 	for _, m := range members {
-		if !validJSONText(m.text) {
-			return nil, r.rowErr(fieldName(strings.ToValidUTF8(m.key, "\uFFFD")), "invalid UTF-8")
+		if !jsonl.ValidText(m.Text) {
+			return nil, r.rowErr(fieldName(strings.ToValidUTF8(m.Key, "\uFFFD")), "invalid UTF-8")
 		}
-		if _, dup := fields[m.key]; dup {
-			return nil, r.rowErr(fieldName(m.key), "field given twice")
+		if _, dup := fields[m.Key]; dup {
+			return nil, r.rowErr(fieldName(m.Key), "field given twice")
 		}
-		if !isField(m.key) {
-			return nil, r.rowErr(fieldName(m.key), "unknown field (an execution has only %s)", strings.Join(fieldNames, ", "))
+		if !isField(m.Key) {
+			return nil, r.rowErr(fieldName(m.Key), "unknown field (an execution has only %s)", strings.Join(fieldNames, ", "))
 		}
-		if m.raw[0] != '"' {
-			return nil, r.rowErr(m.key, "must be a string, not %s", jsonKind(m.raw))
+		if m.Raw[0] != '"' {
+			return nil, r.rowErr(m.Key, "must be a string, not %s", jsonl.Kind(m.Raw))
 		}
 		var s string
-		if err := json.Unmarshal(m.raw, &s); err != nil {
-			return nil, r.rowErr(m.key, "invalid JSON string: %v", err)
+		if err := json.Unmarshal(m.Raw, &s); err != nil {
+			return nil, r.rowErr(m.Key, "invalid JSON string: %v", err)
 		}
-		fields[m.key] = s
+		fields[m.Key] = s
 	}
-	if !validJSONText(line) {
+	if !jsonl.ValidText(line) {
 		// Outside every member: not valid JSON, which members refused.
 		return nil, r.rowErr("", "invalid UTF-8")
 	}
@@ -241,47 +200,18 @@ func (r *Reader) parse(line []byte) (map[string]string, error) {
 }
 
 // members splits a line holding one JSON object into its members.
-func (r *Reader) members(line []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	invalid := func(err error) ([]member, error) {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, r.rowErr("", "invalid JSON: the line ends inside the object (JSON Lines needs one whole object a line)")
-		}
-		return nil, r.rowErr("", "invalid JSON: %s", oneLine(err.Error()))
+func (r *Reader) members(line []byte) ([]jsonl.Member, error) {
+	members, err := jsonl.Split(line, false)
+	var se *jsonl.SyntaxError
+	switch {
+	case err == nil:
+		return members, nil
+	case !errors.As(err, &se):
+		return nil, r.rowErr("", "%v", err) // not an object, or data after it
+	case se.Truncated():
+		return nil, r.rowErr("", "invalid JSON: the line ends inside the object (JSON Lines needs one whole object a line)")
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return invalid(err)
-	}
-	if tok != json.Delim('{') {
-		return nil, r.rowErr("", "not a JSON object")
-	}
-	var members []member
-	start := dec.InputOffset()
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return invalid(err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return invalid(errors.New("object key is not a string"))
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return invalid(err)
-		}
-		end := dec.InputOffset()
-		members = append(members, member{key: key, raw: raw, text: line[start:end]})
-		start = end
-	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return invalid(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, r.rowErr("", "unexpected data after the JSON object")
-	}
-	return members, nil
+	return nil, r.rowErr("", "invalid JSON: %s", oneLine(se.Err.Error()))
 }
 
 // check checks the fields of a line, in the order of the fields in
@@ -431,77 +361,4 @@ func fieldName(name string) string {
 		}
 	}
 	return name
-}
-
-// jsonKind names the kind of a JSON value for messages.
-func jsonKind(raw json.RawMessage) string {
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
-
-// validJSONText reports whether JSON text is valid UTF-8 and its \u escapes
-// encode no lone surrogate (which encoding/json would silently replace).
-func validJSONText(b []byte) bool {
-	if !utf8.Valid(b) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' {
-			continue
-		}
-		i++ // the escaped character: skipped, so "\\u" is no escape
-		if i >= len(b) || b[i] != 'u' {
-			continue
-		}
-		c, ok := hex4(b[i+1:])
-		if !ok {
-			continue // invalid JSON, refused by the decoder
-		}
-		i += 4
-		switch {
-		case 0xDC00 <= c && c <= 0xDFFF:
-			return false // low surrogate first
-		case 0xD800 <= c && c <= 0xDBFF:
-			if i+6 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
-				return false
-			}
-			lo, ok := hex4(b[i+3:])
-			if !ok || lo < 0xDC00 || lo > 0xDFFF {
-				return false
-			}
-			i += 6
-		}
-	}
-	return true
-}
-
-// hex4 decodes four hex digits at the start of b.
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var c rune
-	for _, x := range b[:4] {
-		c <<= 4
-		switch {
-		case '0' <= x && x <= '9':
-			c |= rune(x - '0')
-		case 'a' <= x && x <= 'f':
-			c |= rune(x-'a') + 10
-		case 'A' <= x && x <= 'F':
-			c |= rune(x-'A') + 10
-		default:
-			return 0, false
-		}
-	}
-	return c, true
 }

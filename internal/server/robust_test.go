@@ -15,25 +15,26 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
 )
 
 // TestBadRequests: bad requests, oversized bodies, unknown resources get a
 // 4xx and no data.
 func TestBadRequests(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	a := f.register("ca", "A")
-	if _, err := f.syncer("ca").Data(f.ctx, nil, false); err != nil {
+	f := testfixture.New(t)
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	addResults(t, a, "x", 1)
-	dir := exportResults(t, a)
+	testfixture.AddResults(t, a, "x", 1)
+	dir := testfixture.ExportResults(t, a)
 	name := filepath.Base(dir)
-	files := bundleFiles(t, dir)
+	files := testfixture.BundleFiles(t, dir)
 	chunk := files[0]
-	tok := f.tokenFor("ca")
-	ref := f.pull(tok)
+	tok := f.TokenFor("ca")
+	ref := f.Pull(tok)
 	api := server.APIPrefix
 	for _, tc := range []struct {
 		name, method, path, body, contentType string
@@ -69,7 +70,7 @@ func TestBadRequests(t *testing.T) {
 				// No Content-Length: the limits must hold on a streamed body too.
 				body = io.MultiReader(strings.NewReader(tc.body))
 			}
-			st, b := f.api(tc.method, tc.path, tc.token, body, tc.contentType)
+			st, b := f.API(tc.method, tc.path, tc.token, body, tc.contentType)
 			if st != tc.status {
 				t.Errorf("%d %s, want %d", st, b, tc.status)
 			}
@@ -79,7 +80,7 @@ func TestBadRequests(t *testing.T) {
 		})
 	}
 	// Nothing of the bad uploads is left in the inbox but folders.
-	filepath.Walk(f.c.Home.Path("inbox"), func(path string, info os.FileInfo, err error) error {
+	filepath.Walk(f.C.Home.Path("inbox"), func(path string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
 			t.Errorf("left in the inbox: %s", path)
 		}
@@ -90,12 +91,12 @@ func TestBadRequests(t *testing.T) {
 // TestOversizedJSONBody: a pull body over the JSON limit is too large
 // (413), as an upload over its limit is.
 func TestOversizedJSONBody(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	tok := f.tokenFor("ca")
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	tok := f.TokenFor("ca")
 	body := `{"types":["` + strings.Repeat("x", 70<<10) + `"]}`
-	st, b := f.api("POST", server.APIPrefix+"/data/pull", tok, strings.NewReader(body), "application/json")
+	st, b := f.API("POST", server.APIPrefix+"/data/pull", tok, strings.NewReader(body), "application/json")
 	if st == http.StatusBadRequest && strings.Contains(string(b), "too large") {
 		t.Fatalf("an oversized JSON body is answered 400 (%s), not 413 as an oversized upload is", bytes.TrimSpace(b))
 	}
@@ -107,14 +108,14 @@ func TestOversizedJSONBody(t *testing.T) {
 // TestBearerSchemeCaseInsensitive: the authentication scheme is
 // case-insensitive (RFC 9110 §11.1, RFC 6750 §2.1 uses RFC 7235's syntax).
 func TestBearerSchemeCaseInsensitive(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	tok := f.tokenFor("ca")
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	tok := f.TokenFor("ca")
 	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
-		req, _ := http.NewRequestWithContext(f.ctx, "GET", f.url+server.APIPrefix+"/receipts", nil)
+		req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+server.APIPrefix+"/receipts", nil)
 		req.Header.Set("Authorization", scheme+" "+tok)
-		st, _, _ := f.do(req)
+		st, _, _ := f.Do(req)
 		if st != 200 {
 			if scheme != "Bearer" {
 				t.Fatalf("Authorization %q answered %d: server.authenticate compares the scheme case-sensitively (strings.CutPrefix(auth, \"Bearer \"))", scheme+" …", st)
@@ -149,11 +150,11 @@ func rawRequest(t *testing.T, url, raw string) string {
 // signature's, is sent: net/http reads such a small unread body before it
 // answers.)
 func TestOversizedDeclared(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	tok := f.tokenFor("ca")
-	host := strings.TrimPrefix(f.url, "http://")
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	tok := f.TokenFor("ca")
+	host := strings.TrimPrefix(f.URL, "http://")
 	for _, tc := range []struct{ file string }{{manifest.FileName}, {manifest.SigName}, {strings.Repeat("a", 64)}} {
 		size := map[string]int64{manifest.FileName: manifest.MaxManifestBytes + 1, manifest.SigName: 64<<10 + 1}[tc.file]
 		if size == 0 {
@@ -164,7 +165,7 @@ func TestOversizedDeclared(t *testing.T) {
 		if size < 256<<10 {
 			raw += strings.Repeat("x", int(size))
 		}
-		if got := rawRequest(t, f.url, raw); !strings.HasPrefix(got, "HTTP/1.1 413") {
+		if got := rawRequest(t, f.URL, raw); !strings.HasPrefix(got, "HTTP/1.1 413") {
 			t.Errorf("%s of %d bytes: %s, want 413", tc.file, size, got)
 		}
 	}
@@ -173,18 +174,18 @@ func TestOversizedDeclared(t *testing.T) {
 // TestAbruptDisconnects: uploads and downloads cut by the client leave no
 // temporary file and do not disturb the server.
 func TestAbruptDisconnects(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	a := f.register("ca", "A")
-	if _, err := f.syncer("ca").Data(f.ctx, nil, false); err != nil {
+	f := testfixture.New(t)
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	addResults(t, a, "x", 1)
-	dir := exportResults(t, a)
+	testfixture.AddResults(t, a, "x", 1)
+	dir := testfixture.ExportResults(t, a)
 	name := filepath.Base(dir)
-	tok := f.tokenFor("ca")
-	ref := f.pull(tok)
-	host := strings.TrimPrefix(f.url, "http://")
+	tok := f.TokenFor("ca")
+	ref := f.Pull(tok)
+	host := strings.TrimPrefix(f.URL, "http://")
 	for i := range 20 {
 		c, err := net.Dial("tcp", host)
 		if err != nil {
@@ -207,7 +208,7 @@ func TestAbruptDisconnects(t *testing.T) {
 	// The inbox holds no temporary file once the handlers are done.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		left, _ := filepath.Glob(filepath.Join(f.c.Home.Path("inbox"), "ca", name, ".upload-*"))
+		left, _ := filepath.Glob(filepath.Join(f.C.Home.Path("inbox"), "ca", name, ".upload-*"))
 		if len(left) == 0 {
 			break
 		}
@@ -216,16 +217,16 @@ func TestAbruptDisconnects(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := os.Stat(filepath.Join(f.c.Home.Path("inbox"), "ca", name, manifest.SigName)); err == nil {
+	if _, err := os.Stat(filepath.Join(f.C.Home.Path("inbox"), "ca", name, manifest.SigName)); err == nil {
 		t.Error("a cut upload was kept as the signature")
 	}
 	// The server goes on: the whole upload and commit work.
-	for _, st := range f.upload(tok, name, dir) {
+	for _, st := range f.Upload(tok, name, dir) {
 		if st != http.StatusCreated {
 			t.Fatalf("upload after the cuts: %d", st)
 		}
 	}
-	if st, resp, body := f.commit(tok, name); st != 200 || resp.Outcome != "applied" {
+	if st, resp, body := f.Commit(tok, name); st != 200 || resp.Outcome != "applied" {
 		t.Fatalf("commit after the cuts: %d %s", st, body)
 	}
 }
@@ -233,23 +234,23 @@ func TestAbruptDisconnects(t *testing.T) {
 // TestCommitIncomplete: a commit before every chunk is there is refused
 // and keeps what was uploaded; once the chunk is there, it commits.
 func TestCommitIncomplete(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	a := f.register("ca", "A")
-	if _, err := f.syncer("ca").Data(f.ctx, nil, false); err != nil {
+	f := testfixture.New(t)
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	addResults(t, a, "x", 1)
-	dir := exportResults(t, a)
+	testfixture.AddResults(t, a, "x", 1)
+	dir := testfixture.ExportResults(t, a)
 	name := filepath.Base(dir)
-	tok := f.tokenFor("ca")
-	files := bundleFiles(t, dir)
+	tok := f.TokenFor("ca")
+	files := testfixture.BundleFiles(t, dir)
 	put := func(file string) int {
 		b, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _ := f.api("PUT", server.APIPrefix+"/results/"+name+"/"+file, tok, bytes.NewReader(b), "application/octet-stream")
+		st, _ := f.API("PUT", server.APIPrefix+"/results/"+name+"/"+file, tok, bytes.NewReader(b), "application/octet-stream")
 		return st
 	}
 	for _, file := range files[1:] {
@@ -257,17 +258,17 @@ func TestCommitIncomplete(t *testing.T) {
 			t.Fatalf("upload %s: %d", file, st)
 		}
 	}
-	st, _, body := f.commit(tok, name)
+	st, _, body := f.Commit(tok, name)
 	if st < 400 || st >= 500 {
 		t.Fatalf("commit without a chunk: %d %s, want a 4xx", st, body)
 	}
-	if got := f.executionsOf(); len(got) != 0 {
+	if got := f.ExecutionsOf(); len(got) != 0 {
 		t.Fatalf("central holds %v", got)
 	}
 	if st := put(files[0]); st != 201 {
 		t.Fatalf("upload the chunk: %d", st)
 	}
-	if st, resp, body := f.commit(tok, name); st != 200 || resp.Outcome != "applied" {
+	if st, resp, body := f.Commit(tok, name); st != 200 || resp.Outcome != "applied" {
 		t.Fatalf("commit: %d %s", st, body)
 	}
 }
@@ -276,9 +277,9 @@ func TestCommitIncomplete(t *testing.T) {
 // uploads at once; one more is told to come back (429, Retry-After), and
 // another client is not affected.
 func TestUploadLimitPerClient(t *testing.T) {
-	f := newFixture(t)
+	f := testfixture.New(t)
 	started := make(chan struct{}, server.MaxUploadsPerClient)
-	f.start(func(h http.Handler) http.Handler {
+	f.Start(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == "PUT" {
 				r.Body = &firstRead{ReadCloser: r.Body, once: &sync.Once{}, c: started}
@@ -286,9 +287,9 @@ func TestUploadLimitPerClient(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	})
-	f.register("ca", "A")
-	f.register("cb", "B")
-	ta, tb := f.tokenFor("ca"), f.tokenFor("cb")
+	f.Register("ca", "A")
+	f.Register("cb", "B")
+	ta, tb := f.TokenFor("ca"), f.TokenFor("cb")
 	var wg sync.WaitGroup
 	var writers []*io.PipeWriter
 	statuses := make(chan int, server.MaxUploadsPerClient)
@@ -298,7 +299,7 @@ func TestUploadLimitPerClient(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequestWithContext(f.ctx, "PUT", fmt.Sprintf("%s%s/results/results-ca-00000%d-00000000/%s", f.url, server.APIPrefix, i+1, manifest.SigName), pr)
+			req, _ := http.NewRequestWithContext(f.Ctx, "PUT", fmt.Sprintf("%s%s/results/results-ca-00000%d-00000000/%s", f.URL, server.APIPrefix, i+1, manifest.SigName), pr)
 			req.Header.Set("Authorization", "Bearer "+ta)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -317,14 +318,14 @@ func TestUploadLimitPerClient(t *testing.T) {
 			t.Fatal("the uploads did not start")
 		}
 	}
-	req, _ := http.NewRequestWithContext(f.ctx, "PUT", f.url+server.APIPrefix+"/results/results-ca-000009-00000000/"+manifest.SigName, strings.NewReader("y"))
+	req, _ := http.NewRequestWithContext(f.Ctx, "PUT", f.URL+server.APIPrefix+"/results/results-ca-000009-00000000/"+manifest.SigName, strings.NewReader("y"))
 	req.Header.Set("Authorization", "Bearer "+ta)
-	st, h, _ := f.do(req)
+	st, h, _ := f.Do(req)
 	if st != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
 		t.Errorf("one upload too many: %d, Retry-After %q; want 429 with Retry-After", st, h.Get("Retry-After"))
 	}
 	// Another client uploads meanwhile.
-	if st, b := f.api("PUT", server.APIPrefix+"/results/results-cb-000001-00000000/"+manifest.SigName, tb, strings.NewReader("z"), "application/octet-stream"); st != 201 {
+	if st, b := f.API("PUT", server.APIPrefix+"/results/results-cb-000001-00000000/"+manifest.SigName, tb, strings.NewReader("z"), "application/octet-stream"); st != 201 {
 		t.Errorf("another client: %d %s", st, b)
 	}
 	for _, pw := range writers {
@@ -338,7 +339,7 @@ func TestUploadLimitPerClient(t *testing.T) {
 		}
 	}
 	// The slots are free again.
-	if st, b := f.api("PUT", server.APIPrefix+"/results/results-ca-000009-00000000/"+manifest.SigName, ta, strings.NewReader("y"), "application/octet-stream"); st != 201 {
+	if st, b := f.API("PUT", server.APIPrefix+"/results/results-ca-000009-00000000/"+manifest.SigName, ta, strings.NewReader("y"), "application/octet-stream"); st != 201 {
 		t.Errorf("after: %d %s", st, b)
 	}
 }
@@ -359,23 +360,23 @@ func (r *firstRead) Read(p []byte) (int, error) {
 // Syncer gets a new one by itself (x/oauth2 renews a token 10 s before its
 // expires_in, so with a TTL of 1 s it renews it for every request).
 func TestTokenExpiry(t *testing.T) {
-	f := newFixture(t)
-	f.s.TokenTTL = time.Second
-	f.start(nil)
-	f.register("ca", "A")
-	tok := f.tokenFor("ca")
+	f := testfixture.New(t)
+	f.S.TokenTTL = time.Second
+	f.Start(nil)
+	f.Register("ca", "A")
+	tok := f.TokenFor("ca")
 	time.Sleep(1100 * time.Millisecond)
-	req, _ := http.NewRequestWithContext(f.ctx, "GET", f.url+server.APIPrefix+"/receipts", nil)
+	req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+server.APIPrefix+"/receipts", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	st, h, _ := f.do(req)
+	st, h, _ := f.Do(req)
 	if st != 401 || !strings.Contains(h.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Errorf("expired token: %d %q", st, h.Get("WWW-Authenticate"))
 	}
-	s := f.syncer("ca")
-	if _, err := s.Data(f.ctx, nil, false); err != nil {
+	s := f.Syncer("ca")
+	if _, err := s.Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Receipts(f.ctx); err != nil {
+	if _, err := s.Receipts(f.Ctx); err != nil {
 		t.Errorf("the same syncer after its token expired: %v", err)
 	}
 }

@@ -14,24 +14,25 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
 )
 
 // TestScopeDownload: the token decides the client. A's token reaches A's
 // bundle files and nothing of B's, whatever the path says.
 func TestScopeDownload(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	f.register("cb", "B")
-	ta, tb := f.tokenFor("ca"), f.tokenFor("cb")
-	refA, refB := f.pull(ta), f.pull(tb)
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	f.Register("cb", "B")
+	ta, tb := f.TokenFor("ca"), f.TokenFor("cb")
+	refA, refB := f.Pull(ta), f.Pull(tb)
 	if refA.Bundle == refB.Bundle || !strings.HasPrefix(refB.Bundle, "data-cb-") {
 		t.Fatalf("bundles %s and %s", refA.Bundle, refB.Bundle)
 	}
 	get := func(token, path string) (int, []byte) {
 		t.Helper()
-		return f.api(http.MethodGet, server.APIPrefix+"/bundles/"+path, token, nil, "")
+		return f.API(http.MethodGet, server.APIPrefix+"/bundles/"+path, token, nil, "")
 	}
 	// A reaches its own files (so that the 404s below mean something).
 	for _, file := range refA.Files {
@@ -40,7 +41,7 @@ func TestScopeDownload(t *testing.T) {
 			t.Fatalf("A's own %s: %d, %d bytes of %d", file.Name, st, len(b), file.Size)
 		}
 	}
-	bManifest, err := os.ReadFile(filepath.Join(f.c.Home.Path("spool"), "cb", refB.Bundle, manifest.FileName))
+	bManifest, err := os.ReadFile(filepath.Join(f.C.Home.Path("spool"), "cb", refB.Bundle, manifest.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,24 +97,24 @@ func TestScopeDownload(t *testing.T) {
 // TestScopePull: a pull returns only the org's data: the client that
 // imports it holds exactly its scope.
 func TestScopePull(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	f.register("cb", "B")
-	for id, want := range map[string]map[string][]string{"ca": toStrings(scopeA), "cb": toStrings(scopeB)} {
-		lines, err := f.syncer(id).Data(f.ctx, nil, false)
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	f.Register("cb", "B")
+	for id, want := range map[string]map[string][]string{"ca": testfixture.ToStrings(testfixture.ScopeA), "cb": testfixture.ToStrings(testfixture.ScopeB)} {
+		lines, err := f.Syncer(id).Data(f.Ctx, nil, false)
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
 		if len(lines) != 1 || lines[0].Outcome != "applied" {
 			t.Fatalf("%s: %+v", id, lines)
 		}
-		if got := toStrings(entities(t, f.clients[id])); !reflect.DeepEqual(got, want) {
+		if got := testfixture.ToStrings(testfixture.Entities(t, f.Clients[id])); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s holds %v\nwant %v", id, got, want)
 		}
 	}
 	// Nothing changed: the next pull has nothing (204), and applies nothing.
-	lines, err := f.syncer("ca").Data(f.ctx, nil, false)
+	lines, err := f.Syncer("ca").Data(f.Ctx, nil, false)
 	if err != nil || len(lines) != 0 {
 		t.Errorf("second pull: %v %+v", err, lines)
 	}
@@ -122,45 +123,45 @@ func TestScopePull(t *testing.T) {
 // TestScopeResults: A's token cannot commit B's upload, nor have B's bundle
 // (or a bundle named as B's) accepted as B's.
 func TestScopeResults(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	a := f.register("ca", "A")
-	b := f.register("cb", "B")
+	f := testfixture.New(t)
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	b := f.Register("cb", "B")
 	for _, id := range []string{"ca", "cb"} {
-		if _, err := f.syncer(id).Data(f.ctx, nil, false); err != nil {
+		if _, err := f.Syncer(id).Data(f.Ctx, nil, false); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// cb holds b1 and t3, t4; its executions name what it holds.
-	addResultsAt(t, b, "xb", 2, "b1", "d1", "t4")
-	addResults(t, a, "xa", 1)
-	bDir, aDir := exportResults(t, b), exportResults(t, a)
+	testfixture.AddResultsAt(t, b, "xb", 2, "b1", "d1", "t4")
+	testfixture.AddResults(t, a, "xa", 1)
+	bDir, aDir := testfixture.ExportResults(t, b), testfixture.ExportResults(t, a)
 	bName, aName := filepath.Base(bDir), filepath.Base(aDir)
-	ta, tb := f.tokenFor("ca"), f.tokenFor("cb")
+	ta, tb := f.TokenFor("ca"), f.TokenFor("cb")
 
 	// B uploads, A tries to commit it: there is nothing of A's by that
 	// name, and no data comes back.
-	for _, st := range f.upload(tb, bName, bDir) {
+	for _, st := range f.Upload(tb, bName, bDir) {
 		if st != http.StatusCreated {
 			t.Fatalf("B's upload: %d", st)
 		}
 	}
-	st, _, body := f.commit(ta, bName)
+	st, _, body := f.Commit(ta, bName)
 	if st < 400 || st >= 500 || bytes.Contains(body, []byte("receipt")) {
 		t.Errorf("A commits B's upload: %d %s, want a 4xx", st, body)
 	}
 	// A uploads B's very bundle under B's name: stored in A's inbox, and
 	// the commit refuses it.
-	f.upload(ta, bName, bDir)
-	st, _, body = f.commit(ta, bName)
+	f.Upload(ta, bName, bDir)
+	st, _, body = f.Commit(ta, bName)
 	if st != http.StatusForbidden {
 		t.Errorf("A commits B's bundle: %d %s, want 403", st, body)
 	}
-	if got := f.executionsOf(); len(got) != 0 {
+	if got := f.ExecutionsOf(); len(got) != 0 {
 		t.Fatalf("central received %v", got)
 	}
 	// B's own upload is still there, and B commits it.
-	st, resp, body := f.commit(tb, bName)
+	st, resp, body := f.Commit(tb, bName)
 	if st != http.StatusOK || resp.Outcome != "applied" {
 		t.Fatalf("B commits: %d %s", st, body)
 	}
@@ -168,16 +169,16 @@ func TestScopeResults(t *testing.T) {
 		t.Errorf("B's receipt %s", resp.Receipt.Bundle)
 	}
 	// A's receipt list does not show B's batch.
-	if st, b := f.api(http.MethodGet, server.APIPrefix+"/receipts", ta, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
+	if st, b := f.API(http.MethodGet, server.APIPrefix+"/receipts", ta, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
 		t.Errorf("A's receipts: %d %s", st, b)
 	}
 	// And B's receipt files are not A's to download.
 	for _, file := range resp.Receipt.Files {
-		if st, _ := f.api(http.MethodGet, server.APIPrefix+"/bundles/"+resp.Receipt.Bundle+"/"+file.Name, ta, nil, ""); st != http.StatusNotFound {
+		if st, _ := f.API(http.MethodGet, server.APIPrefix+"/bundles/"+resp.Receipt.Bundle+"/"+file.Name, ta, nil, ""); st != http.StatusNotFound {
 			t.Errorf("A downloads B's receipt %s: %d", file.Name, st)
 		}
 	}
-	if got := f.executionsOf(); !reflect.DeepEqual(got, map[string]int{"cb": 2}) {
+	if got := f.ExecutionsOf(); !reflect.DeepEqual(got, map[string]int{"cb": 2}) {
 		t.Errorf("central received %v, want cb: 2", got)
 	}
 
@@ -185,15 +186,15 @@ func TestScopeResults(t *testing.T) {
 	// on folder names (docs/bundle-format.md §1), so it may be taken, but
 	// as A's, and nothing of it counts as B's.
 	fake := strings.Replace(aName, "results-ca-", "results-cb-", 1)
-	f.upload(ta, fake, aDir)
-	st, resp, body = f.commit(ta, fake)
-	if got := f.executionsOf(); got["cb"] != 2 || (st == http.StatusOK && got["ca"] != 1) {
+	f.Upload(ta, fake, aDir)
+	st, resp, body = f.Commit(ta, fake)
+	if got := f.ExecutionsOf(); got["cb"] != 2 || (st == http.StatusOK && got["ca"] != 1) {
 		t.Errorf("central received %v: want cb 2, and ca 1 if the commit succeeded", got)
 	}
 	if st == http.StatusOK && strings.Contains(resp.Receipt.Bundle, "-cb-") {
 		t.Errorf("A's bundle answered with a receipt for B: %s", resp.Receipt.Bundle)
 	}
-	status, err := f.c.Store.Status(f.ctx)
+	status, err := f.C.Store.Status(f.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,32 +208,32 @@ func TestScopeResults(t *testing.T) {
 // TestRevokeAndRotate: a revoked credential stops working at once, tokens
 // included; a rotated one too, and the new secret works.
 func TestRevokeAndRotate(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	f.register("cb", "B")
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	f.Register("cb", "B")
 	receipts := func(tok string) int {
-		st, _ := f.api(http.MethodGet, server.APIPrefix+"/receipts", tok, nil, "")
+		st, _ := f.API(http.MethodGet, server.APIPrefix+"/receipts", tok, nil, "")
 		return st
 	}
-	old := f.tokenFor("ca")
-	other := f.tokenFor("cb")
+	old := f.TokenFor("ca")
+	other := f.TokenFor("cb")
 	if st := receipts(old); st != 200 {
 		t.Fatalf("before: %d", st)
 	}
-	if err := f.c.Store.RevokeClient(f.ctx, "ca"); err != nil {
+	if err := f.C.Store.RevokeClient(f.Ctx, "ca"); err != nil {
 		t.Fatal(err)
 	}
 	if st := receipts(old); st != http.StatusUnauthorized {
 		t.Errorf("token after revocation: %d, want 401", st)
 	}
-	if st, _ := f.api(http.MethodPost, server.APIPrefix+"/data/pull", old, strings.NewReader(`{}`), "application/json"); st != http.StatusUnauthorized {
+	if st, _ := f.API(http.MethodPost, server.APIPrefix+"/data/pull", old, strings.NewReader(`{}`), "application/json"); st != http.StatusUnauthorized {
 		t.Errorf("pull after revocation: %d, want 401", st)
 	}
-	if st, _, body := f.postToken("grant_type=client_credentials", form, "ca", f.secrets["ca"]); st != 401 || body["error"] != "invalid_client" {
+	if st, _, body := f.PostToken("grant_type=client_credentials", form, "ca", f.Secrets["ca"]); st != 401 || body["error"] != "invalid_client" {
 		t.Errorf("token endpoint after revocation: %d %v", st, body)
 	}
-	if _, err := f.syncer("ca").Data(f.ctx, nil, false); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 		t.Errorf("sync after revocation: %v", err)
 	}
 	if st := receipts(other); st != 200 {
@@ -242,22 +243,22 @@ func TestRevokeAndRotate(t *testing.T) {
 	// Rotation lifts the revocation with a new secret; the old secret and
 	// its tokens stay dead.
 	secret := server.NewSecret()
-	if err := f.c.Store.RotateSecret(f.ctx, "ca", server.HashSecret(secret)); err != nil {
+	if err := f.C.Store.RotateSecret(f.Ctx, "ca", server.HashSecret(secret)); err != nil {
 		t.Fatal(err)
 	}
 	if st := receipts(old); st != http.StatusUnauthorized {
 		t.Errorf("old token after rotation: %d, want 401", st)
 	}
-	if st, _, _ := f.postToken("grant_type=client_credentials", form, "ca", f.secrets["ca"]); st != 401 {
+	if st, _, _ := f.PostToken("grant_type=client_credentials", form, "ca", f.Secrets["ca"]); st != 401 {
 		t.Errorf("old secret after rotation: %d, want 401", st)
 	}
-	f.secrets["ca"] = secret
-	fresh := f.tokenFor("ca")
+	f.Secrets["ca"] = secret
+	fresh := f.TokenFor("ca")
 	if st := receipts(fresh); st != 200 {
 		t.Errorf("new token: %d", st)
 	}
 	// Rotating again kills the token of the previous rotation.
-	if err := f.c.Store.RotateSecret(f.ctx, "ca", server.HashSecret(server.NewSecret())); err != nil {
+	if err := f.C.Store.RotateSecret(f.Ctx, "ca", server.HashSecret(server.NewSecret())); err != nil {
 		t.Fatal(err)
 	}
 	if st := receipts(fresh); st != http.StatusUnauthorized {
@@ -268,20 +269,20 @@ func TestRevokeAndRotate(t *testing.T) {
 // TestSyncerAfterRotation: the client with the new secret (credentials
 // imported again) syncs.
 func TestSyncerAfterRotation(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	a := f.register("ca", "A")
+	f := testfixture.New(t)
+	f.Start(nil)
+	a := f.Register("ca", "A")
 	secret := server.NewSecret()
-	if err := f.c.Store.RotateSecret(f.ctx, "ca", server.HashSecret(secret)); err != nil {
+	if err := f.C.Store.RotateSecret(f.Ctx, "ca", server.HashSecret(secret)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.syncer("ca").Data(f.ctx, nil, false); err == nil {
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err == nil {
 		t.Fatal("the old secret still syncs")
 	}
 	if _, err := a.Home.DB.ExecContext(context.Background(), "UPDATE meta SET value = ? WHERE key = 'oauth_secret'", secret); err != nil {
 		t.Fatal(err)
 	}
-	lines, err := f.syncer("ca").Data(f.ctx, nil, false)
+	lines, err := f.Syncer("ca").Data(f.Ctx, nil, false)
 	if err != nil || len(lines) != 1 || lines[0].Outcome != "applied" {
 		t.Fatalf("sync with the new secret: %v %+v", err, lines)
 	}
@@ -291,15 +292,15 @@ func TestSyncerAfterRotation(t *testing.T) {
 // signed with B's key; with A's token (stolen) it routes as A's, and the
 // import refuses it: the signature decides, not the claim.
 func TestForgedSender(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	b := f.register("cb", "B")
-	if _, err := f.syncer("cb").Data(f.ctx, nil, false); err != nil {
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	b := f.Register("cb", "B")
+	if _, err := f.Syncer("cb").Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	addResultsAt(t, b, "forged", 1, "b1", "d1", "t4")
-	ctx := f.ctx
+	testfixture.AddResultsAt(t, b, "forged", 1, "b1", "d1", "t4")
+	ctx := f.Ctx
 	id := bundle.NewID()
 	ex, err := b.Local.BeginResultExport(ctx, id, []string{"finished"}, false)
 	if err != nil {
@@ -332,19 +333,19 @@ func TestForgedSender(t *testing.T) {
 	if !strings.HasPrefix(name, "results-ca-") {
 		t.Fatalf("forged bundle %s", name)
 	}
-	ta, tb := f.tokenFor("ca"), f.tokenFor("cb")
+	ta, tb := f.TokenFor("ca"), f.TokenFor("cb")
 	// With B's own token: not B's bundle.
-	f.upload(tb, name, res.Dir)
-	if st, _, body := f.commit(tb, name); st != http.StatusForbidden {
+	f.Upload(tb, name, res.Dir)
+	if st, _, body := f.Commit(tb, name); st != http.StatusForbidden {
 		t.Errorf("B commits a bundle claiming A: %d %s, want 403", st, body)
 	}
 	// With A's token: routed as A's, refused by the signature check.
-	f.upload(ta, name, res.Dir)
-	st, _, body := f.commit(ta, name)
+	f.Upload(ta, name, res.Dir)
+	st, _, body := f.Commit(ta, name)
 	if st != http.StatusUnprocessableEntity || !strings.Contains(string(body), "claims to come from") {
 		t.Errorf("forged bundle committed with A's token: %d %s, want 422 naming the bad signature", st, body)
 	}
-	if got := f.executionsOf(); len(got) != 0 {
+	if got := f.ExecutionsOf(); len(got) != 0 {
 		t.Errorf("central holds %v", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/testfixture"
 )
 
 // gate is a handler wrapper that holds the first bundle download after half
@@ -137,13 +138,13 @@ func largestFile(ref server.BundleRef) server.File {
 // flight: the listener closes at once, the download completes whole, and
 // Serve returns nil.
 func TestGracefulShutdown(t *testing.T) {
-	f := newFixture(t)
-	g := newGate(f.s.Handler())
+	f := testfixture.New(t)
+	g := newGate(f.S.Handler())
 	srv, url, cancel, errc := serveLoopback(t, g, 20*time.Second, "127.0.0.1:0")
-	f.url = url
-	f.register("ca", "A")
-	tok := f.tokenFor("ca")
-	ref := f.pull(tok)
+	f.URL = url
+	f.Register("ca", "A")
+	tok := f.TokenFor("ca")
+	ref := f.Pull(tok)
 	file := largestFile(ref)
 	if file.Size < 2 {
 		t.Fatalf("file %+v too small", file)
@@ -157,7 +158,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		req, _ := http.NewRequestWithContext(f.ctx, http.MethodGet, url+server.APIPrefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
+		req, _ := http.NewRequestWithContext(f.Ctx, http.MethodGet, url+server.APIPrefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -217,16 +218,16 @@ func TestGracefulShutdown(t *testing.T) {
 // is cut short (the connection closed), so that the server really stops;
 // the client resumes it from a restarted server.
 func TestShutdownGraceExpires(t *testing.T) {
-	f := newFixture(t)
-	g := newGate(f.s.Handler())
+	f := testfixture.New(t)
+	g := newGate(f.S.Handler())
 	_, url, cancel, errc := serveLoopback(t, g, 200*time.Millisecond, "127.0.0.1:0")
-	f.url = url
-	f.register("ca", "A")
-	tok := f.tokenFor("ca")
-	ref := f.pull(tok)
+	f.URL = url
+	f.Register("ca", "A")
+	tok := f.TokenFor("ca")
+	ref := f.Pull(tok)
 	file := largestFile(ref)
 	go func() {
-		req, _ := http.NewRequestWithContext(f.ctx, http.MethodGet, url+server.APIPrefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
+		req, _ := http.NewRequestWithContext(f.Ctx, http.MethodGet, url+server.APIPrefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			io.Copy(io.Discard, resp.Body)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/testfixture"
 )
 
 const form = "application/x-www-form-urlencoded"
@@ -24,21 +25,21 @@ const form = "application/x-www-form-urlencoded"
 // TestTokenEndpoint checks the client credentials grant (RFC 6749 §4.4) and
 // its errors (§5.2): each case's status, error code and headers.
 func TestTokenEndpoint(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	f.register("gone", "A")
-	if err := f.c.Store.RevokeClient(f.ctx, "gone"); err != nil {
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	f.Register("gone", "A")
+	if err := f.C.Store.RevokeClient(f.Ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
 	// A secret with the characters Basic credentials must form-urlencode.
-	f.register("odd", "A")
+	f.Register("odd", "A")
 	odd := "a+b/c%d e=f&g:h"
-	if err := f.c.Store.RotateSecret(f.ctx, "odd", server.HashSecret(odd)); err != nil {
+	if err := f.C.Store.RotateSecret(f.Ctx, "odd", server.HashSecret(odd)); err != nil {
 		t.Fatal(err)
 	}
-	f.secrets["odd"] = odd
-	secret := f.secrets["ca"]
+	f.Secrets["odd"] = odd
+	secret := f.Secrets["ca"]
 	cc := url.Values{"grant_type": {"client_credentials"}}.Encode()
 
 	type request struct {
@@ -61,7 +62,7 @@ func TestTokenEndpoint(t *testing.T) {
 		{"wrong secret", request{body: cc, contentType: form, basic: true, id: "ca", secret: secret + "x"}, 401, "invalid_client"},
 		{"wrong secret in the form", request{body: url.Values{"grant_type": {"client_credentials"}, "client_id": {"ca"}, "client_secret": {"nope"}}.Encode(), contentType: form}, 401, "invalid_client"},
 		{"unknown client", request{body: cc, contentType: form, basic: true, id: "nobody", secret: secret}, 401, "invalid_client"},
-		{"revoked client", request{body: cc, contentType: form, basic: true, id: "gone", secret: f.secrets["gone"]}, 401, "invalid_client"},
+		{"revoked client", request{body: cc, contentType: form, basic: true, id: "gone", secret: f.Secrets["gone"]}, 401, "invalid_client"},
 		{"missing grant_type", request{body: "", contentType: form, basic: true, id: "ca", secret: secret}, 400, "invalid_request"},
 		{"grant_type password", request{body: url.Values{"grant_type": {"password"}, "username": {"ca"}, "password": {secret}}.Encode(), contentType: form, basic: true, id: "ca", secret: secret}, 400, "unsupported_grant_type"},
 		{"grant_type twice", request{body: cc + "&" + cc, contentType: form, basic: true, id: "ca", secret: secret}, 400, "invalid_request"},
@@ -74,7 +75,7 @@ func TestTokenEndpoint(t *testing.T) {
 		{"secret with % not form-urlencoded", request{body: cc, contentType: form, rawBasic: true, id: "odd", secret: odd}, 400, "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequestWithContext(f.ctx, http.MethodPost, f.url+server.TokenPath, strings.NewReader(tc.req.body))
+			req, err := http.NewRequestWithContext(f.Ctx, http.MethodPost, f.URL+server.TokenPath, strings.NewReader(tc.req.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +88,7 @@ func TestTokenEndpoint(t *testing.T) {
 			case tc.req.rawBasic:
 				req.SetBasicAuth(tc.req.id, tc.req.secret)
 			}
-			st, h, body := f.do(req)
+			st, h, body := f.Do(req)
 			if st != tc.status {
 				t.Fatalf("status %d, want %d (%v)", st, tc.status, body)
 			}
@@ -120,20 +121,20 @@ func TestTokenEndpoint(t *testing.T) {
 				t.Errorf("expires_in %v, want 900 (15 minutes)", body["expires_in"])
 			}
 			// The token works, and is the client's.
-			if st, b := f.api(http.MethodGet, server.APIPrefix+"/receipts", tok, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
+			if st, b := f.API(http.MethodGet, server.APIPrefix+"/receipts", tok, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
 				t.Errorf("receipts with the token: %d %s", st, b)
 			}
 		})
 	}
 
 	t.Run("GET is not allowed", func(t *testing.T) {
-		st, _ := f.api(http.MethodGet, server.TokenPath+"?grant_type=client_credentials", "", nil, "")
+		st, _ := f.API(http.MethodGet, server.TokenPath+"?grant_type=client_credentials", "", nil, "")
 		if st != http.StatusMethodNotAllowed {
 			t.Errorf("status %d, want 405", st)
 		}
 	})
 	t.Run("oversized body", func(t *testing.T) {
-		st, _, body := f.postToken(cc+"&pad="+strings.Repeat("x", 32<<10), form, "ca", secret)
+		st, _, body := f.PostToken(cc+"&pad="+strings.Repeat("x", 32<<10), form, "ca", secret)
 		if st != http.StatusBadRequest || body["error"] != "invalid_request" {
 			t.Errorf("status %d %v, want 400 invalid_request", st, body)
 		}
@@ -143,16 +144,16 @@ func TestTokenEndpoint(t *testing.T) {
 // TestTokenRateLimit: ten failed authentications from one address, and the
 // address is refused for the rest of the minute, even with the right secret.
 func TestTokenRateLimit(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
 	cc := url.Values{"grant_type": {"client_credentials"}}.Encode()
 	for i := range 10 {
-		if st, _, body := f.postToken(cc, form, "ca", "wrong"); st != http.StatusUnauthorized {
+		if st, _, body := f.PostToken(cc, form, "ca", "wrong"); st != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: %d %v, want 401", i+1, st, body)
 		}
 	}
-	st, h, body := f.postToken(cc, form, "ca", f.secrets["ca"])
+	st, h, body := f.PostToken(cc, form, "ca", f.Secrets["ca"])
 	if st != http.StatusTooManyRequests {
 		t.Fatalf("after 10 failures: %d %v, want 429", st, body)
 	}
@@ -168,10 +169,10 @@ func TestTokenRateLimit(t *testing.T) {
 	}
 	// Another server (another process's limiter) is not affected: the
 	// limit is per address and per server, and the right secret works.
-	g := newFixture(t)
-	g.start(nil)
-	g.register("ca", "A")
-	if st, _, body := g.postToken(cc, form, "ca", g.secrets["ca"]); st != http.StatusOK {
+	g := testfixture.New(t)
+	g.Start(nil)
+	g.Register("ca", "A")
+	if st, _, body := g.PostToken(cc, form, "ca", g.Secrets["ca"]); st != http.StatusOK {
 		t.Errorf("fresh server: %d %v", st, body)
 	}
 }
@@ -185,10 +186,10 @@ func TestTokenWithCurl(t *testing.T) {
 		}
 		t.Skip("curl is not installed")
 	}
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	ctx, cancel := context.WithTimeout(f.Ctx, 30*time.Second)
 	defer cancel()
 	run := func(args ...string) []byte {
 		t.Helper()
@@ -198,7 +199,7 @@ func TestTokenWithCurl(t *testing.T) {
 		}
 		return out
 	}
-	out := run("-u", "ca:"+f.secrets["ca"], "-d", "grant_type=client_credentials", f.url+server.TokenPath)
+	out := run("-u", "ca:"+f.Secrets["ca"], "-d", "grant_type=client_credentials", f.URL+server.TokenPath)
 	var tok struct {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`
@@ -207,17 +208,17 @@ func TestTokenWithCurl(t *testing.T) {
 	if err := json.Unmarshal(out, &tok); err != nil || tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.ExpiresIn <= 0 {
 		t.Fatalf("curl token: %s (%v)", out, err)
 	}
-	out = run("-w", "\n%{http_code}", "-H", "Authorization: Bearer "+tok.AccessToken, f.url+server.APIPrefix+"/receipts")
+	out = run("-w", "\n%{http_code}", "-H", "Authorization: Bearer "+tok.AccessToken, f.URL+server.APIPrefix+"/receipts")
 	if got := strings.Join(strings.Fields(string(out)), " "); got != `{"bundles":[]} 200` {
 		t.Errorf("curl receipts: %q", got)
 	}
 	// Without the token, or with a wrong one: 401 with a Bearer challenge.
-	out = run("-i", f.url+server.APIPrefix+"/receipts", "-H", "Authorization: Bearer x"+tok.AccessToken)
+	out = run("-i", f.URL+server.APIPrefix+"/receipts", "-H", "Authorization: Bearer x"+tok.AccessToken)
 	if !strings.HasPrefix(string(out), "HTTP/1.1 401") || !strings.Contains(strings.ToLower(string(out)), `www-authenticate: bearer realm="taosync", error="invalid_token"`) {
 		t.Errorf("curl with a wrong token:\n%s", out)
 	}
 	// The form body road, with curl too.
-	out = run("-d", "grant_type=client_credentials", "-d", "client_id=ca", "--data-urlencode", "client_secret="+f.secrets["ca"], f.url+server.TokenPath)
+	out = run("-d", "grant_type=client_credentials", "-d", "client_id=ca", "--data-urlencode", "client_secret="+f.Secrets["ca"], f.URL+server.TokenPath)
 	if !strings.Contains(string(out), `"token_type":"Bearer"`) {
 		t.Errorf("curl form body: %s", out)
 	}
@@ -226,11 +227,11 @@ func TestTokenWithCurl(t *testing.T) {
 // TestTokenWithOAuth2: golang.org/x/oauth2/clientcredentials, both ways of
 // sending the credentials.
 func TestTokenWithOAuth2(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	f.register("ca", "A")
-	f.secrets["ca"] = "s+/ %x" // needs form-urlencoding both ways
-	if err := f.c.Store.RotateSecret(f.ctx, "ca", server.HashSecret(f.secrets["ca"])); err != nil {
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	f.Secrets["ca"] = "s+/ %x" // needs form-urlencoding both ways
+	if err := f.C.Store.RotateSecret(f.Ctx, "ca", server.HashSecret(f.Secrets["ca"])); err != nil {
 		t.Fatal(err)
 	}
 	for _, style := range []struct {
@@ -238,15 +239,15 @@ func TestTokenWithOAuth2(t *testing.T) {
 		s    oauth2.AuthStyle
 	}{{"in header", oauth2.AuthStyleInHeader}, {"in params", oauth2.AuthStyleInParams}, {"auto detect", oauth2.AuthStyleAutoDetect}} {
 		t.Run(style.name, func(t *testing.T) {
-			cfg := clientcredentials.Config{ClientID: "ca", ClientSecret: f.secrets["ca"], TokenURL: f.url + server.TokenPath, AuthStyle: style.s}
-			tok, err := cfg.Token(f.ctx)
+			cfg := clientcredentials.Config{ClientID: "ca", ClientSecret: f.Secrets["ca"], TokenURL: f.URL + server.TokenPath, AuthStyle: style.s}
+			tok, err := cfg.Token(f.Ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if tok.TokenType != "Bearer" || tok.Expiry.IsZero() || time.Until(tok.Expiry) > 16*time.Minute {
 				t.Errorf("token %+v", tok)
 			}
-			resp, err := cfg.Client(f.ctx).Get(f.url + server.APIPrefix + "/receipts")
+			resp, err := cfg.Client(f.Ctx).Get(f.URL + server.APIPrefix + "/receipts")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,8 +258,8 @@ func TestTokenWithOAuth2(t *testing.T) {
 		})
 	}
 	t.Run("wrong secret", func(t *testing.T) {
-		cfg := clientcredentials.Config{ClientID: "ca", ClientSecret: "wrong", TokenURL: f.url + server.TokenPath, AuthStyle: oauth2.AuthStyleInHeader}
-		_, err := cfg.Token(f.ctx)
+		cfg := clientcredentials.Config{ClientID: "ca", ClientSecret: "wrong", TokenURL: f.URL + server.TokenPath, AuthStyle: oauth2.AuthStyleInHeader}
+		_, err := cfg.Token(f.Ctx)
 		var re *oauth2.RetrieveError
 		if !errors.As(err, &re) || re.ErrorCode != "invalid_client" || re.Response.StatusCode != 401 {
 			t.Errorf("err %v, want a RetrieveError invalid_client 401", err)

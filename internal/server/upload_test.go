@@ -10,6 +10,7 @@ import (
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -20,7 +21,7 @@ func copyBundle(t *testing.T, src, dir string) string {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range bundleFiles(t, src) {
+	for _, name := range testfixture.BundleFiles(t, src) {
 		b, err := os.ReadFile(filepath.Join(src, name))
 		if err != nil {
 			t.Fatal(err)
@@ -34,15 +35,15 @@ func copyBundle(t *testing.T, src, dir string) string {
 
 // usbImport imports the result bundles in dir on central, as `import` does
 // from a stick.
-func (f *fixture) usbImport(dir string) []importer.ResultLine {
-	f.t.Helper()
-	opts, err := central.Options(f.ctx, f.c.Home, "folder", f.log)
+func usbImport(f *testfixture.Fixture, dir string) []importer.ResultLine {
+	f.T.Helper()
+	opts, err := central.Options(f.Ctx, f.C.Home, "folder", f.Log)
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
-	lines, _, err := f.c.ImportResults(f.ctx, dir, opts, dir)
+	lines, _, err := f.C.ImportResults(f.Ctx, dir, opts, dir)
 	if err != nil {
-		f.t.Fatal(err)
+		f.T.Fatal(err)
 	}
 	return lines
 }
@@ -51,45 +52,45 @@ func (f *fixture) usbImport(dir string) []importer.ResultLine {
 // and carried by USB too, is stored once, and each commit answers with the
 // same receipt batch.
 func TestUploadIdempotent(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	a := f.register("ca", "A")
-	if _, err := f.syncer("ca").Data(f.ctx, nil, false); err != nil {
+	f := testfixture.New(t)
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	addResults(t, a, "x", 3)
-	dir := exportResults(t, a)
+	testfixture.AddResults(t, a, "x", 3)
+	dir := testfixture.ExportResults(t, a)
 	name := filepath.Base(dir)
-	tok := f.tokenFor("ca")
+	tok := f.TokenFor("ca")
 
 	// Each file twice: created, then the same again is fine.
 	for i, want := range []int{http.StatusCreated, http.StatusOK} {
-		for _, st := range f.upload(tok, name, dir) {
+		for _, st := range f.Upload(tok, name, dir) {
 			if st != want {
 				t.Fatalf("upload round %d: %d, want %d", i+1, st, want)
 			}
 		}
 	}
 	// The same name with other content: a conflict.
-	if st, b := f.api(http.MethodPut, server.APIPrefix+"/results/"+name+"/"+manifest.SigName, tok, strings.NewReader("other"), "application/octet-stream"); st != http.StatusConflict {
+	if st, b := f.API(http.MethodPut, server.APIPrefix+"/results/"+name+"/"+manifest.SigName, tok, strings.NewReader("other"), "application/octet-stream"); st != http.StatusConflict {
 		t.Errorf("other content: %d %s, want 409", st, b)
 	}
-	st, first, body := f.commit(tok, name)
+	st, first, body := f.Commit(tok, name)
 	if st != http.StatusOK || first.Outcome != importer.Applied || first.Receipt.Seq != 1 {
 		t.Fatalf("first commit: %d %s", st, body)
 	}
 	// The commit consumed the upload: committing again without uploading
 	// is a conflict, not a second import.
-	if st, _, body := f.commit(tok, name); st != http.StatusConflict {
+	if st, _, body := f.Commit(tok, name); st != http.StatusConflict {
 		t.Errorf("commit without upload: %d %s, want 409", st, body)
 	}
 	// Uploaded and committed again: skipped, the same receipts.
-	for _, st := range f.upload(tok, name, dir) {
+	for _, st := range f.Upload(tok, name, dir) {
 		if st != http.StatusCreated {
 			t.Fatalf("second upload: %d", st)
 		}
 	}
-	st, second, body := f.commit(tok, name)
+	st, second, body := f.Commit(tok, name)
 	if st != http.StatusOK || second.Outcome != importer.Skipped {
 		t.Fatalf("second commit: %d %s", st, body)
 	}
@@ -99,22 +100,22 @@ func TestUploadIdempotent(t *testing.T) {
 	// By USB too: skipped, the same batch.
 	usb := t.TempDir()
 	copyBundle(t, dir, usb)
-	lines := f.usbImport(usb)
+	lines := usbImport(f, usb)
 	if len(lines) != 1 || lines[0].Outcome != importer.Skipped || lines[0].Batch != first.Receipt.Seq {
 		t.Errorf("USB import: %+v, want skipped with batch %d", lines, first.Receipt.Seq)
 	}
-	if got := f.executionsOf(); got["ca"] != 3 || len(got) != 1 {
+	if got := f.ExecutionsOf(); got["ca"] != 3 || len(got) != 1 {
 		t.Errorf("central holds %v, want ca: 3", got)
 	}
-	f.checkStatus("ca", 1, 3)
+	f.CheckStatus("ca", 1, 3)
 	// The receipts list has the one batch.
-	if st, b := f.api(http.MethodGet, server.APIPrefix+"/receipts?after=0", tok, nil, ""); st != 200 || strings.Count(string(b), `"kind":"receipts"`) != 1 {
+	if st, b := f.API(http.MethodGet, server.APIPrefix+"/receipts?after=0", tok, nil, ""); st != 200 || strings.Count(string(b), `"kind":"receipts"`) != 1 {
 		t.Errorf("receipts: %d %s", st, b)
 	}
-	if st, b := f.api(http.MethodGet, server.APIPrefix+"/receipts?after=1", tok, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
+	if st, b := f.API(http.MethodGet, server.APIPrefix+"/receipts?after=1", tok, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
 		t.Errorf("receipts after 1: %d %s", st, b)
 	}
-	if st, _ := f.api(http.MethodGet, server.APIPrefix+"/receipts?after=x", tok, nil, ""); st != http.StatusBadRequest {
+	if st, _ := f.API(http.MethodGet, server.APIPrefix+"/receipts?after=x", tok, nil, ""); st != http.StatusBadRequest {
 		t.Errorf("receipts after=x: %d, want 400", st)
 	}
 }
@@ -123,28 +124,28 @@ func TestUploadIdempotent(t *testing.T) {
 // over HTTP, is skipped and answered with the stick's receipt batch; the
 // client applies the receipts and is done.
 func TestUploadAfterUSB(t *testing.T) {
-	f := newFixture(t)
-	f.start(nil)
-	a := f.register("ca", "A")
-	s := f.syncer("ca")
-	if _, err := s.Data(f.ctx, nil, false); err != nil {
+	f := testfixture.New(t)
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	s := f.Syncer("ca")
+	if _, err := s.Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	addResults(t, a, "x", 2)
+	testfixture.AddResults(t, a, "x", 2)
 	// The client writes its bundle for HTTP (kept in outgoing until
 	// acknowledged); a copy of it travels by USB first.
 	out := a.Home.Path("outgoing")
-	res, _, err := a.ExportResults(f.ctx, out, false, "http")
+	res, _, err := a.ExportResults(f.Ctx, out, false, "http")
 	if err != nil {
 		t.Fatal(err)
 	}
 	usb := t.TempDir()
 	copyBundle(t, res.Dir, usb)
-	lines := f.usbImport(usb)
+	lines := usbImport(f, usb)
 	if len(lines) != 1 || lines[0].Outcome != importer.Applied || lines[0].Batch != 1 {
 		t.Fatalf("USB import: %+v", lines)
 	}
-	got, err := s.Results(f.ctx)
+	got, err := s.Results(f.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,11 +155,11 @@ func TestUploadAfterUSB(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(out, "results-*")); len(left) != 0 {
 		t.Errorf("left in outgoing: %v", left)
 	}
-	if got := f.executionsOf(); got["ca"] != 2 {
+	if got := f.ExecutionsOf(); got["ca"] != 2 {
 		t.Errorf("central holds %v", got)
 	}
-	f.checkStatus("ca", 1, 2)
-	outbox, err := a.Local.Outbox(f.ctx)
+	f.CheckStatus("ca", 1, 2)
+	outbox, err := a.Local.Outbox(f.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,28 +169,7 @@ func TestUploadAfterUSB(t *testing.T) {
 		}
 	}
 	// Nothing more to send: the next results sync exchanges nothing.
-	if got, err := s.Results(f.ctx); err != nil || len(got) != 0 {
+	if got, err := s.Results(f.Ctx); err != nil || len(got) != 0 {
 		t.Errorf("second results sync: %v %+v", err, got)
 	}
-}
-
-// checkStatus checks central's view of a client: bundles received, executions
-// received, and no gap in its result stream.
-func (f *fixture) checkStatus(id string, bundles, received int64) {
-	f.t.Helper()
-	status, err := f.c.Store.Status(f.ctx)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for _, s := range status {
-		if s.ID != id {
-			continue
-		}
-		if s.Bundles != bundles || s.Received != received || len(s.Gaps) != 0 || s.Conflicts != 0 {
-			f.t.Errorf("%s: %d bundles, %d received, %d conflicts, gaps %v; want %d, %d, 0, none",
-				id, s.Bundles, s.Received, s.Conflicts, s.Gaps, bundles, received)
-		}
-		return
-	}
-	f.t.Errorf("no status for %s", id)
 }

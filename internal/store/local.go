@@ -98,6 +98,7 @@ type apply struct {
 
 // version returns the version of an entity held, and whether it is held.
 func (a *apply) version(ctx context.Context, t taosync.Type, id string) (int64, bool, error) {
+	ctx = rowContext(ctx)
 	if a.held == nil {
 		var v int64
 		err := a.get.QueryRowContext(ctx, string(t), id).Scan(&v)
@@ -133,6 +134,7 @@ func (a *apply) version(ctx context.Context, t taosync.Type, id string) (int64, 
 }
 
 func (a *apply) Upsert(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error) {
+	ctx = rowContext(ctx) // the importer checks cancellation between chunks
 	have, ok, err := a.version(ctx, t, id)
 	change := exporter.Updated
 	switch {
@@ -153,6 +155,7 @@ func (a *apply) Upsert(ctx context.Context, t taosync.Type, id string, version i
 }
 
 func (a *apply) Delete(ctx context.Context, t taosync.Type, id string) (bool, error) {
+	ctx = rowContext(ctx)
 	r, err := a.del.ExecContext(ctx, string(t), id)
 	if err != nil {
 		return false, err
@@ -187,6 +190,7 @@ func (a *apply) Sweep(ctx context.Context, t taosync.Type) (int64, error) {
 }
 
 func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
+	ctx = rowContext(ctx)
 	// The batch counts as held whatever its receipts name: a client
 	// restored from a backup must not be sent it forever. (A receipt
 	// bundle naming an unknown execution is refused, and rolls this back.)
@@ -206,14 +210,19 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 	// A receipt for an older revision acknowledges nothing now, even of the
 	// same content (a correction undone): the current one still has to go.
 	if hash == r.ContentHash && rev == r.Revision {
-		res, err := a.tx.ExecContext(ctx, `UPDATE outbox SET state = 'acknowledged', acked_at = ?1,
-			result_xml = CASE WHEN ?2 THEN NULL ELSE result_xml END
-			WHERE id = ?3 AND state <> 'acknowledged'`, now(), a.l.DeleteAfterSend, r.ID)
+		res, err := a.tx.ExecContext(ctx, `UPDATE outbox SET state = 'acknowledged', acked_at = ?
+			WHERE id = ? AND state <> 'acknowledged'`, now(), r.ID)
 		if err != nil {
 			return false, err
 		}
 		if acked, err = res.RowsAffected(); err != nil {
 			return false, err
+		}
+		// The payload goes only now that central holds it, never before.
+		if a.l.DeleteAfterSend {
+			if _, err := a.tx.ExecContext(ctx, "DELETE FROM outbox_payloads WHERE id = ?", r.ID); err != nil {
+				return false, err
+			}
 		}
 	}
 	return acked > 0, nil

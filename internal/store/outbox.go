@@ -52,16 +52,27 @@ func (l *Local) AddExecutions(ctx context.Context, file string, src ExecutionSou
 		}
 		defer get.Close()
 		put, err := tx.PrepareContext(ctx, `INSERT INTO outbox (id, revision, delivery, test_taker, test_center, status,
-			started_at, finished_at, result_xml, content_hash, state, added_at, updated_at)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11)
+			started_at, finished_at, content_hash, state, added_at, updated_at)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10)
 			ON CONFLICT (id) DO UPDATE SET revision = ?2, delivery = ?3, test_taker = ?4, test_center = ?5,
-			status = ?6, started_at = ?7, finished_at = ?8, result_xml = ?9, content_hash = ?10,
-			state = 'queued', updated_at = ?11, acked_at = ''`)
+			status = ?6, started_at = ?7, finished_at = ?8, content_hash = ?9,
+			state = 'queued', updated_at = ?10, acked_at = ''`)
 		if err != nil {
 			return err
 		}
 		defer put.Close()
-		for {
+		payload, err := tx.PrepareContext(ctx, `INSERT INTO outbox_payloads (id, result_xml) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET result_xml = excluded.result_xml`)
+		if err != nil {
+			return err
+		}
+		defer payload.Close()
+		outer := ctx
+		ctx = rowContext(ctx)
+		for n := 0; ; n++ {
+			if n%1024 == 0 && outer.Err() != nil {
+				return outer.Err()
+			}
 			e, _, err := src.Next()
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -89,7 +100,10 @@ func (l *Local) AddExecutions(ctx context.Context, file string, src ExecutionSou
 				res.Revised++
 			}
 			if _, err := put.ExecContext(ctx, e.ID, rev, e.Delivery, e.TestTaker, e.TestCenter, e.Status,
-				e.StartedAt, e.FinishedAt, e.ResultXML, hash, now()); err != nil {
+				e.StartedAt, e.FinishedAt, hash, now()); err != nil {
+				return err
+			}
+			if _, err := payload.ExecContext(ctx, e.ID, e.ResultXML); err != nil {
 				return err
 			}
 		}
@@ -116,7 +130,8 @@ type OutboxEntry struct {
 // documents.
 func (l *Local) Outbox(ctx context.Context) ([]OutboxEntry, error) {
 	rows, err := l.DB.QueryContext(ctx, `SELECT id, delivery, test_taker, test_center, status, started_at, finished_at,
-		state, revision, content_hash, bundle_id, result_xml IS NOT NULL, updated_at, acked_at FROM outbox ORDER BY id`)
+		state, revision, content_hash, bundle_id, EXISTS (SELECT 1 FROM outbox_payloads p WHERE p.id = outbox.id),
+		updated_at, acked_at FROM outbox ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +223,9 @@ func (e *resultExport) Prev(ctx context.Context) (string, error) {
 }
 
 func (e *resultExport) Each(ctx context.Context, fn func(x exporter.OutgoingExecution) error) error {
-	rows, err := e.l.DB.QueryContext(ctx, `SELECT id, delivery, test_taker, test_center, status, started_at, finished_at,
-		COALESCE(result_xml, ''), revision, content_hash FROM outbox WHERE state = 'packaged' AND bundle_id = ? ORDER BY id`, e.bundleID)
+	rows, err := e.l.DB.QueryContext(ctx, `SELECT o.id, delivery, test_taker, test_center, status, started_at, finished_at,
+		COALESCE(p.result_xml, ''), revision, content_hash FROM outbox o LEFT JOIN outbox_payloads p ON p.id = o.id
+		WHERE state = 'packaged' AND bundle_id = ? ORDER BY o.id`, e.bundleID)
 	if err != nil {
 		return err
 	}

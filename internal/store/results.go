@@ -35,7 +35,26 @@ func (c *Central) BeginResults(ctx context.Context, client string) (importer.Res
 	// Batches are numbered above what the client reported holding too, so
 	// that after central is restored from a backup it does not hand out a
 	// number the client already holds.
-	return &resultApply{tx: tx, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq) + 1}, nil
+	a := &resultApply{tx: tx, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq) + 1}
+	// The statements run once per execution are prepared once per bundle.
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&a.find, "SELECT content_hash, revision, client FROM executions WHERE id = ?"},
+		{&a.revise, "UPDATE executions SET revision = ? WHERE id = ? AND content_hash = ?"},
+		{&a.insert, `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
+			test_center, status, started_at, finished_at, result_xml, state, bundle_id, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&a.receipted, `INSERT OR IGNORE INTO receipts (client, seq, id, revision, content_hash, status)
+			VALUES (?, ?, ?, ?, ?, ?)`},
+	} {
+		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
+			a.Rollback()
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 type resultApply struct {
@@ -45,8 +64,9 @@ type resultApply struct {
 	// puts counts the executions stored or found: a bundle of none gets
 	// no receipt batch (a batch of no receipt could never be reported
 	// held by the client).
-	puts int
-	done bool
+	puts                            int
+	find, revise, insert, receipted *sql.Stmt
+	done                            bool
 }
 
 func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bool, error) {
@@ -63,7 +83,8 @@ func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bo
 // from another client, is a conflict, stored aside; anything else is a new
 // revision, received.
 func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bundleID string) (string, error) {
-	rows, err := a.tx.QueryContext(ctx, "SELECT content_hash, revision, client FROM executions WHERE id = ?", x.ID)
+	ctx = rowContext(ctx) // the importer checks cancellation between chunks
+	rows, err := a.find.QueryContext(ctx, x.ID)
 	if err != nil {
 		return "", err
 	}
@@ -82,8 +103,7 @@ func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bun
 			// The same content again; as a later revision of the same
 			// client (a correction undone), it is the latest again.
 			if client == a.client.ID && x.Revision > rev {
-				if _, err := a.tx.ExecContext(ctx, "UPDATE executions SET revision = ? WHERE id = ? AND content_hash = ?",
-					x.Revision, x.ID, x.ContentHash); err != nil {
+				if _, err := a.revise.ExecContext(ctx, x.Revision, x.ID, x.ContentHash); err != nil {
 					return "", err
 				}
 			}
@@ -99,9 +119,7 @@ func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bun
 	if status == taosync.ReceiptConflict {
 		state = Conflict
 	}
-	_, err = a.tx.ExecContext(ctx, `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
-		test_center, status, started_at, finished_at, result_xml, state, bundle_id, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = a.insert.ExecContext(ctx,
 		x.ID, x.ContentHash, x.Revision, a.client.ID, x.Delivery, x.TestTaker, x.TestCenter, x.Status,
 		x.StartedAt, x.FinishedAt, x.ResultXML, state, bundleID, now())
 	if err != nil {
@@ -111,8 +129,7 @@ func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bun
 }
 
 func (a *resultApply) receipt(ctx context.Context, x exporter.OutgoingExecution, status string) error {
-	_, err := a.tx.ExecContext(ctx, `INSERT OR IGNORE INTO receipts (client, seq, id, revision, content_hash, status)
-		VALUES (?, ?, ?, ?, ?, ?)`, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, status)
+	_, err := a.receipted.ExecContext(ctx, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, status)
 	return err
 }
 
@@ -147,7 +164,16 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state export
 		return 0, err
 	}
 	a.done = true
+	a.close()
 	return a.batch, a.tx.Commit()
+}
+
+func (a *resultApply) close() {
+	for _, s := range []*sql.Stmt{a.find, a.revise, a.insert, a.receipted} {
+		if s != nil {
+			s.Close()
+		}
+	}
 }
 
 func (a *resultApply) Rollback() error {
@@ -155,6 +181,7 @@ func (a *resultApply) Rollback() error {
 		return nil
 	}
 	a.done = true
+	a.close()
 	return a.tx.Rollback()
 }
 

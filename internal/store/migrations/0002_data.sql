@@ -13,7 +13,6 @@ CREATE TABLE entities (
     deleted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (type, id)
 ) WITHOUT ROWID;
-CREATE INDEX entities_version ON entities (version);
 
 -- The client's read interface: one view per type, with the contract's field
 -- names as columns (lists and extra fields stay in data, as JSON).

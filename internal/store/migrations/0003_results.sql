@@ -12,7 +12,6 @@ CREATE TABLE outbox (
     status       TEXT NOT NULL,     -- active, paused, finished, terminated
     started_at   TEXT NOT NULL,
     finished_at  TEXT NOT NULL DEFAULT '',
-    result_xml   TEXT,              -- NULL once deleted after its receipt
     content_hash TEXT NOT NULL,     -- SHA-256 of the execution as sent
     state        TEXT NOT NULL,
     bundle_id    TEXT NOT NULL DEFAULT '', -- the last bundle it went in
@@ -21,6 +20,15 @@ CREATE TABLE outbox (
     acked_at     TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE INDEX outbox_state ON outbox (state);
+
+-- Client: each execution's result document, apart from its state, so that
+-- changing the states of many executions does not rewrite their documents.
+-- A row is deleted when central's receipt arrives if results.deleteAfterSend
+-- is on.
+CREATE TABLE outbox_payloads (
+    id         TEXT PRIMARY KEY REFERENCES outbox (id),
+    result_xml TEXT NOT NULL
+);
 
 -- Central: every execution revision received, once by (id, content_hash).
 -- state is received, or conflict: the same id and revision with other
