@@ -152,21 +152,8 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 	if err != nil {
 		return nil, fmt.Errorf("client %s: age recipient: %w", rc.ID, err)
 	}
-	m := &manifest.Manifest{
-		Format:  manifest.Format,
-		Version: fmt.Sprintf("%d.%d", manifest.Major, manifest.Minor),
-		ID:      bundle.NewID(),
-		Kind:    manifest.KindData,
-		Sender: manifest.Party{Role: "central", KeyID: o.Signer.Public().IDString(),
-			AgeRecipient: o.AgeRecipient},
-		Recipient: manifest.Party{Role: "client", Client: rc.ID, Org: rc.Org, KeyID: rc.SignKeyID,
-			AgeRecipient: rc.AgeRecipient},
-		Stream:  Stream(rc.ID),
-		Seq:     rc.NextSeq,
-		Prev:    rc.Hash,
-		Created: o.Now.UTC(),
-		Expires: o.Now.UTC().Add(o.Expiry),
-	}
+	m := header(manifest.KindData, centralParty(o.Signer, o.AgeRecipient), rc.party(), Stream(rc.ID), rc.NextSeq, o.Now, o.Expiry)
+	m.Prev = rc.Hash
 	if !full {
 		m.Base = &manifest.Ref{Seq: rc.Seq, ID: rc.Bundle}
 	}
@@ -254,6 +241,32 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 	}
 	o.Log.Debug("exported data bundle", "client", rc.ID, "seq", m.Seq, "full", full, "commit", time.Since(start))
 	return &DataResult{Result: res, Counts: counts}, nil
+}
+
+// header starts the manifest of a new bundle.
+func header(kind manifest.Kind, sender, recipient manifest.Party, stream string, seq uint64, now time.Time, expiry time.Duration) *manifest.Manifest {
+	return &manifest.Manifest{
+		Format:    manifest.Format,
+		Version:   fmt.Sprintf("%d.%d", manifest.Major, manifest.Minor),
+		ID:        bundle.NewID(),
+		Kind:      kind,
+		Sender:    sender,
+		Recipient: recipient,
+		Stream:    stream,
+		Seq:       seq,
+		Created:   now.UTC(),
+		Expires:   now.UTC().Add(expiry),
+	}
+}
+
+// centralParty names central as a bundle's sender.
+func centralParty(signer minisign.PrivateKey, ageRecipient string) manifest.Party {
+	return manifest.Party{Role: "central", KeyID: signer.Public().IDString(), AgeRecipient: ageRecipient}
+}
+
+// party names the client as a bundle's recipient.
+func (r Recipient) party() manifest.Party {
+	return manifest.Party{Role: "client", Client: r.ID, Org: r.Org, KeyID: r.SignKeyID, AgeRecipient: r.AgeRecipient}
 }
 
 // AppendRecord appends the bundle form of a record: a JSON object with the

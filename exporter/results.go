@@ -87,21 +87,9 @@ func Results(ctx context.Context, ex ResultExport, out, bundleID string, o Resul
 	if err != nil {
 		return nil, err
 	}
-	m := &manifest.Manifest{
-		Format:  manifest.Format,
-		Version: fmt.Sprintf("%d.%d", manifest.Major, manifest.Minor),
-		ID:      bundleID,
-		Kind:    manifest.KindResults,
-		Sender: manifest.Party{Role: "client", Client: o.Client, KeyID: o.Signer.Public().IDString(),
-			AgeRecipient: o.AgeRecipient},
-		Recipient: o.Central,
-		Stream:    "results/" + o.Client,
-		Seq:       ex.Seq(),
-		Prev:      prev,
-		Created:   o.Now.UTC(),
-		Expires:   o.Now.UTC().Add(o.Expiry),
-		State:     state,
-	}
+	sender := manifest.Party{Role: "client", Client: o.Client, KeyID: o.Signer.Public().IDString(), AgeRecipient: o.AgeRecipient}
+	m := header(manifest.KindResults, sender, o.Central, "results/"+o.Client, ex.Seq(), o.Now, o.Expiry)
+	m.ID, m.Prev, m.State = bundleID, prev, state
 	w, err := bundle.Create(out, m, bundle.Options{Recipient: recipient, Signer: o.Signer, ChunkRecords: o.ChunkRecords})
 	if err != nil {
 		return nil, err
@@ -184,20 +172,7 @@ func Receipts(ctx context.Context, src ReceiptSource, out string, o ReceiptOptio
 	if err != nil {
 		return nil, fmt.Errorf("client %s: age recipient: %w", rc.ID, err)
 	}
-	m := &manifest.Manifest{
-		Format:  manifest.Format,
-		Version: fmt.Sprintf("%d.%d", manifest.Major, manifest.Minor),
-		ID:      bundle.NewID(),
-		Kind:    manifest.KindReceipts,
-		Sender: manifest.Party{Role: "central", KeyID: o.Signer.Public().IDString(),
-			AgeRecipient: o.AgeRecipient},
-		Recipient: manifest.Party{Role: "client", Client: rc.ID, Org: rc.Org, KeyID: rc.SignKeyID,
-			AgeRecipient: rc.AgeRecipient},
-		Stream:  "receipts/" + rc.ID,
-		Seq:     o.Batch,
-		Created: o.Now.UTC(),
-		Expires: o.Now.UTC().Add(o.Expiry),
-	}
+	m := header(manifest.KindReceipts, centralParty(o.Signer, o.AgeRecipient), rc.party(), "receipts/"+rc.ID, o.Batch, o.Now, o.Expiry)
 	w, err := bundle.Create(out, m, bundle.Options{Recipient: recipient, Signer: o.Signer})
 	if err != nil {
 		return nil, err

@@ -26,6 +26,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -390,7 +391,7 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 		}
 		typ := taosync.Type(p.Section.Name)
 		n := counts[p.Section.Name]
-		err := eachLine(p.Data, func(line []byte) error {
+		err := jsonl.EachLine(p.Data, func(line []byte) error {
 			r, ok := parseRecord(line)
 			if !ok {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad record in section %s", bundle.ErrMalformed, typ)}
@@ -459,7 +460,7 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap DataApply, counts map[string]taosync.Counts, log *slog.Logger) error {
 	n := counts[exporter.ReceiptsSection]
 	unknown := 0
-	err := eachLine(p.Data, func(line []byte) error {
+	err := jsonl.EachLine(p.Data, func(line []byte) error {
 		var r taosync.Receipt
 		if err := json.Unmarshal(line, &r); err != nil || r.ID == "" || r.Batch == 0 {
 			return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad receipt", bundle.ErrMalformed)}
@@ -481,18 +482,4 @@ func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap D
 	}
 	counts[exporter.ReceiptsSection] = n
 	return err
-}
-
-// eachLine calls fn with each non-empty line of a JSON Lines payload.
-func eachLine(data []byte, fn func([]byte) error) error {
-	for len(data) > 0 {
-		line, rest, _ := bytes.Cut(data, []byte{'\n'})
-		if len(line) > 0 {
-			if err := fn(line); err != nil {
-				return err
-			}
-		}
-		data = rest
-	}
-	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -100,7 +101,7 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	var n taosync.Counts
 	var conflicts int64
 	err = b.Read(ctx, o.Identity, []string{exporter.ResultsSection}, func(p bundle.Payload) error {
-		return eachLine(p.Data, func(line []byte) error {
+		return jsonl.EachLine(p.Data, func(line []byte) error {
 			var x exporter.OutgoingExecution
 			if err := json.Unmarshal(line, &x); err != nil || x.ID == "" {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad execution record", bundle.ErrMalformed)}

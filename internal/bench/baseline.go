@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -19,6 +17,7 @@ import (
 	// The same SQLite build as internal/store.
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -109,60 +108,22 @@ func decryptRecords(dir, identityFile string, skip string, fn func(section strin
 	return nil
 }
 
-// eachLine calls fn with each non-empty line of a JSON Lines payload.
-func eachLine(data []byte, fn func([]byte) error) error {
-	for len(data) > 0 {
-		line, rest, _ := bytes.Cut(data, []byte{'\n'})
-		if len(line) > 0 {
-			if err := fn(line); err != nil {
-				return err
-			}
-		}
-		data = rest
-	}
-	return nil
-}
-
-// openSQLite opens a fresh database with the pragmas of internal/store
-// (store.Open): WAL, synchronous=FULL, busy_timeout, foreign keys, and
-// immediate transactions.
-func openSQLite(path string) (*sql.DB, error) {
-	q := url.Values{}
-	q.Set("mode", "rwc")
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "FULL")
-	q.Set("_busy_timeout", "10000")
-	q.Set("_foreign_keys", "on")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-// sqliteInserts is the raw SQLite baseline: a fresh database with the
-// given schema, then, timed, one transaction of one prepared INSERT per
-// row, and the commit. Only the transaction is timed: opening the database
+// sqliteInserts is the raw SQLite baseline: a fresh database opened as
+// internal/store opens a home's (the same pragmas, the same schema, by its
+// migrations), then, timed, one transaction of one prepared INSERT per row,
+// and the commit. Only the transaction is timed: opening the database
 // and decoding the rows are not.
 //
 // It runs in the bench's process: its CPU time is the process's during the
 // transaction, and ctx is not passed down, so that go-sqlite3 runs each
 // statement on the calling goroutine (with a context that can be
 // cancelled it starts a goroutine per statement).
-func sqliteInserts(ctx context.Context, path, schema, insert string, rows [][]any) (step, error) {
-	db, err := openSQLite(path)
+func sqliteInserts(ctx context.Context, path, insert string, rows [][]any) (step, error) {
+	db, err := store.Open(ctx, path, true)
 	if err != nil {
 		return step{}, err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		return step{}, err
-	}
 	ctx = context.WithoutCancel(ctx)
 	cpu0, psi0 := processCPU(), pressureTotal("cpu")
 	start := time.Now()
@@ -200,18 +161,8 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// The baseline's table for entities has the shape of the client's entities
-// table (internal/store/migrations/0002_data.sql).
-const entitiesSchema = `CREATE TABLE t (
-    type    TEXT NOT NULL,
-    id      TEXT NOT NULL,
-    data    TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    PRIMARY KEY (type, id)
-) WITHOUT ROWID;
-CREATE INDEX t_version ON t (version);`
-
-const entitiesInsert = "INSERT INTO t (type, id, data, version) VALUES (?, ?, ?, ?)"
+// entitiesInsert writes a row of the client's entities table.
+const entitiesInsert = "INSERT INTO entities (type, id, data, version) VALUES (?, ?, ?, ?)"
 
 // entityRow decodes one record of a data bundle's section typ into a row of
 // the entities baseline.
@@ -227,28 +178,8 @@ func entityRow(typ string, line []byte) ([]any, error) {
 	return []any{typ, r.ID, []byte(r.Data), r.V}, nil
 }
 
-// The baseline's table for results has the shape of central's executions
-// table (internal/store/migrations/0003_results.sql).
-const executionsSchema = `CREATE TABLE t (
-    id           TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    revision     INTEGER NOT NULL,
-    client       TEXT NOT NULL,
-    delivery     TEXT NOT NULL,
-    test_taker   TEXT NOT NULL,
-    test_center  TEXT NOT NULL,
-    status       TEXT NOT NULL,
-    started_at   TEXT NOT NULL,
-    finished_at  TEXT NOT NULL,
-    result_xml   TEXT NOT NULL,
-    state        TEXT NOT NULL,
-    bundle_id    TEXT NOT NULL,
-    received_at  TEXT NOT NULL,
-    PRIMARY KEY (id, content_hash)
-) WITHOUT ROWID;
-CREATE INDEX t_client ON t (client, state);`
-
-const executionsInsert = `INSERT INTO t (id, content_hash, revision, client, delivery, test_taker, test_center,
+// executionsInsert writes a row of central's executions table.
+const executionsInsert = `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker, test_center,
     status, started_at, finished_at, result_xml, state, bundle_id, received_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 

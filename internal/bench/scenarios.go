@@ -12,6 +12,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/internal/sample"
 )
 
@@ -56,7 +57,7 @@ func applied(out []byte, bundles ...string) error {
 		want[filepath.Base(b)] = true
 	}
 	n := 0
-	err := eachLine(out, func(line []byte) error {
+	err := jsonl.EachLine(out, func(line []byte) error {
 		var l importLine
 		if err := json.Unmarshal(line, &l); err != nil {
 			return fmt.Errorf("import output: %v: %.200s", err, line)
@@ -191,8 +192,8 @@ func (b *bench) records(ctx context.Context) (*pair, error) {
 
 	// Baseline: the same records, decrypted back out of the bundle, as one
 	// JSON Lines stream through zstd and age.
-	jsonl := filepath.Join(p.dir, "records.jsonl")
-	w, err := createJSONL(jsonl)
+	records := filepath.Join(p.dir, "records.jsonl")
+	w, err := createJSONL(records)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +202,7 @@ func (b *bench) records(ctx context.Context) (*pair, error) {
 		if _, err := w.Write(payload); err != nil {
 			return err
 		}
-		return eachLine(payload, func(line []byte) error {
+		return jsonl.EachLine(payload, func(line []byte) error {
 			row, err := entityRow(section, line)
 			rows = append(rows, row)
 			return err
@@ -216,8 +217,8 @@ func (b *bench) records(ctx context.Context) (*pair, error) {
 	if int64(len(rows)) != n {
 		return nil, fmt.Errorf("the bundle's chunks hold %d records, its manifest says %d", len(rows), n)
 	}
-	jsonlSize := fileSize(jsonl)
-	base, err := shell(ctx, `zstd -3 -T1 -q -c -- "$1" | age -r "$2" > /dev/null`, jsonl, p.clientKeys.AgeRecipient)
+	jsonlSize := fileSize(records)
+	base, err := shell(ctx, `zstd -3 -T1 -q -c -- "$1" | age -r "$2" > /dev/null`, records, p.clientKeys.AgeRecipient)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +235,7 @@ func (b *bench) records(ctx context.Context) (*pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb, err := sqliteInserts(ctx, filepath.Join(p.dir, "baseline-entities.db"), entitiesSchema, entitiesInsert, rows)
+	sb, err := sqliteInserts(ctx, filepath.Join(p.dir, "baseline-entities.db"), entitiesInsert, rows)
 	if err != nil {
 		return nil, err
 	}
@@ -334,8 +335,8 @@ func (b *bench) results(ctx context.Context, p *pair) error {
 
 	// Baselines: the bundle's executions, decrypted with central's key, as
 	// one JSON Lines stream through zstd and age; and as rows of SQLite.
-	jsonl := filepath.Join(p.dir, "results.jsonl")
-	w, err := createJSONL(jsonl)
+	records := filepath.Join(p.dir, "results.jsonl")
+	w, err := createJSONL(records)
 	if err != nil {
 		return err
 	}
@@ -345,7 +346,7 @@ func (b *bench) results(ctx context.Context, p *pair) error {
 		if _, err := w.Write(payload); err != nil {
 			return err
 		}
-		return eachLine(payload, func(line []byte) error {
+		return jsonl.EachLine(payload, func(line []byte) error {
 			row, err := executionRow(line, p.clientID, exp.BundleID, now)
 			rows = append(rows, row)
 			return err
@@ -357,14 +358,14 @@ func (b *bench) results(ctx context.Context, p *pair) error {
 	if err != nil {
 		return err
 	}
-	base, err := shell(ctx, `zstd -3 -T1 -q -c -- "$1" | age -r "$2" > /dev/null`, jsonl, p.centralKeys.AgeRecipient)
+	base, err := shell(ctx, `zstd -3 -T1 -q -c -- "$1" | age -r "$2" > /dev/null`, records, p.centralKeys.AgeRecipient)
 	if err != nil {
 		return err
 	}
 	b.rep.add(Figure{ID: "6", Name: fmt.Sprintf("export results on the client: %s executions, assessmentResult of %s bytes on average", count(exp.Executions), count(int64(meanXML))),
 		Value: n / est.Seconds(), Unit: "executions/s", Min: ptr(20_000),
 		Baseline: &Baseline{Name: "zstd -3 -T1 | age -r, same executions as JSON Lines", Value: n / base.Seconds(), Unit: "executions/s", Seconds: base.Seconds(), CPUSeconds: base.CPU.Seconds()},
-		Note:     fmt.Sprintf("%s of JSON Lines; bundle %s bytes", mibs(fileSize(jsonl)), count(exp.Bytes))}.of(est))
+		Note:     fmt.Sprintf("%s of JSON Lines; bundle %s bytes", mibs(fileSize(records)), count(exp.Bytes))}.of(est))
 
 	centralCopy := filepath.Join(p.dir, "central-before-results")
 	if b.o.profile != "" {
@@ -376,7 +377,7 @@ func (b *bench) results(ctx context.Context, p *pair) error {
 	if err != nil {
 		return err
 	}
-	sb, err := sqliteInserts(ctx, filepath.Join(p.dir, "baseline-executions.db"), executionsSchema, executionsInsert, rows)
+	sb, err := sqliteInserts(ctx, filepath.Join(p.dir, "baseline-executions.db"), executionsInsert, rows)
 	if err != nil {
 		return err
 	}

@@ -217,3 +217,18 @@ func hex4(b []byte) (rune, bool) {
 	}
 	return r, true
 }
+
+// EachLine calls fn with each non-empty line of a JSON Lines payload held
+// in memory (a bundle chunk's), in order.
+func EachLine(data []byte, fn func([]byte) error) error {
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		if len(line) > 0 {
+			if err := fn(line); err != nil {
+				return err
+			}
+		}
+		data = rest
+	}
+	return nil
+}
