@@ -24,7 +24,10 @@ var ErrBadExecution = errors.New("execution does not match its content hash")
 
 // ResultTarget is where central stores the results of its clients.
 type ResultTarget interface {
-	BeginResults(ctx context.Context, client string) (ResultApply, error)
+	// BeginResults starts storing a bundle of the client's; reported is
+	// the receipt batch up to which the bundle says the client holds every
+	// receipt (new batches are numbered above it).
+	BeginResults(ctx context.Context, client string, reported uint64) (ResultApply, error)
 }
 
 // ResultApply is one result bundle being stored, in one transaction.
@@ -90,7 +93,7 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 		}
 	}
 	start := time.Now()
-	ap, err := t.BeginResults(ctx, m.Sender.Client)
+	ap, err := t.BeginResults(ctx, m.Sender.Client, state.ReceiptSeq)
 	if err != nil {
 		return nil, 0, Refused, err
 	}

@@ -6,14 +6,18 @@ package central
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/config"
@@ -129,12 +133,8 @@ func (c *Central) ReceiptBundle(ctx context.Context, dir, client string, batch u
 }
 
 func (c *Central) receiptBundle(ctx context.Context, dir, client string, batch uint64, transport string) (string, error) {
-	existing, err := filepath.Glob(filepath.Join(dir, fmt.Sprintf("receipts-%s-%06d-*", client, batch), manifest.FileName))
-	if err != nil {
-		return "", err
-	}
-	if len(existing) > 0 {
-		return filepath.Dir(existing[0]), nil
+	if d, err := c.existingReceipts(dir, client, batch); err != nil || d != "" {
+		return d, err
 	}
 	signer, err := c.Home.Signer()
 	if err != nil {
@@ -159,6 +159,38 @@ func (c *Central) receiptBundle(ctx context.Context, dir, client string, batch u
 		Counts: map[string]taosync.Counts{exporter.ReceiptsSection: {Created: m.Section(exporter.ReceiptsSection).Records}},
 		Bytes:  res.Bytes(), Outcome: taosync.OutcomeOK})
 	return res.Dir, err
+}
+
+// existingReceipts finds the receipt bundle of a client's batch already in
+// dir: a bundle folder of exactly that name's form whose manifest, signed
+// by this central, names the client and the batch.
+func (c *Central) existingReceipts(dir, client string, batch uint64) (string, error) {
+	name := regexp.MustCompile(`^receipts-` + regexp.QuoteMeta(client) + fmt.Sprintf(`-%06d-[0-9a-f]{8}$`, batch))
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	trust, err := c.Home.Trust(context.Background(), time.Now())
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !name.MatchString(e.Name()) {
+			continue
+		}
+		d := filepath.Join(dir, e.Name())
+		b, err := bundle.Open(d, trust)
+		if err != nil || b.Signer.ID != trust.Own.ID {
+			continue
+		}
+		if m := b.Manifest; m.Kind == manifest.KindReceipts && m.Recipient.Client == client && m.Seq == batch && b.Check(context.Background()) == nil {
+			return d, nil
+		}
+	}
+	return "", nil
 }
 
 // RecordRefusals adds a history row for each bundle refused.

@@ -22,7 +22,7 @@ const (
 
 // BeginResults starts importing one result bundle of a client, in one
 // transaction.
-func (c *Central) BeginResults(ctx context.Context, client string) (importer.ResultApply, error) {
+func (c *Central) BeginResults(ctx context.Context, client string, reported uint64) (importer.ResultApply, error) {
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -32,10 +32,10 @@ func (c *Central) BeginResults(ctx context.Context, client string) (importer.Res
 		tx.Rollback()
 		return nil, err
 	}
-	// Batches are numbered above what the client reported holding too, so
-	// that after central is restored from a backup it does not hand out a
-	// number the client already holds.
-	a := &resultApply{tx: tx, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq) + 1}
+	// Batches are numbered above what the client reported holding too (in
+	// this bundle or before), so that after central is restored from a
+	// backup it does not hand out a number the client already holds.
+	a := &resultApply{tx: tx, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq, reported) + 1}
 	// The statements run once per execution are prepared once per bundle.
 	for _, p := range []struct {
 		stmt **sql.Stmt

@@ -174,8 +174,8 @@ type killResultTarget struct {
 	k *killer
 }
 
-func (t *killResultTarget) BeginResults(ctx context.Context, client string) (importer.ResultApply, error) {
-	a, err := t.ResultTarget.BeginResults(ctx, client)
+func (t *killResultTarget) BeginResults(ctx context.Context, client string, reported uint64) (importer.ResultApply, error) {
+	a, err := t.ResultTarget.BeginResults(ctx, client, reported)
 	if err != nil {
 		return nil, err
 	}
