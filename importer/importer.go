@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -195,7 +197,7 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 	for _, f := range found {
 		l := Line{Bundle: f.dir}
 		if f.err != nil {
-			l.Outcome, l.err = openOutcome(ctx, f, t)
+			l.Outcome, l.err = openOutcome(ctx, f, o.Trust.Self, t)
 			l.Reason = f.err.Error()
 			if f.b != nil {
 				l.BundleID, l.Kind, l.Seq = f.b.Manifest.ID, string(f.b.Manifest.Kind), f.b.Manifest.Seq
@@ -233,11 +235,11 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 // openOutcome says what a bundle that did not open is: not for this home,
 // incomplete (a copy or write cut short: skipped, as if it were not there),
 // expired after it was applied here (skipped), or refused.
-func openOutcome(ctx context.Context, f opened, t interface {
+func openOutcome(ctx context.Context, f opened, self bundle.Self, t interface {
 	Applied(context.Context, string) (bool, error)
 }) (string, error) {
 	switch {
-	case errors.Is(f.err, bundle.ErrWrongRecipient):
+	case errors.Is(f.err, bundle.ErrWrongRecipient), errors.Is(f.err, bundle.ErrUnknownSigner) && !addressedTo(f.dir, self):
 		return NotForUs, f.err
 	case errors.Is(f.err, bundle.ErrIncomplete):
 		return Skipped, nil
@@ -251,6 +253,22 @@ func openOutcome(ctx context.Context, f opened, t interface {
 		}
 	}
 	return Refused, f.err
+}
+
+// addressedTo reports whether the (unverified) manifest in dir names self
+// as its recipient. It only decides how to report a bundle signed by a key
+// not trusted here: one addressed elsewhere (another client's results on a
+// shared stick) is not for this home, one addressed here is refused.
+func addressedTo(dir string, self bundle.Self) bool {
+	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+	if err != nil {
+		return true
+	}
+	m, err := manifest.Parse(raw)
+	if err != nil {
+		return true
+	}
+	return m.Recipient.Role == self.Role && m.Recipient.Client == self.Client
 }
 
 // checkStream decides whether a data bundle applies on state s.

@@ -62,7 +62,7 @@ func Results(ctx context.Context, dir string, t ResultTarget, o Options) ([]Resu
 		l := ResultLine{Line: Line{Bundle: f.dir}}
 		switch {
 		case f.err != nil:
-			l.Outcome, l.err = openOutcome(ctx, f, nil)
+			l.Outcome, l.err = openOutcome(ctx, f, o.Trust.Self, nil)
 			l.Reason = f.err.Error()
 		case o.Trust.Own != nil && f.b.Signer.ID == o.Trust.Own.ID:
 			l.Outcome, l.Reason = NotForUs, "sent from this home"

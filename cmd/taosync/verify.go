@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync/bundle"
+	"github.com/taosync/taosync/manifest"
 )
 
 func (a *app) verifyCommand() *cobra.Command {
@@ -62,7 +63,7 @@ func (a *app) runVerify(ctx context.Context, dir string) error {
 		b, err := bundle.Open(d, trust)
 		if err == nil {
 			m := b.Manifest
-			l.BundleID, l.Kind, l.Stream, l.Seq, l.Full = m.ID, string(m.Kind), m.Stream, m.Seq, m.Full()
+			l.BundleID, l.Kind, l.Stream, l.Seq, l.Full = m.ID, string(m.Kind), m.Stream, m.Seq, m.Kind == manifest.KindData && m.Full()
 			l.Sender, l.Recipient = partyName(m.Sender.Role, m.Sender.Client), partyName(m.Recipient.Role, m.Recipient.Client)
 			l.Chunks, l.Bytes = m.Chunks(), b.Bytes
 			err = b.Check(ctx)
@@ -94,12 +95,12 @@ func printVerify(w io.Writer, lines []verifyLine) {
 			fmt.Fprintf(w, "invalid  %s\n", l.Error)
 			continue
 		}
-		base := "full"
-		if !l.Full {
-			base = "delta"
+		kind := l.Kind
+		if l.Kind == string(manifest.KindData) {
+			kind += map[bool]string{true: " full", false: " delta"}[l.Full]
 		}
-		fmt.Fprintf(w, "valid    %s: %s %s seq %d, %s to %s, %d chunks, %d bytes\n",
-			l.Bundle, l.Kind, base, l.Seq, l.Sender, l.Recipient, l.Chunks, l.Bytes)
+		fmt.Fprintf(w, "valid    %s: %s seq %d, %s to %s, %d chunks, %d bytes\n",
+			l.Bundle, kind, l.Seq, l.Sender, l.Recipient, l.Chunks, l.Bytes)
 	}
 }
 
