@@ -13,7 +13,6 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/manifest"
 )
 
 // execSource is a store.ExecutionSource over a slice, as `results add`
@@ -293,10 +292,4 @@ func bundleDirs(stick, kind string) []string {
 		}
 	}
 	return out
-}
-
-// complete reports whether a bundle folder has its manifest.
-func complete(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, manifest.FileName))
-	return err == nil
 }

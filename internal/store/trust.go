@@ -27,12 +27,6 @@ func Trust(ctx context.Context, q Querier, k TrustedKey) error {
 	return nil
 }
 
-// Untrust removes a party's key.
-func Untrust(ctx context.Context, q Querier, party string) error {
-	_, err := q.ExecContext(ctx, "DELETE FROM trusted_keys WHERE party = ?", party)
-	return err
-}
-
 // TrustedKeys lists the trusted keys.
 func TrustedKeys(ctx context.Context, q Querier) ([]TrustedKey, error) {
 	rows, err := q.QueryContext(ctx, "SELECT key_id, party, sign_key, age_recipient FROM trusted_keys ORDER BY party")
