@@ -15,11 +15,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/blobstore"
-	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -166,37 +166,15 @@ func currentRSS() uint64 {
 // `export data --full` does.
 func (b *bench) profileDataExport(ctx context.Context, p *pair, name string) error {
 	ctx = b.profileContext(ctx)
-	h, err := home.Open(ctx, p.central)
+	cc, err := central.Open(ctx, p.central, quiet)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
-	if err != nil {
-		return err
-	}
-	signer, err := h.Signer()
-	if err != nil {
-		return err
-	}
-	keys, err := h.PublicKeys()
-	if err != nil {
-		return err
-	}
-	per, err := config.Int(ctx, h.DB, "sync.chunkSize")
-	if err != nil {
-		return err
-	}
+	defer cc.Close()
 	out := filepath.Join(p.dir, "profile-"+name)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
 	defer os.RemoveAll(out)
 	return b.profiled(name, func() error {
-		_, err := exporter.Data(ctx, &store.Central{DB: h.DB, Chunks: chunks}, out, exporter.DataOptions{
-			Client: p.clientID, Full: true, ChunkRecords: per, Expiry: 30 * 24 * time.Hour,
-			Signer: signer, AgeRecipient: keys.Age, Now: time.Now(), Log: quiet,
-		})
+		_, err := cc.ExportData(ctx, p.clientID, out, central.ExportOptions{Full: true})
 		return err
 	})
 }
@@ -247,51 +225,15 @@ func (b *bench) profileDataImport(ctx context.Context, pristine, stick, name str
 // results --resend`: they were sent by the measured export).
 func (b *bench) profileResultsExport(ctx context.Context, p *pair, name string) error {
 	ctx = b.profileContext(ctx)
-	h, err := home.Open(ctx, p.client)
+	cl, err := client.Open(ctx, p.client, quiet)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	local := &store.Local{DB: h.DB}
-	client, err := h.ClientID(ctx)
-	if err != nil {
-		return err
-	}
-	central, err := h.Central(ctx)
-	if err != nil {
-		return err
-	}
-	signer, err := h.Signer()
-	if err != nil {
-		return err
-	}
-	keys, err := h.PublicKeys()
-	if err != nil {
-		return err
-	}
-	per, err := config.Int(ctx, h.DB, "results.chunkSize")
-	if err != nil {
-		return err
-	}
+	defer cl.Close()
 	out := filepath.Join(p.dir, "profile-"+name)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
 	defer os.RemoveAll(out)
 	return b.profiled(name, func() error {
-		state, err := local.ClientState(ctx)
-		if err != nil {
-			return err
-		}
-		id := bundle.NewID()
-		ex, err := local.BeginResultExport(ctx, id, []string{"finished"}, true)
-		if err != nil {
-			return err
-		}
-		_, err = exporter.Results(ctx, ex, out, id, exporter.ResultOptions{
-			Client: client, ChunkRecords: per, Expiry: 365 * 24 * time.Hour, Signer: signer,
-			AgeRecipient: keys.Age, Central: central, State: state, Now: time.Now(),
-		})
+		_, _, err := cl.ExportResults(ctx, out, true, "folder")
 		return err
 	})
 }
