@@ -74,6 +74,7 @@ func (l *Local) BeginApply(ctx context.Context, full bool) (importer.DataApply, 
 		{&a.get, "SELECT version FROM entities WHERE type = ? AND id = ?"},
 		{&a.put, `INSERT INTO entities (type, id, data, version) VALUES (?, ?, ?, ?)
 			ON CONFLICT (type, id) DO UPDATE SET data = excluded.data, version = excluded.version`},
+		{&a.ins, "INSERT INTO entities (type, id, data, version) VALUES (?, ?, ?, ?)"},
 		{&a.del, "DELETE FROM entities WHERE type = ? AND id = ?"},
 	} {
 		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
@@ -88,6 +89,8 @@ type apply struct {
 	l             *Local
 	tx            *sql.Tx
 	get, put, del *sql.Stmt
+	// ins inserts an entity known not to be held: cheaper than put.
+	ins *sql.Stmt
 	// held maps, per type, the ids held to their versions, in a full
 	// snapshot; ids are removed as the snapshot names them, so that what
 	// is left at the end is what the snapshot lacks.
@@ -145,7 +148,11 @@ func (a *apply) Upsert(ctx context.Context, t taosync.Type, id string, version i
 	case have == version:
 		return exporter.Unchanged, nil
 	}
-	if _, err := a.put.ExecContext(ctx, string(t), id, data, version); err != nil {
+	st := a.put
+	if change == exporter.Created {
+		st = a.ins
+	}
+	if _, err := st.ExecContext(ctx, string(t), id, data, version); err != nil {
 		return 0, err
 	}
 	if t == taosync.Delivery {
@@ -271,7 +278,7 @@ func (a *apply) Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryE
 }
 
 func (a *apply) close() {
-	for _, s := range []*sql.Stmt{a.get, a.put, a.del} {
+	for _, s := range []*sql.Stmt{a.get, a.put, a.ins, a.del} {
 		if s != nil {
 			s.Close()
 		}
