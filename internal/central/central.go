@@ -92,6 +92,15 @@ func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOp
 	})
 }
 
+// ReportDataState records what a client says it holds (with every pull),
+// queued with the other writes rather than on SQLite's lock, which many
+// concurrent pulls would exhaust.
+func (c *Central) ReportDataState(ctx context.Context, client string, seq, receiptSeq uint64) error {
+	c.writes.Lock()
+	defer c.writes.Unlock()
+	return c.Store.ReportDataState(ctx, client, seq, receiptSeq, time.Now())
+}
+
 // ImportResults imports the result bundles in dir and, with receipts,
 // writes the receipt bundle answering each into receiptsDir. It returns
 // one line per bundle found and the receipt bundles' folders by result

@@ -192,7 +192,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 	lock.Lock()
 	defer lock.Unlock()
 	ctx := r.Context()
-	if err := s.c.Store.ReportDataState(ctx, client, req.DataSeq, req.ReceiptSeq, time.Now()); err != nil {
+	if err := s.c.ReportDataState(ctx, client, req.DataSeq, req.ReceiptSeq); err != nil {
 		s.fail(w, "pull: record state", err)
 		return
 	}
