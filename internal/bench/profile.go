@@ -15,13 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
-	"github.com/taosync/taosync/internal/home"
-	"github.com/taosync/taosync/internal/store"
 )
 
 // The CLI has no profiling hook, so with -profile the bench repeats the
@@ -189,36 +185,32 @@ func (b *bench) profileDataImport(ctx context.Context, pristine, stick, name str
 		return err
 	}
 	defer os.RemoveAll(dir)
-	h, err := home.Open(ctx, dir)
+	cl, err := client.Open(ctx, dir, quiet)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	trust, err := h.Trust(ctx, time.Now())
+	defer cl.Close()
+	opts, err := cl.Options(ctx, "folder")
 	if err != nil {
 		return err
 	}
-	id, err := h.Identity()
-	if err != nil {
-		return err
-	}
-	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
-	if err != nil {
-		return err
-	}
-	local := &store.Local{DB: h.DB, Chunks: chunks}
 	return b.profiled(name, func() error {
-		lines, err := importer.Data(ctx, stick, local, importer.Options{Trust: trust, Identity: id, Transport: "folder", Log: quiet})
+		lines, err := cl.Import(ctx, stick, opts)
 		if err != nil {
 			return err
 		}
-		for _, l := range lines {
-			if l.Outcome != importer.Applied {
-				return fmt.Errorf("bundle %s: %s %s", l.Bundle, l.Outcome, l.Reason)
-			}
-		}
-		return nil
+		return allApplied(lines)
 	})
+}
+
+// allApplied fails unless every bundle of an import was applied.
+func allApplied[L interface{ Base() importer.Line }](lines []L) error {
+	for _, x := range lines {
+		if l := x.Base(); l.Outcome != importer.Applied {
+			return fmt.Errorf("bundle %s: %s %s", l.Bundle, l.Outcome, l.Reason)
+		}
+	}
+	return nil
 }
 
 // profileResultsExport sends the client's executions again (as `export
@@ -250,42 +242,20 @@ func (b *bench) profileResultsImport(ctx context.Context, centralCopy, stick, bu
 		return err
 	}
 	defer os.RemoveAll(dir)
-	h, err := home.Open(ctx, centralCopy)
+	cc, err := central.Open(ctx, centralCopy, quiet)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	trust, err := h.Trust(ctx, time.Now())
+	defer cc.Close()
+	opts, err := central.Options(ctx, cc.Home, "folder", quiet)
 	if err != nil {
 		return err
 	}
-	id, err := h.Identity()
-	if err != nil {
-		return err
-	}
-	signer, err := h.Signer()
-	if err != nil {
-		return err
-	}
-	keys, err := h.PublicKeys()
-	if err != nil {
-		return err
-	}
-	c := &store.Central{DB: h.DB}
 	return b.profiled(name, func() error {
-		lines, err := importer.Results(ctx, dir, c, importer.Options{Trust: trust, Identity: id, Transport: "folder", Log: quiet})
+		lines, _, err := cc.ImportResults(ctx, dir, opts, dir)
 		if err != nil {
 			return err
 		}
-		for _, l := range lines {
-			if l.Outcome != importer.Applied {
-				return fmt.Errorf("bundle %s: %s %s", l.Bundle, l.Outcome, l.Reason)
-			}
-			if _, err := exporter.Receipts(ctx, c, dir, exporter.ReceiptOptions{Client: l.Client, Batch: l.Batch,
-				Expiry: 30 * 24 * time.Hour, Signer: signer, AgeRecipient: keys.Age, Now: time.Now()}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return allApplied(lines)
 	})
 }
