@@ -39,7 +39,7 @@ demo: build
 # same run (zstd | age, raw SQLite): see docs/performance.md. Needs the age
 # and zstd programs; a few minutes and about 6 GB of temporary disk.
 bench:
-	$(GO) run ./internal/bench -size full -json bin/bench.json
+	$(GO) run ./internal/bench -size full -cases all -json bin/bench.json
 
 # The same harness at a small size (under a minute), run in CI so that it
 # keeps working. It asserts no timings.
