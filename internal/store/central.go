@@ -2,12 +2,14 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/blobstore"
@@ -55,7 +57,7 @@ func rowContext(ctx context.Context) context.Context { return context.WithoutCan
 
 // loadStmts are the prepared statements of a load.
 type loadStmts struct {
-	get, put, exists, unlink, link, seen *sql.Stmt
+	get, put, exists, links, unlink, link, seen *sql.Stmt
 }
 
 func prepareLoad(ctx context.Context, tx *sql.Tx) (*loadStmts, error) {
@@ -68,6 +70,7 @@ func prepareLoad(ctx context.Context, tx *sql.Tx) (*loadStmts, error) {
 		{&s.put, `INSERT INTO entities (type, id, data, version, deleted) VALUES (?, ?, ?, ?, 0)
 			ON CONFLICT (type, id) DO UPDATE SET data = excluded.data, version = excluded.version, deleted = 0`},
 		{&s.exists, "SELECT 1 FROM entities WHERE type = ? AND id = ? AND deleted = 0"},
+		{&s.links, "SELECT ref_type, ref_id FROM entity_links WHERE type = ? AND id = ? ORDER BY ref_type, ref_id"},
 		{&s.unlink, "DELETE FROM entity_links WHERE type = ? AND id = ?"},
 		{&s.link, "INSERT OR IGNORE INTO entity_links (type, id, ref_type, ref_id) VALUES (?, ?, ?, ?)"},
 		{&s.seen, "INSERT INTO temp.load_seen (id) VALUES (?)"},
@@ -83,7 +86,7 @@ func prepareLoad(ctx context.Context, tx *sql.Tx) (*loadStmts, error) {
 }
 
 func (s *loadStmts) close() {
-	for _, st := range []*sql.Stmt{s.get, s.put, s.exists, s.unlink, s.link, s.seen} {
+	for _, st := range []*sql.Stmt{s.get, s.put, s.exists, s.links, s.unlink, s.link, s.seen} {
 		if st != nil {
 			st.Close()
 		}
@@ -118,6 +121,9 @@ func (c *Central) Load(ctx context.Context, file string, t taosync.Type, src Ent
 	defer st.close()
 	outer := ctx
 	ctx = rowContext(ctx)
+	// rescope: a link changed, or an entity became live again, so the
+	// scopes must be computed again before the commit.
+	rescope := false
 	for n := 0; ; n++ {
 		if n%1024 == 0 && outer.Err() != nil {
 			return res, outer.Err()
@@ -138,10 +144,11 @@ func (c *Central) Load(ctx context.Context, file string, t taosync.Type, src Ent
 			return res, err
 		}
 		var old []byte
-		var deleted bool
+		var deleted, created bool
 		err = st.get.QueryRowContext(ctx, string(t), e.ID).Scan(&old, &deleted)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
+			created = true
 			res.Created++
 		case err != nil:
 			return res, err
@@ -176,14 +183,11 @@ func (c *Central) Load(ctx context.Context, file string, t taosync.Type, src Ent
 		if _, err := st.put.ExecContext(ctx, string(t), e.ID, e.Data, version); err != nil {
 			return res, err
 		}
-		if _, err := st.unlink.ExecContext(ctx, string(t), e.ID); err != nil {
+		relinked, err := relink(ctx, st, t, e.ID, created, links)
+		if err != nil {
 			return res, err
 		}
-		for _, l := range links {
-			if _, err := st.link.ExecContext(ctx, string(t), e.ID, l[0], l[1]); err != nil {
-				return res, err
-			}
-		}
+		rescope = rescope || relinked || deleted
 	}
 	if prune {
 		n, err := c.tombstone(ctx, tx, t, version, "id NOT IN (SELECT id FROM temp.load_seen)")
@@ -191,12 +195,55 @@ func (c *Central) Load(ctx context.Context, file string, t taosync.Type, src Ent
 			return res, err
 		}
 		res.Deleted = n
+		rescope = rescope || n > 0
+	}
+	if rescope {
+		if err := refreshScopes(ctx, tx); err != nil {
+			return res, err
+		}
 	}
 	return res, tx.Commit()
 }
 
+// relink replaces the links of an entity if they changed, and reports
+// whether they did.
+func relink(ctx context.Context, st *loadStmts, t taosync.Type, id string, created bool, links [][2]string) (bool, error) {
+	slices.SortFunc(links, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	links = slices.Compact(links)
+	if !created {
+		rows, err := st.links.QueryContext(ctx, string(t), id)
+		if err != nil {
+			return false, err
+		}
+		var old [][2]string
+		for rows.Next() {
+			var l [2]string
+			if err := rows.Scan(&l[0], &l[1]); err != nil {
+				rows.Close()
+				return false, err
+			}
+			old = append(old, l)
+		}
+		if err := rows.Close(); err != nil {
+			return false, err
+		}
+		if slices.Equal(old, links) {
+			return false, nil
+		}
+		if _, err := st.unlink.ExecContext(ctx, string(t), id); err != nil {
+			return false, err
+		}
+	}
+	for _, l := range links {
+		if _, err := st.link.ExecContext(ctx, string(t), id, l[0], l[1]); err != nil {
+			return false, err
+		}
+	}
+	return len(links) > 0 || !created, nil
+}
+
 // tombstone marks the live entities of type t matching where as deleted, and
-// drops their links.
+// drops their links; the caller computes the scopes again if any was.
 func (c *Central) tombstone(ctx context.Context, tx *sql.Tx, t taosync.Type, version int64, where string) (int64, error) {
 	cond := "type = ? AND deleted = 0 AND " + where
 	if _, err := tx.ExecContext(ctx, "DELETE FROM entity_links WHERE (type, id) IN (SELECT type, id FROM entities WHERE "+cond+")", string(t)); err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/taosync/taosync"
@@ -13,27 +12,8 @@ import (
 	"github.com/taosync/taosync/exporter"
 )
 
-// scopeSQL fills temp.scope with the live entities in the scope of the
-// organisation given as the only parameter (PRODUCT.md §3): its test
-// centres; the administrators, proctors and eligibilities at them; the test
-// takers and deliveries those eligibilities name.
-var scopeSQL = []string{
-	`CREATE TEMP TABLE IF NOT EXISTS scope (type TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (type, id)) WITHOUT ROWID`,
-	`DELETE FROM temp.scope`,
-	`INSERT INTO temp.scope SELECT type, id FROM entity_links
-		WHERE ref_type = 'org' AND ref_id = ?1 AND type = 'test-center'`,
-	`INSERT OR IGNORE INTO temp.scope SELECT l.type, l.id FROM entity_links l
-		JOIN temp.scope s ON l.ref_type = 'test-center' AND l.ref_id = s.id
-		WHERE s.type = 'test-center' AND l.type IN ('administrator', 'proctor', 'eligibility')`,
-	`INSERT OR IGNORE INTO temp.scope SELECT l.ref_type, l.ref_id FROM entity_links l
-		JOIN temp.scope s ON l.type = 'eligibility' AND l.id = s.id
-		WHERE s.type = 'eligibility' AND l.ref_type IN ('test-taker', 'delivery')`,
-	`DELETE FROM temp.scope WHERE NOT EXISTS (SELECT 1 FROM entities e
-		WHERE e.type = scope.type AND e.id = scope.id AND e.deleted = 0)`,
-}
-
 // BeginDataExport starts a data export for a client: one transaction, in
-// which its scope is computed from its registration only.
+// which its scope is its organisation's, by its registration only.
 func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.DataExport, error) {
 	// The sequence number is reserved in a transaction of its own, so that
 	// it is never handed out twice, even when an export dies between
@@ -73,11 +53,18 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.
 	if e.client.RevokedAt != "" {
 		return fail(fmt.Errorf("client %s was revoked at %s", client, e.client.RevokedAt))
 	}
-	for _, q := range scopeSQL {
-		if _, err := e.tx.ExecContext(ctx, q, e.client.Org); err != nil {
-			return fail(fmt.Errorf("compute scope of %s: %w", client, err))
-		}
+	if err := refreshStaleScopes(ctx, e.tx); err != nil {
+		return fail(err)
 	}
+	// The transaction holds the write lock: no change can come between
+	// reading the counter and the records.
+	if err := e.tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'entity_version'), 0)").Scan(&e.version); err != nil {
+		return fail(err)
+	}
+	if e.held, err = loadHeld(ctx, e.tx, client); err != nil {
+		return fail(err)
+	}
+	e.next = map[taosync.Type][]string{}
 	return e, nil
 }
 
@@ -90,6 +77,11 @@ type dataExport struct {
 	// bundle.
 	died bool
 	done bool
+	// version is the change counter now; held is what the client holds,
+	// next what it will hold once it applies this bundle.
+	version int64
+	held    map[taosync.Type]held
+	next    map[taosync.Type][]string
 }
 
 func (c Client) recipient() exporter.Recipient {
@@ -124,36 +116,46 @@ func (e *dataExport) Receipts(ctx context.Context, fn func(taosync.Receipt) erro
 	return receipts(ctx, e.tx, e.client.ID, e.client.AckedReceiptSeq+1, e.client.ReceiptSeq, fn)
 }
 
+// Records gives the entities of type t in the client's scope, in id order,
+// each marked against what the client holds, then those it holds that have
+// left the scope, as deletions. A delta leaves out those it holds already.
 func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn func(exporter.Record) error) error {
-	changed := "AND (c.version IS NULL OR c.version <> e.version)"
-	if full {
-		changed = ""
-	}
-	rows, err := e.tx.QueryContext(ctx, `SELECT e.id, e.version, e.data, c.version IS NULL, c.version = e.version
-		FROM temp.scope s JOIN entities e ON e.type = s.type AND e.id = s.id
-		LEFT JOIN client_entities c ON c.client = ?1 AND c.type = s.type AND c.id = s.id
-		WHERE s.type = ?2 `+changed+` ORDER BY s.id`, e.client.ID, string(t))
+	rows, err := e.tx.QueryContext(ctx, `SELECT s.id, e.version, e.data
+		FROM scopes s JOIN entities e ON e.type = s.type AND e.id = s.id
+		WHERE s.org = ?1 AND s.type = ?2 AND e.deleted = 0 ORDER BY s.id`, e.client.Org, string(t))
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	h := e.held[t]
+	var ids, gone []string
+	i := 0
 	var data sql.RawBytes
 	for rows.Next() {
 		var r exporter.Record
-		var created bool
-		var same sql.NullBool
-		if err := rows.Scan(&r.ID, &r.Version, &data, &created, &same); err != nil {
+		if err := rows.Scan(&r.ID, &r.Version, &data); err != nil {
 			return err
 		}
-		r.Data = data
-		switch {
-		case created:
-			r.Change = exporter.Created
-		case same.Bool:
-			r.Change = exporter.Unchanged
-		default:
-			r.Change = exporter.Updated
+		ids = append(ids, r.ID)
+		// Both lists are in id order: walk the held one alongside.
+		for i < len(h.ids) && h.ids[i] < r.ID {
+			gone = append(gone, h.ids[i])
+			i++
 		}
+		switch {
+		case i == len(h.ids) || h.ids[i] != r.ID:
+			r.Change = exporter.Created
+		case r.Version > h.version:
+			r.Change = exporter.Updated
+			i++
+		default:
+			r.Change = exporter.Unchanged
+			i++
+		}
+		if r.Change == exporter.Unchanged && !full {
+			continue
+		}
+		r.Data = data
 		if err := fn(r); err != nil {
 			return err
 		}
@@ -161,25 +163,13 @@ func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn 
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows.Close()
-	gone, err := e.tx.QueryContext(ctx, `SELECT c.id FROM client_entities c
-		WHERE c.client = ?1 AND c.type = ?2
-		AND NOT EXISTS (SELECT 1 FROM temp.scope s WHERE s.type = c.type AND s.id = c.id) ORDER BY c.id`,
-		e.client.ID, string(t))
-	if err != nil {
-		return err
-	}
-	defer gone.Close()
-	for gone.Next() {
-		r := exporter.Record{Change: exporter.Deleted}
-		if err := gone.Scan(&r.ID); err != nil {
-			return err
-		}
-		if err := fn(r); err != nil {
+	e.next[t] = ids
+	for _, id := range append(gone, h.ids[i:]...) {
+		if err := fn(exporter.Record{ID: id, Change: exporter.Deleted}); err != nil {
 			return err
 		}
 	}
-	return gone.Err()
+	return nil
 }
 
 func (e *dataExport) Chunks(ctx context.Context, full bool, fn func(hash string) error) error {
@@ -188,8 +178,8 @@ func (e *dataExport) Chunks(ctx context.Context, full bool, fn func(hash string)
 		sent = ""
 	}
 	rows, err := e.tx.QueryContext(ctx, `SELECT DISTINCT j.value->>'sha256'
-		FROM temp.scope s JOIN entities e ON e.type = s.type AND e.id = s.id, json_each(e.data, '$.package.chunks') j
-		WHERE s.type = 'delivery' `+sent, e.client.ID)
+		FROM scopes s JOIN entities e ON e.type = s.type AND e.id = s.id, json_each(e.data, '$.package.chunks') j
+		WHERE s.org = ?2 AND s.type = 'delivery' AND e.deleted = 0 `+sent, e.client.ID, e.client.Org)
 	if err != nil {
 		return err
 	}
@@ -216,28 +206,15 @@ func (e *dataExport) Chunks(ctx context.Context, full bool, fn func(hash string)
 func (e *dataExport) Chunk(hash string) ([]byte, error) { return e.c.Chunks.Get(hash) }
 
 func (e *dataExport) Commit(ctx context.Context, res *bundle.Result, types []taosync.Type, chunks []string, h taosync.HistoryEntry, publish func() error) error {
-	var in []string
-	args := []any{e.client.ID}
 	for _, t := range types {
-		in = append(in, "?")
-		args = append(args, string(t))
-	}
-	list := strings.Join(in, ", ")
-	steps := []struct {
-		sql  string
-		args []any
-	}{
-		{"DELETE FROM client_entities WHERE client = ? AND type IN (" + list + ")", args},
-		{`INSERT INTO client_entities (client, type, id, version)
-			SELECT ?, s.type, s.id, e.version FROM temp.scope s JOIN entities e ON e.type = s.type AND e.id = s.id
-			WHERE s.type IN (` + list + ")", args},
-		{"UPDATE clients SET data_seq = ?, data_bundle = ?, data_hash = ?, data_at = ?, pending_seq = 0 WHERE id = ?",
-			[]any{res.Manifest.Seq, res.Manifest.ID, res.Hash, res.Manifest.Created.UTC().Format(time.RFC3339Nano), e.client.ID}},
-	}
-	for _, s := range steps {
-		if _, err := e.tx.ExecContext(ctx, s.sql, s.args...); err != nil {
+		if err := saveHeld(ctx, e.tx, e.client.ID, t, e.version, e.next[t]); err != nil {
 			return fmt.Errorf("record export: %w", err)
 		}
+	}
+	_, err := e.tx.ExecContext(ctx, "UPDATE clients SET data_seq = ?, data_bundle = ?, data_hash = ?, data_at = ?, pending_seq = 0 WHERE id = ?",
+		res.Manifest.Seq, res.Manifest.ID, res.Hash, res.Manifest.Created.UTC().Format(time.RFC3339Nano), e.client.ID)
+	if err != nil {
+		return fmt.Errorf("record export: %w", err)
 	}
 	for _, c := range chunks {
 		if _, err := e.tx.ExecContext(ctx, "INSERT OR IGNORE INTO client_chunks (client, sha256) VALUES (?, ?)", e.client.ID, c); err != nil {

@@ -281,7 +281,7 @@ func (c *Central) Status(ctx context.Context) ([]ClientStatus, error) {
 		if cl.DataSeq > cl.AckedSeq {
 			s.Lag = cl.DataSeq - cl.AckedSeq
 		}
-		rows, err := c.DB.QueryContext(ctx, "SELECT type, COUNT(*) FROM client_entities WHERE client = ? GROUP BY type", cl.ID)
+		rows, err := c.DB.QueryContext(ctx, "SELECT type, count FROM client_held WHERE client = ? AND count > 0", cl.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/taosync/taosync"
+)
+
+// TestMigrateClientEntities: a central at schema version 3 kept what each
+// client holds as one row per entity (client_entities). Migration 4 turns
+// that into sorted id lists at change counter 0, so that the next delta
+// sends every entity held and still in scope once and misses none, and
+// leaves the scopes to be computed at the next export or load.
+func TestMigrateClientEntities(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "taosync.db")
+	raw, err := sql.Open("sqlite3", "file:"+path+"?mode=rwc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, name := range []string{"0001_home.sql", "0002_data.sql", "0003_results.sql"} {
+		body, err := migrations.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(string(body)); err != nil {
+			t.Fatal(name, err)
+		}
+		if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO meta (key, value) VALUES ('entity_version', '7')`,
+		`INSERT INTO entities (type, id, data, version) VALUES
+			('test-center', 'tc1', '{}', 1), ('test-taker', 'tt1', '{}', 2), ('test-taker', 'tt2', '{}', 2),
+			('eligibility', 'e1', '{}', 3), ('delivery', 'd1', '{}', 2)`,
+		`INSERT INTO entity_links (type, id, ref_type, ref_id) VALUES ('test-center', 'tc1', 'org', 'o1'),
+			('eligibility', 'e1', 'test-center', 'tc1'), ('eligibility', 'e1', 'test-taker', 'tt2'),
+			('eligibility', 'e1', 'delivery', 'd1')`,
+		// Inserted out of order: the lists come out sorted.
+		`INSERT INTO client_entities (client, type, id, version) VALUES ('c1', 'test-taker', 'tt2', 2),
+			('c1', 'test-taker', 'tt1', 2), ('c1', 'test-center', 'tc1', 1), ('c2', 'test-taker', 'tt1', 2)`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	raw.Close()
+
+	db, err := Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRow("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'client_entities'").Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("client_entities still there (%d, %v)", tables, err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	got, err := loadHeld(ctx, tx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[taosync.Type]held{
+		taosync.TestTaker:  {version: 0, ids: []string{"tt1", "tt2"}},
+		taosync.TestCenter: {version: 0, ids: []string{"tc1"}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("c1 holds %v, want %v", got, want)
+	}
+	for typ, w := range want {
+		if got[typ].version != w.version || !slices.Equal(got[typ].ids, w.ids) {
+			t.Errorf("c1 holds %s %+v, want %+v", typ, got[typ], w)
+		}
+	}
+	if err := refreshStaleScopes(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	var scope []string
+	rows, err := tx.Query("SELECT org || ' ' || type || ' ' || id FROM scopes ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		scope = append(scope, s)
+	}
+	rows.Close()
+	wantScope := []string{"o1 delivery d1", "o1 eligibility e1", "o1 test-center tc1", "o1 test-taker tt2"}
+	if !slices.Equal(scope, wantScope) {
+		t.Errorf("scopes %q, want %q", scope, wantScope)
+	}
+	var stale int
+	if err := tx.QueryRow("SELECT COUNT(*) FROM meta WHERE key = 'scopes_stale'").Scan(&stale); err != nil || stale != 0 {
+		t.Errorf("scopes still marked stale (%d, %v)", stale, err)
+	}
+}

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/taosync/taosync"
+)
+
+// scopeSQL recomputes the table scopes, every organisation's scope
+// (PRODUCT.md §3), from the links between live entities: its test centres;
+// the administrators, proctors and eligibilities at them; the test takers
+// and deliveries those eligibilities name.
+var scopeSQL = []string{
+	`DELETE FROM scopes`,
+	`INSERT INTO scopes (org, type, id) SELECT ref_id, type, id FROM entity_links
+		WHERE ref_type = 'org' AND type = 'test-center'`,
+	`INSERT OR IGNORE INTO scopes (org, type, id) SELECT s.org, l.type, l.id FROM scopes s
+		JOIN entity_links l ON l.ref_type = 'test-center' AND l.ref_id = s.id
+		WHERE s.type = 'test-center' AND l.type IN ('administrator', 'proctor', 'eligibility')`,
+	`INSERT OR IGNORE INTO scopes (org, type, id) SELECT s.org, l.ref_type, l.ref_id FROM scopes s
+		JOIN entity_links l ON l.type = 'eligibility' AND l.id = s.id
+		WHERE s.type = 'eligibility' AND l.ref_type IN ('test-taker', 'delivery')`,
+	`DELETE FROM scopes WHERE NOT EXISTS (SELECT 1 FROM entities e
+		WHERE e.type = scopes.type AND e.id = scopes.id AND e.deleted = 0)`,
+	`DELETE FROM meta WHERE key = 'scopes_stale'`,
+}
+
+// refreshScopes recomputes every organisation's scope, in the transaction
+// of the change that moved it (a link, or an entity becoming live or a
+// tombstone), so that an export only reads its organisation's.
+func refreshScopes(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range scopeSQL {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("compute scopes: %w", err)
+		}
+	}
+	return nil
+}
+
+// refreshStaleScopes recomputes the scopes if a migration left them to be
+// computed.
+func refreshStaleScopes(ctx context.Context, tx *sql.Tx) error {
+	var one int
+	err := tx.QueryRowContext(ctx, "SELECT 1 FROM meta WHERE key = 'scopes_stale'").Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return refreshScopes(ctx, tx)
+}
+
+// held is what a client holds of one type: the ids sorted, and the change
+// counter they were exported at.
+type held struct {
+	version int64
+	ids     []string
+}
+
+// loadHeld reads what the client holds of every type.
+func loadHeld(ctx context.Context, tx *sql.Tx, client string) (map[taosync.Type]held, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT type, version, ids FROM client_held WHERE client = ?", client)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[taosync.Type]held{}
+	for rows.Next() {
+		var t, ids string
+		var h held
+		if err := rows.Scan(&t, &h.version, &ids); err != nil {
+			return nil, err
+		}
+		if ids != "" {
+			h.ids = strings.Split(ids, "\n")
+		}
+		// Sorted by taosync; a list a migration built is sorted here once.
+		if !slices.IsSorted(h.ids) {
+			slices.Sort(h.ids)
+		}
+		out[taosync.Type(t)] = h
+	}
+	return out, rows.Err()
+}
+
+// saveHeld records what the client holds of a type after an export.
+func saveHeld(ctx context.Context, tx *sql.Tx, client string, t taosync.Type, version int64, ids []string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO client_held (client, type, version, count, ids) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (client, type) DO UPDATE SET version = excluded.version, count = excluded.count, ids = excluded.ids`,
+		client, string(t), version, len(ids), strings.Join(ids, "\n"))
+	return err
+}
