@@ -64,6 +64,11 @@ func (a *app) runSync(ctx context.Context, o syncOptions, data, results bool) er
 		return err
 	}
 	defer cl.Close()
+	unlock, err := cl.LockSync()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	s, err := cl.NewSyncer(ctx, o.insecure)
 	if err != nil {
 		return err
