@@ -304,7 +304,8 @@ type Payload struct {
 	Chunk   manifest.Chunk
 	// Data is the chunk's payload; it is valid only during the callback.
 	Data []byte
-	// Decoded is what ReadDecoded's decode made of Data (nil in Read).
+	// Decoded is what ReadDecoded's decode made of Data (nil in Read); what
+	// it holds of Data is valid only during the callback too.
 	Decoded any
 }
 
