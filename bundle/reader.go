@@ -304,6 +304,9 @@ type Payload struct {
 	Chunk   manifest.Chunk
 	// Data is the chunk's payload; it is valid only during the callback.
 	Data []byte
+	// Decoded is what ReadDecoded's decode made of Data (nil in Read); what
+	// it holds of Data is valid only during the callback too.
+	Decoded any
 }
 
 // Read decrypts the chunks of the named sections (all when names is empty)
@@ -312,6 +315,16 @@ type Payload struct {
 // Chunks are read, decrypted and decompressed by one worker per CPU ahead of
 // fn, so that fn (typically a database writer) never waits on the crypto.
 func (b *Bundle) Read(ctx context.Context, id age.Identity, names []string, fn func(Payload) error) error {
+	return b.ReadDecoded(ctx, id, names, nil, fn)
+}
+
+// ReadDecoded is Read with one more step in the workers: decode (if not
+// nil) is called with each payload once it is checked and decrypted, and fn
+// finds its result in Payload.Decoded. Parsing a chunk's records there
+// takes it off fn's goroutine, and runs it on the other CPUs while fn
+// writes. An error from decode is returned as a chunk's error is: in
+// manifest order, with nothing after it passed to fn.
+func (b *Bundle) ReadDecoded(ctx context.Context, id age.Identity, names []string, decode func(Payload) (any, error), fn func(Payload) error) error {
 	want := func(name string) bool {
 		if len(names) == 0 {
 			return true
@@ -353,6 +366,9 @@ func (b *Bundle) Read(ctx context.Context, id age.Identity, names []string, fn f
 			for j := range jobs {
 				data, err := b.open(j.p.Chunk, id, dec)
 				j.p.Data = data
+				if err == nil && decode != nil {
+					j.p.Decoded, err = decode(j.p)
+				}
 				j.out <- result{j.p, err}
 			}
 		}()

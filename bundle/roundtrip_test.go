@@ -432,3 +432,43 @@ func randomBytes(seed uint64, n int) []byte {
 	newRand(seed).Read(b)
 	return b
 }
+
+// TestReadDecoded checks that decode's results reach the callback with
+// their chunks, in order, and that a decode error stops the read at its
+// chunk: the chunks before it are passed on, none after.
+func TestReadDecoded(t *testing.T) {
+	w := newWorld(t)
+	res := w.write(t, t.TempDir(), w.a, 1, 3, smallSections())
+	b, err := Open(res.Dir, w.trust(w.a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := func(p Payload) (any, error) { return bytes.Count(p.Data, []byte("\n")), nil }
+	var got []any
+	err = b.ReadDecoded(context.Background(), w.a.id, nil, lines, func(p Payload) error {
+		if want, _ := lines(p); p.Decoded != want {
+			t.Errorf("chunk %s: decoded %v, want %v", p.Chunk.Hash, p.Decoded, want)
+		}
+		got = append(got, p.Decoded)
+		return nil
+	})
+	if err != nil || len(got) != 3 || got[0] != 3 || got[1] != 2 {
+		t.Fatalf("decoded %v, %v; want [3 2 *] and no error", got, err)
+	}
+
+	bad := errors.New("bad chunk")
+	second := b.Manifest.Sections[0].Chunks[1].Hash
+	got = nil
+	err = b.ReadDecoded(context.Background(), w.a.id, nil, func(p Payload) (any, error) {
+		if p.Chunk.Hash == second {
+			return nil, bad
+		}
+		return lines(p)
+	}, func(p Payload) error {
+		got = append(got, p.Decoded)
+		return nil
+	})
+	if !errors.Is(err, bad) || len(got) != 1 {
+		t.Fatalf("with the second chunk failing to decode: passed on %v, error %v; want 1 chunk and %v", got, err, bad)
+	}
+}

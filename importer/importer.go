@@ -351,6 +351,30 @@ func fastRecord(line []byte) (record, bool) {
 	return r, json.Valid(r.Data)
 }
 
+// decodeRecords returns the decode step of a data bundle's Read: it parses
+// the records of each chunk of a type's section into a []record, in the
+// reader's workers rather than on the goroutine that applies them. Other
+// payloads (receipts, package chunks) are left to the callback.
+func decodeRecords(b *bundle.Bundle) func(bundle.Payload) (any, error) {
+	return func(p bundle.Payload) (any, error) {
+		if p.Section.Kind != manifest.Records || p.Section.Name == exporter.ReceiptsSection {
+			return nil, nil
+		}
+		// At least a byte a record: a manifest cannot make this allocate
+		// more than the payload's size in records.
+		recs := make([]record, 0, min(p.Chunk.Records, int64(len(p.Data))))
+		err := jsonl.EachLine(p.Data, func(line []byte) error {
+			r, ok := parseRecord(line)
+			if !ok {
+				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad record in section %s", bundle.ErrMalformed, p.Section.Name)}
+			}
+			recs = append(recs, r)
+			return nil
+		})
+		return recs, err
+	}
+}
+
 func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (map[string]taosync.Counts, string, error) {
 	state, err := t.DataState(ctx)
 	if err != nil {
@@ -395,7 +419,7 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 			o.Progress(b.Name(), phase, done, total)
 		}
 	}
-	err = b.Read(ctx, o.Identity, nil, func(p bundle.Payload) error {
+	err = b.ReadDecoded(ctx, o.Identity, nil, decodeRecords(b), func(p bundle.Payload) error {
 		if p.Section.Kind == manifest.Blob {
 			blobBytes += p.Chunk.ContentSize
 			progress("package bytes", blobBytes, blobTotal)
@@ -409,31 +433,30 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 		}
 		typ := taosync.Type(p.Section.Name)
 		n := counts[p.Section.Name]
-		err := jsonl.EachLine(p.Data, func(line []byte) error {
-			r, ok := parseRecord(line)
-			if !ok {
-				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad record in section %s", bundle.ErrMalformed, typ)}
-			}
+		for _, r := range p.Decoded.([]record) {
 			if r.Deleted {
 				gone, err := ap.Delete(ctx, typ, r.ID)
+				if err != nil {
+					return err
+				}
 				if gone {
 					n.Deleted++
 				}
-				return err
+				continue
 			}
-			ch, err := ap.Upsert(ctx, typ, r.ID, r.V, r.Data)
-			switch ch {
-			case exporter.Created:
+			switch ch, err := ap.Upsert(ctx, typ, r.ID, r.V, r.Data); {
+			case err != nil:
+				return err
+			case ch == exporter.Created:
 				n.Created++
-			case exporter.Updated:
+			case ch == exporter.Updated:
 				n.Updated++
 			}
-			return err
-		})
+		}
 		counts[p.Section.Name] = n
 		records += p.Chunk.Records
 		progress("records", records, total)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, Refused, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/manifest"
 )
@@ -41,22 +42,27 @@ it (unless --no-receipts), so that the stick carries the receipts home.`,
 }
 
 func (a *app) runImport(ctx context.Context, o importOptions, dir string) error {
+	// The home is opened once, whatever its role: each open and close of
+	// the database costs an import of a small delta a noticeable share of
+	// its time.
 	h, err := a.open(ctx, "")
 	if err != nil {
 		return err
 	}
-	role := h.Role
-	h.Close()
+	defer h.Close()
 	pr := a.newProgress()
 	defer pr.done()
-	if role == home.Central {
-		return a.importResults(ctx, dir, o, pr)
+	if h.Role == home.Central {
+		cc, err := central.New(h, a.log)
+		if err != nil {
+			return err
+		}
+		return a.importResults(ctx, cc, dir, o, pr)
 	}
-	cl, err := a.openClient(ctx)
+	cl, err := client.New(ctx, h, a.log)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
 	opts, err := cl.Options(ctx, "folder")
 	if err != nil {
 		return err
@@ -76,12 +82,7 @@ func (a *app) runImport(ctx context.Context, o importOptions, dir string) error 
 // importResults imports result bundles on central, and writes the receipt
 // bundles answering them beside them: into dir, or its parent when dir is
 // itself a bundle, so that the stick carries them home.
-func (a *app) importResults(ctx context.Context, dir string, o importOptions, pr *progress) error {
-	cc, err := a.openCentral(ctx)
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
+func (a *app) importResults(ctx context.Context, cc *central.Central, dir string, o importOptions, pr *progress) error {
 	opts, err := central.Options(ctx, cc.Home, "folder", a.log)
 	if err != nil {
 		return err

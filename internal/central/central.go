@@ -38,7 +38,21 @@ type Central struct {
 
 // Open opens the central home in dir.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Central, error) {
-	h, chunks, err := home.OpenRole(ctx, dir, home.Central)
+	h, err := home.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := New(h, log)
+	if err != nil {
+		h.Close()
+	}
+	return c, err
+}
+
+// New makes a Central of a home already open, which must be central's;
+// closing the Central closes the home.
+func New(h *home.Home, log *slog.Logger) (*Central, error) {
+	chunks, err := h.Chunks(home.Central)
 	if err != nil {
 		return nil, err
 	}

@@ -32,13 +32,26 @@ type Client struct {
 
 // Open opens the client home in dir.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Client, error) {
-	h, chunks, err := home.OpenRole(ctx, dir, home.Client)
+	h, err := home.Open(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := New(ctx, h, log)
+	if err != nil {
+		h.Close()
+	}
+	return c, err
+}
+
+// New makes a Client of a home already open, which must be a client's;
+// closing the Client closes the home.
+func New(ctx context.Context, h *home.Home, log *slog.Logger) (*Client, error) {
+	chunks, err := h.Chunks(home.Client)
 	if err != nil {
 		return nil, err
 	}
 	del, err := config.Bool(ctx, h.DB, "results.deleteAfterSend")
 	if err != nil {
-		h.Close()
 		return nil, err
 	}
 	return &Client{Home: h, Local: &store.Local{DB: h.DB, Chunks: chunks, DeleteAfterSend: del}, Log: log}, nil

@@ -162,23 +162,12 @@ func Open(ctx context.Context, dir string) (*Home, error) {
 	return &Home{Dir: dir, Role: Role(role), DB: db}, nil
 }
 
-// OpenRole opens the initialised home in dir, which must be of the role,
-// and its chunk store. On an error nothing is left open.
-func OpenRole(ctx context.Context, dir string, role Role) (*Home, *blobstore.Store, error) {
-	h, err := Open(ctx, dir)
-	if err != nil {
-		return nil, nil, err
-	}
+// Chunks opens the chunk store of the home, which must be of the role.
+func (h *Home) Chunks(role Role) (*blobstore.Store, error) {
 	if err := h.Require(role); err != nil {
-		h.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	chunks, err := blobstore.Open(h.Path(ChunksDir))
-	if err != nil {
-		h.Close()
-		return nil, nil, err
-	}
-	return h, chunks, nil
+	return blobstore.Open(h.Path(ChunksDir))
 }
 
 // Close closes the database.

@@ -56,8 +56,9 @@ func (l *Local) Applied(ctx context.Context, bundleID string) (bool, error) {
 
 // BeginApply starts applying a bundle in one transaction. For a full
 // snapshot, the versions held of each type are read once up front: records
-// already held in their version then cost no statement at all, and what the
-// snapshot lacks is known without a statement per record.
+// already held in their version then cost no statement at all, the others
+// one (an insert or an update), and what the snapshot lacks is known without
+// a statement per record.
 func (l *Local) BeginApply(ctx context.Context, full bool) (importer.DataApply, error) {
 	tx, err := l.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -71,10 +72,9 @@ func (l *Local) BeginApply(ctx context.Context, full bool) (importer.DataApply, 
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&a.get, "SELECT version FROM entities WHERE type = ? AND id = ?"},
-		{&a.put, `INSERT INTO entities (type, id, data, version) VALUES (?, ?, ?, ?)
-			ON CONFLICT (type, id) DO UPDATE SET data = excluded.data, version = excluded.version`},
+		{&a.upd, "UPDATE entities SET data = ?, version = ? WHERE type = ? AND id = ? AND version <> ?"},
 		{&a.ins, "INSERT INTO entities (type, id, data, version) VALUES (?, ?, ?, ?)"},
+		{&a.add, "INSERT INTO entities (type, id, data, version) VALUES (?, ?, ?, ?) ON CONFLICT (type, id) DO NOTHING"},
 		{&a.del, "DELETE FROM entities WHERE type = ? AND id = ?"},
 	} {
 		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
@@ -86,11 +86,11 @@ func (l *Local) BeginApply(ctx context.Context, full bool) (importer.DataApply, 
 }
 
 type apply struct {
-	l             *Local
-	tx            *sql.Tx
-	get, put, del *sql.Stmt
-	// ins inserts an entity known not to be held: cheaper than put.
-	ins *sql.Stmt
+	l  *Local
+	tx *sql.Tx
+	// upd updates an entity held in another version; ins inserts one known
+	// not to be held, add one that may be.
+	upd, ins, add, del *sql.Stmt
 	// held maps, per type, the ids held to their versions, in a full
 	// snapshot; ids are removed as the snapshot names them, so that what
 	// is left at the end is what the snapshot lacks.
@@ -99,17 +99,9 @@ type apply struct {
 	done       bool
 }
 
-// version returns the version of an entity held, and whether it is held.
-func (a *apply) version(ctx context.Context, t taosync.Type, id string) (int64, bool, error) {
-	ctx = rowContext(ctx)
-	if a.held == nil {
-		var v int64
-		err := a.get.QueryRowContext(ctx, string(t), id).Scan(&v)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, false, nil
-		}
-		return v, err == nil, err
-	}
+// heldVersion returns, in a full snapshot, the version of an entity held,
+// and whether it is held.
+func (a *apply) heldVersion(ctx context.Context, t taosync.Type, id string) (int64, bool, error) {
 	held, ok := a.held[t]
 	if !ok {
 		held = map[string]int64{}
@@ -137,37 +129,56 @@ func (a *apply) version(ctx context.Context, t taosync.Type, id string) (int64, 
 }
 
 func (a *apply) Upsert(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error) {
-	ctx = rowContext(ctx) // the importer checks cancellation between chunks
-	have, ok, err := a.version(ctx, t, id)
-	change := exporter.Updated
-	switch {
-	case err != nil:
-		return 0, err
-	case !ok:
-		change = exporter.Created
-	case have == version:
-		return exporter.Unchanged, nil
-	}
-	st := a.put
-	if change == exporter.Created {
-		st = a.ins
-	}
-	if _, err := st.ExecContext(ctx, string(t), id, data, version); err != nil {
+	change, err := a.write(rowContext(ctx), t, id, version, data) // the importer checks cancellation between chunks
+	if err != nil {
 		return 0, err
 	}
-	if t == taosync.Delivery {
+	if t == taosync.Delivery && change != exporter.Unchanged {
 		a.deliveries = append(a.deliveries, id)
 	}
 	return change, nil
 }
 
-func (a *apply) Delete(ctx context.Context, t taosync.Type, id string) (bool, error) {
-	ctx = rowContext(ctx)
-	r, err := a.del.ExecContext(ctx, string(t), id)
-	if err != nil {
-		return false, err
+// write stores an entity unless it is held in this version. Outside a full
+// snapshot, the versions held are not known: the update is tried first (a
+// delta's records are mostly changes), then the insert; each says by the
+// rows it changed whether it applied, so that no record costs a query.
+func (a *apply) write(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error) {
+	if a.held != nil {
+		have, ok, err := a.heldVersion(ctx, t, id)
+		switch {
+		case err != nil:
+			return 0, err
+		case !ok:
+			_, err = changed(ctx, a.ins, string(t), id, data, version)
+			return exporter.Created, err
+		case have == version:
+			return exporter.Unchanged, nil
+		}
+		_, err = changed(ctx, a.upd, data, version, string(t), id, version)
+		return exporter.Updated, err
 	}
-	n, err := r.RowsAffected()
+	if n, err := changed(ctx, a.upd, data, version, string(t), id, version); err != nil || n > 0 {
+		return exporter.Updated, err
+	}
+	n, err := changed(ctx, a.add, string(t), id, data, version)
+	if err != nil || n > 0 {
+		return exporter.Created, err
+	}
+	return exporter.Unchanged, nil
+}
+
+// changed runs a prepared statement and returns the number of rows it changed.
+func changed(ctx context.Context, st *sql.Stmt, args ...any) (int64, error) {
+	r, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+func (a *apply) Delete(ctx context.Context, t taosync.Type, id string) (bool, error) {
+	n, err := changed(rowContext(ctx), a.del, string(t), id)
 	return n > 0, err
 }
 
@@ -178,7 +189,7 @@ func (a *apply) Sweep(ctx context.Context, t taosync.Type) (int64, error) {
 	if _, ok := a.held[t]; !ok {
 		// The snapshot holds no record of t: load what is held, all of
 		// which goes.
-		if _, _, err := a.version(ctx, t, ""); err != nil {
+		if _, _, err := a.heldVersion(ctx, t, ""); err != nil {
 			return 0, err
 		}
 	}
@@ -278,7 +289,7 @@ func (a *apply) Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryE
 }
 
 func (a *apply) close() {
-	for _, s := range []*sql.Stmt{a.get, a.put, a.ins, a.del} {
+	for _, s := range []*sql.Stmt{a.upd, a.ins, a.add, a.del} {
 		if s != nil {
 			s.Close()
 		}
