@@ -105,11 +105,11 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	var conflicts int64
 	err = b.Read(ctx, o.Identity, []string{exporter.ResultsSection}, func(p bundle.Payload) error {
 		return jsonl.EachLine(p.Data, func(line []byte) error {
-			var x exporter.OutgoingExecution
-			if err := json.Unmarshal(line, &x); err != nil || x.ID == "" {
+			x, hash, ok := parseExecution(line)
+			if !ok {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad execution record", bundle.ErrMalformed)}
 			}
-			if x.Execution.ContentHash() != x.ContentHash {
+			if hash != x.ContentHash {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: %s", ErrBadExecution, x.ID)}
 			}
 			status, err := ap.Put(ctx, x, m.ID)
