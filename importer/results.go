@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -103,8 +104,39 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	}
 	var n taosync.Counts
 	var conflicts int64
-	err = b.Read(ctx, o.Identity, []string{exporter.ResultsSection}, func(p bundle.Payload) error {
-		return jsonl.EachLine(p.Data, func(line []byte) error {
+	// The lines of a chunk are parsed and checked as it comes out of Read
+	// while the executions of the chunk before are stored, on another
+	// goroutine: parsing and SQLite each get a CPU. A failure on either
+	// side stops the other.
+	readCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	chunks := make(chan []exporter.OutgoingExecution, 1)
+	stored := make(chan error, 1)
+	go func() {
+		var err error
+		for xs := range chunks {
+			if err == nil {
+				err = context.Cause(readCtx)
+			}
+			for i := 0; i < len(xs) && err == nil; i++ {
+				var status string
+				status, err = ap.Put(ctx, xs[i], m.ID)
+				switch status {
+				case taosync.ReceiptReceived:
+					n.Created++
+				case taosync.ReceiptConflict:
+					conflicts++
+				}
+			}
+			if err != nil {
+				stop(err)
+			}
+		}
+		stored <- err
+	}()
+	err = b.Read(readCtx, o.Identity, []string{exporter.ResultsSection}, func(p bundle.Payload) error {
+		var xs []exporter.OutgoingExecution
+		err := jsonl.EachLine(p.Data, func(line []byte) error {
 			x, hash, ok := parseExecution(line)
 			if !ok {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad execution record", bundle.ErrMalformed)}
@@ -112,17 +144,20 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 			if hash != x.ContentHash {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: %s", ErrBadExecution, x.ID)}
 			}
-			status, err := ap.Put(ctx, x, m.ID)
-			switch status {
-			case taosync.ReceiptReceived:
-				n.Created++
-			case taosync.ReceiptConflict:
-				conflicts++
-			}
-			return err
+			xs = append(xs, x)
+			return nil
 		})
+		if err == nil {
+			chunks <- xs // the storing goroutine takes every chunk, stopped or not
+		}
+		return err
 	})
 	if err != nil {
+		stop(err)
+	}
+	close(chunks)
+	// A failure to store comes first: Read's error is then its consequence.
+	if err := cmp.Or(<-stored, err); err != nil {
 		return nil, 0, Refused, err
 	}
 	counts := map[string]taosync.Counts{exporter.ResultsSection: n}
