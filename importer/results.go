@@ -35,8 +35,9 @@ type ResultTarget interface {
 type ResultApply interface {
 	// Received returns the receipt batch of a bundle already stored.
 	Received(ctx context.Context, bundleID string) (batch uint64, ok bool, err error)
-	// Put stores an execution revision once and says how.
-	Put(ctx context.Context, x exporter.OutgoingExecution, bundleID string) (status string, err error)
+	// Put stores the execution revisions of one chunk, each once, and
+	// says how it took each, in order.
+	Put(ctx context.Context, xs []exporter.OutgoingExecution, bundleID string) (statuses []string, err error)
 	// Commit records the bundle and the client's state and returns the
 	// receipt batch that answers the bundle.
 	Commit(ctx context.Context, b *bundle.Bundle, state exporter.ClientState, h taosync.HistoryEntry) (uint64, error)
@@ -118,9 +119,12 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 			if err == nil {
 				err = context.Cause(readCtx)
 			}
-			for i := 0; i < len(xs) && err == nil; i++ {
-				var status string
-				status, err = ap.Put(ctx, xs[i], m.ID)
+			if err != nil {
+				continue
+			}
+			var statuses []string
+			statuses, err = ap.Put(ctx, xs, m.ID)
+			for _, status := range statuses {
 				switch status {
 				case taosync.ReceiptReceived:
 					n.Created++

@@ -86,13 +86,35 @@ func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bo
 	return seq, err == nil, err
 }
 
-// Put stores one execution revision once: the same content again is a
+// Put stores the execution revisions of a chunk, in order. Their documents
+// are compressed on another goroutine, ahead of the statements that store
+// them.
+func (a *resultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, bundleID string) ([]string, error) {
+	ctx = rowContext(ctx) // the importer checks cancellation between chunks
+	// Room for the whole chunk, so that the goroutine ends even when Put
+	// fails.
+	docs := make(chan []byte, len(xs))
+	go func() {
+		for _, x := range xs {
+			docs <- compressDocument(x.ResultXML)
+		}
+	}()
+	statuses := make([]string, 0, len(xs))
+	for _, x := range xs {
+		status, err := a.put(ctx, x, <-docs, bundleID)
+		if err != nil {
+			return statuses, err
+		}
+		statuses = append(statuses, status)
+	}
+	return statuses, nil
+}
+
+// put stores one execution revision once: the same content again is a
 // duplicate; the same id and revision with other content, or the same id
 // from another client, is a conflict, stored aside; anything else is a new
 // revision, received.
-func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bundleID string) (string, error) {
-	ctx = rowContext(ctx) // the importer checks cancellation between chunks
-	doc := compressDocument(x.ResultXML)
+func (a *resultApply) put(ctx context.Context, x exporter.OutgoingExecution, doc []byte, bundleID string) (string, error) {
 	a.puts++
 	n, err := a.store(ctx, a.insertNew, x, doc, Received, bundleID)
 	if err != nil {
