@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
@@ -440,5 +442,40 @@ func TestConflictKeptAside(t *testing.T) {
 	}
 	if n := len(executions(t, f.C)); n != 3 {
 		t.Errorf("central holds %d execution revisions after a duplicate, want 3", n)
+	}
+}
+
+// TestResultDocumentsStored: central keeps every result document byte for
+// byte, compressed (executions.result_zst).
+func TestResultDocumentsStored(t *testing.T) {
+	f := testfixture.New(t)
+	a := f.Register("ca", "A")
+	xs := []exporter.OutgoingExecution{outgoing("x-1"), outgoing("x-2"), outgoing("x-3")}
+	xs[1].ResultXML = strings.Replace(xs[1].ResultXML, "<context/>", "<context sourcedId=\"é&amp;\u2028漢😀\"/>\t\r\n", 1)
+	xs[2].ResultXML = ""
+	for i := range xs {
+		xs[i].ContentHash = xs[i].Execution.ContentHash()
+	}
+	lines, _ := importOnCentral(t, f.C, signResults(t, a, "ca", nil, 1, xs...))
+	if l := lineOfKind(t, lines, "results"); l.Outcome != importer.Applied {
+		t.Fatalf("results: %+v", l)
+	}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	for _, x := range xs {
+		var legacy string
+		var stored []byte
+		err := f.C.Home.DB.QueryRow("SELECT result_xml, result_zst FROM executions WHERE id = ? AND content_hash = ?",
+			x.ID, x.ContentHash).Scan(&legacy, &stored)
+		if err != nil {
+			t.Fatalf("%s: %v", x.ID, err)
+		}
+		doc, err := dec.DecodeAll(stored, nil)
+		if err != nil || legacy != "" || string(doc) != x.ResultXML {
+			t.Errorf("%s: stored %q (%v) and %q, want %q", x.ID, doc, err, legacy, x.ResultXML)
+		}
 	}
 }

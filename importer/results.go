@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,8 +35,9 @@ type ResultTarget interface {
 type ResultApply interface {
 	// Received returns the receipt batch of a bundle already stored.
 	Received(ctx context.Context, bundleID string) (batch uint64, ok bool, err error)
-	// Put stores an execution revision once and says how.
-	Put(ctx context.Context, x exporter.OutgoingExecution, bundleID string) (status string, err error)
+	// Put stores the execution revisions of one chunk, each once, and
+	// says how it took each, in order.
+	Put(ctx context.Context, xs []exporter.OutgoingExecution, bundleID string) (statuses []string, err error)
 	// Commit records the bundle and the client's state and returns the
 	// receipt batch that answers the bundle.
 	Commit(ctx context.Context, b *bundle.Bundle, state exporter.ClientState, h taosync.HistoryEntry) (uint64, error)
@@ -103,26 +105,63 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	}
 	var n taosync.Counts
 	var conflicts int64
-	err = b.Read(ctx, o.Identity, []string{exporter.ResultsSection}, func(p bundle.Payload) error {
-		return jsonl.EachLine(p.Data, func(line []byte) error {
-			var x exporter.OutgoingExecution
-			if err := json.Unmarshal(line, &x); err != nil || x.ID == "" {
+	// The lines of a chunk are parsed and checked as it comes out of Read
+	// while the executions of the chunk before are stored, on another
+	// goroutine: parsing and SQLite each get a CPU. A failure on either
+	// side stops the other.
+	readCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	chunks := make(chan []exporter.OutgoingExecution, 1)
+	stored := make(chan error, 1)
+	go func() {
+		var err error
+		for xs := range chunks {
+			if err == nil {
+				err = context.Cause(readCtx)
+			}
+			if err != nil {
+				continue
+			}
+			var statuses []string
+			statuses, err = ap.Put(ctx, xs, m.ID)
+			for _, status := range statuses {
+				switch status {
+				case taosync.ReceiptReceived:
+					n.Created++
+				case taosync.ReceiptConflict:
+					conflicts++
+				}
+			}
+			if err != nil {
+				stop(err)
+			}
+		}
+		stored <- err
+	}()
+	err = b.Read(readCtx, o.Identity, []string{exporter.ResultsSection}, func(p bundle.Payload) error {
+		var xs []exporter.OutgoingExecution
+		err := jsonl.EachLine(p.Data, func(line []byte) error {
+			x, hash, ok := parseExecution(line)
+			if !ok {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad execution record", bundle.ErrMalformed)}
 			}
-			if x.Execution.ContentHash() != x.ContentHash {
+			if hash != x.ContentHash {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: %s", ErrBadExecution, x.ID)}
 			}
-			status, err := ap.Put(ctx, x, m.ID)
-			switch status {
-			case taosync.ReceiptReceived:
-				n.Created++
-			case taosync.ReceiptConflict:
-				conflicts++
-			}
-			return err
+			xs = append(xs, x)
+			return nil
 		})
+		if err == nil {
+			chunks <- xs // the storing goroutine takes every chunk, stopped or not
+		}
+		return err
 	})
 	if err != nil {
+		stop(err)
+	}
+	close(chunks)
+	// A failure to store comes first: Read's error is then its consequence.
+	if err := cmp.Or(<-stored, err); err != nil {
 		return nil, 0, Refused, err
 	}
 	counts := map[string]taosync.Counts{exporter.ResultsSection: n}

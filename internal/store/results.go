@@ -43,9 +43,10 @@ func (c *Central) BeginResults(ctx context.Context, client string, reported uint
 	}{
 		{&a.find, "SELECT content_hash, revision, client FROM executions WHERE id = ?"},
 		{&a.revise, "UPDATE executions SET revision = ? WHERE id = ? AND content_hash = ?"},
-		{&a.insert, `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
-			test_center, status, started_at, finished_at, result_xml, state, bundle_id, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&a.insert, insertExecution},
+		// An id central has never seen, the common case, is stored by one
+		// statement: it inserts nothing when the id is known.
+		{&a.insertNew, insertExecution + " WHERE NOT EXISTS (SELECT 1 FROM executions WHERE id = ?1)"},
 		{&a.receipted, `INSERT OR IGNORE INTO receipts (client, seq, id, revision, content_hash, status)
 			VALUES (?, ?, ?, ?, ?, ?)`},
 	} {
@@ -57,6 +58,13 @@ func (c *Central) BeginResults(ctx context.Context, client string, reported uint
 	return a, nil
 }
 
+// insertExecution stores an execution revision: id, content hash, revision,
+// client, the execution's fields, its compressed document, state, bundle,
+// time.
+const insertExecution = `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
+	test_center, status, started_at, finished_at, result_xml, result_zst, state, bundle_id, received_at)
+	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', ?11, ?12, ?13, ?14`
+
 type resultApply struct {
 	tx     *sql.Tx
 	client Client
@@ -64,9 +72,9 @@ type resultApply struct {
 	// puts counts the executions stored or found: a bundle of none gets
 	// no receipt batch (a batch of no receipt could never be reported
 	// held by the client).
-	puts                            int
-	find, revise, insert, receipted *sql.Stmt
-	done                            bool
+	puts                                       int
+	find, revise, insert, insertNew, receipted *sql.Stmt
+	done                                       bool
 }
 
 func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bool, error) {
@@ -78,17 +86,47 @@ func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bo
 	return seq, err == nil, err
 }
 
-// Put stores one execution revision once: the same content again is a
+// Put stores the execution revisions of a chunk, in order. Their documents
+// are compressed on another goroutine, ahead of the statements that store
+// them.
+func (a *resultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, bundleID string) ([]string, error) {
+	ctx = rowContext(ctx) // the importer checks cancellation between chunks
+	// Room for the whole chunk, so that the goroutine ends even when Put
+	// fails.
+	docs := make(chan []byte, len(xs))
+	go func() {
+		for _, x := range xs {
+			docs <- compressDocument(x.ResultXML)
+		}
+	}()
+	statuses := make([]string, 0, len(xs))
+	for _, x := range xs {
+		status, err := a.put(ctx, x, <-docs, bundleID)
+		if err != nil {
+			return statuses, err
+		}
+		statuses = append(statuses, status)
+	}
+	return statuses, nil
+}
+
+// put stores one execution revision once: the same content again is a
 // duplicate; the same id and revision with other content, or the same id
 // from another client, is a conflict, stored aside; anything else is a new
 // revision, received.
-func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bundleID string) (string, error) {
-	ctx = rowContext(ctx) // the importer checks cancellation between chunks
+func (a *resultApply) put(ctx context.Context, x exporter.OutgoingExecution, doc []byte, bundleID string) (string, error) {
+	a.puts++
+	n, err := a.store(ctx, a.insertNew, x, doc, Received, bundleID)
+	if err != nil {
+		return "", err
+	}
+	if n == 1 {
+		return taosync.ReceiptReceived, a.receipt(ctx, x, taosync.ReceiptReceived)
+	}
 	rows, err := a.find.QueryContext(ctx, x.ID)
 	if err != nil {
 		return "", err
 	}
-	a.puts++
 	status := taosync.ReceiptReceived
 	for rows.Next() {
 		var hash, client string
@@ -119,13 +157,22 @@ func (a *resultApply) Put(ctx context.Context, x exporter.OutgoingExecution, bun
 	if status == taosync.ReceiptConflict {
 		state = Conflict
 	}
-	_, err = a.insert.ExecContext(ctx,
-		x.ID, x.ContentHash, x.Revision, a.client.ID, x.Delivery, x.TestTaker, x.TestCenter, x.Status,
-		x.StartedAt, x.FinishedAt, x.ResultXML, state, bundleID, now())
-	if err != nil {
+	if _, err := a.store(ctx, a.insert, x, doc, state, bundleID); err != nil {
 		return "", err
 	}
 	return status, a.receipt(ctx, x, status)
+}
+
+// store runs one of the insert statements for x and returns the number of
+// rows inserted.
+func (a *resultApply) store(ctx context.Context, stmt *sql.Stmt, x exporter.OutgoingExecution, doc []byte, state, bundleID string) (int64, error) {
+	res, err := stmt.ExecContext(ctx,
+		x.ID, x.ContentHash, x.Revision, a.client.ID, x.Delivery, x.TestTaker, x.TestCenter, x.Status,
+		x.StartedAt, x.FinishedAt, doc, state, bundleID, now())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func (a *resultApply) receipt(ctx context.Context, x exporter.OutgoingExecution, status string) error {
@@ -169,7 +216,7 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state export
 }
 
 func (a *resultApply) close() {
-	for _, s := range []*sql.Stmt{a.find, a.revise, a.insert, a.receipted} {
+	for _, s := range []*sql.Stmt{a.find, a.revise, a.insert, a.insertNew, a.receipted} {
 		if s != nil {
 			s.Close()
 		}

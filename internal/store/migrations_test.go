@@ -1,14 +1,67 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/taosync/taosync"
 )
+
+// atVersion creates a database at path with only the first n migrations
+// applied, as an older taosync left it, and returns it opened without
+// migrating further.
+func atVersion(t *testing.T, path string, n int) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=rwc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, name := range names[:n] {
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(body) + fmt.Sprintf(";PRAGMA user_version = %d", v+1)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	return db
+}
+
+// TestExecutionDocumentsMigration: the executions central received before
+// migration 5 keep every field, their documents in result_xml.
+func TestExecutionDocumentsMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "taosync.db")
+	db := atVersion(t, path, 3)
+	const row = `'x-1', 'h1', 2, 'ca', 'd1', 't1', 'a1', 'finished', 's', 'f', '<assessmentResult/>', 'received', 'b1', 'r'`
+	if _, err := db.Exec("INSERT INTO executions VALUES (" + row + ")"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	d, err := Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var same bool
+	var zst []byte
+	err = d.QueryRow(`SELECT (id, content_hash, revision, client, delivery, test_taker, test_center, status, started_at,
+		finished_at, result_xml, state, bundle_id, received_at) = (`+row+`), result_zst FROM executions`).Scan(&same, &zst)
+	if err != nil || !same || zst != nil {
+		t.Errorf("after the migration: same %v, result_zst %q, %v", same, zst, err)
+	}
+}
 
 // TestMigrateClientEntities: a central at schema version 3 kept what each
 // client holds as one row per entity (client_entities). Migration 4 turns
@@ -18,22 +71,7 @@ import (
 func TestMigrateClientEntities(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "taosync.db")
-	raw, err := sql.Open("sqlite3", "file:"+path+"?mode=rwc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for v, name := range []string{"0001_home.sql", "0002_data.sql", "0003_results.sql"} {
-		body, err := migrations.ReadFile("migrations/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := raw.Exec(string(body)); err != nil {
-			t.Fatal(name, err)
-		}
-		if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	raw := atVersion(t, path, 3)
 	for _, q := range []string{
 		`INSERT INTO meta (key, value) VALUES ('entity_version', '7')`,
 		`INSERT INTO entities (type, id, data, version) VALUES

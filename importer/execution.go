@@ -1,0 +1,207 @@
+package importer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/taosync/taosync/exporter"
+)
+
+// parseExecution reads one execution line of a result bundle and returns
+// it with the content hash of the execution it carries (which the line
+// claims in x.ContentHash). ok is false for a line that is not one valid
+// execution record with an id.
+//
+// The lines the exporter writes (json.Marshal of exporter.OutgoingExecution)
+// take a fast path: each string is checked to be exactly as encoding/json
+// writes it, so that the line's bytes up to the end of result_xml, closed
+// with "}", are the execution's JSON encoding, and the content hash is
+// taken of them instead of encoding the execution again. Anything else is
+// decoded in full and hashed by Execution.ContentHash, as before.
+func parseExecution(line []byte) (x exporter.OutgoingExecution, hash string, ok bool) {
+	if x, end, ok := fastExecution(line); ok {
+		h := sha256.New()
+		h.Write(line[:end])
+		h.Write([]byte{'}'})
+		return x, hex.EncodeToString(h.Sum(nil)), true
+	}
+	if err := json.Unmarshal(line, &x); err != nil || x.ID == "" {
+		return x, "", false
+	}
+	return x, x.Execution.ContentHash(), true
+}
+
+// fastExecution parses a line exactly as json.Marshal writes an
+// exporter.OutgoingExecution: its fields in order, finished_at only when not
+// empty, every string in encoding/json's canonical form, the revision a
+// non-negative integer of at most 18 digits. end is the offset just after
+// result_xml's value.
+func fastExecution(line []byte) (x exporter.OutgoingExecution, end int, ok bool) {
+	rest := line
+	field := func(key string, v *string) bool {
+		if !bytes.HasPrefix(rest, []byte(key)) {
+			return false
+		}
+		var valid bool
+		*v, rest, valid = canonicalString(rest[len(key):])
+		return valid
+	}
+	if !field(`{"id":`, &x.ID) || x.ID == "" || !field(`,"delivery":`, &x.Delivery) ||
+		!field(`,"test_taker":`, &x.TestTaker) || !field(`,"test_center":`, &x.TestCenter) ||
+		!field(`,"status":`, &x.Status) || !field(`,"started_at":`, &x.StartedAt) {
+		return x, 0, false
+	}
+	// json.Marshal leaves out an empty finished_at (omitempty).
+	if bytes.HasPrefix(rest, []byte(`,"finished_at":`)) && (!field(`,"finished_at":`, &x.FinishedAt) || x.FinishedAt == "") {
+		return x, 0, false
+	}
+	if !field(`,"result_xml":`, &x.ResultXML) {
+		return x, 0, false
+	}
+	end = len(line) - len(rest)
+	var found bool
+	if rest, found = bytes.CutPrefix(rest, []byte(`,"revision":`)); !found {
+		return x, 0, false
+	}
+	i := 0
+	for i < len(rest) && i < 18 && rest[i] >= '0' && rest[i] <= '9' {
+		x.Revision = x.Revision*10 + int64(rest[i]-'0')
+		i++
+	}
+	if i == 0 || (rest[0] == '0' && i > 1) {
+		return x, 0, false
+	}
+	rest = rest[i:]
+	if !field(`,"content_hash":`, &x.ContentHash) || !bytes.Equal(rest, []byte{'}'}) {
+		return x, 0, false
+	}
+	return x, end, true
+}
+
+// canonicalString reads the JSON string at the start of b and returns its
+// value and what follows it, if the string is exactly as encoding/json
+// writes its value (HTML-escaped: < > & as \u003c \u003e \u0026; U+2028
+// and U+2029 escaped; other characters, valid UTF-8 only, as they are).
+// Any other spelling, even valid JSON, is refused: then the bytes would not
+// be the canonical encoding the content hash is taken of.
+func canonicalString(b []byte) (s string, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return "", nil, false
+	}
+	b = b[1:]
+	// The value, once an escape means it is not a slice of b; a Builder,
+	// so that the 4 KiB documents are not copied again into a string.
+	var out *strings.Builder
+	start := 0
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(b[i:])
+			if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+				return "", nil, false
+			}
+			i += size
+			continue
+		}
+		if plain[c] {
+			i++
+			continue
+		}
+		if c == '"' {
+			if out == nil {
+				return string(b[:i]), b[i+1:], true
+			}
+			out.Write(b[start:i])
+			return out.String(), b[i+1:], true
+		}
+		if c != '\\' || i+1 >= len(b) {
+			return "", nil, false
+		}
+		if out == nil {
+			out = new(strings.Builder)
+			out.Grow(len(b))
+		}
+		out.Write(b[start:i])
+		n, e := 2, b[i+1]
+		switch e {
+		case '"', '\\':
+			out.WriteByte(e)
+		case 'b', 'f', 'n', 'r', 't':
+			out.WriteByte(shortEscapes[e])
+		case 'u':
+			if i+6 > len(b) {
+				return "", nil, false
+			}
+			r, ok := escapedRune(b[i+2 : i+6])
+			if !ok {
+				return "", nil, false
+			}
+			out.WriteRune(r)
+			n = 6
+		default:
+			return "", nil, false
+		}
+		i += n
+		start = i
+	}
+	return "", nil, false // no closing quote
+}
+
+// plain holds the ASCII bytes encoding/json writes as they are (with HTML
+// escaping on).
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// shortEscapes maps the letters of the two-character escapes encoding/json
+// writes to the control characters they stand for, and those characters
+// back to their letters (0 for a byte that has no such escape).
+var shortEscapes = func() (t [utf8.RuneSelf]byte) {
+	for _, p := range [][2]byte{{'b', '\b'}, {'f', '\f'}, {'n', '\n'}, {'r', '\r'}, {'t', '\t'}} {
+		t[p[0]], t[p[1]] = p[1], p[0]
+	}
+	return t
+}()
+
+// escapedRune is the character of a \uXXXX escape as encoding/json writes
+// it: < > & U+2028 U+2029, and the control characters without a
+// two-character escape. ok is false for any other escape.
+func escapedRune(hex []byte) (r rune, ok bool) {
+	switch string(hex) {
+	case "003c":
+		return '<', true
+	case "003e":
+		return '>', true
+	case "0026":
+		return '&', true
+	case "2028":
+		return '\u2028', true
+	case "2029":
+		return '\u2029', true
+	}
+	if string(hex[:3]) != "000" && string(hex[:3]) != "001" {
+		return 0, false
+	}
+	low := unhex(hex[3])
+	r = rune(hex[2]-'0')<<4 | rune(low)
+	return r, low <= 0xf && shortEscapes[r] == 0
+}
+
+// unhex is the value of a lower-case hex digit (encoding/json writes lower
+// case), 0xff for anything else.
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 0xff
+}

@@ -1,0 +1,133 @@
+package importer
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/exporter"
+)
+
+// executionLines are execution records as the exporter writes them, with
+// every character encoding/json escapes.
+func executionLines(t testing.TB) [][]byte {
+	doc, err := os.ReadFile("../testdata/results/assessmentResult.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for _, x := range []exporter.OutgoingExecution{
+		{Execution: taosync.Execution{ID: "e1", Delivery: "d1", TestTaker: "t1", TestCenter: "c1", Status: "finished",
+			StartedAt: "2027-06-14T08:30:00Z", FinishedAt: "2027-06-14T09:30:00Z", ResultXML: string(doc)}, Revision: 3},
+		{Execution: taosync.Execution{ID: "e\"2\\", Delivery: "d<&>", Status: "active", StartedAt: "x",
+			ResultXML: "\x00\x01\b\t\n\f\r\x1f\x7f \u2028\u2029 \ufffd é 漢字 😀 </>"}, Revision: 0},
+		{Execution: taosync.Execution{ID: "漢", ResultXML: ""}, Revision: 123456789012345678},
+	} {
+		x.ContentHash = x.Execution.ContentHash()
+		line, err := json.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// TestParseExecutionFast checks that what the exporter writes takes the
+// fast path, and reads as the full decoder reads it, with the same hash.
+func TestParseExecutionFast(t *testing.T) {
+	for _, line := range executionLines(t) {
+		if _, _, ok := fastExecution(line); !ok {
+			t.Errorf("%s: not on the fast path", line)
+		}
+		x, hash, ok := parseExecution(line)
+		var want exporter.OutgoingExecution
+		if err := json.Unmarshal(line, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !ok || x != want || hash != want.ContentHash {
+			t.Errorf("%s: parsed as %+v, %s, %v", line, x, hash, ok)
+		}
+	}
+}
+
+// TestParseExecutionSlow checks lines the exporter does not write: valid
+// ones are read as the full decoder reads them, hashed as Execution's
+// encoding; invalid ones are refused.
+func TestParseExecutionSlow(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		ok   bool
+	}{
+		{`{"id":"e1","revision":1,"content_hash":"h"}`, true},
+		{`{"id":"e1","delivery":"d","test_taker":"","test_center":"","status":"","started_at":"","finished_at":"","result_xml":"\u003c","revision":1,"content_hash":"h"}`, true},
+		{`{"id":"e1","delivery":"d","test_taker":"","test_center":"","status":"","started_at":"","result_xml":"\u003C\/","revision":1,"content_hash":"h"}`, true},
+		{`{"id":"e1","delivery":"d","test_taker":"","test_center":"","status":"","started_at":"","result_xml":"<\u0041\ud83d\ude00","revision":1,"content_hash":"h"}`, true},
+		{`{"id":"e1","delivery":"d","test_taker":"","test_center":"","status":"","started_at":"","result_xml":"","revision":1,"content_hash":"h"}` + "\r", true},
+		{`{"ID":"e1","Revision":-2}`, true},
+		{`{"id":"e1","delivery":"d","test_taker":"","test_center":"","status":"","started_at":"","result_xml":"","revision":01,"content_hash":"h"}`, false},
+		{`{"id":"e1","delivery":"d","test_taker":"","test_center":"","status":"","started_at":"","result_xml":"` + "\x01" + `","revision":1,"content_hash":"h"}`, false},
+		{`{"id":"","revision":1}`, false},
+		{`{"id":"e1"`, false},
+		{`{"id":"e1"}x`, false},
+		{`[]`, false},
+		{``, false},
+	} {
+		x, hash, ok := parseExecution([]byte(tc.line))
+		if ok != tc.ok {
+			t.Errorf("%s: ok %v, want %v", tc.line, ok, tc.ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		var want exporter.OutgoingExecution
+		if err := json.Unmarshal([]byte(tc.line), &want); err != nil {
+			t.Fatal(err)
+		}
+		if x != want || hash != want.Execution.ContentHash() {
+			t.Errorf("%s: parsed as %+v, %s", tc.line, x, hash)
+		}
+	}
+}
+
+// FuzzParseExecution checks that any line the fast path accepts means the
+// same to the full decoder, with the same content hash: receipts and the
+// clients' outboxes compare it.
+func FuzzParseExecution(f *testing.F) {
+	for _, line := range executionLines(f) {
+		f.Add(line)
+	}
+	f.Add([]byte(`{"id":"e","delivery":"","test_taker":"","test_center":"","status":"","started_at":"","finished_at":"f","result_xml":"\u00e9\u001f\n","revision":0,"content_hash":""}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		x, end, ok := fastExecution(line)
+		if !ok {
+			return
+		}
+		var want exporter.OutgoingExecution
+		if err := json.Unmarshal(line, &want); err != nil || want.ID == "" {
+			t.Fatalf("%q accepted, the decoder says %v", line, err)
+		}
+		if x != want {
+			t.Fatalf("%q: fast path %+v, decoder %+v", line, x, want)
+		}
+		enc, err := json.Marshal(&want.Execution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(line[:end]) + "}"; got != string(enc) {
+			t.Fatalf("%q: hashed %q, the encoding is %q", line, got, enc)
+		}
+	})
+}
+
+func BenchmarkParseExecution(b *testing.B) {
+	line := executionLines(b)[0]
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		if _, _, ok := parseExecution(line); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
