@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,15 +32,25 @@ func (a *app) resultsCommand() *cobra.Command {
 				return a.runResultsAdd(cmd.Context(), args[0])
 			},
 		},
-		&cobra.Command{
-			Use:   "list",
-			Short: "List executions and their state",
-			Args:  noArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return a.runResultsList(cmd.Context())
-			},
-		},
+		a.resultsListCommand(),
 	)
+	return cmd
+}
+
+func (a *app) resultsListCommand() *cobra.Command {
+	var documents bool
+	cmd := &cobra.Command{
+		Use:   "list [--json [--documents]]",
+		Short: "List executions and their state",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if documents && !a.json {
+				return usageError{errors.New("--documents needs --json: each line then carries its result_xml")}
+			}
+			return a.runResultsList(cmd.Context(), documents)
+		},
+	}
+	cmd.Flags().BoolVar(&documents, "documents", false, "central: each execution with its result document (result_xml), as JSON Lines")
 	return cmd
 }
 
@@ -73,12 +84,20 @@ func (a *app) runResultsAdd(ctx context.Context, file string) error {
 	})
 }
 
-func (a *app) runResultsList(ctx context.Context) error {
+func (a *app) runResultsList(ctx context.Context, documents bool) error {
 	h, err := a.open(ctx, "")
 	if err != nil {
 		return err
 	}
 	defer h.Close()
+	if documents && h.Role == home.Client {
+		return fmt.Errorf("%w: --documents lists central's documents; a client's are in its database (outbox_payloads, docs/schema.md)", home.ErrWrongRole)
+	}
+	if documents {
+		// Streamed: all the documents of a central do not fit in memory.
+		enc := json.NewEncoder(a.stdout)
+		return (&store.Central{DB: h.DB}).EachExecution(ctx, true, func(e store.ExecutionEntry) error { return enc.Encode(e) })
+	}
 	if h.Role == home.Client {
 		entries, err := (&store.Local{DB: h.DB}).Outbox(ctx)
 		if err != nil {

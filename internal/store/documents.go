@@ -1,11 +1,13 @@
 package store
 
 import (
+	"fmt"
+
 	"github.com/klauspost/compress/zstd"
 )
 
 // documentEncoder compresses the result documents central stores
-// (executions.result_zst, migration 0004). zstd's default level makes a
+// (executions.result_zst, migration 0005). zstd's default level makes a
 // 4 KiB assessmentResult about 1 KiB in some 12 µs, and a row that small
 // fits in its B-tree page. EncodeAll is safe for concurrent use.
 var documentEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
@@ -13,4 +15,20 @@ var documentEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDef
 // compressDocument is a result document as central stores it.
 func compressDocument(doc string) []byte {
 	return documentEncoder.EncodeAll([]byte(doc), nil)
+}
+
+// documentDecoder reads them back; DecodeAll is safe for concurrent use.
+var documentDecoder, _ = zstd.NewReader(nil)
+
+// storedDocument is a result document as central stored it: compressed in
+// zst, or, received before migration 0005, as is in xml.
+func storedDocument(xml string, zst []byte) (string, error) {
+	if zst == nil {
+		return xml, nil
+	}
+	doc, err := documentDecoder.DecodeAll(zst, nil)
+	if err != nil {
+		return "", fmt.Errorf("result document: %w", err)
+	}
+	return string(doc), nil
 }

@@ -270,7 +270,8 @@ func receipts(ctx context.Context, q Querier, client string, from, to uint64, fn
 // shows it.
 type ExecutionEntry struct {
 	taosync.Execution
-	// ResultXML hides the execution's document, which listings do not read.
+	// ResultXML hides the execution's document, which listings read only
+	// when asked to (EachExecution).
 	ResultXML   *string `json:"result_xml,omitempty"`
 	State       string  `json:"state"`
 	Revision    int64   `json:"revision"`
@@ -283,22 +284,48 @@ type ExecutionEntry struct {
 // Executions lists every execution revision received, without the result
 // documents.
 func (c *Central) Executions(ctx context.Context) ([]ExecutionEntry, error) {
+	var out []ExecutionEntry
+	err := c.EachExecution(ctx, false, func(e ExecutionEntry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// EachExecution calls fn with every execution revision received, in id
+// order; with documents, each with its result document (ResultXML),
+// decompressed.
+func (c *Central) EachExecution(ctx context.Context, documents bool, fn func(ExecutionEntry) error) error {
+	docs := "NULL, NULL"
+	if documents {
+		docs = "result_xml, result_zst"
+	}
 	rows, err := c.DB.QueryContext(ctx, `SELECT id, delivery, test_taker, test_center, status, started_at, finished_at,
-		state, revision, content_hash, client, bundle_id, received_at FROM executions ORDER BY id, revision, received_at`)
+		state, revision, content_hash, client, bundle_id, received_at, `+docs+` FROM executions ORDER BY id, revision, received_at`)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []ExecutionEntry
 	for rows.Next() {
 		var e ExecutionEntry
+		var xml sql.NullString
+		var zst []byte
 		if err := rows.Scan(&e.ID, &e.Delivery, &e.TestTaker, &e.TestCenter, &e.Status, &e.StartedAt, &e.FinishedAt,
-			&e.State, &e.Revision, &e.ContentHash, &e.Client, &e.Bundle, &e.ReceivedAt); err != nil {
-			return nil, err
+			&e.State, &e.Revision, &e.ContentHash, &e.Client, &e.Bundle, &e.ReceivedAt, &xml, &zst); err != nil {
+			return err
 		}
-		out = append(out, e)
+		if documents {
+			doc, err := storedDocument(xml.String, zst)
+			if err != nil {
+				return fmt.Errorf("execution %s (content %s): %w", e.ID, e.ContentHash, err)
+			}
+			e.ResultXML = &doc
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // ClientStatus is central's view of one client, as `status` shows it.
