@@ -1,7 +1,6 @@
 package importer
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -105,40 +104,9 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	}
 	var n taosync.Counts
 	var conflicts int64
-	// The lines of a chunk are parsed and checked as it comes out of Read
-	// while the executions of the chunk before are stored, on another
-	// goroutine: parsing and SQLite each get a CPU. A failure on either
-	// side stops the other.
-	readCtx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	chunks := make(chan []exporter.OutgoingExecution, 1)
-	stored := make(chan error, 1)
-	go func() {
-		var err error
-		for xs := range chunks {
-			if err == nil {
-				err = context.Cause(readCtx)
-			}
-			if err != nil {
-				continue
-			}
-			var statuses []string
-			statuses, err = ap.Put(ctx, xs, m.ID)
-			for _, status := range statuses {
-				switch status {
-				case taosync.ReceiptReceived:
-					n.Created++
-				case taosync.ReceiptConflict:
-					conflicts++
-				}
-			}
-			if err != nil {
-				stop(err)
-			}
-		}
-		stored <- err
-	}()
-	err = b.Read(readCtx, o.Identity, []string{exporter.ResultsSection}, func(p bundle.Payload) error {
+	// The lines of a chunk are parsed and checked in Read's workers, while
+	// the executions of the chunks before are stored.
+	decode := func(p bundle.Payload) (any, error) {
 		var xs []exporter.OutgoingExecution
 		err := jsonl.EachLine(p.Data, func(line []byte) error {
 			x, hash, ok := parseExecution(line)
@@ -151,17 +119,21 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 			xs = append(xs, x)
 			return nil
 		})
-		if err == nil {
-			chunks <- xs // the storing goroutine takes every chunk, stopped or not
+		return xs, err
+	}
+	err = b.ReadDecoded(ctx, o.Identity, []string{exporter.ResultsSection}, decode, func(p bundle.Payload) error {
+		statuses, err := ap.Put(ctx, p.Decoded.([]exporter.OutgoingExecution), m.ID)
+		for _, status := range statuses {
+			switch status {
+			case taosync.ReceiptReceived:
+				n.Created++
+			case taosync.ReceiptConflict:
+				conflicts++
+			}
 		}
 		return err
 	})
 	if err != nil {
-		stop(err)
-	}
-	close(chunks)
-	// A failure to store comes first: Read's error is then its consequence.
-	if err := cmp.Or(<-stored, err); err != nil {
 		return nil, 0, Refused, err
 	}
 	counts := map[string]taosync.Counts{exporter.ResultsSection: n}
