@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/blobstore"
+	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -58,12 +60,12 @@ func (l *Local) Applied(ctx context.Context, bundleID string) (bool, error) {
 // snapshot, the versions held of each type are read once up front: records
 // already held in their version then cost no statement at all, and what the
 // snapshot lacks is known without a statement per record.
-func (l *Local) BeginApply(ctx context.Context, full bool) (importer.DataApply, error) {
+func (l *Local) BeginApply(ctx context.Context, full bool, packageChunks []string) (importer.DataApply, error) {
 	tx, err := l.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	a := &apply{l: l, tx: tx}
+	a := &apply{l: l, tx: tx, check: l.Chunks.NewChecker(packageChunks), packageOf: map[string]string{}}
 	if full {
 		a.held = map[taosync.Type]map[string]int64{}
 	}
@@ -96,7 +98,15 @@ type apply struct {
 	// is left at the end is what the snapshot lacks.
 	held       map[taosync.Type]map[string]int64
 	deliveries []string
-	done       bool
+	// chunks are the package chunks stored, made durable by Commit.
+	chunks safefile.Batch
+	// check hashes the packages of the deliveries upserted, the first
+	// checked of them, as their chunks are stored; packageOf names a
+	// delivery of each package, for errors.
+	check     *blobstore.Checker
+	checked   int
+	packageOf map[string]string
+	done      bool
 }
 
 // version returns the version of an entity held, and whether it is held.
@@ -235,10 +245,26 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 	return acked > 0, nil
 }
 
-func (a *apply) PutChunk(hash string, data []byte) error { return a.l.Chunks.Put(hash, data) }
+// PutChunk stores a package chunk without waiting for the disk (Commit
+// makes it durable) and hashes it into the packages it belongs to. hash is
+// the content hash Bundle.Read has just checked data against, in this
+// process: neither the store nor the checker hashes data again for it.
+func (a *apply) PutChunk(ctx context.Context, hash string, data []byte) error {
+	if err := a.addPackages(ctx); err != nil {
+		return err
+	}
+	if err := a.l.Chunks.Stage(&a.chunks, hash, data); err != nil {
+		return err
+	}
+	a.check.Stored(hash, data)
+	return nil
+}
 
-func (a *apply) CheckPackages(ctx context.Context) error {
-	for _, d := range a.deliveries {
+// addPackages starts checking the packages of the deliveries upserted
+// since it last ran.
+func (a *apply) addPackages(ctx context.Context) error {
+	for ; a.checked < len(a.deliveries); a.checked++ {
+		d := a.deliveries[a.checked]
 		ref, err := DeliveryPackage(ctx, a.tx, d)
 		if errors.Is(err, ErrNoPackage) {
 			continue
@@ -246,9 +272,18 @@ func (a *apply) CheckPackages(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := a.l.Chunks.Verify(&ref.Snapshot); err != nil {
-			return fmt.Errorf("delivery %s: package %s is incomplete or corrupt: %w", d, ref.Hash, err)
-		}
+		a.packageOf[ref.Hash] = d
+		a.check.Add(&ref.Snapshot)
+	}
+	return nil
+}
+
+func (a *apply) CheckPackages(ctx context.Context) error {
+	if err := a.addPackages(ctx); err != nil {
+		return err
+	}
+	if snap, err := a.check.Check(); err != nil {
+		return fmt.Errorf("delivery %s: package %s is incomplete or corrupt: %w", a.packageOf[snap.Hash], snap.Hash, err)
 	}
 	return nil
 }
@@ -270,6 +305,11 @@ func (a *apply) Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryE
 		return err
 	}
 	if err := AddHistory(ctx, a.tx, h); err != nil {
+		return err
+	}
+	// The package chunks this transaction makes count must be on the
+	// disk before it commits.
+	if err := a.chunks.Sync(runtime.GOMAXPROCS(0)); err != nil {
 		return err
 	}
 	a.done = true
