@@ -59,19 +59,6 @@ func (s *Store) Has(hash string) bool {
 	return err == nil
 }
 
-// Put stores data under its hash, which must match, and makes it durable.
-func (s *Store) Put(hash string, data []byte) error {
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != hash {
-		return fmt.Errorf("store chunk %s: %w", hash, ErrCorrupt)
-	}
-	var b safefile.Batch
-	if err := s.Stage(&b, hash, data); err != nil {
-		return err
-	}
-	return b.Sync(1)
-}
-
 // Stage stores data under hash, which the caller has checked it against,
 // in batch b: it is durable once b.Sync returns. A chunk already stored is
 // read back and kept if it matches; one that does not (a write cut short
