@@ -1,7 +1,8 @@
 // Package safefile writes files so that a crash, a kill or a stick pulled out
 // mid-write leaves either the old file or the whole new one, never a part:
 // write a temporary name in the same folder, fsync, close, rename, then fsync
-// the folder so that the rename itself is durable.
+// the folder so that the rename itself is durable. A Batch does the same for
+// many files at once, with one fsync pass for all of them.
 package safefile
 
 import (
