@@ -312,6 +312,15 @@ type Payload struct {
 // Chunks are read, decrypted and decompressed by one worker per CPU ahead of
 // fn, so that fn (typically a database writer) never waits on the crypto.
 func (b *Bundle) Read(ctx context.Context, id age.Identity, names []string, fn func(Payload) error) error {
+	return b.ReadPrepared(ctx, id, names, nil, fn)
+}
+
+// ReadPrepared is Read, with prepare (if not nil) called on each payload,
+// checked, by the worker that decrypted it: concurrently, in any order, and
+// before fn gets the payload in manifest order. Work that needs no order
+// (writing a package chunk to a file) is done there, in parallel, instead
+// of on fn's goroutine.
+func (b *Bundle) ReadPrepared(ctx context.Context, id age.Identity, names []string, prepare, fn func(Payload) error) error {
 	want := func(name string) bool {
 		if len(names) == 0 {
 			return true
@@ -353,6 +362,9 @@ func (b *Bundle) Read(ctx context.Context, id age.Identity, names []string, fn f
 			for j := range jobs {
 				data, err := b.open(j.p.Chunk, id, dec)
 				j.p.Data = data
+				if err == nil && prepare != nil {
+					err = prepare(j.p)
+				}
 				j.out <- result{j.p, err}
 			}
 		}()

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/taosync/taosync/internal/minisign"
@@ -431,4 +432,46 @@ func randomBytes(seed uint64, n int) []byte {
 	b := make([]byte, n)
 	newRand(seed).Read(b)
 	return b
+}
+
+// TestReadPrepared: prepare sees every payload, checked, before fn gets it
+// in order, and an error from prepare stops the read with that error.
+func TestReadPrepared(t *testing.T) {
+	w := newWorld(t)
+	blobs := make([][]byte, 12)
+	for i := range blobs {
+		blobs[i] = randomBytes(uint64(i), 1000+i)
+	}
+	res := w.write(t, t.TempDir(), w.a, 1, 0, []section{{name: "packages", kind: manifest.Blob, blobs: blobs}})
+	b, err := Open(res.Dir, w.trust(w.a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	prepared := map[string]bool{}
+	prepare := func(p Payload) error {
+		mu.Lock()
+		defer mu.Unlock()
+		prepared[p.Chunk.ContentHash] = true
+		return nil
+	}
+	n := 0
+	err = b.ReadPrepared(context.Background(), w.a.id, nil, prepare, func(p Payload) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !prepared[p.Chunk.ContentHash] || !bytes.Equal(p.Data, blobs[n]) {
+			t.Errorf("payload %d: prepared %v, the blob given: %v", n, prepared[p.Chunk.ContentHash], bytes.Equal(p.Data, blobs[n]))
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != len(blobs) {
+		t.Fatalf("ReadPrepared: %v after %d payloads of %d", err, n, len(blobs))
+	}
+	stop := errors.New("stop")
+	err = b.ReadPrepared(context.Background(), w.a.id, nil, func(Payload) error { return stop },
+		func(Payload) error { t.Error("fn called after prepare failed"); return nil })
+	if !errors.Is(err, stop) {
+		t.Errorf("ReadPrepared with a failing prepare: %v", err)
+	}
 }

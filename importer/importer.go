@@ -90,11 +90,14 @@ type DataApply interface {
 	// already. A receipt for an execution the client never had fails with
 	// ErrUnknownExecution.
 	Receipt(ctx context.Context, r taosync.Receipt) (bool, error)
-	// PutChunk stores a package chunk by its content hash, which the
+	// StoreChunk stores a package chunk by its content hash, which the
 	// caller has checked data against. Chunks are content-addressed
 	// files: storing one early is harmless if the transaction later rolls
-	// back. They are given in the bundle's order.
-	PutChunk(ctx context.Context, hash string, data []byte) error
+	// back. It is called concurrently, in any order.
+	StoreChunk(hash string, data []byte) error
+	// ChunkStored is told of each package chunk once StoreChunk has
+	// stored it, in the bundle's order, with the same checked data.
+	ChunkStored(ctx context.Context, hash string, data []byte) error
 	// CheckPackages checks that the package of every delivery upserted is
 	// complete and matches its hash.
 	CheckPackages(ctx context.Context) error
@@ -399,15 +402,22 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 			o.Progress(b.Name(), phase, done, total)
 		}
 	}
-	err = b.Read(ctx, o.Identity, nil, func(p bundle.Payload) error {
+	// Package chunks are stored by the workers that decrypt them; Read
+	// has checked p.Data against p.Chunk.ContentHash before either call.
+	store := func(p bundle.Payload) error {
+		if p.Section.Kind != manifest.Blob || o.DryRun {
+			return nil
+		}
+		return ap.StoreChunk(p.Chunk.ContentHash, p.Data)
+	}
+	err = b.ReadPrepared(ctx, o.Identity, nil, store, func(p bundle.Payload) error {
 		if p.Section.Kind == manifest.Blob {
 			blobBytes += p.Chunk.ContentSize
 			progress("package bytes", blobBytes, blobTotal)
 			if o.DryRun {
 				return nil
 			}
-			// Read has checked p.Data against p.Chunk.ContentHash.
-			return ap.PutChunk(ctx, p.Chunk.ContentHash, p.Data)
+			return ap.ChunkStored(ctx, p.Chunk.ContentHash, p.Data)
 		}
 		if p.Section.Name == exporter.ReceiptsSection {
 			return applyReceipts(ctx, b, p, ap, counts, o.Log)

@@ -245,15 +245,18 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 	return acked > 0, nil
 }
 
-// PutChunk stores a package chunk without waiting for the disk (Commit
-// makes it durable) and hashes it into the packages it belongs to. hash is
-// the content hash Bundle.Read has just checked data against, in this
-// process: neither the store nor the checker hashes data again for it.
-func (a *apply) PutChunk(ctx context.Context, hash string, data []byte) error {
+// StoreChunk stores a package chunk without waiting for the disk (Commit
+// makes it durable). hash is the content hash Bundle.Read has just checked
+// data against, in this process: the store does not hash data again.
+func (a *apply) StoreChunk(hash string, data []byte) error {
+	return a.l.Chunks.Stage(&a.chunks, hash, data)
+}
+
+// ChunkStored hashes a stored chunk into the packages it belongs to; as
+// for StoreChunk, data was checked against hash in this process, so the
+// checker does not read it back.
+func (a *apply) ChunkStored(ctx context.Context, hash string, data []byte) error {
 	if err := a.addPackages(ctx); err != nil {
-		return err
-	}
-	if err := a.l.Chunks.Stage(&a.chunks, hash, data); err != nil {
 		return err
 	}
 	a.check.Stored(hash, data)
