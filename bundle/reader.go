@@ -458,12 +458,19 @@ func decrypt(stored []byte, id age.Identity) ([]byte, error) {
 // scavenger, an eighth of an import's CPU time.
 var buffers sync.Pool
 
+// minBuffer is the smallest buffer allocated: a package chunk's largest
+// payload (blobstore.MaxChunk, 4 MiB) with room for its age overhead, so
+// that any recycled buffer fits any package chunk. With buffers of each
+// chunk's own size, a recycled one was often too small and dropped, and
+// the peak memory grew with the number of chunks.
+const minBuffer = 4<<20 + 64<<10
+
 // getBuffer returns a buffer of n bytes, not zeroed.
 func getBuffer(n int) []byte {
 	if b, ok := buffers.Get().(*[]byte); ok && cap(*b) >= n {
 		return (*b)[:n]
 	}
-	return make([]byte, n)
+	return make([]byte, n, max(n, minBuffer))
 }
 
 // putBuffer recycles b, which the caller no longer uses.
