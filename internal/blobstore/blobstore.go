@@ -151,8 +151,8 @@ func (s *Store) Verify(snap *Snapshot) error {
 	return s.WriteTo(io.Discard, snap)
 }
 
-// sum hashes a snapshot's bytes in order, as they come.
-type sum struct {
+// snapSum hashes a snapshot's bytes in order, as they come.
+type snapSum struct {
 	s    *Store
 	snap *Snapshot
 	w    io.Writer
@@ -164,11 +164,11 @@ type sum struct {
 	err error
 }
 
-func (s *Store) newSum(snap *Snapshot, w io.Writer) *sum {
-	return &sum{s: s, snap: snap, w: w, h: sha256.New()}
+func (s *Store) newSum(snap *Snapshot, w io.Writer) *snapSum {
+	return &snapSum{s: s, snap: snap, w: w, h: sha256.New()}
 }
 
-func (m *sum) add(b []byte) error {
+func (m *snapSum) add(b []byte) error {
 	m.h.Write(b)
 	m.n += int64(len(b))
 	m.next++
@@ -178,7 +178,7 @@ func (m *sum) add(b []byte) error {
 
 // readOne reads the next chunk back from the store, checked against its
 // hash.
-func (m *sum) readOne() error {
+func (m *snapSum) readOne() error {
 	b, err := m.s.Get(m.snap.Chunks[m.next].Hash)
 	if err != nil {
 		return err
@@ -186,7 +186,7 @@ func (m *sum) readOne() error {
 	return m.add(b)
 }
 
-func (m *sum) readRest() error {
+func (m *snapSum) readRest() error {
 	for m.next < len(m.snap.Chunks) {
 		if err := m.readOne(); err != nil {
 			return err
@@ -195,7 +195,7 @@ func (m *sum) readRest() error {
 	return nil
 }
 
-func (m *sum) check() error {
+func (m *snapSum) check() error {
 	if m.n != m.snap.Size || hex.EncodeToString(m.h.Sum(nil)) != m.snap.Hash {
 		return fmt.Errorf("package %s: %w", m.snap.Hash, ErrCorrupt)
 	}
@@ -212,16 +212,16 @@ type Checker struct {
 	// those that were.
 	coming map[string]bool
 	given  map[string]bool
-	sums   map[string]*sum
+	sums   map[string]*snapSum
 	// order keeps the snapshots in the order they were added, so that
 	// errors do not depend on map order.
-	order []*sum
+	order []*snapSum
 }
 
 // NewChecker starts checking snapshots whose chunks named coming (content
 // hashes) will be handed to Stored.
 func (s *Store) NewChecker(coming []string) *Checker {
-	c := &Checker{s: s, coming: map[string]bool{}, given: map[string]bool{}, sums: map[string]*sum{}}
+	c := &Checker{s: s, coming: map[string]bool{}, given: map[string]bool{}, sums: map[string]*snapSum{}}
 	for _, h := range coming {
 		c.coming[h] = true
 	}
@@ -261,7 +261,7 @@ func (c *Checker) Stored(hash string, data []byte) {
 // catchUp reads back the chunks m needs next that will not be handed to
 // Stored: those held from before, and those handed already. A failure is
 // kept for Check, which names the snapshot.
-func (c *Checker) catchUp(m *sum) {
+func (c *Checker) catchUp(m *snapSum) {
 	for m.err == nil && m.next < len(m.snap.Chunks) {
 		h := m.snap.Chunks[m.next].Hash
 		if c.coming[h] && !c.given[h] {
