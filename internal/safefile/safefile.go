@@ -35,8 +35,7 @@ func Write(path string, perm os.FileMode, fill func(io.Writer) error) error {
 }
 
 // replace writes a temporary file beside path and renames it to path,
-// fsyncing it first if sync is set; otherwise it only starts writing it
-// back to the disk, and the caller fsyncs it later.
+// fsyncing it first if sync is set; otherwise the caller fsyncs it later.
 func replace(path string, perm os.FileMode, fill func(io.Writer) error, sync bool) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
@@ -56,12 +55,9 @@ func replace(path string, perm os.FileMode, fill func(io.Writer) error, sync boo
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if sync {
-		err = f.Sync()
-	} else {
-		err = startWriteback(f)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("write %s: sync: %w", path, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
