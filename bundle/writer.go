@@ -188,6 +188,12 @@ func (w *Writer) work() {
 		if err := w.writeChunk(j, &compressed, &sealed); err != nil {
 			w.fail(err)
 		}
+		// Only records buffers come back: flush reuses them for the next
+		// records chunk, and no records chunk follows a blob section's
+		// (they would only hold memory, up to a chunk each).
+		if j.slot.Records == 0 {
+			continue
+		}
 		select {
 		case w.free <- j.payload[:0]:
 		default:
