@@ -114,7 +114,7 @@ func TestAgeVectors(t *testing.T) {
 			}
 			ran[v.expect]++
 
-			plain, err := decrypt(v.file, id)
+			plain, err := decrypt(v.file, id, nil)
 			if v.expect == "success" {
 				if err != nil {
 					t.Fatalf("decrypt: %v", err)
@@ -150,7 +150,7 @@ func TestAgeVectors(t *testing.T) {
 			}
 			defer dec.Close()
 			b := &Bundle{Dir: dir}
-			data, err := b.open(c, id, dec)
+			data, err := b.open(c, id, dec, nil)
 			if !errors.Is(err, ErrDecrypt) || data != nil {
 				t.Fatalf("open = %d bytes, %v; want ErrDecrypt", len(data), err)
 			}

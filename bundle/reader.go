@@ -231,7 +231,7 @@ func (b *Bundle) chunkErr(c manifest.Chunk, err error) error {
 }
 
 // readStored reads one chunk file and checks its size and hash.
-func (b *Bundle) readStored(c manifest.Chunk) ([]byte, error) {
+func (b *Bundle) readStored(c manifest.Chunk, bufs bufferPool) ([]byte, error) {
 	f, err := os.Open(filepath.Join(b.Dir, c.Hash))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, b.chunkErr(c, ErrMissingChunk)
@@ -247,7 +247,7 @@ func (b *Bundle) readStored(c manifest.Chunk) ([]byte, error) {
 	if st.Size() != c.Size {
 		return nil, b.chunkErr(c, fmt.Errorf("%w: %d bytes, manifest says %d", ErrChunkSize, st.Size(), c.Size))
 	}
-	buf := make([]byte, c.Size)
+	buf := bufs.get(int(c.Size))
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return nil, b.chunkErr(c, fmt.Errorf("%w: %v", ErrChunkSize, err))
 	}
@@ -319,11 +319,12 @@ func (b *Bundle) Read(ctx context.Context, id age.Identity, names []string, fn f
 }
 
 // ReadDecoded is Read with one more step in the workers: decode (if not
-// nil) is called with each payload once it is checked and decrypted, and fn
-// finds its result in Payload.Decoded. Parsing a chunk's records there
-// takes it off fn's goroutine, and runs it on the other CPUs while fn
-// writes. An error from decode is returned as a chunk's error is: in
-// manifest order, with nothing after it passed to fn.
+// nil) is called with each payload once it is checked and decrypted, by the
+// worker that decrypted it (concurrently, in any order), and fn finds its
+// result in Payload.Decoded. Work that needs no order (parsing a chunk's
+// records, writing a package chunk to a file) is done there, on the other
+// CPUs while fn writes. An error from decode is returned as a chunk's error
+// is: in manifest order, with nothing after it passed to fn.
 func (b *Bundle) ReadDecoded(ctx context.Context, id age.Identity, names []string, decode func(Payload) (any, error), fn func(Payload) error) error {
 	want := func(name string) bool {
 		if len(names) == 0 {
@@ -358,13 +359,16 @@ func (b *Bundle) ReadDecoded(ctx context.Context, id age.Identity, names []strin
 	}
 	jobs := make(chan job)
 	order := make(chan chan result, 2*workers)
+	// At most, each result queued holds a buffer, each worker three, and
+	// fn one.
+	bufs := make(bufferPool, 2*workers+3*workers+1)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				data, err := b.open(j.p.Chunk, id, dec)
+				data, err := b.open(j.p.Chunk, id, dec, bufs)
 				j.p.Data = data
 				if err == nil && decode != nil {
 					j.p.Decoded, err = decode(j.p)
@@ -412,21 +416,24 @@ func (b *Bundle) ReadDecoded(ctx context.Context, id age.Identity, names []strin
 			cancel()
 			return err
 		}
+		bufs.put(r.p.Data)
 	}
 	return ctx.Err()
 }
 
 // open reads, checks, decrypts and decompresses one chunk.
-func (b *Bundle) open(c manifest.Chunk, id age.Identity, dec *zstd.Decoder) ([]byte, error) {
-	stored, err := b.readStored(c)
+func (b *Bundle) open(c manifest.Chunk, id age.Identity, dec *zstd.Decoder, bufs bufferPool) ([]byte, error) {
+	stored, err := b.readStored(c, bufs)
 	if err != nil {
 		return nil, err
 	}
-	compressed, err := decrypt(stored, id)
+	compressed, err := decrypt(stored, id, bufs)
+	bufs.put(stored)
 	if err != nil {
 		return nil, b.chunkErr(c, fmt.Errorf("%w: %v", ErrDecrypt, err))
 	}
-	data, err := dec.DecodeAll(compressed, make([]byte, 0, c.ContentSize))
+	data, err := dec.DecodeAll(compressed, bufs.get(int(c.ContentSize))[:0])
+	bufs.put(compressed)
 	if err != nil {
 		return nil, b.chunkErr(c, fmt.Errorf("%w: decompress: %v", ErrDecrypt, err))
 	}
@@ -439,16 +446,52 @@ func (b *Bundle) open(c manifest.Chunk, id age.Identity, dec *zstd.Decoder) ([]b
 
 // decrypt opens an age file held in memory with id and returns its whole
 // plaintext; a failure anywhere in the header or the payload is an error.
-func decrypt(stored []byte, id age.Identity) ([]byte, error) {
+func decrypt(stored []byte, id age.Identity, bufs bufferPool) ([]byte, error) {
 	r, err := age.Decrypt(bytes.NewReader(stored), id)
 	if err != nil {
 		return nil, err
 	}
-	// The plaintext is always shorter than the file, so one allocation
-	// holds it (io.ReadAll would grow and copy its way up to twice that).
-	buf := bytes.NewBuffer(make([]byte, 0, len(stored)+bytes.MinRead))
+	// The plaintext is always shorter than the file, so one buffer holds
+	// it (io.ReadAll would grow and copy its way up to twice that).
+	buf := bytes.NewBuffer(bufs.get(len(stored) + bytes.MinRead)[:0])
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// bufferPool recycles the buffers a chunk is read, decrypted and
+// decompressed into, from chunk to chunk, during one Read: three fresh
+// buffers of a chunk's size for each chunk were zeroed by the allocator and
+// handed back to the system by the scavenger, an eighth of an import's CPU
+// time. A channel, not a sync.Pool: a sync.Pool drops its buffers at each
+// garbage collection, so that how many were allocated, and the peak
+// memory, varied from run to run and grew with the bundle; the channel
+// keeps as many as are ever in use at once, no more. A nil pool recycles
+// nothing.
+type bufferPool chan []byte
+
+// minBuffer is the smallest buffer allocated: a package chunk's largest
+// payload (blobstore.MaxChunk, 4 MiB) with room for its age overhead, so
+// that any recycled buffer fits any package chunk.
+const minBuffer = 4<<20 + 64<<10
+
+// get returns a buffer of n bytes, not zeroed.
+func (p bufferPool) get(n int) []byte {
+	select {
+	case b := <-p:
+		if cap(b) >= n {
+			return b[:n]
+		}
+	default:
+	}
+	return make([]byte, n, max(n, minBuffer))
+}
+
+// put recycles b, which the caller no longer uses.
+func (p bufferPool) put(b []byte) {
+	select {
+	case p <- b[:0]:
+	default:
+	}
 }

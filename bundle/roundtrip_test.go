@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/taosync/taosync/internal/minisign"
@@ -470,5 +471,53 @@ func TestReadDecoded(t *testing.T) {
 	})
 	if !errors.Is(err, bad) || len(got) != 1 {
 		t.Fatalf("with the second chunk failing to decode: passed on %v, error %v; want 1 chunk and %v", got, err, bad)
+	}
+}
+
+// TestReadDecodedBlobs: decode sees every blob payload, checked, before fn
+// gets it in order (as the importer stores package chunks), and an error
+// from decode on the first chunk stops the read before fn sees any.
+func TestReadDecodedBlobs(t *testing.T) {
+	w := newWorld(t)
+	blobs := make([][]byte, 12)
+	for i := range blobs {
+		blobs[i] = randomBytes(uint64(i), 1000+i)
+	}
+	res := w.write(t, t.TempDir(), w.a, 1, 0, []section{{name: "packages", kind: manifest.Blob, blobs: blobs}})
+	b, err := Open(res.Dir, w.trust(w.a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	prepared := map[string]bool{}
+	prepare := func(p Payload) (any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		prepared[p.Chunk.ContentHash] = true
+		return nil, nil
+	}
+	n := 0
+	err = b.ReadDecoded(context.Background(), w.a.id, nil, prepare, func(p Payload) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !prepared[p.Chunk.ContentHash] || !bytes.Equal(p.Data, blobs[n]) {
+			t.Errorf("payload %d: prepared %v, the blob given: %v", n, prepared[p.Chunk.ContentHash], bytes.Equal(p.Data, blobs[n]))
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != len(blobs) {
+		t.Fatalf("ReadDecoded: %v after %d payloads of %d", err, n, len(blobs))
+	}
+	stop := errors.New("stop")
+	first := b.Manifest.Sections[0].Chunks[0].Hash
+	err = b.ReadDecoded(context.Background(), w.a.id, nil, func(p Payload) (any, error) {
+		if p.Chunk.Hash == first {
+			return nil, stop
+		}
+		return nil, nil
+	}, func(Payload) error { t.Error("fn called after decode failed on the first chunk"); return nil })
+	if !errors.Is(err, stop) {
+		t.Errorf("ReadDecoded with a failing decode: %v", err)
 	}
 }

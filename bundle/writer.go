@@ -54,6 +54,9 @@ type Writer struct {
 
 	jobs chan chunkJob
 	wg   sync.WaitGroup
+	// chunks are the chunk files written, made durable together by
+	// CommitChunks.
+	chunks safefile.Batch
 	// free recycles payload buffers from the workers back to flush.
 	free chan []byte
 
@@ -69,7 +72,10 @@ type Writer struct {
 
 type chunkJob struct {
 	payload []byte
-	slot    *manifest.Chunk
+	// sum is the payload's SHA-256 if the caller has checked it, else
+	// empty.
+	sum  string
+	slot *manifest.Chunk
 }
 
 // NewID returns a fresh random bundle id.
@@ -182,6 +188,12 @@ func (w *Writer) work() {
 		if err := w.writeChunk(j, &compressed, &sealed); err != nil {
 			w.fail(err)
 		}
+		// Only records buffers come back: flush reuses them for the next
+		// records chunk, and no records chunk follows a blob section's
+		// (they would only hold memory, up to a chunk each).
+		if j.slot.Records == 0 {
+			continue
+		}
 		select {
 		case w.free <- j.payload[:0]:
 		default:
@@ -189,10 +201,14 @@ func (w *Writer) work() {
 	}
 }
 
-// writeChunk compresses, encrypts and writes one chunk. The file is written
-// under its final name: until the manifest lists it, no reader looks at it.
+// writeChunk compresses, encrypts and writes one chunk. The file is not
+// durable until CommitChunks syncs the batch: until the manifest, written
+// after that, lists it, no reader looks at it.
 func (w *Writer) writeChunk(j chunkJob, buf *[]byte, sealed *bytes.Buffer) error {
-	sum := sha256.Sum256(j.payload)
+	if j.sum == "" {
+		sum := sha256.Sum256(j.payload)
+		j.sum = hex.EncodeToString(sum[:])
+	}
 	compressed := w.enc.EncodeAll(j.payload, (*buf)[:0])
 	*buf = compressed
 	sealed.Reset()
@@ -210,33 +226,17 @@ func (w *Writer) writeChunk(j chunkJob, buf *[]byte, sealed *bytes.Buffer) error
 	}
 	stored := sha256.Sum256(sealed.Bytes())
 	name := hex.EncodeToString(stored[:])
-	if err := writeNew(filepath.Join(w.dir, name), sealed.Bytes()); err != nil {
-		return err
+	if err := w.chunks.Write(filepath.Join(w.dir, name), sealed.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write chunk: %w", err)
 	}
 	*j.slot = manifest.Chunk{
 		Hash:        name,
 		Size:        int64(sealed.Len()),
-		ContentHash: hex.EncodeToString(sum[:]),
+		ContentHash: j.sum,
 		ContentSize: int64(len(j.payload)),
 		Records:     j.slot.Records,
 	}
 	return nil
-}
-
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("write chunk: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write chunk %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write chunk %s: sync: %w", filepath.Base(path), err)
-	}
-	return f.Close()
 }
 
 func (w *Writer) begin(name string, kind manifest.SectionKind) error {
@@ -283,14 +283,23 @@ func (w *Writer) Record(line []byte, deleted bool) error {
 
 // Blob adds payload as one chunk of the current blob section. The Writer
 // takes ownership of payload.
-func (w *Writer) Blob(payload []byte) error {
+func (w *Writer) Blob(payload []byte) error { return w.blob(payload, "") }
+
+// BlobChecked is Blob for a payload whose hex SHA-256 the caller has just
+// checked (a chunk read from the blob store, which is named by it): the
+// writer takes it as the chunk's content hash instead of hashing the
+// payload again. A wrong sum would only make every reader refuse the
+// chunk.
+func (w *Writer) BlobChecked(payload []byte, sum string) error { return w.blob(payload, sum) }
+
+func (w *Writer) blob(payload []byte, sum string) error {
 	if w.current(manifest.Blob) < 0 {
 		return errors.New("bundle: blob outside a blob section")
 	}
 	if len(payload) > manifest.MaxChunkPayload {
 		return fmt.Errorf("bundle: blob chunk of %d bytes exceeds %d", len(payload), manifest.MaxChunkPayload)
 	}
-	return w.submit(payload, 0)
+	return w.submit(payload, sum, 0)
 }
 
 func (w *Writer) current(kind manifest.SectionKind) int {
@@ -314,17 +323,17 @@ func (w *Writer) flush() error {
 	}
 	n := w.records
 	w.records = 0
-	return w.submit(payload, n)
+	return w.submit(payload, "", n)
 }
 
-func (w *Writer) submit(payload []byte, records int64) error {
+func (w *Writer) submit(payload []byte, sum string, records int64) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
 	s := len(w.sections) - 1
 	slot := &manifest.Chunk{Records: records}
 	w.sections[s] = append(w.sections[s], slot)
-	w.jobs <- chunkJob{payload: payload, slot: slot}
+	w.jobs <- chunkJob{payload: payload, sum: sum, slot: slot}
 	return nil
 }
 
@@ -367,8 +376,8 @@ func (w *Writer) Commit() (*Result, error) {
 	return res, nil
 }
 
-// CommitChunks waits for every chunk to be written and signs the manifest,
-// but does not write it: a caller that must record the bundle elsewhere
+// CommitChunks waits for every chunk to be written, makes them and the
+// folder durable, and signs the manifest, but does not write it: a caller that must record the bundle elsewhere
 // first (in a database transaction) calls Publish once it has, and Remove if
 // it could not.
 func (w *Writer) CommitChunks() (*Result, error) {
@@ -376,6 +385,11 @@ func (w *Writer) CommitChunks() (*Result, error) {
 	w.stop()
 	if err == nil {
 		err = w.failed()
+	}
+	if err == nil {
+		// The chunk files and their names must be on the disk before
+		// the manifest that lists them is written (Publish).
+		err = w.chunks.Sync(w.opts.Workers)
 	}
 	if err != nil {
 		w.remove()

@@ -82,7 +82,9 @@ type DataExport interface {
 	Records(ctx context.Context, t taosync.Type, full bool, fn func(Record) error) error
 	// Chunks calls fn with the content hash of each package chunk of the
 	// deliveries in scope that the client has not been sent (all of them
-	// when full), and Chunk reads one.
+	// when full), once each, package by package in the package's order (so
+	// that the client can hash each package as its chunks arrive), and
+	// Chunk reads one, checked against its hash.
 	Chunks(ctx context.Context, full bool, fn func(hash string) error) error
 	Chunk(hash string) ([]byte, error)
 	// Receipts calls fn with the receipts the client has not reported
@@ -211,7 +213,8 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 				return err
 			}
 			chunks = append(chunks, hash)
-			return w.Blob(b)
+			// Chunk has checked b against hash, the store's name for it.
+			return w.BlobChecked(b, hash)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("export packages: %w", err)

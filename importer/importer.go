@@ -69,8 +69,9 @@ type DataTarget interface {
 	// Applied reports whether the bundle with this id was applied.
 	Applied(ctx context.Context, bundleID string) (bool, error)
 	// BeginApply starts applying a bundle; full says it is a full
-	// snapshot, whose types' contents it replaces.
-	BeginApply(ctx context.Context, full bool) (DataApply, error)
+	// snapshot, whose types' contents it replaces; packageChunks are the
+	// content hashes of the package chunks it carries, in its order.
+	BeginApply(ctx context.Context, full bool, packageChunks []string) (DataApply, error)
 }
 
 // DataApply is one bundle being applied, in one transaction.
@@ -89,15 +90,19 @@ type DataApply interface {
 	// already. A receipt for an execution the client never had fails with
 	// ErrUnknownExecution.
 	Receipt(ctx context.Context, r taosync.Receipt) (bool, error)
-	// PutChunk stores a package chunk by its content hash. Chunks are
-	// content-addressed files: storing one early is harmless if the
-	// transaction later rolls back.
-	PutChunk(hash string, data []byte) error
+	// StoreChunk stores a package chunk by its content hash, which the
+	// caller has checked data against. Chunks are content-addressed
+	// files: storing one early is harmless if the transaction later rolls
+	// back. It is called concurrently, in any order.
+	StoreChunk(hash string, data []byte) error
+	// ChunkStored is told of each package chunk once StoreChunk has
+	// stored it, in the bundle's order, with the same checked data.
+	ChunkStored(ctx context.Context, hash string, data []byte) error
 	// CheckPackages checks that the package of every delivery upserted is
 	// complete and matches its hash.
 	CheckPackages(ctx context.Context) error
-	// Commit records the bundle as applied with the new state and the
-	// history entry, and commits.
+	// Commit makes the chunks stored durable, records the bundle as
+	// applied with the new state and the history entry, and commits.
 	Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryEntry) error
 	Rollback() error
 }
@@ -399,34 +404,49 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 		}
 	}
 	start := time.Now()
-	ap, err := t.BeginApply(ctx, b.Manifest.Kind == manifest.KindData && b.Manifest.Full())
-	if err != nil {
-		return nil, Refused, err
-	}
-	defer ap.Rollback()
-	counts := map[string]taosync.Counts{}
 	var records, total, blobBytes, blobTotal int64
+	var packageChunks []string
 	for _, s := range b.Manifest.Sections {
 		total += s.Records
 		if s.Kind == manifest.Blob {
 			for _, c := range s.Chunks {
 				blobTotal += c.ContentSize
+				packageChunks = append(packageChunks, c.ContentHash)
 			}
 		}
 	}
+	ap, err := t.BeginApply(ctx, b.Manifest.Kind == manifest.KindData && b.Manifest.Full(), packageChunks)
+	if err != nil {
+		return nil, Refused, err
+	}
+	defer ap.Rollback()
+	counts := map[string]taosync.Counts{}
 	progress := func(phase string, done, total int64) {
 		if o.Progress != nil {
 			o.Progress(b.Name(), phase, done, total)
 		}
 	}
-	err = b.ReadDecoded(ctx, o.Identity, nil, decodeRecords(b), func(p bundle.Payload) error {
+	// The workers that decrypt the chunks parse the records and store the
+	// package chunks, in parallel, off this goroutine; Read has checked
+	// p.Data against p.Chunk.ContentHash before.
+	parse := decodeRecords(b)
+	decode := func(p bundle.Payload) (any, error) {
+		if p.Section.Kind != manifest.Blob {
+			return parse(p)
+		}
+		if o.DryRun {
+			return nil, nil
+		}
+		return nil, ap.StoreChunk(p.Chunk.ContentHash, p.Data)
+	}
+	err = b.ReadDecoded(ctx, o.Identity, nil, decode, func(p bundle.Payload) error {
 		if p.Section.Kind == manifest.Blob {
 			blobBytes += p.Chunk.ContentSize
 			progress("package bytes", blobBytes, blobTotal)
 			if o.DryRun {
 				return nil
 			}
-			return ap.PutChunk(p.Chunk.ContentHash, p.Data)
+			return ap.ChunkStored(ctx, p.Chunk.ContentHash, p.Data)
 		}
 		if p.Section.Name == exporter.ReceiptsSection {
 			return applyReceipts(ctx, b, p, ap, counts, o.Log)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/taosync/taosync/internal/home"
 )
 
 // The kill tests run the real CLI in a subprocess and SIGKILL it at many
@@ -446,6 +448,58 @@ func TestKillImport(t *testing.T) {
 		t.Errorf("only %d trials: the import finished too soon to be killed midway", trials)
 	}
 	f.checkPackage(ref)
+}
+
+// TestImportAfterACrashCutChunksShort: an import stores package chunks
+// without a fsync each and fsyncs them only before its commit, so a crash
+// of the machine before that can leave chunk files empty, cut short or
+// garbled under their names, with nothing referring to them. The next
+// import replaces them and gives back the published package.
+func TestImportAfterACrashCutChunksShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real subprocesses; skipped with -short")
+	}
+	t.Parallel()
+	f := newKillFixture(t)
+	stick := filepath.Join(f.work, "stick")
+	f.c.must("--home", f.copyHome(f.central, "central-crash"), "export", "data", "--client", "k1", "--out", stick)
+	// Central's chunk files have the names the client's will have.
+	chunks := filepath.Join(f.central, home.ChunksDir)
+	var names []string
+	err := filepath.WalkDir(chunks, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, p)
+		}
+		return err
+	})
+	if err != nil || len(names) == 0 {
+		t.Fatalf("central's chunks: %v, %d files", err, len(names))
+	}
+	for name, damage := range map[string]func([]byte) []byte{
+		"empty":   func([]byte) []byte { return nil },
+		"cut":     func(b []byte) []byte { return b[:len(b)/2] },
+		"garbled": func(b []byte) []byte { b[len(b)/3] ^= 1; return b },
+	} {
+		client := f.copyHome(f.client, "client-crash-"+name)
+		for _, src := range names {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, _ := filepath.Rel(chunks, src)
+			dst := filepath.Join(client, home.ChunksDir, rel)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, damage(b), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out := f.c.must("--home", client, "import", stick); !strings.Contains(out, "applied ") {
+			t.Fatalf("%s chunks: import: %s", name, out)
+		}
+		f.checkPackage(client)
+	}
 }
 
 // bundleDirs lists the sub-folders of a stick.

@@ -9,10 +9,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/taosync/taosync/internal/safefile"
 )
@@ -57,21 +59,25 @@ func (s *Store) Has(hash string) bool {
 	return err == nil
 }
 
-// Put stores data under its hash, which must match. Storing a chunk that is
-// already there does nothing.
-func (s *Store) Put(hash string, data []byte) error {
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != hash {
-		return fmt.Errorf("store chunk %s: %w", hash, ErrCorrupt)
-	}
-	if s.Has(hash) {
-		return nil
-	}
+// Stage stores data under hash, which the caller has checked it against,
+// in batch b: it is durable once b.Sync returns. A chunk already stored is
+// read back and kept if it matches; one that does not (a write cut short
+// by a crash before its batch was synced) is replaced. Either way it is
+// in b.
+func (s *Store) Stage(b *safefile.Batch, hash string, data []byte) error {
 	p := s.path(hash)
+	_, err := s.Get(hash)
+	switch {
+	case err == nil:
+		b.Add(p)
+		return nil
+	case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, ErrCorrupt):
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("store chunk %s: %w", hash, err)
 	}
-	return safefile.WriteFile(p, data, 0o600)
+	return b.Write(p, data, 0o600)
 }
 
 // Get reads a chunk and checks it against its hash.
@@ -80,9 +86,6 @@ func (s *Store) Get(hash string) ([]byte, error) {
 		return nil, fmt.Errorf("read chunk %q: not a SHA-256", hash)
 	}
 	b, err := os.ReadFile(s.path(hash))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read chunk %s: %w", hash, err)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("read chunk %s: %w", hash, err)
 	}
@@ -98,17 +101,22 @@ func (s *Store) Get(hash string) ([]byte, error) {
 func (s *Store) Add(r io.Reader) (*Snapshot, error) {
 	whole := sha256.New()
 	snap := &Snapshot{}
+	var b safefile.Batch
 	err := Split(r, func(c []byte) error {
 		whole.Write(c)
 		sum := sha256.Sum256(c)
 		h := hex.EncodeToString(sum[:])
-		if err := s.Put(h, c); err != nil {
+		if err := s.Stage(&b, h, c); err != nil {
 			return err
 		}
 		snap.Chunks = append(snap.Chunks, Chunk{Hash: h, Size: int64(len(c))})
 		snap.Size += int64(len(c))
 		return nil
 	})
+	if err == nil {
+		// The caller records the snapshot once Add returns.
+		err = b.Sync(runtime.GOMAXPROCS(0))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -130,27 +138,153 @@ func (s *Store) Missing(snap *Snapshot) []Chunk {
 // WriteTo writes the snapshot's bytes to w, checking every chunk and the
 // whole against their hashes; on a mismatch it fails with ErrCorrupt.
 func (s *Store) WriteTo(w io.Writer, snap *Snapshot) error {
-	whole := sha256.New()
-	var n int64
-	for _, c := range snap.Chunks {
-		b, err := s.Get(c.Hash)
-		if err != nil {
-			return err
-		}
-		whole.Write(b)
-		n += int64(len(b))
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
+	sum := s.newSum(snap, w)
+	if err := sum.readRest(); err != nil {
+		return err
 	}
-	if n != snap.Size || hex.EncodeToString(whole.Sum(nil)) != snap.Hash {
-		return fmt.Errorf("package %s: %w", snap.Hash, ErrCorrupt)
-	}
-	return nil
+	return sum.check()
 }
 
 // Verify checks that every chunk of snap is stored and that together they
 // make the snapshot's hash.
 func (s *Store) Verify(snap *Snapshot) error {
 	return s.WriteTo(io.Discard, snap)
+}
+
+// snapSum hashes a snapshot's bytes in order, as they come.
+type snapSum struct {
+	s    *Store
+	snap *Snapshot
+	w    io.Writer
+	h    hash.Hash
+	n    int64
+	// next is the index of the chunk it needs next.
+	next int
+	// err is the first failure to read a chunk back.
+	err error
+}
+
+func (s *Store) newSum(snap *Snapshot, w io.Writer) *snapSum {
+	return &snapSum{s: s, snap: snap, w: w, h: sha256.New()}
+}
+
+func (m *snapSum) add(b []byte) error {
+	m.h.Write(b)
+	m.n += int64(len(b))
+	m.next++
+	_, err := m.w.Write(b)
+	return err
+}
+
+// readOne reads the next chunk back from the store, checked against its
+// hash.
+func (m *snapSum) readOne() error {
+	b, err := m.s.Get(m.snap.Chunks[m.next].Hash)
+	if err != nil {
+		return err
+	}
+	return m.add(b)
+}
+
+func (m *snapSum) readRest() error {
+	for m.next < len(m.snap.Chunks) {
+		if err := m.readOne(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *snapSum) check() error {
+	if m.n != m.snap.Size || hex.EncodeToString(m.h.Sum(nil)) != m.snap.Hash {
+		return fmt.Errorf("package %s: %w", m.snap.Hash, ErrCorrupt)
+	}
+	return nil
+}
+
+// Checker checks snapshots while their chunks are being stored, without
+// reading back the chunks it is handed: each snapshot is hashed as its
+// chunks come, in its order, and only the chunks it is not handed (held
+// from before), or handed out of its order, are read back from the store.
+type Checker struct {
+	s *Store
+	// coming are the chunks that will be handed to Stored, and given
+	// those that were.
+	coming map[string]bool
+	given  map[string]bool
+	sums   map[string]*snapSum
+	// order keeps the snapshots in the order they were added, so that
+	// errors do not depend on map order.
+	order []*snapSum
+}
+
+// NewChecker starts checking snapshots whose chunks named coming (content
+// hashes) will be handed to Stored.
+func (s *Store) NewChecker(coming []string) *Checker {
+	c := &Checker{s: s, coming: map[string]bool{}, given: map[string]bool{}, sums: map[string]*snapSum{}}
+	for _, h := range coming {
+		c.coming[h] = true
+	}
+	return c
+}
+
+// Add makes the checker check snap; adding the same snapshot twice checks
+// it once.
+func (c *Checker) Add(snap *Snapshot) {
+	if _, ok := c.sums[snap.Hash]; ok {
+		return
+	}
+	m := c.s.newSum(snap, io.Discard)
+	c.sums[snap.Hash] = m
+	c.order = append(c.order, m)
+	c.catchUp(m)
+}
+
+// Stored hands the checker a chunk that is stored under hash, which the
+// caller has checked data against in this process.
+func (c *Checker) Stored(hash string, data []byte) {
+	for _, m := range c.order {
+		if m.err == nil && m.next < len(m.snap.Chunks) && m.snap.Chunks[m.next].Hash == hash {
+			// data was checked against hash by the caller: hashing it
+			// into the snapshot is the same as reading it back, which
+			// would check it against hash again. (io.Discard never
+			// fails.)
+			m.add(data)
+		}
+	}
+	c.given[hash] = true
+	for _, m := range c.order {
+		c.catchUp(m)
+	}
+}
+
+// catchUp reads back the chunks m needs next that will not be handed to
+// Stored: those held from before, and those handed already. A failure is
+// kept for Check, which names the snapshot.
+func (c *Checker) catchUp(m *snapSum) {
+	for m.err == nil && m.next < len(m.snap.Chunks) {
+		h := m.snap.Chunks[m.next].Hash
+		if c.coming[h] && !c.given[h] {
+			return
+		}
+		m.err = m.readOne()
+	}
+}
+
+// Check reads back what each snapshot still lacks and checks its hash;
+// the first snapshot that fails is returned with the error.
+func (c *Checker) Check() (*Snapshot, error) {
+	for _, m := range c.order {
+		err := m.err
+		if err == nil {
+			err = m.readRest()
+		}
+		if err == nil {
+			err = m.check()
+		}
+		if err != nil {
+			return m.snap, err
+		}
+	}
+	return nil, nil
 }

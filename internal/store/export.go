@@ -177,20 +177,26 @@ func (e *dataExport) Chunks(ctx context.Context, full bool, fn func(hash string)
 	if full {
 		sent = ""
 	}
-	rows, err := e.tx.QueryContext(ctx, `SELECT DISTINCT j.value->>'sha256'
+	// Not DISTINCT, which may sort by hash: the chunks go in each
+	// package's order, and a chunk is sent at its first place.
+	rows, err := e.tx.QueryContext(ctx, `SELECT j.value->>'sha256'
 		FROM scopes s JOIN entities e ON e.type = s.type AND e.id = s.id, json_each(e.data, '$.package.chunks') j
-		WHERE s.org = ?2 AND s.type = 'delivery' AND e.deleted = 0 `+sent, e.client.ID, e.client.Org)
+		WHERE s.org = ?2 AND s.type = 'delivery' AND e.deleted = 0 `+sent+` ORDER BY e.id, j.key`, e.client.ID, e.client.Org)
 	if err != nil {
 		return err
 	}
 	var hashes []string
+	seen := map[string]bool{}
 	for rows.Next() {
 		var h string
 		if err := rows.Scan(&h); err != nil {
 			rows.Close()
 			return err
 		}
-		hashes = append(hashes, h)
+		if !seen[h] {
+			seen[h] = true
+			hashes = append(hashes, h)
+		}
 	}
 	if err := rows.Close(); err != nil {
 		return err

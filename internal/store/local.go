@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/blobstore"
+	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -59,12 +61,12 @@ func (l *Local) Applied(ctx context.Context, bundleID string) (bool, error) {
 // already held in their version then cost no statement at all, the others
 // one (an insert or an update), and what the snapshot lacks is known without
 // a statement per record.
-func (l *Local) BeginApply(ctx context.Context, full bool) (importer.DataApply, error) {
+func (l *Local) BeginApply(ctx context.Context, full bool, packageChunks []string) (importer.DataApply, error) {
 	tx, err := l.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	a := &apply{l: l, tx: tx}
+	a := &apply{l: l, tx: tx, check: l.Chunks.NewChecker(packageChunks), packageOf: map[string]string{}}
 	if full {
 		a.held = map[taosync.Type]map[string]int64{}
 	}
@@ -96,7 +98,15 @@ type apply struct {
 	// is left at the end is what the snapshot lacks.
 	held       map[taosync.Type]map[string]int64
 	deliveries []string
-	done       bool
+	// chunks are the package chunks stored, made durable by Commit.
+	chunks safefile.Batch
+	// check hashes the packages of the deliveries upserted, the first
+	// checked of them, as their chunks are stored; packageOf names a
+	// delivery of each package, for errors.
+	check     *blobstore.Checker
+	checked   int
+	packageOf map[string]string
+	done      bool
 }
 
 // heldVersion returns, in a full snapshot, the version of an entity held,
@@ -246,10 +256,29 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 	return acked > 0, nil
 }
 
-func (a *apply) PutChunk(hash string, data []byte) error { return a.l.Chunks.Put(hash, data) }
+// StoreChunk stores a package chunk without waiting for the disk (Commit
+// makes it durable). hash is the content hash Bundle.Read has just checked
+// data against, in this process: the store does not hash data again.
+func (a *apply) StoreChunk(hash string, data []byte) error {
+	return a.l.Chunks.Stage(&a.chunks, hash, data)
+}
 
-func (a *apply) CheckPackages(ctx context.Context) error {
-	for _, d := range a.deliveries {
+// ChunkStored hashes a stored chunk into the packages it belongs to; as
+// for StoreChunk, data was checked against hash in this process, so the
+// checker does not read it back.
+func (a *apply) ChunkStored(ctx context.Context, hash string, data []byte) error {
+	if err := a.addPackages(ctx); err != nil {
+		return err
+	}
+	a.check.Stored(hash, data)
+	return nil
+}
+
+// addPackages starts checking the packages of the deliveries upserted
+// since it last ran.
+func (a *apply) addPackages(ctx context.Context) error {
+	for ; a.checked < len(a.deliveries); a.checked++ {
+		d := a.deliveries[a.checked]
 		ref, err := DeliveryPackage(ctx, a.tx, d)
 		if errors.Is(err, ErrNoPackage) {
 			continue
@@ -257,9 +286,18 @@ func (a *apply) CheckPackages(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := a.l.Chunks.Verify(&ref.Snapshot); err != nil {
-			return fmt.Errorf("delivery %s: package %s is incomplete or corrupt: %w", d, ref.Hash, err)
-		}
+		a.packageOf[ref.Hash] = d
+		a.check.Add(&ref.Snapshot)
+	}
+	return nil
+}
+
+func (a *apply) CheckPackages(ctx context.Context) error {
+	if err := a.addPackages(ctx); err != nil {
+		return err
+	}
+	if snap, err := a.check.Check(); err != nil {
+		return fmt.Errorf("delivery %s: package %s is incomplete or corrupt: %w", a.packageOf[snap.Hash], snap.Hash, err)
 	}
 	return nil
 }
@@ -281,6 +319,11 @@ func (a *apply) Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryE
 		return err
 	}
 	if err := AddHistory(ctx, a.tx, h); err != nil {
+		return err
+	}
+	// The package chunks this transaction makes count must be on the
+	// disk before it commits.
+	if err := a.chunks.Sync(runtime.GOMAXPROCS(0)); err != nil {
 		return err
 	}
 	a.done = true

@@ -43,7 +43,7 @@ func TestApplyChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		a, err := (&store.Local{DB: h.DB}).BeginApply(ctx, c.full)
+		a, err := (&store.Local{DB: h.DB}).BeginApply(ctx, c.full, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

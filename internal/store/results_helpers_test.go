@@ -206,8 +206,8 @@ type killDataTarget struct {
 	k *killer
 }
 
-func (t *killDataTarget) BeginApply(ctx context.Context, full bool) (importer.DataApply, error) {
-	a, err := t.DataTarget.BeginApply(ctx, full)
+func (t *killDataTarget) BeginApply(ctx context.Context, full bool, packageChunks []string) (importer.DataApply, error) {
+	a, err := t.DataTarget.BeginApply(ctx, full, packageChunks)
 	if err != nil {
 		return nil, err
 	}
