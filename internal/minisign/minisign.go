@@ -183,8 +183,9 @@ func (k PublicKey) String() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// IDString returns the key id as minisign shows it: the 8 id bytes read as
-// a little-endian 64-bit integer, printed as 16 upper-case hex digits.
+// IDString returns the key id as taosync shows and stores it: the 8 id
+// bytes read as a little-endian 64-bit integer, printed as 16 upper-case
+// hex digits (minisign's own comments leave out leading zeros).
 func (k PublicKey) IDString() string { return keyIDString(k.ID) }
 
 func keyIDString(id [keyIDSize]byte) string {
@@ -209,9 +210,12 @@ func ParsePublicKey(s string) (PublicKey, error) {
 	return k, nil
 }
 
-// MarshalFile returns the contents of a minisign public key file.
+// MarshalFile returns the contents of a minisign public key file, byte for
+// byte as minisign writes it: its comment prints the id without leading
+// zeros (minisign 0.11 formats it with PRIX64, not %016).
 func (k PublicKey) MarshalFile() []byte {
-	return []byte(untrustedPrefix + "minisign public key " + k.IDString() + "\n" + k.String() + "\n")
+	id := fmt.Sprintf("%X", binary.LittleEndian.Uint64(k.ID[:]))
+	return []byte(untrustedPrefix + "minisign public key " + id + "\n" + k.String() + "\n")
 }
 
 // ParsePublicKeyFile parses a minisign public key file: an untrusted
