@@ -38,7 +38,8 @@ func atVersion(t *testing.T, path string, n int) *sql.DB {
 }
 
 // TestExecutionDocumentsMigration: the executions central received before
-// migration 5 keep every field, their documents in result_xml.
+// migration 5 keep every field, their documents in result_xml, and
+// EachExecution reads them.
 func TestExecutionDocumentsMigration(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "taosync.db")
@@ -60,6 +61,15 @@ func TestExecutionDocumentsMigration(t *testing.T) {
 		finished_at, result_xml, state, bundle_id, received_at) = (`+row+`), result_zst FROM executions`).Scan(&same, &zst)
 	if err != nil || !same || zst != nil {
 		t.Errorf("after the migration: same %v, result_zst %q, %v", same, zst, err)
+	}
+	// And it is read back as the ones stored since are.
+	var docs []string
+	err = (&Central{DB: d}).EachExecution(ctx, true, func(e ExecutionEntry) error {
+		docs = append(docs, *e.ResultXML)
+		return nil
+	})
+	if err != nil || len(docs) != 1 || docs[0] != "<assessmentResult/>" {
+		t.Errorf("documents read back after the migration: %q, %v", docs, err)
 	}
 }
 
