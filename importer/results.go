@@ -34,13 +34,25 @@ type ResultTarget interface {
 type ResultApply interface {
 	// Received returns the receipt batch of a bundle already stored.
 	Received(ctx context.Context, bundleID string) (batch uint64, ok bool, err error)
+	// Prepare is called with each chunk's execution revisions in the
+	// bundle reader's workers, concurrently and in any order, and Put gets
+	// what it returns: work that needs no order (compressing documents)
+	// runs there, beside the statements of the chunks before.
+	Prepare(xs []exporter.OutgoingExecution) any
 	// Put stores the execution revisions of one chunk, each once, and
 	// says how it took each, in order.
-	Put(ctx context.Context, xs []exporter.OutgoingExecution, bundleID string) (statuses []string, err error)
+	Put(ctx context.Context, xs []exporter.OutgoingExecution, prepared any, bundleID string) (statuses []string, err error)
 	// Commit records the bundle and the client's state and returns the
 	// receipt batch that answers the bundle.
 	Commit(ctx context.Context, b *bundle.Bundle, state exporter.ClientState, h taosync.HistoryEntry) (uint64, error)
 	Rollback() error
+}
+
+// resultChunk is a chunk's execution revisions, parsed and prepared in the
+// bundle reader's workers.
+type resultChunk struct {
+	xs       []exporter.OutgoingExecution
+	prepared any
 }
 
 // ResultLine adds to a Line the receipt batch answering a result bundle.
@@ -104,8 +116,8 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	}
 	var n taosync.Counts
 	var conflicts int64
-	// The lines of a chunk are parsed and checked in Read's workers, while
-	// the executions of the chunks before are stored.
+	// The lines of a chunk are parsed, checked and prepared in Read's
+	// workers, while the executions of the chunks before are stored.
 	decode := func(p bundle.Payload) (any, error) {
 		var xs []exporter.OutgoingExecution
 		err := jsonl.EachLine(p.Data, func(line []byte) error {
@@ -119,10 +131,14 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 			xs = append(xs, x)
 			return nil
 		})
-		return xs, err
+		if err != nil {
+			return nil, err
+		}
+		return resultChunk{xs, ap.Prepare(xs)}, nil
 	}
 	err = b.ReadDecoded(ctx, o.Identity, []string{exporter.ResultsSection}, decode, func(p bundle.Payload) error {
-		statuses, err := ap.Put(ctx, p.Decoded.([]exporter.OutgoingExecution), m.ID)
+		c := p.Decoded.(resultChunk)
+		statuses, err := ap.Put(ctx, c.xs, c.prepared, m.ID)
 		for _, status := range statuses {
 			switch status {
 			case taosync.ReceiptReceived:

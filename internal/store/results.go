@@ -86,22 +86,27 @@ func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bo
 	return seq, err == nil, err
 }
 
-// Put stores the execution revisions of a chunk, in order. Their documents
-// are compressed on another goroutine, ahead of the statements that store
-// them.
-func (a *resultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, bundleID string) ([]string, error) {
+// Prepare compresses the documents of a chunk's execution revisions; the
+// importer calls it in the bundle reader's workers, ahead of Put.
+func (a *resultApply) Prepare(xs []exporter.OutgoingExecution) any {
+	docs := make([][]byte, len(xs))
+	for i, x := range xs {
+		docs[i] = compressDocument(x.ResultXML)
+	}
+	return docs
+}
+
+// Put stores the execution revisions of a chunk, in order, with their
+// documents as Prepare compressed them.
+func (a *resultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, prepared any, bundleID string) ([]string, error) {
 	ctx = rowContext(ctx) // the importer checks cancellation between chunks
-	// Room for the whole chunk, so that the goroutine ends even when Put
-	// fails.
-	docs := make(chan []byte, len(xs))
-	go func() {
-		for _, x := range xs {
-			docs <- compressDocument(x.ResultXML)
-		}
-	}()
+	docs, ok := prepared.([][]byte)
+	if !ok || len(docs) != len(xs) {
+		return nil, fmt.Errorf("store results: %d executions with %T", len(xs), prepared)
+	}
 	statuses := make([]string, 0, len(xs))
-	for _, x := range xs {
-		status, err := a.put(ctx, x, <-docs, bundleID)
+	for i, x := range xs {
+		status, err := a.put(ctx, x, docs[i], bundleID)
 		if err != nil {
 			return statuses, err
 		}

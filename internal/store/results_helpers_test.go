@@ -186,9 +186,9 @@ type killResultApply struct {
 	k *killer
 }
 
-func (a *killResultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, bundleID string) ([]string, error) {
+func (a *killResultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, prepared any, bundleID string) ([]string, error) {
 	a.k.at(importKillInRecords)
-	return a.ResultApply.Put(ctx, xs, bundleID)
+	return a.ResultApply.Put(ctx, xs, prepared, bundleID)
 }
 
 func (a *killResultApply) Commit(ctx context.Context, b *bundle.Bundle, s exporter.ClientState, h taosync.HistoryEntry) (uint64, error) {
