@@ -262,6 +262,22 @@ func header(kind manifest.Kind, sender, recipient manifest.Party, stream string,
 	}
 }
 
+// appendString appends s as encoding/json writes it. An id of printable
+// ASCII without a quote, a backslash or one of the characters json escapes
+// for HTML (<, >, &), as ids mostly are, is written between quotes as is,
+// without json.Marshal's allocation; any other goes through json.Marshal.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
 // centralParty names central as a bundle's sender.
 func centralParty(signer minisign.PrivateKey, ageRecipient string) manifest.Party {
 	return manifest.Party{Role: "central", KeyID: signer.Public().IDString(), AgeRecipient: ageRecipient}
@@ -277,9 +293,8 @@ func (r Recipient) party() manifest.Party {
 // It is built by hand because it runs once per record of every export and
 // the entity's data is already JSON.
 func AppendRecord(b []byte, r Record) []byte {
-	id, _ := json.Marshal(r.ID) // a string always marshals
 	b = append(b, `{"id":`...)
-	b = append(b, id...)
+	b = appendString(b, r.ID)
 	b = append(b, `,"v":`...)
 	b = strconv.AppendInt(b, r.Version, 10)
 	if r.Change == Deleted {

@@ -505,3 +505,18 @@ func (f *fixture) client(tb testing.TB, id string) (*store.Local, importer.Optio
 	}
 	return &store.Local{DB: h.DB, Chunks: chunks}, importer.Options{Trust: trust, Identity: ident, Transport: "folder", Log: slog.New(slog.DiscardHandler)}
 }
+
+// FuzzAppendRecordID: a record's id is written exactly as json.Marshal
+// writes it, on AppendRecord's fast path and off it.
+func FuzzAppendRecordID(f *testing.F) {
+	for _, id := range []string{"tt-000123", `a"b`, `a\b`, "<&>", "Zoë", "漢字", "\u2028", "\x7f", "\xff", ""} {
+		f.Add(id)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		want, _ := json.Marshal(id)
+		line := exporter.AppendRecord(nil, exporter.Record{ID: id, Version: 1, Change: exporter.Deleted})
+		if got := string(line); got != `{"id":`+string(want)+`,"v":1,"deleted":true}` {
+			t.Fatalf("id %q written as %s, json.Marshal writes %s", id, got, want)
+		}
+	})
+}
