@@ -377,9 +377,9 @@ func (w *Writer) Commit() (*Result, error) {
 }
 
 // CommitChunks waits for every chunk to be written, makes them and the
-// folder durable, and signs the manifest, but does not write it: a caller that must record the bundle elsewhere
-// first (in a database transaction) calls Publish once it has, and Remove if
-// it could not.
+// folder durable, and signs the manifest, but does not write it: a caller
+// that must record the bundle elsewhere first (in a database transaction)
+// calls Publish once it has, and Remove if it could not.
 func (w *Writer) CommitChunks() (*Result, error) {
 	err := w.flush()
 	w.stop()
