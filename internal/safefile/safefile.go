@@ -69,14 +69,20 @@ func replace(path string, perm os.FileMode, fill func(io.Writer) error, sync boo
 }
 
 // SyncDir fsyncs a folder, making the names created or renamed in it durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
+func SyncDir(dir string) error { return syncPath(dir, "sync folder") }
+
+// syncFile fsyncs a file written without waiting for the disk.
+func syncFile(path string) error { return syncPath(path, "sync") }
+
+// syncPath opens path and fsyncs it; what names it in an error.
+func syncPath(path, what string) error {
+	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
+		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return nil
 }
@@ -137,18 +143,6 @@ func (b *Batch) Sync(workers int) error {
 		list = append(list, d)
 	}
 	return each(list, workers, SyncDir)
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return nil
 }
 
 // each calls fn on every item, workers at a time, and returns the first
