@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
@@ -23,6 +24,10 @@ import (
 // MaxRecordChunkBytes closes a records chunk early when its payload reaches
 // it, so that a chunk of unusually large records stays bounded in memory.
 const MaxRecordChunkBytes = 8 << 20
+
+// MaxKeptBytes bounds the compressed chunks a Writer keeps (Keep): past it
+// it keeps none, so that a huge export stays in bounded memory.
+const MaxKeptBytes = 64 << 20
 
 // DefaultChunkRecords is the records-per-chunk used when none is set; see
 // docs/performance.md for the measurement behind it.
@@ -66,6 +71,10 @@ type Writer struct {
 	sections [][]*manifest.Chunk
 	buf      []byte
 	records  int64
+	// kept holds, per section Keep was called for, the compressed chunks
+	// (filled in by the workers); keptBytes is their total size.
+	kept      map[int][]*Compressed
+	keptBytes atomic.Int64
 	// closed is set once the workers are told to stop.
 	closed bool
 }
@@ -76,6 +85,24 @@ type chunkJob struct {
 	// empty.
 	sum  string
 	slot *manifest.Chunk
+	// compressed is set for a chunk given by RecordChunk: payload is
+	// already compressed, and holds size bytes of records.
+	compressed bool
+	size       int64
+	// keep, if not nil, receives a copy of the compressed chunk.
+	keep *Compressed
+}
+
+// Compressed is a records chunk as a Writer compressed it, kept (Keep) to be
+// written again, for another recipient, by RecordChunk.
+type Compressed struct {
+	// Payload is one zstd frame of the chunk's records, a line each.
+	Payload []byte
+	// ContentHash and ContentSize are the SHA-256 (hex) and size of the
+	// records decompressed.
+	ContentHash string
+	ContentSize int64
+	Records     int64
 }
 
 // NewID returns a fresh random bundle id.
@@ -156,6 +183,9 @@ func Create(parent string, m *manifest.Manifest, opts Options) (*Writer, error) 
 	return w, nil
 }
 
+// ChunkRecords is the number of records per records chunk.
+func (w *Writer) ChunkRecords() int { return w.opts.ChunkRecords }
+
 // Dir is the hidden folder being written, until it is published under
 // its final name.
 func (w *Writer) Dir() string { return w.dir }
@@ -190,8 +220,9 @@ func (w *Writer) work() {
 		}
 		// Only records buffers come back: flush reuses them for the next
 		// records chunk, and no records chunk follows a blob section's
-		// (they would only hold memory, up to a chunk each).
-		if j.slot.Records == 0 {
+		// (they would only hold memory, up to a chunk each). A chunk given
+		// compressed is its caller's.
+		if j.slot.Records == 0 || j.compressed {
 			continue
 		}
 		select {
@@ -205,12 +236,20 @@ func (w *Writer) work() {
 // durable until CommitChunks syncs the batch: until the manifest, written
 // after that, lists it, no reader looks at it.
 func (w *Writer) writeChunk(j chunkJob, buf *[]byte, sealed *bytes.Buffer) error {
-	if j.sum == "" {
-		sum := sha256.Sum256(j.payload)
-		j.sum = hex.EncodeToString(sum[:])
+	size := j.size
+	compressed := j.payload
+	if !j.compressed {
+		if j.sum == "" {
+			sum := sha256.Sum256(j.payload)
+			j.sum = hex.EncodeToString(sum[:])
+		}
+		size = int64(len(j.payload))
+		compressed = w.enc.EncodeAll(j.payload, (*buf)[:0])
+		*buf = compressed
 	}
-	compressed := w.enc.EncodeAll(j.payload, (*buf)[:0])
-	*buf = compressed
+	if j.keep != nil && w.keptBytes.Add(int64(len(compressed))) <= MaxKeptBytes {
+		*j.keep = Compressed{Payload: bytes.Clone(compressed), ContentHash: j.sum, ContentSize: size, Records: j.slot.Records}
+	}
 	sealed.Reset()
 	// age adds a header and 16 bytes for each 64 KiB.
 	sealed.Grow(len(compressed) + len(compressed)/4096 + 512)
@@ -233,7 +272,7 @@ func (w *Writer) writeChunk(j chunkJob, buf *[]byte, sealed *bytes.Buffer) error
 		Hash:        name,
 		Size:        int64(sealed.Len()),
 		ContentHash: j.sum,
-		ContentSize: int64(len(j.payload)),
+		ContentSize: size,
 		Records:     j.slot.Records,
 	}
 	return nil
@@ -281,6 +320,64 @@ func (w *Writer) Record(line []byte, deleted bool) error {
 	return nil
 }
 
+// Keep makes the Writer keep a copy of every records chunk of the current
+// section, which must have none yet, as it compresses it, for Kept, unless
+// they come to more than MaxKeptBytes in all.
+func (w *Writer) Keep() error {
+	s := w.current(manifest.Records)
+	if s < 0 || w.records > 0 || len(w.sections[s]) > 0 {
+		return errors.New("bundle: keep outside an empty records section")
+	}
+	if w.kept == nil {
+		w.kept = map[int][]*Compressed{}
+	}
+	w.kept[s] = []*Compressed{}
+	return nil
+}
+
+// Kept returns the chunks kept of the records section named section, in
+// order, once CommitChunks has written them. ok is false if Keep was not
+// called for it, if the section holds deletions or a chunk given by
+// RecordChunk, or if the chunks kept came to more than MaxKeptBytes.
+func (w *Writer) Kept(section string) (chunks []Compressed, ok bool) {
+	if !w.closed || w.keptBytes.Load() > MaxKeptBytes {
+		return nil, false
+	}
+	for s, sec := range w.m.Sections {
+		kept, found := w.kept[s]
+		if sec.Name != section {
+			continue
+		}
+		if !found || sec.Deleted > 0 {
+			return nil, false
+		}
+		chunks = make([]Compressed, len(kept))
+		for i, c := range kept {
+			chunks[i] = *c
+		}
+		return chunks, true
+	}
+	return nil, false
+}
+
+// RecordChunk adds a records chunk compressed before (Kept) to the current
+// records section, after the records added so far. The Writer does not
+// change c.Payload.
+func (w *Writer) RecordChunk(c Compressed) error {
+	s := w.current(manifest.Records)
+	if s < 0 {
+		return errors.New("bundle: record chunk outside a records section")
+	}
+	if c.Records <= 0 || c.ContentSize > MaxRecordChunkBytes || int64(len(c.Payload)) > manifest.MaxChunkPayload || len(c.ContentHash) != sha256.Size*2 {
+		return fmt.Errorf("bundle: compressed records chunk of %d records, %d bytes is not one a writer makes", c.Records, c.ContentSize)
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	w.m.Sections[s].Records += c.Records
+	return w.enqueue(chunkJob{payload: c.Payload, sum: c.ContentHash, compressed: true, size: c.ContentSize}, c.Records)
+}
+
 // Blob adds payload as one chunk of the current blob section. The Writer
 // takes ownership of payload.
 func (w *Writer) Blob(payload []byte) error { return w.blob(payload, "") }
@@ -299,7 +396,7 @@ func (w *Writer) blob(payload []byte, sum string) error {
 	if len(payload) > manifest.MaxChunkPayload {
 		return fmt.Errorf("bundle: blob chunk of %d bytes exceeds %d", len(payload), manifest.MaxChunkPayload)
 	}
-	return w.submit(payload, sum, 0)
+	return w.enqueue(chunkJob{payload: payload, sum: sum}, 0)
 }
 
 func (w *Writer) current(kind manifest.SectionKind) int {
@@ -323,17 +420,27 @@ func (w *Writer) flush() error {
 	}
 	n := w.records
 	w.records = 0
-	return w.submit(payload, "", n)
+	return w.enqueue(chunkJob{payload: payload}, n)
 }
 
-func (w *Writer) submit(payload []byte, sum string, records int64) error {
+// enqueue gives j to the workers as the next chunk of the current section.
+func (w *Writer) enqueue(j chunkJob, records int64) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
 	s := len(w.sections) - 1
-	slot := &manifest.Chunk{Records: records}
-	w.sections[s] = append(w.sections[s], slot)
-	w.jobs <- chunkJob{payload: payload, sum: sum, slot: slot}
+	j.slot = &manifest.Chunk{Records: records}
+	w.sections[s] = append(w.sections[s], j.slot)
+	if kept, ok := w.kept[s]; ok {
+		if j.compressed {
+			// Not all of the section's chunks would be kept.
+			delete(w.kept, s)
+		} else {
+			j.keep = &Compressed{}
+			w.kept[s] = append(kept, j.keep)
+		}
+	}
+	w.jobs <- j
 	return nil
 }
 
