@@ -87,6 +87,15 @@ type DataExport interface {
 	// Chunk reads one, checked against its hash.
 	Chunks(ctx context.Context, full bool, fn func(hash string) error) error
 	Chunk(hash string) ([]byte, error)
+	// Snapshot calls fn with the chunks, in order, of the full snapshot
+	// of type t that an earlier export for the client's organisation wrote
+	// and kept (Keep), and returns what they change for the client. ok is
+	// false, and fn is not called, unless one is kept of the data as it is
+	// now, in chunks of chunkRecords records of RecordFormat.
+	Snapshot(ctx context.Context, t taosync.Type, chunkRecords int, fn func(bundle.Compressed) error) (n taosync.Counts, ok bool, err error)
+	// Keep keeps the chunks of the full snapshot of type t that this
+	// export wrote, for Snapshot, if the export is committed.
+	Keep(ctx context.Context, t taosync.Type, chunkRecords int, chunks []bundle.Compressed) error
 	// Receipts calls fn with the receipts the client has not reported
 	// holding.
 	Receipts(ctx context.Context, fn func(taosync.Receipt) error) error
@@ -128,6 +137,11 @@ type DataResult struct {
 	*bundle.Result
 	Counts map[string]taosync.Counts
 }
+
+// RecordFormat is the form of the records AppendRecord writes. Snapshots
+// kept (DataExport.Keep) in another form are not sent again: a change to
+// AppendRecord changes it.
+const RecordFormat = 1
 
 // PackageSection is the blob section carrying package chunks.
 const PackageSection = "packages"
@@ -171,9 +185,27 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 	}()
 	counts := map[string]taosync.Counts{}
 	var line []byte
+	var keep []taosync.Type
 	for _, t := range types {
 		if err := w.BeginRecords(string(t)); err != nil {
 			return nil, err
+		}
+		if full {
+			// A full snapshot of the organisation's data as it is now may
+			// have been written for another of its clients: it is sent
+			// again, only encrypted anew. Otherwise this one is kept.
+			n, ok, err := ex.Snapshot(ctx, t, w.ChunkRecords(), w.RecordChunk)
+			if err != nil {
+				return nil, fmt.Errorf("export %s: %w", t, err)
+			}
+			if ok {
+				counts[string(t)] = n
+				continue
+			}
+			if err := w.Keep(); err != nil {
+				return nil, err
+			}
+			keep = append(keep, t)
 		}
 		var n taosync.Counts
 		err := ex.Records(ctx, t, full, func(r Record) error {
@@ -228,6 +260,16 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 		return nil, err
 	}
 	committed = true
+	for _, t := range keep {
+		chunks, ok := w.Kept(string(t))
+		if !ok {
+			continue
+		}
+		if err := ex.Keep(ctx, t, w.ChunkRecords(), chunks); err != nil {
+			res.Remove()
+			return nil, fmt.Errorf("keep the snapshot of %s: %w", t, err)
+		}
+	}
 	transport := o.Transport
 	if transport == "" {
 		transport = "folder"

@@ -41,12 +41,27 @@ type LoadResult struct {
 
 // nextVersion returns the version number for the changes of a
 // transaction, from a counter in meta (an index on entities.version would
-// cost every write of every entity, on central and on clients alike).
+// cost every write of every entity, on central and on clients alike). The
+// snapshots kept for full exports are of the data before: it drops them.
 func nextVersion(ctx context.Context, q Querier) (int64, error) {
+	if err := dropSnapshots(ctx, q); err != nil {
+		return 0, err
+	}
 	var v int64
 	err := q.QueryRowContext(ctx, `INSERT INTO meta (key, value) VALUES ('entity_version', '1')
 		ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING CAST(value AS INTEGER)`).Scan(&v)
 	return v, err
+}
+
+// dropSnapshots empties the snapshots kept for full exports (see
+// dataExport.Snapshot).
+func dropSnapshots(ctx context.Context, q Querier) error {
+	for _, table := range []string{"snapshot_chunks", "snapshots"} {
+		if _, err := q.ExecContext(ctx, "DELETE FROM "+table); err != nil {
+			return fmt.Errorf("drop kept snapshots: %w", err)
+		}
+	}
+	return nil
 }
 
 // rowContext is the context of the statements run once per row: without

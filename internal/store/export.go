@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/taosync/taosync"
@@ -65,6 +68,7 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.
 		return fail(err)
 	}
 	e.next = map[taosync.Type][]string{}
+	e.versions = map[taosync.Type][]int64{}
 	return e, nil
 }
 
@@ -78,10 +82,12 @@ type dataExport struct {
 	died bool
 	done bool
 	// version is the change counter now; held is what the client holds,
-	// next what it will hold once it applies this bundle.
-	version int64
-	held    map[taosync.Type]held
-	next    map[taosync.Type][]string
+	// next what it will hold once it applies this bundle, and versions
+	// the versions of next, for a type read in full (Keep).
+	version  int64
+	held     map[taosync.Type]held
+	next     map[taosync.Type][]string
+	versions map[taosync.Type][]int64
 }
 
 func (c Client) recipient() exporter.Recipient {
@@ -127,9 +133,9 @@ func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn 
 		return err
 	}
 	defer rows.Close()
-	h := e.held[t]
-	var ids, gone []string
-	i := 0
+	m := marker{h: e.held[t]}
+	var ids []string
+	var versions []int64
 	var data sql.RawBytes
 	for rows.Next() {
 		var r exporter.Record
@@ -137,22 +143,10 @@ func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn 
 			return err
 		}
 		ids = append(ids, r.ID)
-		// Both lists are in id order: walk the held one alongside.
-		for i < len(h.ids) && h.ids[i] < r.ID {
-			gone = append(gone, h.ids[i])
-			i++
+		if full {
+			versions = append(versions, r.Version)
 		}
-		switch {
-		case i == len(h.ids) || h.ids[i] != r.ID:
-			r.Change = exporter.Created
-		case r.Version > h.version:
-			r.Change = exporter.Updated
-			i++
-		default:
-			r.Change = exporter.Unchanged
-			i++
-		}
-		if r.Change == exporter.Unchanged && !full {
+		if r.Change = m.mark(r.ID, r.Version); r.Change == exporter.Unchanged && !full {
 			continue
 		}
 		r.Data = data
@@ -164,8 +158,141 @@ func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn 
 		return err
 	}
 	e.next[t] = ids
-	for _, id := range append(gone, h.ids[i:]...) {
+	if full {
+		e.versions[t] = versions
+	}
+	for _, id := range m.left() {
 		if err := fn(exporter.Record{ID: id, Change: exporter.Deleted}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// marker walks the ids a client holds of a type alongside those of its
+// scope, both in id order.
+type marker struct {
+	h    held
+	i    int
+	gone []string
+}
+
+// mark says what the entity id at version is to the client; ids come in
+// order.
+func (m *marker) mark(id string, version int64) exporter.Change {
+	for m.i < len(m.h.ids) && m.h.ids[m.i] < id {
+		m.gone = append(m.gone, m.h.ids[m.i])
+		m.i++
+	}
+	switch {
+	case m.i == len(m.h.ids) || m.h.ids[m.i] != id:
+		return exporter.Created
+	case version > m.h.version:
+		m.i++
+		return exporter.Updated
+	default:
+		m.i++
+		return exporter.Unchanged
+	}
+}
+
+// left returns the ids held that were not marked: deleted, or out of the
+// scope.
+func (m *marker) left() []string { return append(m.gone, m.h.ids[m.i:]...) }
+
+// Snapshot sends the full snapshot of type t kept for the client's
+// organisation, if one is kept of the data as it is now: every change to
+// the entities or the scopes empties the tables it is kept in, in its
+// transaction (nextVersion, refreshScopes), and the export's transaction
+// holds the write lock.
+func (e *dataExport) Snapshot(ctx context.Context, t taosync.Type, chunkRecords int, fn func(bundle.Compressed) error) (taosync.Counts, bool, error) {
+	var n taosync.Counts
+	var idList string
+	var packed []byte
+	err := e.tx.QueryRowContext(ctx, `SELECT ids, versions FROM snapshots
+		WHERE org = ? AND type = ? AND version = ? AND chunk_records = ? AND format = ?`,
+		e.client.Org, string(t), e.version, chunkRecords, exporter.RecordFormat).Scan(&idList, &packed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return n, false, nil
+	}
+	if err != nil {
+		return n, false, err
+	}
+	var ids []string
+	if idList != "" {
+		ids = strings.Split(idList, "\n")
+	}
+	m := marker{h: e.held[t]}
+	for _, id := range ids {
+		v, k := binary.Uvarint(packed)
+		if k <= 0 || v > math.MaxInt64 {
+			return n, false, errors.New("kept snapshot: bad versions")
+		}
+		packed = packed[k:]
+		switch m.mark(id, int64(v)) {
+		case exporter.Created:
+			n.Created++
+		case exporter.Updated:
+			n.Updated++
+		}
+	}
+	n.Deleted = int64(len(m.left()))
+	rows, err := e.tx.QueryContext(ctx, `SELECT records, content_hash, content_size, payload FROM snapshot_chunks
+		WHERE org = ? AND type = ? ORDER BY n`, e.client.Org, string(t))
+	if err != nil {
+		return n, false, err
+	}
+	defer rows.Close()
+	var records int64
+	for rows.Next() {
+		var c bundle.Compressed
+		if err := rows.Scan(&c.Records, &c.ContentHash, &c.ContentSize, &c.Payload); err != nil {
+			return n, false, err
+		}
+		records += c.Records
+		if err := fn(c); err != nil {
+			return n, false, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, false, err
+	}
+	if len(packed) > 0 || records != int64(len(ids)) {
+		return n, false, fmt.Errorf("kept snapshot: %d records in its chunks for %d ids", records, len(ids))
+	}
+	e.next[t] = ids
+	return n, true, nil
+}
+
+// Keep keeps the chunks of the full snapshot of type t this export wrote
+// for the client's organisation, with the ids and versions Records read.
+func (e *dataExport) Keep(ctx context.Context, t taosync.Type, chunkRecords int, chunks []bundle.Compressed) error {
+	ids, versions := e.next[t], e.versions[t]
+	var records int64
+	for _, c := range chunks {
+		records += c.Records
+	}
+	if len(versions) != len(ids) || records != int64(len(ids)) {
+		return fmt.Errorf("%d records in %d chunks for %d ids read", records, len(chunks), len(ids))
+	}
+	packed := []byte{} // not NULL when there are none
+	for _, v := range versions {
+		packed = binary.AppendUvarint(packed, uint64(v))
+	}
+	if _, err := e.tx.ExecContext(ctx, "DELETE FROM snapshot_chunks WHERE org = ? AND type = ?", e.client.Org, string(t)); err != nil {
+		return err
+	}
+	_, err := e.tx.ExecContext(ctx, `INSERT INTO snapshots (org, type, version, chunk_records, format, ids, versions)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, type) DO UPDATE SET version = excluded.version,
+		chunk_records = excluded.chunk_records, format = excluded.format, ids = excluded.ids, versions = excluded.versions`,
+		e.client.Org, string(t), e.version, chunkRecords, exporter.RecordFormat, strings.Join(ids, "\n"), packed)
+	if err != nil {
+		return err
+	}
+	for i, c := range chunks {
+		_, err := e.tx.ExecContext(ctx, `INSERT INTO snapshot_chunks (org, type, n, records, content_hash, content_size, payload)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, e.client.Org, string(t), i, c.Records, c.ContentHash, c.ContentSize, c.Payload)
+		if err != nil {
 			return err
 		}
 	}

@@ -161,6 +161,12 @@ func (t *tally) add(what string, n int) {
 	t.m[what] += n
 }
 
+func (t *tally) get(what string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[what]
+}
+
 func (t *tally) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -278,6 +284,11 @@ type world struct {
 	tally   *tally
 	// scenario names a fixed sequence (TestResultsScenarios).
 	scenario string
+	// fullOdds, if not 0, makes one data export in fullOdds a forced full
+	// snapshot; chunk, if not 0, is the records per chunk of every data
+	// export (else 1 to 3 at random).
+	fullOdds int
+	chunk    int
 }
 
 func (w *world) init() {
@@ -1010,11 +1021,29 @@ func (w *world) importClient(c *clientSide, dir string, kill int) []importer.Lin
 // dataBundle exports a data bundle for a client from central (it carries
 // the client's outstanding receipts) and imports it there; a killed import
 // is run again, as the technician would.
-func (w *world) dataBundle(c *clientSide, kill int) {
+// keptSnapshot counts the data exports that found a full snapshot kept.
+const keptSnapshot = "data exports with a kept snapshot"
+
+func (w *world) dataBundle(c *clientSide, kill int) *exporter.DataResult {
 	dir := w.newDir("data")
-	res, err := exporter.Data(w.ctx, w.c, dir, exporter.DataOptions{Client: c.name, ChunkRecords: 1 + w.rng.IntN(3),
+	chunk := 1 + w.rng.IntN(3)
+	if w.chunk > 0 {
+		chunk = w.chunk
+	}
+	full := w.fullOdds > 0 && w.rng.IntN(w.fullOdds) == 0
+	// A full snapshot kept for the client's organisation (of the data as
+	// it is: a change drops them), in chunks of this size, is sent again by
+	// a full export (dataExport.Snapshot).
+	var kept int
+	err := w.central.h.DB.QueryRowContext(w.ctx, `SELECT count(*) FROM snapshots s JOIN clients c ON c.org = s.org
+		WHERE c.id = ? AND s.chunk_records = ?`, c.name, chunk).Scan(&kept)
+	w.must(err, "kept snapshots")
+	res, err := exporter.Data(w.ctx, w.c, dir, exporter.DataOptions{Client: c.name, ChunkRecords: chunk, Full: full,
 		Expiry: expiry, Signer: w.central.signer, AgeRecipient: w.central.keys.Age, Now: time.Now(), Log: w.discard})
 	w.must(err, "export data")
+	if kept > 0 && res.Manifest.Base == nil {
+		w.tally.add(keptSnapshot, 1)
+	}
 	w.logf("export data for %s: %s (%d receipts)", c.name, base(res.Dir), res.Manifest.Section(exporter.ReceiptsSection).Records)
 	lines := w.importClient(c, dir, kill)
 	if kill != importKillNone {
@@ -1023,6 +1052,7 @@ func (w *world) dataBundle(c *clientSide, kill int) {
 	if len(lines) != 1 || (lines[0].Outcome != importer.Applied && lines[0].Outcome != importer.Skipped) {
 		w.failf("data bundle %s not applied on %s: %+v", base(res.Dir), c.name, lines)
 	}
+	return res
 }
 
 // centralRows lists central's executions by (id, content hash), failing on

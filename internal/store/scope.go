@@ -32,8 +32,12 @@ var scopeSQL = []string{
 
 // refreshScopes recomputes every organisation's scope, in the transaction
 // of the change that moved it (a link, or an entity becoming live or a
-// tombstone), so that an export only reads its organisation's.
+// tombstone), so that an export only reads its organisation's, and drops
+// the snapshots kept of the scopes before.
 func refreshScopes(ctx context.Context, tx *sql.Tx) error {
+	if err := dropSnapshots(ctx, tx); err != nil {
+		return err
+	}
 	for _, q := range scopeSQL {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("compute scopes: %w", err)

@@ -72,11 +72,15 @@ func (m *scopeModel) scope(org string) []string {
 // client holds and the deltas computed from them never drift.
 func TestDataFollowsScope(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { runScopeSeed(t, seed) })
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			withCentral(t, seed, func(w *world) { scopeSeed(t, w) })
+		})
 	}
 }
 
-func runScopeSeed(t *testing.T, seed uint64) {
+// withCentral runs fn on a new world of the given seed with central set up,
+// its failures failing t.
+func withCentral(t *testing.T, seed uint64, fn func(w *world)) {
 	w := &world{t: t, seed: seed, tally: &tally{}}
 	defer func() {
 		if r := recover(); r != nil {
@@ -90,12 +94,74 @@ func runScopeSeed(t *testing.T, seed uint64) {
 	w.init()
 	w.central = w.initSide("central", home.Central)
 	w.c = &store.Central{DB: w.central.h.DB, Chunks: w.central.chunks}
+	fn(w)
+}
+
+// TestKeptSnapshot: a full snapshot written for one client is sent again to
+// another client of its organisation while the data is unchanged, and never
+// after a change: of an entity's data alone, or of the scope.
+func TestKeptSnapshot(t *testing.T) {
+	withCentral(t, 1, func(w *world) {
+		w.fullOdds, w.chunk = 1, 2
+		a, b := w.initClient("ca", "", nil), w.initClient("ca2", "", nil)
+		w.register(a, "org-a")
+		w.register(b, "org-a")
+		load := func(typ taosync.Type, lines ...string) {
+			var es []taosync.Entity
+			for _, l := range lines {
+				var e struct{ ID string }
+				w.must(json.Unmarshal([]byte(l), &e), "test entity")
+				es = append(es, taosync.Entity{Type: typ, ID: e.ID, Data: []byte(l)})
+			}
+			_, err := w.c.Load(w.ctx, string(typ)+".jsonl", typ, &entitySource{es: es}, false)
+			w.must(err, "load "+string(typ))
+			var kept int
+			w.must(w.central.h.DB.QueryRowContext(w.ctx, "SELECT (SELECT count(*) FROM snapshots) + (SELECT count(*) FROM snapshot_chunks)").Scan(&kept), "kept")
+			if kept != 0 {
+				w.failf("a load of %s left %d rows of kept snapshots", typ, kept)
+			}
+		}
+		export := func(c *clientSide, wantKept bool, scope []string) {
+			before := w.tally.get(keptSnapshot)
+			w.dataBundle(c, importKillNone)
+			if got := w.tally.get(keptSnapshot) > before; got != wantKept {
+				w.failf("full export for %s found a kept snapshot: %v, want %v", c.name, got, wantKept)
+			}
+			w.checkScope(c, scope)
+		}
+		load(taosync.TestCenter, `{"id":"tc1","label":"L","org_id":"org-a"}`, `{"id":"tc2","label":"L","org_id":"org-a"}`)
+		load(taosync.TestTaker, `{"id":"tt1","login":"l0"}`, `{"id":"tt2","login":"l0"}`, `{"id":"tt3","login":"l0"}`)
+		load(taosync.Delivery, `{"id":"d1","label":"D","max_executions":0}`)
+		load(taosync.Eligibility, `{"id":"e1","test_center":"tc1","delivery":"d1","test_takers":["tt1","tt2"]}`,
+			`{"id":"e2","test_center":"tc2","delivery":"d1","test_takers":["tt3"]}`)
+		all := []string{"delivery/d1", "eligibility/e1", "eligibility/e2", "test-center/tc1", "test-center/tc2",
+			"test-taker/tt1", "test-taker/tt2", "test-taker/tt3"}
+		export(a, false, all)
+		export(b, true, all)
+		export(a, true, all)
+		// tt1's login changes, no reference does: the scopes stay.
+		load(taosync.TestTaker, `{"id":"tt1","login":"l1"}`)
+		export(b, false, all)
+		export(a, true, all)
+		// tc2 moves to org-b, and e2 and tt3 with it.
+		load(taosync.TestCenter, `{"id":"tc2","label":"L","org_id":"org-b"}`)
+		export(a, false, []string{"delivery/d1", "eligibility/e1", "test-center/tc1", "test-taker/tt1", "test-taker/tt2"})
+	})
+}
+
+func scopeSeed(t *testing.T, w *world) {
+	seed := w.seed
 	m := &scopeModel{centres: map[string]string{}, staff: map[string][]string{}, takers: map[string]bool{},
 		deliv: map[string]bool{}, elig: map[string]modelElig{}}
+	// Two clients share org-a: a full snapshot written for one is kept
+	// and sent to the other while the data does not change. One export in
+	// two is a forced full snapshot.
+	w.fullOdds = 2
 	orgs := []string{"org-a", "org-b"}
-	clients := []*clientSide{w.initClient("ca", "", nil), w.initClient("cb", "", nil)}
+	clientOrgs := []string{"org-a", "org-b", "org-a"}
+	clients := []*clientSide{w.initClient("ca", "", nil), w.initClient("cb", "", nil), w.initClient("ca2", "", nil)}
 	for i, c := range clients {
-		w.register(c, orgs[i])
+		w.register(c, clientOrgs[i])
 	}
 	ids := func(prefix string, n int) []string {
 		var out []string
@@ -174,8 +240,52 @@ func runScopeSeed(t *testing.T, seed uint64) {
 			if w.rng.IntN(3) == 0 {
 				continue // this client misses a load: the next delta carries both
 			}
-			w.dataBundle(c, importKillNone)
-			w.checkScope(c, m.scope(orgs[i]))
+			want := m.scope(clientOrgs[i])
+			held := w.holds(c)
+			res := w.dataBundle(c, importKillNone)
+			w.checkCounts(c, res.Counts, held, want)
+			w.checkScope(c, want)
+		}
+	}
+	if w.tally.get(keptSnapshot) == 0 {
+		t.Fatalf("seed %d: no export sent a kept snapshot: the test no longer covers them", seed)
+	}
+}
+
+// holds lists the "type/id" of every entity the client holds.
+func (w *world) holds(c *clientSide) []string {
+	rows, err := c.h.DB.QueryContext(w.ctx, "SELECT type || '/' || id FROM entities ORDER BY 1")
+	w.must(err, "client entities")
+	var out []string
+	for rows.Next() {
+		var k string
+		w.must(rows.Scan(&k), "scan")
+		out = append(out, k)
+	}
+	w.must(rows.Close(), "client entities")
+	return out
+}
+
+// checkCounts compares what an export says it creates and deletes, per
+// type, with the client's holdings before it and its scope: the same
+// whether the records were read or a kept snapshot was sent.
+func (w *world) checkCounts(c *clientSide, counts map[string]taosync.Counts, held, scope []string) {
+	for _, typ := range taosync.Types {
+		var want taosync.Counts
+		for _, k := range scope {
+			if strings.HasPrefix(k, string(typ)+"/") && !slices.Contains(held, k) {
+				want.Created++
+			}
+		}
+		for _, k := range held {
+			if strings.HasPrefix(k, string(typ)+"/") && !slices.Contains(scope, k) {
+				want.Deleted++
+			}
+		}
+		got := counts[string(typ)]
+		if got.Created != want.Created || got.Deleted != want.Deleted {
+			w.failf("export for %s counts %s: %d created, %d deleted; want %d and %d",
+				c.name, typ, got.Created, got.Deleted, want.Created, want.Deleted)
 		}
 	}
 }
