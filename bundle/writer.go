@@ -496,7 +496,7 @@ func (w *Writer) CommitChunks() (*Result, error) {
 	if err == nil {
 		// The chunk files and their names must be on the disk before
 		// the manifest that lists them is written (Publish).
-		err = w.chunks.Sync(w.opts.Workers)
+		err = w.chunks.Sync()
 	}
 	if err != nil {
 		w.remove()

@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/taosync/taosync/internal/safefile"
 )
@@ -115,7 +114,7 @@ func (s *Store) Add(r io.Reader) (*Snapshot, error) {
 	})
 	if err == nil {
 		// The caller records the snapshot once Add returns.
-		err = b.Sync(runtime.GOMAXPROCS(0))
+		err = b.Sync()
 	}
 	if err != nil {
 		return nil, err

@@ -146,7 +146,7 @@ func TestStageReplacesAChunkCutShort(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := b.Sync(2); err != nil {
+	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Verify(snap); err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -323,7 +322,7 @@ func (a *apply) Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryE
 	}
 	// The package chunks this transaction makes count must be on the
 	// disk before it commits.
-	if err := a.chunks.Sync(runtime.GOMAXPROCS(0)); err != nil {
+	if err := a.chunks.Sync(); err != nil {
 		return err
 	}
 	a.done = true
