@@ -2,7 +2,8 @@
 // mid-write leaves either the old file or the whole new one, never a part:
 // write a temporary name in the same folder, fsync, close, rename, then fsync
 // the folder so that the rename itself is durable. A Batch does the same for
-// many files at once, with one fsync pass for all of them.
+// many files at once, fsyncing them in the background as they are written
+// and each folder once.
 package safefile
 
 import (
@@ -89,8 +90,9 @@ func syncPath(path, what string) error {
 
 // Batch makes many files durable together. A fsync each, as WriteFile
 // does, costs a journal commit per file and makes the writer wait for the
-// disk file by file; a batch writes its files without waiting and Sync
-// then fsyncs them all, in parallel, and each of their folders once.
+// disk file by file; a batch writes its files without waiting, fsyncs them
+// in the background as they come, several at once, and Sync waits for
+// those fsyncs, then fsyncs each of their folders once.
 //
 // Until Sync returns, a crash of the machine may leave any of them empty
 // or cut short under its final name (a killed process leaves them whole).
@@ -98,9 +100,25 @@ func syncPath(path, what string) error {
 // their name before any use (content-addressed files), may be written
 // this way; whatever will refer to them is written after Sync.
 type Batch struct {
-	mu    sync.Mutex
-	files []string
+	mu   sync.Mutex
+	dirs map[string]bool
+	err  error
+	wg   sync.WaitGroup
+	// queued bounds the files waiting for their fsync, running those
+	// being fsynced.
+	queued, running chan struct{}
 }
+
+// syncParallel is how many fsyncs a batch runs at once. They wait on the
+// disk, not the CPU, and the file system commits those that come together
+// in one journal transaction and cache flush: 16 at once made the sync of
+// 256 chunk files of 4 MiB take 0.4 to 0.6 s instead of 0.7 on the
+// project's machine, where 64 were no better.
+const syncParallel = 16
+
+// syncQueue is how many files may wait for their fsync before Write and
+// Add wait too.
+const syncQueue = 256
 
 // Write atomically replaces path with data, as WriteFile does but without
 // waiting for the disk: path is durable once Sync returns.
@@ -115,33 +133,42 @@ func (b *Batch) Write(path string, data []byte, perm os.FileMode) error {
 // Add makes Sync fsync path, a file written by other means, too.
 func (b *Batch) Add(path string) {
 	b.mu.Lock()
-	b.files = append(b.files, path)
+	if b.dirs == nil {
+		b.dirs = map[string]bool{}
+		b.queued = make(chan struct{}, syncQueue)
+		b.running = make(chan struct{}, syncParallel)
+	}
+	b.dirs[filepath.Dir(path)] = true
+	queued, running := b.queued, b.running
 	b.mu.Unlock()
+	queued <- struct{}{}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		running <- struct{}{}
+		err := syncFile(path)
+		<-running
+		<-queued
+		if err != nil {
+			b.mu.Lock()
+			if b.err == nil {
+				b.err = err
+			}
+			b.mu.Unlock()
+		}
+	}()
 }
 
-// syncParallel is how many fsyncs a batch runs at once. They wait on the
-// disk, not the CPU, and the file system commits those that come together
-// in one journal transaction and cache flush: 16 at once made the final
-// sync of 256 chunk files of 4 MiB take 0.4 to 0.6 s instead of 0.7 on the
-// project's machine, where 64 were no better.
-const syncParallel = 16
-
-// Sync fsyncs every file of the batch, syncParallel at a time, then each
-// of their folders once. The batch is empty afterwards.
+// Sync waits for the fsync of every file of the batch, then fsyncs each
+// of their folders once, syncParallel at a time. The batch is empty
+// afterwards.
 func (b *Batch) Sync() error {
+	b.wg.Wait()
 	b.mu.Lock()
-	files := b.files
-	b.files = nil
+	dirs, err := b.dirs, b.err
+	b.dirs, b.err = nil, nil
 	b.mu.Unlock()
-	if len(files) == 0 {
-		return nil
-	}
-	dirs := map[string]bool{}
-	for _, f := range files {
-		dirs[filepath.Dir(f)] = true
-	}
-	err := each(files, syncParallel, syncFile)
-	if err != nil {
+	if err != nil || len(dirs) == 0 {
 		return err
 	}
 	var list []string
