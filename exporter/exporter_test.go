@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -524,4 +525,48 @@ func FuzzAppendRecordID(f *testing.F) {
 			t.Fatalf("id %q written as %s, json.Marshal writes %s", id, got, want)
 		}
 	})
+}
+
+// TestCorruptPackageChunkFailsExport: a package chunk that no longer
+// matches its name in central's store (a disk fault) fails the export with
+// a one-line error naming it, leaves no bundle, and records nothing: the
+// next export is still a full snapshot (with the next sequence number:
+// numbers are never reused).
+func TestCorruptPackageChunkFailsExport(t *testing.T) {
+	f := newFixture(t)
+	f.twoOrgs()
+	f.register("ca", "A")
+	media := [][]byte{bytes.Repeat([]byte("m"), 3<<20)}
+	snap := f.publish("d1", qtiZip(t, media))
+	bad := snap.Chunks[len(snap.Chunks)/2].Hash
+	p := filepath.Join(f.central.Path(home.ChunksDir), bad[:2], bad)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	signer, _ := f.central.Signer()
+	keys, _ := f.central.PublicKeys()
+	_, err = exporter.Data(f.ctx, f.c, out, exporter.DataOptions{Client: "ca", Signer: signer, AgeRecipient: keys.Age,
+		Expiry: time.Hour, Now: time.Now(), Log: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "export packages") || !strings.Contains(err.Error(), bad) ||
+		!errors.Is(err, blobstore.ErrCorrupt) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("export with a corrupt chunk: %v", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("a failed export left %d entries in the folder", len(entries))
+	}
+	// Mended, the export is a full snapshot.
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := f.export("ca", false)
+	if res.Manifest.Base != nil || res.Manifest.Seq != 2 {
+		t.Errorf("the export after the failed one: seq %d, base %v; want a full snapshot, seq 2", res.Manifest.Seq, res.Manifest.Base)
+	}
 }
