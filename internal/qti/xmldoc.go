@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
+
+	"github.com/taosync/taosync/internal/errmsg"
 )
 
 const xmlNamespace = "http://www.w3.org/XML/1998/namespace"
@@ -54,7 +55,7 @@ func (x *xmlReader) next() (xml.Token, error) {
 	if err != nil {
 		var se *xml.SyntaxError
 		if errors.As(err, &se) {
-			return nil, fmt.Errorf("line %d: %s", se.Line, syntaxMessage(se.Msg))
+			return nil, errors.New(errmsg.XMLSyntax(se))
 		}
 		return nil, err
 	}
@@ -211,14 +212,4 @@ func (l *latin1Reader) Read(p []byte) (int, error) {
 		p[i] = b
 	}
 	return len(p), nil
-}
-
-// syntaxMessage is encoding/xml's message. Some end on the input they name,
-// bare ("invalid XML name: .."); where that input ends in a period, it is
-// quoted, so that the message does not read as a finished sentence.
-func syntaxMessage(msg string) string {
-	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasSuffix(msg, ".") {
-		return msg[:i+2] + strconv.Quote(msg[i+2:])
-	}
-	return msg
 }

@@ -39,6 +39,7 @@ import (
 	"unicode"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/errmsg"
 	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/internal/load"
 )
@@ -211,7 +212,7 @@ func (r *Reader) members(line []byte) ([]jsonl.Member, error) {
 	case se.Truncated():
 		return nil, r.rowErr("", "invalid JSON: the line ends inside the object (JSON Lines needs one whole object a line)")
 	}
-	return nil, r.rowErr("", "invalid JSON: %s", oneLine(se.Err.Error()))
+	return nil, r.rowErr("", "invalid JSON: %s", errmsg.OneLine(se.Err.Error()))
 }
 
 // check checks the fields of a line, in the order of the fields in

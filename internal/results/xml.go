@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/taosync/taosync/internal/errmsg"
 )
 
 // Namespaces of IMS QTI 2.x results reporting. QTI 2.0 had no results
@@ -86,9 +88,9 @@ func (v *validator) run() error {
 			case charsetErr != nil:
 				return charsetErr
 			case errors.As(err, &se):
-				return fmt.Errorf("not well-formed XML: line %d: %s", se.Line, oneLine(se.Msg))
+				return fmt.Errorf("not well-formed XML: %s", errmsg.XMLSyntax(se))
 			}
-			return fmt.Errorf("not well-formed XML: %s", oneLine(strings.TrimPrefix(err.Error(), "xml: ")))
+			return fmt.Errorf("not well-formed XML: %s", errmsg.OneLine(strings.TrimPrefix(err.Error(), "xml: ")))
 		}
 		if err := v.token(tok, off, first); err != nil {
 			return err
@@ -243,15 +245,4 @@ func quote(s string) string {
 		s = strings.ToValidUTF8(s[:max], "") + "..."
 	}
 	return fmt.Sprintf("%q", s)
-}
-
-// oneLine keeps a message from encoding/xml (which may quote the document)
-// to one line.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
-			return ' '
-		}
-		return r
-	}, s)
 }

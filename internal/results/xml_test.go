@@ -74,6 +74,7 @@ func TestValidateResultXML(t *testing.T) {
 		{"mismatched end tag", doc(ns21, `<context></testResult>`), "not well-formed XML: line 1: element <context> closed by </testResult>"},
 		{"undefined entity", doc(ns21, `<context>&nbsp;</context><testResult/>`), "not well-formed XML: line 1: invalid character entity &nbsp;"},
 		{"unquoted attribute", doc(ns21, `<context a=1/><testResult/>`), "not well-formed XML: line 1: unquoted or missing attribute value in element"},
+		{"name ending in a period", doc(ns21, `<..><testResult/>`), `not well-formed XML: line 1: invalid XML name: ".."`},
 		{"double hyphen in a comment", doc(ns21, body+`<!-- a -- b -->`), `not well-formed XML: line 1: invalid sequence "--" not allowed in comments`},
 		{"declaration not first", "\n" + `<?xml version="1.0"?>` + doc(ns21, body), "the XML declaration is not at the start of the document"},
 		{"declaration in capitals later", doc(ns21, `<?XML version="1.0"?>`+body), "the XML declaration is not at the start of the document"},
