@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -176,5 +177,42 @@ func TestKeptNotWhole(t *testing.T) {
 	}
 	if _, ok := wr2.Kept("mixed"); ok {
 		t.Error("a section that took a compressed chunk was kept")
+	}
+}
+
+// TestKeepBounded: past MaxKeptBytes of compressed chunks, a writer keeps
+// none, and says so; the bundle itself is whole.
+func TestKeepBounded(t *testing.T) {
+	w := newWorld(t)
+	wr, err := Create(t.TempDir(), w.header(w.a, 1), Options{Recipient: w.a.id.Recipient(), Signer: w.central.priv, ChunkRecords: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wr.BeginRecords("big"); err != nil {
+		t.Fatal(err)
+	}
+	if err := wr.Keep(); err != nil {
+		t.Fatal(err)
+	}
+	// Records of random base64, which compresses to about 3/4: enough of
+	// them for the compressed chunks to pass the bound.
+	raw := randomBytes(7, 3<<19)
+	var n int64
+	for i := int64(0); n < MaxKeptBytes*3/2; i++ {
+		line := []byte(fmt.Sprintf(`{"id":"r%d","b":"%s"}`, i, base64.StdEncoding.EncodeToString(raw[i%7:])))
+		n += int64(len(line))
+		if err := wr.Record(line, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := wr.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept, ok := wr.Kept("big"); ok || kept != nil {
+		t.Errorf("kept %d chunks of %d MiB of records", len(kept), n>>20)
+	}
+	if res.Manifest.StoredBytes() < MaxKeptBytes {
+		t.Errorf("the bundle holds %d bytes, not past the bound", res.Manifest.StoredBytes())
 	}
 }
