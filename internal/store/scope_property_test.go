@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -121,11 +122,22 @@ func TestKeptSnapshot(t *testing.T) {
 				w.failf("a load of %s left %d rows of kept snapshots", typ, kept)
 			}
 		}
+		// rows names the kept chunks' rows: an export that reads the
+		// records keeps them anew, under new rowids; one that sends them
+		// leaves them.
+		rows := func() string {
+			var r sql.NullString
+			w.must(w.central.h.DB.QueryRowContext(w.ctx, "SELECT group_concat(rowid) FROM snapshot_chunks").Scan(&r), "kept rows")
+			return r.String
+		}
 		export := func(c *clientSide, wantKept bool, scope []string) {
-			before := w.tally.get(keptSnapshot)
+			before, kept := w.tally.get(keptSnapshot), rows()
 			w.dataBundle(c, importKillNone)
 			if got := w.tally.get(keptSnapshot) > before; got != wantKept {
 				w.failf("full export for %s found a kept snapshot: %v, want %v", c.name, got, wantKept)
+			}
+			if sent := rows() == kept; sent != wantKept || rows() == "" {
+				w.failf("full export for %s: kept chunks %q before, %q after", c.name, kept, rows())
 			}
 			w.checkScope(c, scope)
 		}
