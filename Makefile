@@ -22,12 +22,21 @@ vet:
 test: vet
 	$(GO) test -count=1 ./...
 
-# Each fuzz target for FUZZTIME (short by default, for CI).
+# Each fuzz target for FUZZTIME (short by default, for CI). Go 1.26's fuzzing
+# coordinator can fail a target with a bare "context deadline exceeded" at
+# the end of FUZZTIME on a loaded machine, without any failing input
+# (go.dev/issue/75804, fixed in Go 1.27): such a run is reported and passes;
+# a run that writes a failing input, or fails in any other way, fails.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "fuzz $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \
+	    if out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg 2>&1); then \
+	      echo "$$out"; continue; \
+	    fi; \
+	    echo "$$out"; \
+	    if echo "$$out" | grep -q 'Failing input written' || ! echo "$$out" | grep -qx '    context deadline exceeded'; then exit 1; fi; \
+	    echo "fuzz $$f: the fuzzing coordinator's deadline race (go.dev/issue/75804), no failing input: passes"; \
 	  done; \
 	done
 
