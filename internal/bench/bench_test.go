@@ -142,7 +142,7 @@ func TestExecutionsAreValid(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "executions.jsonl")
 	const n = 300
-	mean, err := writeExecutions(path, els, n, 1)
+	mean, err := writeExecutions(path, "", els, n, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,34 +64,8 @@ type eligibility struct {
 // scopeEligibilities returns the eligibilities at the centres of org, in
 // the generator's order.
 func scopeEligibilities(c sample.Config, org string) ([]eligibility, error) {
-	centres := map[string]bool{}
-	err := sample.Each(c, taosync.TestCenter, func(e taosync.Entity) error {
-		var tc struct {
-			Org string `json:"org_id"`
-		}
-		if err := json.Unmarshal(e.Data, &tc); err != nil {
-			return err
-		}
-		if tc.Org == org {
-			centres[e.ID] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var out []eligibility
-	err = sample.Each(c, taosync.Eligibility, func(e taosync.Entity) error {
-		var el eligibility
-		if err := json.Unmarshal(e.Data, &el); err != nil {
-			return err
-		}
-		if centres[el.TestCenter] {
-			out = append(out, el)
-		}
-		return nil
-	})
-	return out, err
+	byOrg, err := eligibilitiesByOrg(c)
+	return byOrg[org], err
 }
 
 // scopeDeliveries returns the deliveries taken in org, sorted.
@@ -164,9 +138,10 @@ type execution struct {
 }
 
 // writeExecutions writes n finished executions of the test takers of els,
-// each with an assessmentResult document of about 4 KiB, and returns the
-// mean size of the documents.
-func writeExecutions(path string, els []eligibility, n int, seed uint64) (float64, error) {
+// each with an assessmentResult document of about 4 KiB and an id that
+// starts with prefix (each client of the HTTP case sends its own to one
+// central), and returns the mean size of the documents.
+func writeExecutions(path, prefix string, els []eligibility, n int, seed uint64) (float64, error) {
 	if len(els) == 0 {
 		return 0, fmt.Errorf("no eligibilities in scope")
 	}
@@ -187,7 +162,7 @@ func writeExecutions(path string, els []eligibility, n int, seed uint64) (float6
 		start := day.Add(time.Duration(r.IntN(6*3600)) * time.Second)
 		end := start.Add(time.Duration(900+r.IntN(3600)) * time.Second)
 		x := execution{
-			ID: "exec-" + strconv.Itoa(i+1), Delivery: el.Delivery, TestTaker: taker, TestCenter: el.TestCenter,
+			ID: prefix + "exec-" + strconv.Itoa(i+1), Delivery: el.Delivery, TestTaker: taker, TestCenter: el.TestCenter,
 			Status: taosync.StatusFinished, StartedAt: start.Format(time.RFC3339), FinishedAt: end.Format(time.RFC3339),
 		}
 		x.ResultXML = resultXML(r, x, start, end)

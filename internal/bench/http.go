@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,42 +67,6 @@ func eligibilitiesByOrg(cfg sample.Config) (map[string][]eligibility, error) {
 		return nil
 	})
 	return out, err
-}
-
-// writeClientExecutions is writeExecutions with ids unique to the client:
-// every client of the HTTP case sends its own executions to one central.
-func writeClientExecutions(path, prefix string, els []eligibility, n int, seed uint64) error {
-	if len(els) == 0 {
-		return fmt.Errorf("no eligibilities in scope")
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 64*kib)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	r := rand.New(rand.NewPCG(seed, 0x6874_7470)) // "http"
-	day := time.Date(2027, 6, 14, 8, 30, 0, 0, time.FixedZone("", 2*3600))
-	for i := range n {
-		el := els[i%len(els)]
-		taker := el.TestTakers[(i/len(els))%len(el.TestTakers)]
-		start := day.Add(time.Duration(r.IntN(6*3600)) * time.Second)
-		end := start.Add(time.Duration(900+r.IntN(3600)) * time.Second)
-		x := execution{
-			ID: prefix + "-exec-" + strconv.Itoa(i+1), Delivery: el.Delivery, TestTaker: taker, TestCenter: el.TestCenter,
-			Status: taosync.StatusFinished, StartedAt: start.Format(time.RFC3339), FinishedAt: end.Format(time.RFC3339),
-		}
-		x.ResultXML = resultXML(r, x, start, end)
-		if err := enc.Encode(x); err != nil {
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 // server is a running `taosync serve`.
@@ -269,7 +231,8 @@ func (b *bench) http(ctx context.Context) error {
 		if _, err := b.cli.json(ctx, &keys[i], c.home, "keys"); err != nil {
 			return err
 		}
-		return writeClientExecutions(c.results, c.id, els[c.org], nres, uint64(i+1))
+		_, err := writeExecutions(c.results, c.id+"-", els[c.org], nres, uint64(i+1))
+		return err
 	}); err != nil {
 		return err
 	}

@@ -345,7 +345,7 @@ func (b *bench) results(ctx context.Context, p *pair) error {
 		return err
 	}
 	file := filepath.Join(p.dir, "executions.jsonl")
-	meanXML, err := writeExecutions(file, els, b.o.executions, 3)
+	meanXML, err := writeExecutions(file, "", els, b.o.executions, 3)
 	if err != nil {
 		return err
 	}

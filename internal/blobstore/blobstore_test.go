@@ -77,15 +77,7 @@ func TestSplitSharesAfterAnInsertion(t *testing.T) {
 }
 
 func TestStoreRoundTripAndCorruption(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := random(3, 5<<20)
-	snap, err := s.Add(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, snap, data := stored(t, 3, 5<<20)
 	sum := sha256.Sum256(data)
 	if snap.Hash != hex.EncodeToString(sum[:]) || snap.Size != int64(len(data)) || len(snap.Chunks) < 2 {
 		t.Fatalf("snapshot %s, %d bytes, %d chunks", snap.Hash, snap.Size, len(snap.Chunks))
@@ -117,15 +109,7 @@ func TestStoreRoundTripAndCorruption(t *testing.T) {
 // garbled under its name (a crash before its batch was synced) is replaced
 // when the chunk is stored again, not taken as stored.
 func TestStageReplacesAChunkCutShort(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := random(5, 5<<20)
-	snap, err := s.Add(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, snap, data := stored(t, 5, 5<<20)
 	chunks := split(t, data)
 	damage := []func([]byte) []byte{
 		func([]byte) []byte { return nil },
@@ -158,15 +142,7 @@ func TestStageReplacesAChunkCutShort(t *testing.T) {
 // in its order, and only the chunks held from before or handed out of
 // order are read back from the store.
 func TestChecker(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := random(9, 6<<20)
-	snap, err := s.Add(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, snap, data := stored(t, 9, 6<<20)
 	chunks := split(t, data)
 	if len(chunks) < 4 {
 		t.Fatalf("%d chunks, want at least 4", len(chunks))
@@ -230,4 +206,20 @@ func TestChecker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stored is a new store holding n random bytes made from seed, their
+// snapshot, and the bytes.
+func stored(t *testing.T, seed uint64, n int) (*Store, *Snapshot, []byte) {
+	t.Helper()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := random(seed, n)
+	snap, err := s.Add(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, snap, data
 }
