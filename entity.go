@@ -6,7 +6,7 @@ package taosync
 import "fmt"
 
 // Type names one of the six synchronised data types. The names are part of
-// the contract (PRODUCT.md §3): they appear on the command line, in bundles
+// the contract (docs/data.md): they appear on the command line, in bundles
 // and in the client's database.
 type Type string
 

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 )
 
-// Execution statuses (PRODUCT.md §3).
+// Execution statuses (docs/cli.md, "results add").
 const (
 	StatusActive     = "active"
 	StatusPaused     = "paused"

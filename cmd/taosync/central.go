@@ -66,6 +66,7 @@ func (a *app) loadCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "load --type TYPE FILE",
 		Short: "Load master data from CSV or JSON Lines (upsert by id; --prune: the file is the full state)",
+		Long:  loadHelp(),
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runLoad(cmd.Context(), o, args[0])
@@ -75,6 +76,33 @@ func (a *app) loadCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.format, "format", "", "csv or jsonl (default: by the file's extension)")
 	cmd.Flags().BoolVar(&o.prune, "prune", false, "delete the entities of the type that the file does not hold")
 	return cmd
+}
+
+// loadHelp lists each type's known fields, from the domain's own table, so
+// that the help never drifts from what load takes.
+func loadHelp() string {
+	var b strings.Builder
+	b.WriteString("Load master data of one type from CSV (a header row) or JSON Lines (one object a line).\n" +
+		"Load the types in this order, so that references name what is already loaded.\n" +
+		"Every row has a unique id; * marks a required field, [] a list; other fields are kept as given.\n\n")
+	for _, t := range taosync.Types {
+		fmt.Fprintf(&b, "  %-14s id*", t)
+		for _, f := range taosync.Fields[t] {
+			b.WriteString(", " + f.Name)
+			if f.Required {
+				b.WriteString("*")
+			}
+			if f.Kind == taosync.List {
+				b.WriteString("[]")
+			}
+		}
+		if _, ok := taosync.FieldOf(t, "password_hash"); ok {
+			b.WriteString(", password")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nFormats, rules and examples: docs/data.md.")
+	return b.String()
 }
 
 func (a *app) runLoad(ctx context.Context, o loadOptions, file string) error {

@@ -23,7 +23,8 @@ import (
 // The kill tests run the real CLI in a subprocess and SIGKILL it at many
 // points of an import or an export: afterwards the homes must be as if the
 // run had happened whole or not at all, and the next run must finish the
-// job (PRODUCT.md §4 "Writes are atomic", §7 "a kill at any moment").
+// job (docs/operations.md: writes are atomic, and a kill at any moment
+// converges).
 //
 // The subprocess is this test binary under the name "taosync": TestMain
 // (script_test.go) has testscript put it in $PATH under that name.
@@ -543,8 +544,8 @@ type exportChecks struct {
 	// atManifest: this many kills as soon as the manifest is on the stick.
 	atManifest int
 	// stick: after a kill, the stick holds no bundle or a whole valid one,
-	// so that `verify` on it passes (PRODUCT.md §4 "a stick pulled out
-	// mid-write leaves either no bundle or a whole one").
+	// so that `verify` on it passes (a stick pulled out mid-write leaves
+	// either no bundle or a whole one).
 	stick bool
 	// recorded: a whole bundle on the stick is one central recorded as the
 	// client's state, so that the import of the stick after a new export,

@@ -34,8 +34,9 @@ import (
 // TestResultsExactlyOnce drives the real result exchange (client outbox,
 // result bundles, central import, receipt bundles, data bundles carrying
 // receipts) on real SQLite homes through random sequences of adds, updates,
-// exports, losses, duplicates, reorderings and kills, and checks PRODUCT.md
-// §3 Results and §7 "Nothing lost" after every step and after a final drain.
+// exports, losses, duplicates, reorderings and kills, and checks that every
+// result reaches central exactly once, and nothing is lost, after every step
+// and after a final drain.
 //
 // TAOSYNC_RESULTS_SEED=N replays one seed (with -v: its step log);
 // TAOSYNC_RESULTS_SEEDS=N sets how many seeds run (default 200, 24 with
@@ -601,8 +602,8 @@ func (w *world) stepUpdate() {
 }
 
 // addExecutions runs Local.AddExecutions and checks its counts against the
-// outbox states before it (PRODUCT.md §3: an id again updates it while it
-// has not been sent; after, a changed one is a new revision).
+// outbox states before it (docs/cli.md, results add: an id again updates
+// it while it has not been sent; after, a changed one is a new revision).
 func (w *world) addExecutions(c *clientSide, xs []taosync.Execution, what string) {
 	before := w.outbox(c)
 	var want store.AddResult

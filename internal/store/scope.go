@@ -12,7 +12,7 @@ import (
 )
 
 // scopeSQL recomputes the table scopes, every organisation's scope
-// (PRODUCT.md §3), from the links between live entities: its test centres;
+// (docs/data.md, "What a centre receives"), from the links between live entities: its test centres;
 // the administrators, proctors and eligibilities at them; the test takers
 // and deliveries those eligibilities name.
 var scopeSQL = []string{

@@ -3,7 +3,7 @@
 -- so that an export neither computes the scope nor rewrites one row per
 -- record it sends.
 
--- scopes: the live entities in each organisation's scope (PRODUCT.md §3):
+-- scopes: the live entities in each organisation's scope (docs/data.md):
 -- its test centres; the administrators, proctors and eligibilities at them;
 -- the test takers and deliveries those eligibilities name. Recomputed in the
 -- transaction of every change of a link or of whether an entity is live.
