@@ -75,6 +75,9 @@ func (a *app) loadCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.typ, "type", "", "test-center, administrator, proctor, test-taker, eligibility or delivery (required)")
 	cmd.Flags().StringVar(&o.format, "format", "", "csv or jsonl (default: by the file's extension)")
 	cmd.Flags().BoolVar(&o.prune, "prune", false, "delete the entities of the type that the file does not hold")
+	cmd.RegisterFlagCompletionFunc("type", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return completeTypes()
+	})
 	return cmd
 }
 
@@ -168,6 +171,7 @@ func (a *app) publishCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.delivery, "delivery", "", "the delivery's id (required)")
+	cmd.RegisterFlagCompletionFunc("delivery", a.completeDeliveries)
 	return cmd
 }
 
@@ -243,10 +247,15 @@ func refusedPackage(path string, err error) error {
 }
 
 type clientAddOptions struct {
-	org       string
-	clientKey string
-	cmd       bool
+	org        string
+	clientKey  string
+	cmd        bool
+	clientHome string
 }
+
+// defaultClientHome is the client home the README's session uses, and what
+// the printed credentials command names unless told otherwise.
+const defaultClientHome = "/var/lib/taosync"
 
 func (a *app) clientAddCommand() *cobra.Command {
 	var o clientAddOptions
@@ -259,8 +268,9 @@ func (a *app) clientAddCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.org, "org", "", "the organisation id whose test centres the client serves (required)")
-	cmd.Flags().StringVar(&o.clientKey, "client-key", "", "the client_key string `taosync keys` prints on the client (required)")
+	cmd.Flags().StringVar(&o.clientKey, "client-key", "", "the client_key string that 'taosync keys' prints on the client (required)")
 	cmd.Flags().BoolVar(&o.cmd, "cmd", false, "print the command to run on the client")
+	cmd.Flags().StringVar(&o.clientHome, "client-home", defaultClientHome, "the client's home, for the command that --cmd prints")
 	return cmd
 }
 
@@ -281,8 +291,41 @@ type credentials struct {
 	Command    string `json:"command,omitempty"`
 }
 
+// newCredentials gives client id's credentials with secret, as central
+// hands them out now: its server.url setting and its key.
+func newCredentials(ctx context.Context, cc *central.Central, id, secret string) (credentials, error) {
+	own, err := cc.Home.PublicKeys()
+	if err != nil {
+		return credentials{}, err
+	}
+	root, err := config.Get(ctx, cc.Home.DB, "server.url")
+	if err != nil {
+		return credentials{}, err
+	}
+	return credentials{ClientID: id, Key: id, Secret: secret, TokenURL: root + server.TokenPath, RootURL: root,
+		CentralKey: own.String()}, nil
+}
+
+// importCommand is the command that imports these credentials on the client
+// whose home is clientHome.
+func (cr credentials) importCommand(clientHome string) string {
+	return fmt.Sprintf("taosync --home %s credentials import -k %s -s %s -tu %s -u %s --central-key %s",
+		shellQuote(clientHome), cr.Key, cr.Secret, cr.TokenURL, cr.RootURL, cr.CentralKey)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) error {
-	if !clientIDPattern.MatchString(id) || id == "central" {
+	if id == "central" {
+		return usageError{errors.New(`client id "central" is reserved: it names central in bundles and keys`)}
+	}
+	if !clientIDPattern.MatchString(id) {
 		return usageError{fmt.Errorf("client id %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", id)}
 	}
 	if strings.TrimSpace(o.org) == "" {
@@ -297,29 +340,32 @@ func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) e
 		return err
 	}
 	defer cc.Close()
-	h, c := cc.Home, cc.Store
-	own, err := h.PublicKeys()
+	own, err := cc.Home.PublicKeys()
 	if err != nil {
 		return err
 	}
 	if keys.Sign.IDString() == own.Sign.IDString() {
 		return usageError{errors.New("--client-key is central's own key: run `taosync keys` on the client")}
 	}
-	root, err := config.Get(ctx, h.DB, "server.url")
+	secret := server.NewSecret()
+	cr, err := newCredentials(ctx, cc, id, secret)
 	if err != nil {
 		return err
 	}
-	secret := server.NewSecret()
-	err = c.AddClient(ctx, store.Client{ID: id, Org: o.org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
+	err = cc.Store.AddClient(ctx, store.Client{ID: id, Org: o.org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
 		KeyID: keys.Sign.IDString()}, server.HashSecret(secret))
 	if err != nil {
 		return err
 	}
-	cr := credentials{ClientID: id, Key: id, Secret: secret, TokenURL: root + server.TokenPath, RootURL: root, CentralKey: own.String()}
-	cr.Command = fmt.Sprintf("taosync credentials import -k %s -s %s -tu %s -u %s --central-key %s",
-		cr.Key, cr.Secret, cr.TokenURL, cr.RootURL, cr.CentralKey)
-	if !o.cmd {
-		cr.Command = ""
+	if o.cmd {
+		cr.Command = cr.importCommand(o.clientHome)
+	}
+	// Left at its default, server.url names this machine's loopback: say so
+	// before such credentials reach a centre. One set on purpose is trusted.
+	if set, err := config.IsSet(ctx, cc.Home.DB, "server.url"); err != nil {
+		return err
+	} else if !set {
+		fmt.Fprintf(a.stderr, "taosync: warning: these credentials name central at %s, the default, a loopback address that no other machine reaches: set server.url first (taosync config set server.url https://CENTRAL, then rotate)\n", cr.RootURL)
 	}
 	return a.printer().object(cr, func(w io.Writer) {
 		if o.cmd {
@@ -366,9 +412,10 @@ func orDash(s string) string {
 
 func (a *app) clientRevokeCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "revoke ID",
-		Short: "Revoke a client's credential at once",
-		Args:  exactArgs(1),
+		Use:               "revoke ID",
+		Short:             "Revoke a client's credential at once",
+		Args:              exactArgs(1),
+		ValidArgsFunction: a.oneClientID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			cc, err := a.openCentral(ctx)
@@ -388,25 +435,44 @@ func (a *app) clientRevokeCommand() *cobra.Command {
 }
 
 func (a *app) clientRotateCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "rotate ID",
-		Short: "Give a client a new secret (shown once); the old one, and its tokens, stop working at once",
-		Args:  exactArgs(1),
+	var printCmd bool
+	var clientHome string
+	cmd := &cobra.Command{
+		Use:               "rotate ID [--cmd]",
+		Short:             "Give a client a new secret (shown once); the old one, and its tokens, stop working at once",
+		Args:              exactArgs(1),
+		ValidArgsFunction: a.oneClientID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			id := args[0]
 			cc, err := a.openCentral(ctx)
 			if err != nil {
 				return err
 			}
 			defer cc.Close()
 			secret := server.NewSecret()
-			if err := cc.Store.RotateSecret(ctx, args[0], server.HashSecret(secret)); err != nil {
+			cr, err := newCredentials(ctx, cc, id, secret)
+			if err != nil {
 				return err
 			}
-			return a.printer().object(map[string]string{"client_id": args[0], "key": args[0], "secret": secret}, func(w io.Writer) {
-				fmt.Fprintf(w, "new secret of client %s (shown only now): %s\n", args[0], secret)
-				fmt.Fprintf(w, "on the client: taosync credentials import again with -s %s\n", secret)
+			if err := cc.Store.RotateSecret(ctx, id, server.HashSecret(secret)); err != nil {
+				return err
+			}
+			out := map[string]string{"client_id": id, "key": id, "secret": secret}
+			if printCmd {
+				out["command"] = cr.importCommand(clientHome)
+			}
+			return a.printer().object(out, func(w io.Writer) {
+				if printCmd {
+					fmt.Fprintln(w, out["command"])
+					return
+				}
+				fmt.Fprintf(w, "new secret of client %s (shown only now): %s\n", id, secret)
+				fmt.Fprintf(w, "on the client: taosync credentials import again with -s %s (or rotate with --cmd)\n", secret)
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&printCmd, "cmd", false, "print the command to run on the client")
+	cmd.Flags().StringVar(&clientHome, "client-home", defaultClientHome, "the client's home, for the command that --cmd prints")
+	return cmd
 }

@@ -44,6 +44,10 @@ func (a *app) exportDataCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.out, "out", "", "the folder to write the bundle into (required)")
 	cmd.Flags().StringSliceVar(&o.types, "type", nil, "only these types (repeatable)")
 	cmd.Flags().BoolVar(&o.full, "full", false, "a full snapshot, whatever the client's state")
+	cmd.RegisterFlagCompletionFunc("client", a.completeClients)
+	cmd.RegisterFlagCompletionFunc("type", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return completeTypes()
+	})
 	return cmd
 }
 

@@ -2,22 +2,25 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
 )
 
 type initOptions struct {
 	role string
+	url  string
 }
 
 func (a *app) initCommand() *cobra.Command {
 	var o initOptions
 	cmd := &cobra.Command{
-		Use:   "init --role central|client",
+		Use:   "init --role central|client [--url URL]",
 		Short: "Create the home: database and keys",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -25,6 +28,7 @@ func (a *app) initCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.role, "role", "", "central or client (required)")
+	cmd.Flags().StringVar(&o.url, "url", "", "central only: its address as centres reach it, e.g. https://central.example.org (the server.url setting)")
 	return cmd
 }
 
@@ -36,11 +40,25 @@ func (a *app) runInit(ctx context.Context, o initOptions) error {
 	if a.homeDir == "" {
 		return errNoHome
 	}
+	url := ""
+	if o.url != "" {
+		if role != home.Central {
+			return usageError{errors.New("--url is for central's home: a client's address comes with its credentials")}
+		}
+		if url, err = config.Check("server.url", o.url); err != nil {
+			return usageError{fmt.Errorf("--url: %w", err)}
+		}
+	}
 	h, err := home.Init(ctx, a.homeDir, role)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
+	if url != "" {
+		if _, err := config.Set(ctx, h.DB, "server.url", url); err != nil {
+			return err
+		}
+	}
 	keys, err := h.PublicKeys()
 	if err != nil {
 		return err
@@ -54,6 +72,9 @@ func (a *app) runInit(ctx context.Context, o initOptions) error {
 		fmt.Fprintf(w, "initialised %s home in %s\n", h.Role, h.Dir)
 		if h.Role == home.Client {
 			fmt.Fprintf(w, "client key (give it to central to register this centre):\n  %s\n", keys)
+		}
+		if url != "" {
+			fmt.Fprintf(w, "centres will reach central at %s\n", url)
 		}
 	})
 }

@@ -8,13 +8,23 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/store"
 )
 
 func (a *app) listCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "list TYPE",
-		Short: "List the entities of a type held here",
-		Args:  exactArgs(1),
+		Use:     "list TYPE",
+		Short:   "List the entities of a type held here",
+		Example: "  taosync list test-center\n  taosync list delivery --json",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("list needs one type: %s", typeNames())}
+			}
+			return nil
+		},
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return completeTypes()
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runList(cmd.Context(), args[0])
 		},
@@ -31,32 +41,22 @@ func (a *app) runList(ctx context.Context, name string) error {
 		return err
 	}
 	defer h.Close()
-	rows, err := h.DB.QueryContext(ctx, "SELECT data FROM entities WHERE type = ? AND deleted = 0 ORDER BY id", string(t))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	p := a.printer()
-	var data []byte
 	var text []map[string]any
-	for rows.Next() {
-		if err := rows.Scan(&data); err != nil {
-			return err
-		}
+	err = store.EachEntity(ctx, h.DB, t, func(data []byte) error {
 		if p.json {
 			// The stored object is the entity as synchronised: print it as is.
-			if _, err := p.w.Write(append(data, '\n')); err != nil {
-				return err
-			}
-			continue
+			_, err := p.w.Write(append(data, '\n'))
+			return err
 		}
 		var m map[string]any
 		if err := json.Unmarshal(data, &m); err != nil {
 			return err
 		}
 		text = append(text, m)
-	}
-	if err := rows.Err(); err != nil || p.json {
+		return nil
+	})
+	if err != nil || p.json {
 		return err
 	}
 	cols := listColumns[t]

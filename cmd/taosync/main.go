@@ -8,10 +8,11 @@ import (
 	"github.com/taosync/taosync/internal/client"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// release is set at build time with -ldflags "-X main.release=v1.2.3";
+// without it the version comes from Go's build info (see version.go).
+var release string
 
 func main() {
-	client.Version = version
+	client.Version = shortVersion()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

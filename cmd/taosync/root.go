@@ -70,7 +70,12 @@ as signed, encrypted, compressed, chunked bundles: on a USB stick or over HTTP.`
 			return nil
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	root.Version = version()
+	root.SetVersionTemplate("taosync {{.Version}}\n")
+	// Shell completion for bash, zsh, fish and PowerShell (cobra's), with
+	// the home's client and delivery ids completed where a command takes
+	// them.
+	root.CompletionOptions.HiddenDefaultCmd = false
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	f := root.PersistentFlags()
 	f.StringVar(&a.homeDir, "home", os.Getenv("TAOSYNC_HOME"), "home folder of this installation (default $TAOSYNC_HOME)")
@@ -105,6 +110,7 @@ as signed, encrypted, compressed, chunked bundles: on a USB stick or over HTTP.`
 			groups(sub)
 		}
 	}
+	root.InitDefaultCompletionCmd()
 	groups(root)
 	return root
 }

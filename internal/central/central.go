@@ -96,6 +96,11 @@ func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOp
 	if err != nil {
 		return nil, err
 	}
+	// An unknown client is said before anything is written: no empty
+	// folder is left on the stick.
+	if _, err := c.Store.GetClient(ctx, c.Home.DB, client); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}

@@ -113,6 +113,20 @@ func Get(ctx context.Context, q store.Querier, key string) (string, error) {
 	return v, nil
 }
 
+// IsSet tells whether a setting was given a value, rather than left at its
+// default.
+func IsSet(ctx context.Context, q store.Querier, key string) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, "SELECT 1 FROM settings WHERE key = ?", key).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read setting %s: %w", key, err)
+	}
+	return true, nil
+}
+
 // Int returns an integer setting.
 func Int(ctx context.Context, q store.Querier, key string) (int, error) {
 	v, err := Get(ctx, q, key)
@@ -131,8 +145,9 @@ func Bool(ctx context.Context, q store.Querier, key string) (bool, error) {
 	return strconv.ParseBool(v)
 }
 
-// Set checks and stores a setting's value.
-func Set(ctx context.Context, q store.Querier, key, value string) (string, error) {
+// Check checks a setting's value and returns it normalised, without storing
+// it.
+func Check(key, value string) (string, error) {
 	s, err := lookup(key)
 	if err != nil {
 		return "", err
@@ -140,6 +155,15 @@ func Set(ctx context.Context, q store.Querier, key, value string) (string, error
 	v, err := s.check(value)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %q: %v", ErrInvalid, key, value, err)
+	}
+	return v, nil
+}
+
+// Set checks and stores a setting's value.
+func Set(ctx context.Context, q store.Querier, key, value string) (string, error) {
+	v, err := Check(key, value)
+	if err != nil {
+		return "", err
 	}
 	_, err = q.ExecContext(ctx, "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, v)
 	if err != nil {

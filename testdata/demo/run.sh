@@ -25,7 +25,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 
 step "initialise central, and the client of a test centre"
-central init --role central
+central init --role central --url http://127.0.0.1:8080   # where the centres reach it; here, this machine
 client init --role client
 
 step "central: load master data (two organisations, non-ASCII names)"
@@ -38,12 +38,12 @@ central central publish --delivery webdev-1 "$here/../qti/WebDeveloperTest1.zip"
 
 step "central: register the test centre's client (organisation org-1)"
 key=$(client keys --json | json_field client_key)
-cmd=$(central central client add centre-1 --org org-1 --client-key "$key" --cmd)
+cmd=$(central central client add centre-1 --org org-1 --client-key "$key" --cmd --client-home "$work/client")
 echo "$cmd"
 
 step "client: import the credentials central printed"
 read -r -a words <<<"$cmd"
-client "${words[@]:1}"
+"$taosync" "${words[@]:1}"
 
 step "central: export the client's data onto the stick"
 central export data --client centre-1 --out "$stick"
