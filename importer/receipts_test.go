@@ -315,7 +315,7 @@ func checkRefusedOnCentral(t *testing.T, f *testfixture.Fixture, dir string, wan
 			t.Errorf("client %s: %d result bundles, receipt batch %d after a refused bundle", s.ID, s.Bundles, s.ReceiptSeq)
 		}
 	}
-	hist, err := store.History(context.Background(), f.C.Home.DB)
+	hist, err := store.History(context.Background(), f.C.Home.DB, store.HistoryFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

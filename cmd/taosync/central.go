@@ -237,8 +237,9 @@ func (a *app) runPublish(ctx context.Context, o publishOptions, path string) err
 			fmt.Fprintf(w, "delivery %s already has this package (%s)\n", o.delivery, res.SHA256)
 			return
 		}
-		fmt.Fprintf(w, "published %s as delivery %s: test %s, %d items, %d bytes in %d chunks (%d shared with the previous snapshot)\n",
-			filepath.Base(path), o.delivery, pkg.Test, pkg.Items, res.Size, res.Chunks, res.Shared)
+		fmt.Fprintf(w, "published %s as delivery %s: test %s, %s, %s in %s (%d shared with the previous snapshot)\n",
+			filepath.Base(path), o.delivery, pkg.Test, plural(int64(pkg.Items), "item"), humanBytes(res.Size),
+			plural(int64(res.Chunks), "chunk"), res.Shared)
 	})
 }
 

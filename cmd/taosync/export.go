@@ -96,7 +96,8 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 		if out.Full {
 			kind = "full snapshot"
 		}
-		fmt.Fprintf(w, "wrote %s: data %s seq %d for client %s, %d chunks, %d bytes\n", out.Bundle, kind, out.Seq, o.client, out.Chunks, out.Bytes)
+		fmt.Fprintf(w, "wrote %s: data %s seq %d for client %s, %s, %s\n", out.Bundle, kind, out.Seq, o.client,
+			plural(int64(out.Chunks), "chunk"), humanBytes(out.Bytes))
 		fmt.Fprintf(w, "  %s\n", formatCounts(out.Counts))
 	})
 }
@@ -143,6 +144,6 @@ func (a *app) runExportResults(ctx context.Context, o exportResultsOptions) erro
 	out := map[string]any{"bundle": res.Dir, "bundle_id": res.Manifest.ID, "seq": res.Manifest.Seq,
 		"executions": n, "bytes": res.Bytes()}
 	return p.object(out, func(w io.Writer) {
-		fmt.Fprintf(w, "wrote %s: %d executions, results seq %d, %d bytes\n", res.Dir, n, res.Manifest.Seq, res.Bytes())
+		fmt.Fprintf(w, "wrote %s: %s, results seq %d, %s\n", res.Dir, plural(int64(n), "execution"), res.Manifest.Seq, humanBytes(res.Bytes()))
 	})
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // printer writes human output (not logging) in its text or JSON form: a
@@ -28,6 +31,17 @@ func (p *printer) object(v any, text func(w io.Writer)) error {
 // table prints rows: JSON Lines of items in JSON form, else a table whose
 // first row is header and whose other rows come from row.
 func table[T any](p *printer, items []T, header []string, row func(T) []any) error {
+	return detailTable(p, items, header, row, nil, -1)
+}
+
+// width is the terminal width the text tables are made for.
+const width = 80
+
+// detailTable is table with, under each row, the detail lines that details
+// gives (already indented): what does not fit a column at 80 characters.
+// Column flex, if not -1, gives way: a cell too long for the table to fit
+// in 80 characters is cut short with "…" and shown whole under its row.
+func detailTable[T any](p *printer, items []T, header []string, row func(T) []any, details func(T) []string, flex int) error {
 	if p.json {
 		enc := json.NewEncoder(p.w)
 		for _, it := range items {
@@ -37,22 +51,110 @@ func table[T any](p *printer, items []T, header []string, row func(T) []any) err
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	for i, h := range header {
-		if i > 0 {
-			fmt.Fprint(tw, "\t")
-		}
-		fmt.Fprint(tw, h)
-	}
-	fmt.Fprintln(tw)
+	rows := [][]string{header}
 	for _, it := range items {
-		for i, c := range row(it) {
-			if i > 0 {
-				fmt.Fprint(tw, "\t")
-			}
-			fmt.Fprint(tw, c)
+		var cells []string
+		for _, c := range row(it) {
+			// A tab or line break in a value would break the layout.
+			cells = append(cells, strings.Map(func(r rune) rune {
+				if r == '\t' || r == '\n' || r == '\r' {
+					return ' '
+				}
+				return r
+			}, fmt.Sprint(c)))
 		}
-		fmt.Fprintln(tw)
+		rows = append(rows, cells)
 	}
-	return tw.Flush()
+	// What the flexible column may take: the rest of the line.
+	avail := -1
+	if flex >= 0 {
+		widths := make([]int, len(header))
+		for _, r := range rows {
+			for i, c := range r {
+				widths[i] = max(widths[i], utf8.RuneCountInString(c))
+			}
+		}
+		other := 2 * (len(header) - 1)
+		for i, w := range widths {
+			if i != flex {
+				other += w
+			}
+		}
+		avail = max(width-other, len(header[flex])+1)
+	}
+	var out strings.Builder
+	lines := make([][]string, len(rows))
+	for i, r := range rows[1:] {
+		if avail > 0 && utf8.RuneCountInString(r[flex]) > avail {
+			whole := r[flex]
+			r[flex] = string([]rune(whole)[:avail-1]) + "…"
+			lines[i+1] = append(lines[i+1], "    "+strings.ToLower(header[flex])+": "+whole)
+		}
+		if details != nil {
+			lines[i+1] = append(lines[i+1], details(items[i])...)
+		}
+	}
+	// The columns are laid out first, then each row's details go under it.
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for i, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		out.WriteString(strings.TrimRight(l, " ") + "\n")
+		for _, d := range lines[i] {
+			out.WriteString(d + "\n")
+		}
+	}
+	_, err := io.WriteString(p.w, out.String())
+	return err
+}
+
+// humanBytes says a byte count for people: 512 B, 22.1 KiB, 3.4 MiB, 1.2 GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, suffix := float64(n)/unit, "KiB"
+	for _, s := range []string{"MiB", "GiB", "TiB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	return fmt.Sprintf("%.1f %s", v, suffix)
+}
+
+// plural says "1 bundle", "2 bundles": n and the word, in the plural unless
+// n is 1 (the words used here all take an s).
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// wrap cuts text into lines of at most width runes after indent, at spaces
+// (a word longer than the line stays whole).
+func wrap(text, indent string, width int) []string {
+	var lines []string
+	line := indent
+	for _, w := range strings.Fields(text) {
+		if line != indent && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) > width {
+			lines = append(lines, line)
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += w
+	}
+	if line != indent {
+		lines = append(lines, line)
+	}
+	return lines
 }

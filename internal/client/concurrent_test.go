@@ -144,7 +144,7 @@ func TestConcurrentClients(t *testing.T) {
 				s.ID, s.Bundles, s.Received, s.Conflicts, s.Gaps, s.DataSeq, s.ReceiptSeq)
 		}
 	}
-	history, err := store.History(f.Ctx, f.C.Home.DB)
+	history, err := store.History(f.Ctx, f.C.Home.DB, store.HistoryFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,10 +32,30 @@ func AddHistory(ctx context.Context, q Querier, e taosync.HistoryEntry) error {
 	return nil
 }
 
-// History lists every exchange, oldest first.
-func History(ctx context.Context, q Querier) ([]taosync.HistoryEntry, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, at, direction, transport, peer, bundle_id, bundle, kind, stream,
-		seq, full, counts, bytes, duration_ms, outcome, error FROM history ORDER BY id`)
+// HistoryFilter narrows History: the zero value lists everything.
+type HistoryFilter struct {
+	// Peer keeps the exchanges with this peer (a client id on central).
+	Peer string
+	// Since keeps the exchanges at or after this time (to the second).
+	Since time.Time
+}
+
+// History lists the exchanges that f keeps, oldest first.
+func History(ctx context.Context, q Querier, f HistoryFilter) ([]taosync.HistoryEntry, error) {
+	query := `SELECT id, at, direction, transport, peer, bundle_id, bundle, kind, stream,
+		seq, full, counts, bytes, duration_ms, outcome, error FROM history WHERE 1 = 1`
+	var args []any
+	if f.Peer != "" {
+		query += " AND peer = ?"
+		args = append(args, f.Peer)
+	}
+	if !f.Since.IsZero() {
+		// at is RFC 3339 in UTC with a varying fraction: against the
+		// second without its zone, text order is time order.
+		query += " AND at >= ?"
+		args = append(args, f.Since.UTC().Format("2006-01-02T15:04:05"))
+	}
+	rows, err := q.QueryContext(ctx, query+" ORDER BY id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 22652: "22.1 KiB", 3 << 20: "3.0 MiB",
+		5<<30 + 1<<29: "5.5 GiB", 2 << 40: "2.0 TiB", 3 << 50: "3072.0 TiB",
+	} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "0 chunks"}, {1, "1 chunk"}, {2, "2 chunks"}} {
+		if got := plural(tc.n, "chunk"); got != tc.want {
+			t.Errorf("plural(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestWrap(t *testing.T) {
+	got := wrap("aa bb cc dddddddddd e", "  ", 8)
+	want := []string{"  aa bb", "  cc", "  dddddddddd", "  e"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("wrap = %q, want %q", got, want)
+	}
+	if got := wrap("", "  ", 8); got != nil {
+		t.Errorf("wrap of nothing = %q", got)
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2027, 5, 10, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"", time.Time{}},
+		{"90m", now.Add(-90 * time.Minute)},
+		{"7d", now.AddDate(0, 0, -7)},
+		{"2027-05-01T09:00:00Z", time.Date(2027, 5, 1, 9, 0, 0, 0, time.UTC)},
+		{"2027-05-01", time.Date(2027, 5, 1, 0, 0, 0, 0, time.Local)},
+	} {
+		got, err := parseSince(tc.in, now)
+		if err != nil || !got.Equal(tc.want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"yesterday", "-1h", "-2d", "2027-13-01", "d"} {
+		if _, err := parseSince(bad, now); err == nil {
+			t.Errorf("parseSince(%q): no error", bad)
+		}
+	}
+}
