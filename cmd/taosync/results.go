@@ -23,17 +23,16 @@ func (a *app) resultsCommand() *cobra.Command {
 		Short: "Delivery executions: take them in (client), list them (both)",
 		Args:  noArgs,
 	}
-	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "add FILE.jsonl",
-			Short: "Take in delivery executions, one JSON object a line (all or nothing)",
-			Args:  exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.runResultsAdd(cmd.Context(), args[0])
-			},
+	add := &cobra.Command{
+		Use:   "add FILE.jsonl",
+		Short: "Take in delivery executions, one JSON object a line (all or nothing)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runResultsAdd(cmd.Context(), args[0])
 		},
-		a.resultsListCommand(),
-	)
+	}
+	a.waitFlag(add.Flags())
+	cmd.AddCommand(add, a.resultsListCommand())
 	return cmd
 }
 
@@ -61,6 +60,11 @@ func (a *app) runResultsAdd(ctx context.Context, file string) error {
 	}
 	defer cl.Close()
 	h, local := cl.Home, cl.Local
+	unlock, err := a.lock(ctx, h, "results add")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	in, err := os.Open(file)
 	if err != nil {
 		return err
