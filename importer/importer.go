@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -277,7 +276,7 @@ func openOutcome(ctx context.Context, f opened, self bundle.Self, t interface {
 // not trusted here: one addressed elsewhere (another client's results on a
 // shared stick) is not for this home, one addressed here is refused.
 func addressedTo(dir string, self bundle.Self) bool {
-	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+	raw, err := bundle.ReadFile(filepath.Join(dir, manifest.FileName), manifest.MaxManifestBytes)
 	if err != nil {
 		return true
 	}
