@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/store"
 )
 
 // Exit codes, documented in docs/cli.md.
@@ -211,6 +212,11 @@ func (a *app) report(err error) int {
 		code = exitHome
 		if hint == "" {
 			hint = "run taosync init --role central|client first"
+		}
+	case errors.Is(err, store.ErrNotOurs):
+		code = exitHome
+		if hint == "" {
+			hint = "move it away, or use another home folder; then run taosync init --role central|client"
 		}
 	case errors.Is(err, home.ErrBusy):
 		code = exitBusy

@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,8 +80,24 @@ func ParseRole(s string) (Role, error) {
 // short leaves no database, and the next Init starts over.
 func Init(ctx context.Context, dir string, role Role) (*Home, error) {
 	dbPath := filepath.Join(dir, DBFile)
-	if _, err := os.Stat(dbPath); err == nil {
-		return nil, fmt.Errorf("%w: %s", ErrInitialised, dir)
+	if st, err := os.Stat(dbPath); err == nil {
+		if st.Size() > 0 {
+			if err := store.CheckFile(dbPath); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %s", ErrInitialised, dir)
+		}
+		// An empty database file (made by hand, or by a copy cut short)
+		// is no home: the database below replaces it, and the files of
+		// its journal go, unless the journal holds something.
+		if st, err := os.Stat(dbPath + "-wal"); err == nil && st.Size() > 0 {
+			return nil, fmt.Errorf("%s is %w: it is empty, but its journal %s-wal is not", dbPath, store.ErrNotOurs, DBFile)
+		}
+		for _, suffix := range []string{"-wal", "-shm"} {
+			if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("create home: %w", err)
+			}
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
 		return nil, fmt.Errorf("create home: %w", err)
@@ -147,8 +164,12 @@ func Init(ctx context.Context, dir string, role Role) (*Home, error) {
 // Open opens an initialised home.
 func Open(ctx context.Context, dir string) (*Home, error) {
 	dbPath := filepath.Join(dir, DBFile)
-	if _, err := os.Stat(dbPath); err != nil {
+	st, err := os.Stat(dbPath)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotInitialised, dir)
+	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("%w: %s is empty", ErrNotInitialised, dbPath)
 	}
 	db, err := store.Open(ctx, dbPath, false)
 	if err != nil {
