@@ -24,7 +24,7 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // anything not below: I/O, database, a peer that failed
 	exitUsage   = 2 // unknown command or flag, bad argument
-	exitHome    = 3 // no home, home not initialised or already, wrong role
+	exitHome    = 3 // no home, home not initialised or already, its database not ours, wrong role
 	exitRefused = 4 // input refused: a bundle, a row, a package that does not pass
 	exitBusy    = 5 // another command kept the home locked for longer than --wait
 )

@@ -9,6 +9,7 @@
 //	keys/sign.key        Ed25519 signing key, minisign secret key file, 0600
 //	keys/sign.pub        its public key, minisign public key file
 //	store/               content-addressed package chunks
+//	store/home.lock      the writer lock (Lock)
 package home
 
 import (
@@ -161,7 +162,9 @@ func Init(ctx context.Context, dir string, role Role) (*Home, error) {
 	return Open(ctx, dir)
 }
 
-// Open opens an initialised home.
+// Open opens an initialised home. An empty database file is a home not
+// initialised; one that is not a taosync database fails with
+// store.ErrNotOurs, and is not written to.
 func Open(ctx context.Context, dir string) (*Home, error) {
 	dbPath := filepath.Join(dir, DBFile)
 	st, err := os.Stat(dbPath)
