@@ -6,8 +6,9 @@
 // decrypted), followed by the stream's: a bundle already applied is skipped,
 // an older one is refused as a rollback, a delta whose base is not the
 // current state is refused naming the bundle it needs. A bundle is applied
-// in one transaction of the target: a failure or a kill at any moment leaves
-// the state before it.
+// in one transaction of the target, which makes the stream checks again, so
+// that two imports at once cannot both pass them: a failure or a kill at any
+// moment leaves the state before it.
 package importer
 
 import (
