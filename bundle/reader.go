@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"filippo.io/age"
@@ -37,6 +38,7 @@ var (
 	ErrChunkSize          = errors.New("chunk has the wrong size (truncated?)")
 	ErrChunkHash          = errors.New("chunk hash mismatch")
 	ErrDecrypt            = errors.New("chunk does not decrypt")
+	ErrNotRegular         = errors.New("not a regular file")
 )
 
 // Error locates a failure in a bundle.
@@ -159,7 +161,7 @@ func isLowerHex(s string) bool {
 func Open(dir string, t Trust) (*Bundle, error) {
 	name := filepath.Base(dir)
 	fail := func(err error) (*Bundle, error) { return nil, &Error{Bundle: name, Err: err} }
-	raw, err := readBounded(filepath.Join(dir, manifest.FileName), manifest.MaxManifestBytes)
+	raw, err := ReadFile(filepath.Join(dir, manifest.FileName), manifest.MaxManifestBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fail(ErrIncomplete)
 	}
@@ -171,7 +173,7 @@ func Open(dir string, t Trust) (*Bundle, error) {
 	if err := manifest.CheckVersion(raw); err != nil {
 		return fail(err)
 	}
-	sig, err := readBounded(filepath.Join(dir, manifest.SigName), 64<<10)
+	sig, err := ReadFile(filepath.Join(dir, manifest.SigName), 64<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fail(fmt.Errorf("%w: no %s", ErrBadSignature, manifest.SigName))
 	}
@@ -210,8 +212,10 @@ func Open(dir string, t Trust) (*Bundle, error) {
 	return b, nil
 }
 
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+// ReadFile reads a file of a bundle folder, opened with OpenFile, failing
+// with ErrMalformed if it is larger than limit.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -226,13 +230,67 @@ func readBounded(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
+// OpenFile opens a file of a bundle folder for reading, if it is a regular
+// file. A bundle folder comes from a stick anyone may have written: opening
+// a named pipe there would block until something writes into it (for ever),
+// a device could be read without end, and a symbolic link could point
+// anywhere on this machine. So the file is looked at first without
+// following links, opened without blocking and without following a link,
+// and checked again once open: a regular file, the same one. Anything else
+// fails with ErrNotRegular naming the file; a file not there fails with an
+// error matching fs.ErrNotExist.
+func OpenFile(path string) (*os.File, error) {
+	name := filepath.Base(path)
+	st, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is %s", ErrNotRegular, name, fileKind(st.Mode()))
+	}
+	// O_NONBLOCK: a FIFO put in place of the file between Lstat and open
+	// opens at once instead of waiting for a writer; on a regular file it
+	// changes nothing.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	again, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !again.Mode().IsRegular() || !os.SameFile(st, again) {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s was replaced while being opened", ErrNotRegular, name)
+	}
+	return f, nil
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a folder"
+	}
+	return "a special file"
+}
+
 func (b *Bundle) chunkErr(c manifest.Chunk, err error) error {
 	return &Error{Bundle: b.Name(), Chunk: c.Hash, Err: err}
 }
 
 // readStored reads one chunk file and checks its size and hash.
 func (b *Bundle) readStored(c manifest.Chunk, bufs bufferPool) ([]byte, error) {
-	f, err := os.Open(filepath.Join(b.Dir, c.Hash))
+	f, err := OpenFile(filepath.Join(b.Dir, c.Hash))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, b.chunkErr(c, ErrMissingChunk)
 	}
@@ -276,7 +334,7 @@ func (b *Bundle) Check(ctx context.Context) error {
 // checkStored hashes a chunk file as a stream, so that checking a large
 // bundle needs no more memory than a small one.
 func (b *Bundle) checkStored(c manifest.Chunk) error {
-	f, err := os.Open(filepath.Join(b.Dir, c.Hash))
+	f, err := OpenFile(filepath.Join(b.Dir, c.Hash))
 	if errors.Is(err, fs.ErrNotExist) {
 		return b.chunkErr(c, ErrMissingChunk)
 	}

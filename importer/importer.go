@@ -6,8 +6,9 @@
 // decrypted), followed by the stream's: a bundle already applied is skipped,
 // an older one is refused as a rollback, a delta whose base is not the
 // current state is refused naming the bundle it needs. A bundle is applied
-// in one transaction of the target: a failure or a kill at any moment leaves
-// the state before it.
+// in one transaction of the target, which makes the stream checks again, so
+// that two imports at once cannot both pass them: a failure or a kill at any
+// moment leaves the state before it.
 package importer
 
 import (
@@ -17,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -63,11 +63,17 @@ type State struct {
 	Hash   string
 }
 
-// DataTarget is where data bundles are applied (a client's store).
-type DataTarget interface {
+// StreamState is what the stream checks read: the data state, and the
+// bundles applied.
+type StreamState interface {
 	DataState(ctx context.Context) (State, error)
 	// Applied reports whether the bundle with this id was applied.
 	Applied(ctx context.Context, bundleID string) (bool, error)
+}
+
+// DataTarget is where data bundles are applied (a client's store).
+type DataTarget interface {
+	StreamState
 	// BeginApply starts applying a bundle; full says it is a full
 	// snapshot, whose types' contents it replaces; packageChunks are the
 	// content hashes of the package chunks it carries, in its order.
@@ -76,6 +82,10 @@ type DataTarget interface {
 
 // DataApply is one bundle being applied, in one transaction.
 type DataApply interface {
+	// StreamState reads the state inside the transaction, which holds the
+	// database's write lock: another import may have moved it since the
+	// checks made before the transaction began.
+	StreamState
 	// Upsert stores an entity and says whether it was created, updated or
 	// already held in that version.
 	Upsert(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error)
@@ -102,7 +112,9 @@ type DataApply interface {
 	// complete and matches its hash.
 	CheckPackages(ctx context.Context) error
 	// Commit makes the chunks stored durable, records the bundle as
-	// applied with the new state and the history entry, and commits.
+	// applied with the new state and the history entry, and commits. It
+	// never moves the data sequence backwards: a data bundle whose seq is
+	// not above the state's fails with ErrRollback.
 	Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryEntry) error
 	Rollback() error
 }
@@ -265,7 +277,7 @@ func openOutcome(ctx context.Context, f opened, self bundle.Self, t interface {
 // not trusted here: one addressed elsewhere (another client's results on a
 // shared stick) is not for this home, one addressed here is refused.
 func addressedTo(dir string, self bundle.Self) bool {
-	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+	raw, err := bundle.ReadFile(filepath.Join(dir, manifest.FileName), manifest.MaxManifestBytes)
 	if err != nil {
 		return true
 	}
@@ -380,21 +392,36 @@ func decodeRecords(b *bundle.Bundle) func(bundle.Payload) (any, error) {
 	}
 }
 
-func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (map[string]taosync.Counts, string, error) {
-	state, err := t.DataState(ctx)
+// streamOutcome runs the stream checks of a data or receipt bundle against
+// s: it says Skipped for a bundle already applied, Refused with the error
+// for one that does not apply, and "" for one to apply.
+func streamOutcome(ctx context.Context, b *bundle.Bundle, s StreamState) (string, error) {
+	state, err := s.DataState(ctx)
 	if err != nil {
-		return nil, Refused, err
+		return Refused, err
 	}
-	applied, err := t.Applied(ctx, b.Manifest.ID)
+	applied, err := s.Applied(ctx, b.Manifest.ID)
 	if err != nil {
-		return nil, Refused, err
+		return Refused, err
 	}
 	skip := applied
 	if b.Manifest.Kind == manifest.KindData {
 		skip, err = checkStream(b, state, applied)
 	}
-	if skip || err != nil {
-		return nil, map[bool]string{true: Skipped, false: Refused}[skip], err
+	switch {
+	case err != nil:
+		return Refused, err
+	case skip:
+		return Skipped, nil
+	}
+	return "", nil
+}
+
+func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (map[string]taosync.Counts, string, error) {
+	// Checked first without the write lock, so that a stick of bundles
+	// already applied takes none; checked again in the transaction.
+	if outcome, err := streamOutcome(ctx, b, t); outcome != "" {
+		return nil, outcome, err
 	}
 	for _, s := range b.Manifest.Sections {
 		if s.Kind == manifest.Records && s.Name != exporter.ReceiptsSection {
@@ -420,6 +447,9 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 		return nil, Refused, err
 	}
 	defer ap.Rollback()
+	if outcome, err := streamOutcome(ctx, b, ap); outcome != "" {
+		return nil, outcome, err
+	}
 	counts := map[string]taosync.Counts{}
 	progress := func(phase string, done, total int64) {
 		if o.Progress != nil {

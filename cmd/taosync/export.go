@@ -48,6 +48,7 @@ func (a *app) exportDataCommand() *cobra.Command {
 	cmd.RegisterFlagCompletionFunc("type", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return completeTypes()
 	})
+	a.waitFlag(cmd.Flags())
 	return cmd
 }
 
@@ -76,6 +77,11 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 		return err
 	}
 	defer cc.Close()
+	unlock, err := a.lock(ctx, cc.Home, "export data")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	res, err := cc.ExportData(ctx, o.client, o.out, central.ExportOptions{Types: types, Full: o.full, Transport: "folder"})
 	if err != nil {
 		return err
@@ -119,6 +125,7 @@ func (a *app) exportResultsCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.out, "out", "", "the folder to write the bundle into (required)")
 	cmd.Flags().BoolVar(&o.resend, "resend", false, "also the executions sent but not yet acknowledged")
+	a.waitFlag(cmd.Flags())
 	return cmd
 }
 
@@ -131,6 +138,11 @@ func (a *app) runExportResults(ctx context.Context, o exportResultsOptions) erro
 		return err
 	}
 	defer cl.Close()
+	unlock, err := a.lock(ctx, cl.Home, "export results")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	res, n, err := cl.ExportResults(ctx, o.out, o.resend, "folder")
 	p := a.printer()
 	if errors.Is(err, client.ErrNothingToSend) {

@@ -38,6 +38,7 @@ it (unless --no-receipts), so that the stick carries the receipts home.`,
 	}
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "show what would change, and change nothing")
 	cmd.Flags().BoolVar(&o.noReceipts, "no-receipts", false, "central: do not write receipt bundles into DIR")
+	a.waitFlag(cmd.Flags())
 	return cmd
 }
 
@@ -50,6 +51,13 @@ func (a *app) runImport(ctx context.Context, o importOptions, dir string) error 
 		return err
 	}
 	defer h.Close()
+	if !o.dryRun {
+		unlock, err := a.lock(ctx, h, "import")
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	pr := a.newProgress()
 	defer pr.done()
 	if h.Role == home.Central {

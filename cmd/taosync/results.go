@@ -23,21 +23,20 @@ func (a *app) resultsCommand() *cobra.Command {
 		Short: "Delivery executions: take them in (client), list them (both)",
 		Args:  noArgs,
 	}
-	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "add FILE.jsonl",
-			Short: "Take in delivery executions, one JSON object a line (all or nothing)",
-			Long: "Take in delivery executions, one JSON object a line, all or nothing.\n\n" +
-				"Fields (strings): id, delivery, test_taker, test_center, status (active, paused,\n" +
-				"finished, terminated), started_at and finished_at (RFC 3339), result_xml (an IMS QTI\n" +
-				"assessmentResult document). Rules and an example: docs/cli.md, \"results add\".",
-			Args: exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.runResultsAdd(cmd.Context(), args[0])
-			},
+	add := &cobra.Command{
+		Use:   "add FILE.jsonl",
+		Short: "Take in delivery executions, one JSON object a line (all or nothing)",
+		Long: "Take in delivery executions, one JSON object a line, all or nothing.\n\n" +
+			"Fields (strings): id, delivery, test_taker, test_center, status (active, paused,\n" +
+			"finished, terminated), started_at and finished_at (RFC 3339), result_xml (an IMS QTI\n" +
+			"assessmentResult document). Rules and an example: docs/cli.md, \"results add\".",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runResultsAdd(cmd.Context(), args[0])
 		},
-		a.resultsListCommand(),
-	)
+	}
+	a.waitFlag(add.Flags())
+	cmd.AddCommand(add, a.resultsListCommand())
 	return cmd
 }
 
@@ -65,6 +64,11 @@ func (a *app) runResultsAdd(ctx context.Context, file string) error {
 	}
 	defer cl.Close()
 	h, local := cl.Home, cl.Local
+	unlock, err := a.lock(ctx, h, "results add")
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	in, err := os.Open(file)
 	if err != nil {
 		return err

@@ -10,10 +10,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/store"
 )
 
 // Exit codes, documented in docs/cli.md.
@@ -21,9 +24,16 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // anything not below: I/O, database, a peer that failed
 	exitUsage   = 2 // unknown command or flag, bad argument
-	exitHome    = 3 // no home, home not initialised or already, wrong role
+	exitHome    = 3 // no home, home not initialised or already, its database not ours, wrong role
 	exitRefused = 4 // input refused: a bundle, a row, a package that does not pass
+	exitBusy    = 5 // another command kept the home locked for longer than --wait
 )
+
+// defaultWait is how long a command that writes to the home waits for
+// another to finish: long enough for a small import or an export of results
+// to end, short enough that a technician is not left staring at a command
+// that does nothing.
+const defaultWait = 30 * time.Second
 
 // app is what every command shares: the streams, the global flags, and the
 // logger. Commands reach the home through open.
@@ -34,6 +44,8 @@ type app struct {
 	json           bool
 	logLevel       string
 	log            *slog.Logger
+	// wait is how long a writing command waits for the home's lock.
+	wait time.Duration
 }
 
 // run is main without the process: tests drive the whole CLI through it.
@@ -144,6 +156,19 @@ func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
 	return h, nil
 }
 
+// waitFlag gives a command that writes to the home its --wait flag.
+func (a *app) waitFlag(f *pflag.FlagSet) {
+	f.DurationVar(&a.wait, "wait", defaultWait, "how long to wait for another command writing to this home")
+}
+
+// lock takes the home's writer lock for the command what, saying on stderr
+// what it waits for, if it must.
+func (a *app) lock(ctx context.Context, h *home.Home, what string) (unlock func(), err error) {
+	return h.Lock(ctx, what, a.wait, func(holder string) {
+		fmt.Fprintf(a.stderr, "taosync: waiting up to %s for %s to finish writing to this home\n", a.wait, holder)
+	})
+}
+
 var errNoHome = hinted{errors.New("no home given"), "pass --home DIR or set TAOSYNC_HOME"}
 
 // usageError marks a command-line mistake.
@@ -193,6 +218,16 @@ func (a *app) report(err error) int {
 		code = exitHome
 		if hint == "" {
 			hint = "run taosync init --role central|client first"
+		}
+	case errors.Is(err, store.ErrNotOurs):
+		code = exitHome
+		if hint == "" {
+			hint = "move it away, or use another home folder; then run taosync init --role central|client"
+		}
+	case errors.Is(err, home.ErrBusy):
+		code = exitBusy
+		if hint == "" {
+			hint = "run it again once the other command has finished, or give it longer with --wait"
 		}
 	case errors.Is(err, home.ErrInitialised), errors.Is(err, home.ErrWrongRole), errors.Is(err, errNoHome):
 		code = exitHome

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/taosync/taosync/internal/home"
 )
 
 // TestMain lets the test binary act as the taosync command in scripts, so
@@ -35,7 +39,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"jsonfield": cmdJSONField,
+			"jsonfield":  cmdJSONField,
+			"lockhome":   cmdLockHome,
+			"unlockhome": cmdUnlockHome,
 		},
 		Condition:           condition,
 		RequireExplicitExec: true,
@@ -57,6 +63,38 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("jsonfield: no field %q", args[1])
 	}
 	ts.Setenv(args[2], fmt.Sprint(v))
+}
+
+// heldLocks are the home locks lockhome took, by home folder.
+var heldLocks sync.Map
+
+// lockhome HOME takes HOME's writer lock in the test process, as another
+// command writing to the home would, until unlockhome HOME.
+func cmdLockHome(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: lockhome HOME")
+	}
+	dir := ts.MkAbs(args[0])
+	unlock, err := (&home.Home{Dir: dir}).Lock(context.Background(), "sync", 0, nil)
+	ts.Check(err)
+	heldLocks.Store(dir, unlock)
+	ts.Defer(func() {
+		if u, ok := heldLocks.LoadAndDelete(dir); ok {
+			u.(func())()
+		}
+	})
+}
+
+// unlockhome HOME lets go of the lock lockhome took.
+func cmdUnlockHome(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: unlockhome HOME")
+	}
+	u, ok := heldLocks.LoadAndDelete(ts.MkAbs(args[0]))
+	if !ok {
+		ts.Fatalf("unlockhome: %s is not locked", args[0])
+	}
+	u.(func())()
 }
 
 // condition answers [have:PROGRAM]: whether one of the real age, zstd or

@@ -24,6 +24,7 @@ func (a *app) syncCommand() *cobra.Command {
 		Args:  noArgs,
 	}
 	cmd.PersistentFlags().BoolVar(&o.insecure, "insecure-http", false, "allow plain HTTP to a host that is not loopback")
+	a.waitFlag(cmd.PersistentFlags())
 	data := &cobra.Command{
 		Use:   "data [--type T]... [--full]",
 		Short: "Pull the data bundle this client needs, and apply it",
@@ -64,7 +65,7 @@ func (a *app) runSync(ctx context.Context, o syncOptions, data, results bool) er
 		return err
 	}
 	defer cl.Close()
-	unlock, err := cl.LockSync()
+	unlock, err := a.lock(ctx, cl.Home, "sync")
 	if err != nil {
 		return err
 	}

@@ -221,11 +221,15 @@ func (c *Central) existingReceipts(dir, client string, batch uint64) (string, er
 	return "", nil
 }
 
-// RecordRefusals adds a history row for each bundle refused.
+// RecordRefusals adds a history row for each bundle refused, but for those
+// refused before their manifest was verified: anyone can put a thousand
+// such folders on a stick, so they share one row, saying how many there
+// were and why the first was refused.
 func RecordRefusals[L interface{ Base() importer.Line }](ctx context.Context, h *home.Home, lines []L, opts importer.Options) error {
 	if opts.DryRun {
 		return nil
 	}
+	var rows, unverified []taosync.HistoryEntry
 	for _, x := range lines {
 		l := x.Base()
 		if l.Outcome != importer.Refused {
@@ -234,6 +238,20 @@ func RecordRefusals[L interface{ Base() importer.Line }](ctx context.Context, h 
 		e := taosync.HistoryEntry{Direction: "in", Transport: opts.Transport, BundleID: l.BundleID,
 			Bundle: filepath.Base(l.Bundle), Kind: l.Kind, Seq: l.Seq, Full: l.Full, Bytes: l.Bytes,
 			Outcome: taosync.OutcomeRefused, Error: l.Reason}
+		if l.BundleID == "" {
+			unverified = append(unverified, e)
+			continue
+		}
+		rows = append(rows, e)
+	}
+	if n := len(unverified); n > 0 {
+		e := unverified[0]
+		if n > 1 {
+			e.Error = fmt.Sprintf("%d manifests refused: first: %s", n, e.Error)
+		}
+		rows = append(rows, e)
+	}
+	for _, e := range rows {
 		if err := store.AddHistory(ctx, h.DB, e); err != nil {
 			return err
 		}

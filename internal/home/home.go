@@ -9,6 +9,7 @@
 //	keys/sign.key        Ed25519 signing key, minisign secret key file, 0600
 //	keys/sign.pub        its public key, minisign public key file
 //	store/               content-addressed package chunks
+//	store/home.lock      the writer lock (Lock)
 package home
 
 import (
@@ -16,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,8 +81,24 @@ func ParseRole(s string) (Role, error) {
 // short leaves no database, and the next Init starts over.
 func Init(ctx context.Context, dir string, role Role) (*Home, error) {
 	dbPath := filepath.Join(dir, DBFile)
-	if _, err := os.Stat(dbPath); err == nil {
-		return nil, fmt.Errorf("%w: %s", ErrInitialised, dir)
+	if st, err := os.Stat(dbPath); err == nil {
+		if st.Size() > 0 {
+			if err := store.CheckFile(dbPath); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %s", ErrInitialised, dir)
+		}
+		// An empty database file (made by hand, or by a copy cut short)
+		// is no home: the database below replaces it, and the files of
+		// its journal go, unless the journal holds something.
+		if st, err := os.Stat(dbPath + "-wal"); err == nil && st.Size() > 0 {
+			return nil, fmt.Errorf("%s is %w: it is empty, but its journal %s-wal is not", dbPath, store.ErrNotOurs, DBFile)
+		}
+		for _, suffix := range []string{"-wal", "-shm"} {
+			if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("create home: %w", err)
+			}
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
 		return nil, fmt.Errorf("create home: %w", err)
@@ -144,11 +162,17 @@ func Init(ctx context.Context, dir string, role Role) (*Home, error) {
 	return Open(ctx, dir)
 }
 
-// Open opens an initialised home.
+// Open opens an initialised home. An empty database file is a home not
+// initialised; one that is not a taosync database fails with
+// store.ErrNotOurs, and is not written to.
 func Open(ctx context.Context, dir string) (*Home, error) {
 	dbPath := filepath.Join(dir, DBFile)
-	if _, err := os.Stat(dbPath); err != nil {
+	st, err := os.Stat(dbPath)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotInitialised, dir)
+	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("%w: %s is empty", ErrNotInitialised, dbPath)
 	}
 	db, err := store.Open(ctx, dbPath, false)
 	if err != nil {

@@ -27,8 +27,17 @@ type Local struct {
 
 // DataState returns the last data bundle applied.
 func (l *Local) DataState(ctx context.Context) (importer.State, error) {
+	return dataState(ctx, l.DB)
+}
+
+// Applied reports whether a bundle was applied here.
+func (l *Local) Applied(ctx context.Context, bundleID string) (bool, error) {
+	return applied(ctx, l.DB, bundleID)
+}
+
+func dataState(ctx context.Context, q Querier) (importer.State, error) {
 	var s importer.State
-	seq, err := Meta(ctx, l.DB, "data_seq")
+	seq, err := Meta(ctx, q, "data_seq")
 	if errors.Is(err, ErrNotFound) {
 		return s, nil
 	}
@@ -38,17 +47,16 @@ func (l *Local) DataState(ctx context.Context) (importer.State, error) {
 	if s.Seq, err = strconv.ParseUint(seq, 10, 64); err != nil {
 		return s, fmt.Errorf("meta data_seq %q: %w", seq, err)
 	}
-	if s.Bundle, err = Meta(ctx, l.DB, "data_bundle"); err != nil {
+	if s.Bundle, err = Meta(ctx, q, "data_bundle"); err != nil {
 		return s, err
 	}
-	s.Hash, err = Meta(ctx, l.DB, "data_hash")
+	s.Hash, err = Meta(ctx, q, "data_hash")
 	return s, err
 }
 
-// Applied reports whether a bundle was applied here.
-func (l *Local) Applied(ctx context.Context, bundleID string) (bool, error) {
+func applied(ctx context.Context, q Querier, bundleID string) (bool, error) {
 	var one int
-	err := l.DB.QueryRowContext(ctx, "SELECT 1 FROM applied_bundles WHERE bundle_id = ?", bundleID).Scan(&one)
+	err := q.QueryRowContext(ctx, "SELECT 1 FROM applied_bundles WHERE bundle_id = ?", bundleID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -135,6 +143,16 @@ func (a *apply) heldVersion(ctx context.Context, t taosync.Type, id string) (int
 	v, ok := held[id]
 	delete(held, id)
 	return v, ok, nil
+}
+
+// DataState reads the data state inside the transaction.
+func (a *apply) DataState(ctx context.Context) (importer.State, error) {
+	return dataState(ctx, a.tx)
+}
+
+// Applied reads inside the transaction whether a bundle was applied.
+func (a *apply) Applied(ctx context.Context, bundleID string) (bool, error) {
+	return applied(ctx, a.tx, bundleID)
 }
 
 func (a *apply) Upsert(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error) {
@@ -304,6 +322,13 @@ func (a *apply) CheckPackages(ctx context.Context) error {
 func (a *apply) Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryEntry) error {
 	m := b.Manifest
 	if m.Kind == manifest.KindData {
+		s, err := a.DataState(ctx)
+		if err != nil {
+			return err
+		}
+		if m.Seq <= s.Seq {
+			return &bundle.Error{Bundle: b.Name(), Err: fmt.Errorf("%w: seq %d is not above the seq %d this client holds", importer.ErrRollback, m.Seq, s.Seq)}
+		}
 		for k, v := range map[string]string{
 			"data_seq": strconv.FormatUint(m.Seq, 10), "data_bundle": m.ID, "data_hash": b.Hash,
 			"org": m.Recipient.Org,

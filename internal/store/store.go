@@ -8,10 +8,13 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,12 +32,50 @@ type DB struct {
 	Path string
 }
 
-// Open opens (creating if create is set) the database at path and brings its
-// schema up to date.
+// ErrNotOurs: a database file that taosync did not create.
+var ErrNotOurs = errors.New("not a taosync database")
+
+// sqliteMagic starts every SQLite database file.
+const sqliteMagic = "SQLite format 3\x00"
+
+// CheckFile reads the header of the database file at path, and fails with
+// ErrNotOurs unless it is an SQLite database with a taosync schema (a
+// user_version above 0). It reads the header itself: SQLite, asked to
+// open a file, writes to it (an empty file becomes a database, and the
+// journal mode is set on every open), and a file that is not ours must
+// be left as it is.
+func CheckFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer f.Close()
+	// The header is 100 bytes; user_version is the big-endian uint32 at
+	// offset 60 (https://www.sqlite.org/fileformat2.html#database_header).
+	hdr := make([]byte, 100)
+	n, err := io.ReadFull(f, hdr)
+	switch {
+	case n == 0 && errors.Is(err, io.EOF):
+		return fmt.Errorf("%s is %w: it is empty", path, ErrNotOurs)
+	case errors.Is(err, io.ErrUnexpectedEOF), err == nil && string(hdr[:len(sqliteMagic)]) != sqliteMagic:
+		return fmt.Errorf("%s is %w: it is not an SQLite database", path, ErrNotOurs)
+	case err != nil:
+		return fmt.Errorf("read database %s: %w", path, err)
+	case binary.BigEndian.Uint32(hdr[60:64]) == 0:
+		return fmt.Errorf("%s is %w: it holds no taosync schema", path, ErrNotOurs)
+	}
+	return nil
+}
+
+// Open opens the database at path and brings its schema up to date. With
+// create, the database is created if there is none; without, the file must
+// be a taosync database (CheckFile).
 func Open(ctx context.Context, path string, create bool) (*DB, error) {
 	mode := "rw"
 	if create {
 		mode = "rwc"
+	} else if err := CheckFile(path); err != nil {
+		return nil, err
 	}
 	// WAL lets readers (the test-delivery application) read while taosync
 	// writes. synchronous=FULL makes every commit durable before it returns:
