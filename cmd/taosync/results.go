@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/results"
 	"github.com/taosync/taosync/internal/store"
@@ -111,13 +114,17 @@ func (a *app) runResultsList(ctx context.Context, documents bool) error {
 		if err != nil {
 			return err
 		}
+		send, err := config.Get(ctx, h.DB, "results.sendStatuses")
+		if err != nil {
+			return err
+		}
 		return table(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "DELIVERY", "TEST TAKER", "FINISHED", "PAYLOAD"},
 			func(e store.OutboxEntry) []any {
 				payload := "kept"
 				if !e.Payload {
 					payload = "deleted"
 				}
-				return []any{e.ID, e.State, e.Status, e.Revision, e.Delivery, e.TestTaker, orDash(e.FinishedAt), payload}
+				return []any{e.ID, shownState(e, send), e.Status, e.Revision, e.Delivery, e.TestTaker, orDash(e.FinishedAt), payload}
 			})
 	}
 	entries, err := (&store.Central{DB: h.DB}).Executions(ctx)
@@ -128,4 +135,22 @@ func (a *app) runResultsList(ctx context.Context, documents bool) error {
 		func(e store.ExecutionEntry) []any {
 			return []any{e.ID, e.State, e.Status, e.Revision, e.Client, e.Delivery, e.TestTaker, e.ReceivedAt}
 		})
+}
+
+// shownState is an execution's outbox state as a person reads it: a queued
+// one that is not on its way says why (send is the results.sendStatuses
+// setting).
+func shownState(e store.OutboxEntry, send string) string {
+	if e.State != store.Queued {
+		return e.State
+	}
+	switch e.Status {
+	case taosync.StatusActive, taosync.StatusPaused:
+		return "in progress"
+	case taosync.StatusTerminated:
+		if !slices.Contains(strings.Split(send, ","), e.Status) {
+			return "kept (terminated)"
+		}
+	}
+	return e.State
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -93,13 +94,23 @@ type clientReport struct {
 	// Pending counts the executions to send that central has not yet
 	// acknowledged.
 	Pending int64 `json:"results_pending"`
+	// Kept counts the terminated executions that the send setting keeps on
+	// this box: central never receives them.
+	Kept int64 `json:"results_kept"`
+	// InProgress counts the active and paused executions: not sent until
+	// they finish.
+	InProgress int64 `json:"results_in_progress"`
 }
 
 type deliveryState struct {
 	ID      string `json:"id"`
 	Label   string `json:"label"`
 	Package string `json:"package"` // ok, missing, corrupt
-	Window  string `json:"window"`
+	// WindowStart and WindowEnd are the delivery's window (RFC 3339), empty
+	// when it has none; Ended tells that its end has passed.
+	WindowStart string `json:"window_start"`
+	WindowEnd   string `json:"window_end"`
+	Ended       bool   `json:"window_ended"`
 }
 
 func (a *app) clientStatus(ctx context.Context) error {
@@ -160,7 +171,14 @@ func (a *app) clientStatus(ctx context.Context) error {
 		r.Results[s] = n
 	}
 	rows.Close()
-	if r.Deliveries, err = deliveryStates(ctx, h, local); err != nil {
+	unsent, err := local.Unsent(ctx, strings.Split(statuses, ","))
+	if err != nil {
+		return err
+	}
+	r.Kept = unsent[taosync.StatusTerminated]
+	r.InProgress = unsent[taosync.StatusActive] + unsent[taosync.StatusPaused]
+	now := time.Now()
+	if r.Deliveries, err = deliveryStates(ctx, h, local, now); err != nil {
 		return err
 	}
 	switch {
@@ -176,23 +194,49 @@ func (a *app) clientStatus(ctx context.Context) error {
 		if d.Package != "ok" {
 			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s", d.ID, d.Package))
 		}
+		if d.Ended {
+			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: its window ended at %s", d.ID, d.WindowEnd))
+		}
 	}
 	if r.Pending > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d results to send are not yet acknowledged by central", r.Pending))
+		r.Problems = append(r.Problems, fmt.Sprintf("%s to send %s not yet acknowledged by central",
+			plural(r.Pending, "result"), map[bool]string{true: "is", false: "are"}[r.Pending == 1]))
+	}
+	if r.Kept > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%s kept on this box: central never receives %s while results.sendStatuses is %s (taosync config set results.sendStatuses finished,terminated sends them)",
+			plural(r.Kept, "terminated execution"), map[bool]string{true: "it", false: "them"}[r.Kept == 1], statuses))
 	}
 	r.Ready = r.Client != "" && r.DataSeq > 0 && len(r.Deliveries) > 0 && r.Entities[string(taosync.TestTaker)] > 0
 	for _, d := range r.Deliveries {
-		r.Ready = r.Ready && d.Package == "ok"
+		r.Ready = r.Ready && d.Package == "ok" && !d.Ended
 	}
 	return a.printer().object(r, func(w io.Writer) {
 		fmt.Fprintf(w, "client %s (org %s), data seq %d\n", orDash(r.Client), orDash(r.Org), r.DataSeq)
 		fmt.Fprintf(w, "holds:   %s\n", countsLine(r.Entities))
 		for _, d := range r.Deliveries {
-			fmt.Fprintf(w, "delivery %s %q: package %s, %s\n", d.ID, d.Label, d.Package, d.Window)
+			window := "no window"
+			switch {
+			case d.Ended:
+				window = "window ended " + d.WindowEnd
+			case d.WindowStart != "" || d.WindowEnd != "":
+				window = fmt.Sprintf("window %s to %s", orDash(d.WindowStart), orDash(d.WindowEnd))
+			}
+			fmt.Fprintf(w, "delivery %s %q: package %s, %s\n", d.ID, d.Label, d.Package, window)
 		}
-		var states []string
+		// Queued executions the send setting keeps, or that are not
+		// finished, are said as such: they are not on their way.
+		shown := map[string]int64{}
 		for s, n := range r.Results {
-			states = append(states, fmt.Sprintf("%s %d", s, n))
+			shown[s] = n
+		}
+		shown[store.Queued] -= r.Kept + r.InProgress
+		shown["kept (terminated)"] = r.Kept
+		shown["in progress"] = r.InProgress
+		var states []string
+		for s, n := range shown {
+			if n > 0 {
+				states = append(states, fmt.Sprintf("%s %d", s, n))
+			}
 		}
 		sort.Strings(states)
 		fmt.Fprintf(w, "results: %s\n", orDash(strings.Join(states, ", ")))
@@ -203,8 +247,9 @@ func (a *app) clientStatus(ctx context.Context) error {
 	})
 }
 
-// deliveryStates checks each delivery's package against its hash.
-func deliveryStates(ctx context.Context, h *home.Home, local *store.Local) ([]deliveryState, error) {
+// deliveryStates checks each delivery's package against its hash, and its
+// window against now.
+func deliveryStates(ctx context.Context, h *home.Home, local *store.Local, now time.Time) ([]deliveryState, error) {
 	rows, err := h.DB.QueryContext(ctx, `SELECT id, COALESCE(label, ''), COALESCE(start, ''), COALESCE("end", '') FROM deliveries ORDER BY id`)
 	if err != nil {
 		return nil, err
@@ -212,14 +257,12 @@ func deliveryStates(ctx context.Context, h *home.Home, local *store.Local) ([]de
 	var out []deliveryState
 	for rows.Next() {
 		var d deliveryState
-		var start, end string
-		if err := rows.Scan(&d.ID, &d.Label, &start, &end); err != nil {
+		if err := rows.Scan(&d.ID, &d.Label, &d.WindowStart, &d.WindowEnd); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		d.Window = "no window"
-		if start != "" || end != "" {
-			d.Window = fmt.Sprintf("window %s to %s", orDash(start), orDash(end))
+		if end, err := time.Parse(time.RFC3339, d.WindowEnd); err == nil && end.Before(now) {
+			d.Ended = true
 		}
 		out = append(out, d)
 	}
