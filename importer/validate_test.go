@@ -3,6 +3,8 @@ package importer_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -153,5 +155,36 @@ func TestExecutionIdOfAnotherOrganisation(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOutOfScopeOverHTTP: the HTTP road refuses the same bundle the same
+// way: the commit answers 422 with the reason, and nothing is stored.
+func TestOutOfScopeOverHTTP(t *testing.T) {
+	f := testfixture.New(t)
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	f.Register("cb", "B")
+	planted := outgoing("x-2")
+	planted.TestCenter = "b1"
+	planted.ContentHash = planted.Execution.ContentHash()
+	dir := signResults(t, a, "ca", nil, 1, outgoing("x-1"), planted)
+	names := bundlesIn(t, dir, "results-")
+	if len(names) != 1 {
+		t.Fatalf("bundles %v", names)
+	}
+	tok := f.TokenFor("ca")
+	for _, st := range f.Upload(tok, names[0], filepath.Join(dir, names[0])) {
+		if st >= 300 {
+			t.Fatalf("upload: %d", st)
+		}
+	}
+	st, _, body := f.Commit(tok, names[0])
+	want := `execution \"x-2\": test_center: test-center \"b1\" is not in the scope of client ca (organisation A)`
+	if st != http.StatusUnprocessableEntity || !strings.Contains(string(body), want) {
+		t.Fatalf("commit: %d %s; want 422 with %s", st, body, want)
+	}
+	if xs := executions(t, f.C); len(xs) != 0 {
+		t.Errorf("central stored %+v from a refused commit", xs)
 	}
 }
