@@ -1,6 +1,8 @@
 // Package results reads the delivery executions that the local
 // test-delivery application hands in with "taosync results add FILE.jsonl",
-// and checks the IMS QTI assessmentResult documents they carry.
+// and checks them and the IMS QTI assessmentResult documents they carry.
+// Check is the one check of an execution on its own, used both by the
+// Reader on a client and by central's import of result bundles.
 //
 // It promises:
 //   - Streaming: a Reader holds one line at a time plus the set of ids seen
@@ -14,14 +16,14 @@
 //   - The format is closed: one JSON object a line with only the fields id,
 //     delivery, test_taker, test_center, status, started_at, finished_at and
 //     result_xml, all strings, none given twice, valid UTF-8 throughout.
-//   - Every Execution it returns is valid: an id of at most 256 bytes
-//     without control characters, unique within the file; a known status;
-//     started_at in RFC 3339; finished_at in RFC 3339 and not before
-//     started_at when the execution is finished or terminated, empty
-//     otherwise; a delivery, test taker and test centre that Known says
-//     are held locally; and for finished and terminated executions a
-//     result_xml that passes ValidateResultXML (for active and paused ones
-//     it may be empty, and is checked the same way if not).
+//   - Every Execution it returns passes Check (an id of at most 256 bytes
+//     without control characters; a known status; started_at in RFC 3339;
+//     finished_at in RFC 3339 and not before started_at when the execution
+//     is finished or terminated, empty otherwise; for finished and
+//     terminated executions a result_xml that passes ValidateResultXML,
+//     for active and paused ones an empty one or one that passes it), has
+//     an id unique within the file, and names a delivery, test taker and
+//     test centre that Known says are held locally.
 //   - Fields are returned exactly as given: timestamps and XML are not
 //     re-formatted, so an Execution's ContentHash is that of what the
 //     test-delivery application wrote.
