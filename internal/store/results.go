@@ -89,19 +89,6 @@ type resultApply struct {
 
 type scopeKey struct{ center, taker, delivery string }
 
-// scopeCheckSQL says whether the test centre, the test taker and the
-// delivery are in the organisation's scope (PRODUCT.md §3, the table
-// scopes), and whether an eligibility in it names both the test taker and
-// the delivery. Arguments: org, test centre, test taker, delivery.
-const scopeCheckSQL = `SELECT
-	EXISTS (SELECT 1 FROM scopes WHERE org = ?1 AND type = 'test-center' AND id = ?2),
-	EXISTS (SELECT 1 FROM scopes WHERE org = ?1 AND type = 'test-taker' AND id = ?3),
-	EXISTS (SELECT 1 FROM scopes WHERE org = ?1 AND type = 'delivery' AND id = ?4),
-	EXISTS (SELECT 1 FROM entity_links t
-		JOIN entity_links d ON d.type = 'eligibility' AND d.id = t.id AND d.ref_type = 'delivery' AND d.ref_id = ?4
-		JOIN scopes s ON s.org = ?1 AND s.type = 'eligibility' AND s.id = t.id
-		WHERE t.ref_type = 'test-taker' AND t.ref_id = ?3 AND t.type = 'eligibility')`
-
 func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bool, error) {
 	var seq uint64
 	err := a.tx.QueryRowContext(ctx, "SELECT receipt_seq FROM result_bundles WHERE bundle_id = ?", bundleID).Scan(&seq)
