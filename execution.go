@@ -15,8 +15,9 @@ const (
 )
 
 // Execution is a delivery execution: a candidate's sitting of a delivery,
-// with its result as an IMS QTI 2.x assessmentResult document. Field names
-// are the contract's (`results add` input, `results list --json` output).
+// with its result as an IMS QTI 2.1, 2.2 or 3.0 assessmentResult document.
+// Field names are the contract's (`results add` input, `results list
+// --json` output).
 type Execution struct {
 	ID         string `json:"id"`
 	Delivery   string `json:"delivery"`

@@ -289,8 +289,8 @@ func importOnCentralNoReceipts(t *testing.T, c *central.Central, dir string) []i
 
 // checkRefusedOnCentral imports dir on central and wants the result bundle
 // refused with want, nothing stored for anyone, no receipt written, and the
-// refusal in the history.
-func checkRefusedOnCentral(t *testing.T, f *testfixture.Fixture, dir string, want error) {
+// refusal in the history. It returns the line about the bundle.
+func checkRefusedOnCentral(t *testing.T, f *testfixture.Fixture, dir string, want error) importer.Line {
 	t.Helper()
 	lines, written := importOnCentral(t, f.C, dir)
 	l := lineOfKind(t, lines, "results")
@@ -331,6 +331,7 @@ func checkRefusedOnCentral(t *testing.T, f *testfixture.Fixture, dir string, wan
 	if refusals != 1 {
 		t.Errorf("%d refusals in central's history, want 1", refusals)
 	}
+	return l
 }
 
 // TestResultBundleClaimingAnotherClient: a result bundle signed by client
@@ -450,7 +451,8 @@ func TestResultDocumentsStored(t *testing.T) {
 	a := f.Register("ca", "A")
 	xs := []exporter.OutgoingExecution{outgoing("x-1"), outgoing("x-2"), outgoing("x-3")}
 	xs[1].ResultXML = strings.Replace(xs[1].ResultXML, "<context/>", "<context sourcedId=\"é&amp;\u2028漢😀\"/>\t\r\n", 1)
-	xs[2].ResultXML = ""
+	// An active execution, without a document yet.
+	xs[2].Status, xs[2].FinishedAt, xs[2].ResultXML = taosync.StatusActive, "", ""
 	for i := range xs {
 		xs[i].ContentHash = xs[i].Execution.ContentHash()
 	}

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/internal/jsonl"
+	"github.com/taosync/taosync/internal/results"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -21,6 +23,34 @@ var ErrUnknownExecution = errors.New("receipt for an execution this client does 
 // ErrBadExecution refuses a result bundle holding an execution whose content
 // does not match the hash it claims.
 var ErrBadExecution = errors.New("execution does not match its content hash")
+
+// Errors an ExecutionError wraps: the execution is invalid on its own (the
+// checks of `results add`, results.Check), or it names what the sending
+// client may not report on.
+var (
+	ErrInvalidExecution = errors.New("invalid execution")
+	ErrOutOfScope       = errors.New("execution outside the client's scope")
+)
+
+// ExecutionError refuses a result bundle for one of its executions, naming
+// it and the field to blame.
+type ExecutionError struct {
+	Err    error // ErrInvalidExecution or ErrOutOfScope
+	ID     string
+	Field  string
+	Reason string
+}
+
+func (e *ExecutionError) Error() string {
+	id := e.ID
+	// The id of an invalid execution may be anything: shown cut.
+	if len(id) > 64 {
+		id = strings.ToValidUTF8(id[:64], "") + "..."
+	}
+	return fmt.Sprintf("execution %q: %s: %s", id, e.Field, e.Reason)
+}
+
+func (e *ExecutionError) Unwrap() error { return e.Err }
 
 // ResultTarget is where central stores the results of its clients.
 type ResultTarget interface {
@@ -40,7 +70,10 @@ type ResultApply interface {
 	// runs there, beside the statements of the chunks before.
 	Prepare(xs []exporter.OutgoingExecution) any
 	// Put stores the execution revisions of one chunk, each once, and
-	// says how it took each, in order.
+	// says how it took each, in order. An execution naming a test
+	// centre, test taker or delivery outside the client's scope, or a
+	// test taker not eligible for the delivery, fails it with an
+	// *ExecutionError wrapping ErrOutOfScope.
 	Put(ctx context.Context, xs []exporter.OutgoingExecution, prepared any, bundleID string) (statuses []string, err error)
 	// Commit records the bundle and the client's state and returns the
 	// receipt batch that answers the bundle.
@@ -128,6 +161,11 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 			if hash != x.ContentHash {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: %s", ErrBadExecution, x.ID)}
 			}
+			// Checked as `results add` checked it on the client: a bundle
+			// signed by a client is no proof that it went through that.
+			if invalid := results.Check(x.Execution); invalid != nil {
+				return &bundle.Error{Bundle: b.Name(), Err: &ExecutionError{Err: ErrInvalidExecution, ID: x.ID, Field: invalid.Field, Reason: invalid.Reason}}
+			}
 			xs = append(xs, x)
 			return nil
 		})
@@ -139,6 +177,9 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	err = b.ReadDecoded(ctx, o.Identity, []string{exporter.ResultsSection}, decode, func(p bundle.Payload) error {
 		c := p.Decoded.(resultChunk)
 		statuses, err := ap.Put(ctx, c.xs, c.prepared, m.ID)
+		if _, ok := errors.AsType[*ExecutionError](err); ok {
+			err = &bundle.Error{Bundle: b.Name(), Err: err}
+		}
 		for _, status := range statuses {
 			switch status {
 			case taosync.ReceiptReceived:

@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +137,16 @@ func FuzzValidateResultXML(f *testing.F) {
 	f.Add(readFixture(f, "assessmentResult.xml"))
 	f.Add([]byte(doc(ns22, body)))
 	f.Add([]byte(`<r:assessmentResult xmlns:r="` + ns22 + `"><r:context/><r:testResult/></r:assessmentResult>`))
+	for _, name := range []string{"cito-v2p1-result1.xml", "cito-v2p2-with-testresult.xml"} {
+		d, err := os.ReadFile(filepath.Join("../../testdata/qti-results", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(d)
+	}
+	f.Add([]byte(doc(ns30, `<context><sessionIdentifier sourceID="s" identifier="i"/></context>`+test+item+
+		`<responseVariable identifier="R" cardinality="single"><candidateResponse><value>A</value></candidateResponse></responseVariable></itemResult>`)))
+	f.Add([]byte(doc(ns21, `<context/><itemResult identifier="i" datestamp="2025-06-12T10:00:00+14:00" sessionStatus="bogus"/>`)))
 	f.Add([]byte(billionLaughs()))
 	f.Add([]byte(doc(ns21, body) + "<!-- -->x"))
 	f.Add([]byte(`<?xml version="1.0" encoding="latin1"?>` + doc(ns21, `<context a="1" a="2"/>`)))
@@ -154,7 +166,7 @@ func FuzzValidateResultXML(f *testing.F) {
 			t.Fatalf("accepted %q", d)
 		}
 		// Read again with a plain strict decoder: no declaration, and the
-		// root is a QTI 2.x assessmentResult.
+		// root is a QTI assessmentResult.
 		dec := xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(d, []byte("\uFEFF"))))
 		dec.Strict = true
 		root := false
@@ -170,7 +182,7 @@ func FuzzValidateResultXML(f *testing.F) {
 			case xml.Directive:
 				t.Fatalf("accepted with a declaration: %q", d)
 			case xml.StartElement:
-				if !root && (tok.Name.Local != "assessmentResult" || tok.Name.Space != ns21 && tok.Name.Space != ns22) {
+				if !root && (tok.Name.Local != "assessmentResult" || tok.Name.Space != ns21 && tok.Name.Space != ns22 && tok.Name.Space != ns30) {
 					t.Fatalf("accepted with root %v: %q", tok.Name, d)
 				}
 				root = true

@@ -278,7 +278,7 @@ func TestReader(t *testing.T) {
 		{"terminated with empty result", rec("e1", "status", "terminated", "result_xml", ""),
 			[]string{"r.jsonl:1: result_xml: required when status is terminated"}},
 		{"bad result", rec("e1", "result_xml", "<assessmentResult/>"),
-			[]string{"r.jsonl:1: result_xml: assessmentResult is in no namespace, not http://www.imsglobal.org/xsd/imsqti_result_v2p1 or http://www.imsglobal.org/xsd/imsqti_result_v2p2"}},
+			[]string{"r.jsonl:1: result_xml: assessmentResult is in no namespace, not http://www.imsglobal.org/xsd/imsqti_result_v2p1, http://www.imsglobal.org/xsd/imsqti_result_v2p2, http://www.imsglobal.org/xsd/imsqti_result_v3p0"}},
 		{"bad result while active is still checked", rec("e1", "status", "active", "finished_at", absent, "result_xml", "<x"),
 			[]string{"r.jsonl:1: result_xml: not well-formed XML: line 1: unexpected EOF"}},
 		{"DOCTYPE in a result", rec("e1", "result_xml", `<!DOCTYPE r [<!ENTITY a "b">]>`+smallXML),

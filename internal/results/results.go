@@ -1,6 +1,8 @@
 // Package results reads the delivery executions that the local
 // test-delivery application hands in with "taosync results add FILE.jsonl",
-// and checks the IMS QTI assessmentResult documents they carry.
+// and checks them and the IMS QTI assessmentResult documents they carry.
+// Check is the one check of an execution on its own, used both by the
+// Reader on a client and by central's import of result bundles.
 //
 // It promises:
 //   - Streaming: a Reader holds one line at a time plus the set of ids seen
@@ -14,14 +16,14 @@
 //   - The format is closed: one JSON object a line with only the fields id,
 //     delivery, test_taker, test_center, status, started_at, finished_at and
 //     result_xml, all strings, none given twice, valid UTF-8 throughout.
-//   - Every Execution it returns is valid: an id of at most 256 bytes
-//     without control characters, unique within the file; a known status;
-//     started_at in RFC 3339; finished_at in RFC 3339 and not before
-//     started_at when the execution is finished or terminated, empty
-//     otherwise; a delivery, test taker and test centre that Known says
-//     are held locally; and for finished and terminated executions a
-//     result_xml that passes ValidateResultXML (for active and paused ones
-//     it may be empty, and is checked the same way if not).
+//   - Every Execution it returns passes Check (an id of at most 256 bytes
+//     without control characters; a known status; started_at in RFC 3339;
+//     finished_at in RFC 3339 and not before started_at when the execution
+//     is finished or terminated, empty otherwise; for finished and
+//     terminated executions a result_xml that passes ValidateResultXML,
+//     for active and paused ones an empty one or one that passes it), has
+//     an id unique within the file, and names a delivery, test taker and
+//     test centre that Known says are held locally.
 //   - Fields are returned exactly as given: timestamps and XML are not
 //     re-formatted, so an Execution's ContentHash is that of what the
 //     test-delivery application wrote.
@@ -228,82 +230,24 @@ func (r *Reader) check(f map[string]string) (taosync.Execution, error) {
 		FinishedAt: f[fieldFinishedAt],
 		ResultXML:  f[fieldResultXML],
 	}
-	if err := r.required(f, fieldID); err != nil {
-		return e, err
-	}
-	if reason := badID(e.ID); reason != "" {
-		return e, r.rowErr(fieldID, "%s", reason)
-	}
-	if first, ok := r.seen[e.ID]; ok {
-		return e, r.rowErr(fieldID, "duplicate id %q (first on line %d)", e.ID, first)
-	}
-	// Recorded even if the line turns out bad: the id is the file's
-	// either way, and a later line with it is a second execution of the
-	// same id all the same.
-	r.seen[e.ID] = r.line
-
-	refs := []struct {
-		field string
-		typ   taosync.Type
-		id    string
-	}{
-		{fieldDelivery, taosync.Delivery, e.Delivery},
-		{fieldTestTaker, taosync.TestTaker, e.TestTaker},
-		{fieldTestCenter, taosync.TestCenter, e.TestCenter},
-	}
-	for _, ref := range refs {
-		if err := r.required(f, ref.field); err != nil {
-			return e, err
+	invalid := Check(e)
+	if invalid == nil || invalid.Field != fieldID {
+		if first, ok := r.seen[e.ID]; ok {
+			return e, r.rowErr(fieldID, "duplicate id %q (first on line %d)", e.ID, first)
 		}
-		if reason := badID(ref.id); reason != "" {
-			return e, r.rowErr(ref.field, "%s", reason)
+		// Recorded even if the line turns out bad: the id is the file's
+		// either way, and a later line with it is a second execution of
+		// the same id all the same.
+		r.seen[e.ID] = r.line
+	}
+	if invalid != nil {
+		reason := invalid.Reason
+		if _, given := f[invalid.Field]; !given && reason == reasonEmpty {
+			reason = "required field is missing"
 		}
+		return e, r.rowErr(invalid.Field, "%s", reason)
 	}
-
-	if err := r.required(f, fieldStatus); err != nil {
-		return e, err
-	}
-	done := false // finished or terminated
-	switch e.Status {
-	case taosync.StatusActive, taosync.StatusPaused:
-	case taosync.StatusFinished, taosync.StatusTerminated:
-		done = true
-	default:
-		return e, r.rowErr(fieldStatus, "must be one of %s, not %q", strings.Join(statuses, ", "), e.Status)
-	}
-
-	if err := r.required(f, fieldStartedAt); err != nil {
-		return e, err
-	}
-	started, err := time.Parse(time.RFC3339, e.StartedAt)
-	if err != nil {
-		return e, r.rowErr(fieldStartedAt, "not an RFC 3339 time (like 2025-06-12T09:30:00Z): %q", e.StartedAt)
-	}
-	switch {
-	case done && e.FinishedAt == "":
-		return e, r.rowErr(fieldFinishedAt, "required when status is %s", e.Status)
-	case done:
-		finished, err := time.Parse(time.RFC3339, e.FinishedAt)
-		if err != nil {
-			return e, r.rowErr(fieldFinishedAt, "not an RFC 3339 time (like 2025-06-12T10:30:00Z): %q", e.FinishedAt)
-		}
-		if finished.Before(started) {
-			return e, r.rowErr(fieldFinishedAt, "%s is before started_at %s", e.FinishedAt, e.StartedAt)
-		}
-	case e.FinishedAt != "":
-		return e, r.rowErr(fieldFinishedAt, "must be empty while status is %s", e.Status)
-	}
-
-	switch {
-	case done && e.ResultXML == "":
-		return e, r.rowErr(fieldResultXML, "required when status is %s", e.Status)
-	case e.ResultXML != "":
-		if err := ValidateResultXML([]byte(e.ResultXML)); err != nil {
-			return e, r.rowErr(fieldResultXML, "%s", err)
-		}
-	}
-
-	for _, ref := range refs {
+	for _, ref := range references(e) {
 		ok, err := r.known(ref.typ, ref.id)
 		if err != nil {
 			return e, fmt.Errorf("%s:%d: looking up %s %q: %w", r.file, r.line, ref.typ, ref.id, err)
@@ -315,14 +259,102 @@ func (r *Reader) check(f map[string]string) (taosync.Execution, error) {
 	return e, nil
 }
 
-// required refuses a required field that is missing or empty.
-func (r *Reader) required(f map[string]string, field string) error {
-	v, ok := f[field]
+// Invalid says which field of an execution is wrong, and why.
+type Invalid struct {
+	Field  string // as in the JSON Lines file: id, delivery, ...
+	Reason string
+}
+
+func (e *Invalid) Error() string { return e.Field + ": " + e.Reason }
+
+const reasonEmpty = "required field is empty"
+
+// A reference is a field of an execution naming an entity.
+type reference struct {
+	field string
+	typ   taosync.Type
+	id    string
+}
+
+// references returns the entities e names, in the order of the fields.
+func references(e taosync.Execution) []reference {
+	return []reference{
+		{fieldDelivery, taosync.Delivery, e.Delivery},
+		{fieldTestTaker, taosync.TestTaker, e.TestTaker},
+		{fieldTestCenter, taosync.TestCenter, e.TestCenter},
+	}
+}
+
+// Check checks an execution on its own, the same way wherever it is taken
+// in: by `results add` on a client, and by central from a result bundle.
+// It wants an id of at most load.MaxIDLen bytes without control
+// characters; a delivery, test taker and test centre, each such an id; a
+// known status; started_at in RFC 3339; finished_at in RFC 3339 and not
+// before started_at when the execution is finished or terminated, empty
+// otherwise; for finished and terminated executions a result_xml that
+// passes ValidateResultXML (for active and paused ones it may be empty,
+// and is checked the same way if not). It returns the first field wrong,
+// in the order of the fields, or nil. Whether the entities named are
+// known, or in scope, is for the caller to check.
+func Check(e taosync.Execution) *Invalid {
+	bad := func(field, format string, args ...any) *Invalid {
+		return &Invalid{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	if e.ID == "" {
+		return bad(fieldID, reasonEmpty)
+	}
+	if reason := badID(e.ID); reason != "" {
+		return bad(fieldID, "%s", reason)
+	}
+	for _, ref := range references(e) {
+		if ref.id == "" {
+			return bad(ref.field, reasonEmpty)
+		}
+		if reason := badID(ref.id); reason != "" {
+			return bad(ref.field, "%s", reason)
+		}
+	}
+
+	done := false // finished or terminated
+	switch e.Status {
+	case "":
+		return bad(fieldStatus, reasonEmpty)
+	case taosync.StatusActive, taosync.StatusPaused:
+	case taosync.StatusFinished, taosync.StatusTerminated:
+		done = true
+	default:
+		return bad(fieldStatus, "must be one of %s, not %q", strings.Join(statuses, ", "), e.Status)
+	}
+
+	if e.StartedAt == "" {
+		return bad(fieldStartedAt, reasonEmpty)
+	}
+	started, err := time.Parse(time.RFC3339, e.StartedAt)
+	if err != nil {
+		return bad(fieldStartedAt, "not an RFC 3339 time (like 2025-06-12T09:30:00Z): %q", e.StartedAt)
+	}
 	switch {
-	case !ok:
-		return r.rowErr(field, "required field is missing")
-	case v == "":
-		return r.rowErr(field, "required field is empty")
+	case done && e.FinishedAt == "":
+		return bad(fieldFinishedAt, "required when status is %s", e.Status)
+	case done:
+		finished, err := time.Parse(time.RFC3339, e.FinishedAt)
+		if err != nil {
+			return bad(fieldFinishedAt, "not an RFC 3339 time (like 2025-06-12T10:30:00Z): %q", e.FinishedAt)
+		}
+		if finished.Before(started) {
+			return bad(fieldFinishedAt, "%s is before started_at %s", e.FinishedAt, e.StartedAt)
+		}
+	case e.FinishedAt != "":
+		return bad(fieldFinishedAt, "must be empty while status is %s", e.Status)
+	}
+
+	switch {
+	case done && e.ResultXML == "":
+		return bad(fieldResultXML, "required when status is %s", e.Status)
+	case e.ResultXML != "":
+		if err := ValidateResultXML([]byte(e.ResultXML)); err != nil {
+			return bad(fieldResultXML, "%s", err)
+		}
 	}
 	return nil
 }

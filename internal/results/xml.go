@@ -6,35 +6,57 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/taosync/taosync/internal/errmsg"
 )
 
-// Namespaces of IMS QTI 2.x results reporting. QTI 2.0 had no results
-// reporting (assessmentResult first appeared in 2.1), so there is no v2p0
-// namespace to accept; QTI 3.0 results (imsqti_result_v3p0) are a
-// different format and are not 2.x.
+// Namespaces of IMS QTI results reporting: 2.1, 2.2 and 3.0, whose result
+// schemas (imsqti_result_v2p1.xsd, v2p2, v3p0) describe the same elements
+// with the same rules as far as ValidateResultXML checks them. QTI 2.0 had
+// no results reporting (assessmentResult first appeared in 2.1), so there is
+// no v2p0 namespace to accept.
 var resultNamespaces = []string{
 	"http://www.imsglobal.org/xsd/imsqti_result_v2p1",
 	"http://www.imsglobal.org/xsd/imsqti_result_v2p2",
+	"http://www.imsglobal.org/xsd/imsqti_result_v3p0",
 }
 
 const xmlNamespace = "http://www.w3.org/XML/1998/namespace"
 
-// ValidateResultXML checks that doc is one IMS QTI 2.x assessmentResult
+// ValidateResultXML checks that doc is one IMS QTI assessmentResult
 // document: at most MaxResultXMLBytes of UTF-8 (a leading byte order mark
 // is tolerated); well-formed XML, namespaces included (no undeclared
 // prefix, no repeated attribute); no DTD or other <! declaration, so no
 // entity can be declared or expanded; an XML declaration, if any, first
-// and saying UTF-8; nesting at most MaxResultXMLDepth deep; one root
-// element, assessmentResult in a QTI 2.1 or 2.2 results namespace, holding
-// exactly one context and exactly one testResult as children; nothing but
+// and saying UTF-8; nesting at most MaxResultXMLDepth deep; nothing but
 // whitespace, comments and processing instructions around the root.
 //
-// It does not validate against the XML schema beyond that. The error is one
-// line saying what is wrong.
+// Beyond that it checks what the QTI 2.1, 2.2 and 3.0 result schemas
+// require of the elements above the values:
+//   - the root is assessmentResult in one of their namespaces; its children
+//     in that namespace are one context, at most one testResult and any
+//     number of itemResults (testResult and itemResult are optional; the
+//     order is not checked, see rootChild);
+//   - context holds only sessionIdentifiers, each with sourceID and
+//     identifier;
+//   - testResult has identifier and datestamp;
+//   - itemResult has identifier, datestamp and sessionStatus (final,
+//     initial, pendingResponseProcessing or pendingSubmission);
+//   - testResult and itemResult hold only responseVariable,
+//     outcomeVariable and templateVariable (and an itemResult a
+//     candidateComment), each variable with identifier and cardinality
+//     (single, multiple, ordered or record).
+//
+// Elements in other namespaces are left alone, and so is what is inside a
+// variable (the values). The form of the values of attributes other than
+// the enumerations is not checked: the schema makes datestamp an
+// xs:dateTime, but real engines write other forms (Cito's
+// "2019-08-01T09:33:52:751"), and the time of a result is the execution's
+// finished_at, which is checked. The error is one line naming the element and
+// saying what is wrong.
 func ValidateResultXML(doc []byte) error {
 	if len(doc) > MaxResultXMLBytes {
 		return fmt.Errorf("larger than %d bytes (%d MiB)", MaxResultXMLBytes, MaxResultXMLBytes>>20)
@@ -61,6 +83,9 @@ type validator struct {
 	decls [][]string     // namespace names each open element declared
 	root  string         // the root element's namespace, once it started
 	done  bool           // the root element has ended
+	// open holds, per open element, its name if it is one whose children
+	// are checked ("" for the others and everything inside them).
+	open []string
 	// Children of the root in its namespace.
 	contexts, testResults int
 }
@@ -101,8 +126,6 @@ func (v *validator) run() error {
 		return errors.New("no root element")
 	case v.contexts == 0:
 		return errors.New("assessmentResult has no context element")
-	case v.testResults == 0:
-		return errors.New("assessmentResult has no testResult element")
 	}
 	return nil
 }
@@ -146,6 +169,7 @@ func (v *validator) token(tok xml.Token, off int64, first bool) error {
 			v.ns[s]--
 		}
 		v.decls = v.decls[:len(v.decls)-1]
+		v.open = v.open[:len(v.open)-1]
 		v.depth--
 		if v.depth == 0 {
 			v.done = true
@@ -192,41 +216,164 @@ func (v *validator) start(t xml.StartElement) error {
 			}
 		}
 	}
-	switch v.depth {
-	case 1:
-		if t.Name.Local != "assessmentResult" {
-			return fmt.Errorf("the root element is %s, not assessmentResult", quote(t.Name.Local))
+	if v.depth == 1 {
+		return v.startRoot(t)
+	}
+	parent := v.open[len(v.open)-1]
+	name := ""
+	if parent != "" && t.Name.Space == v.root {
+		if err := v.child(parent, t); err != nil {
+			return err
 		}
-		ok := false
-		for _, s := range resultNamespaces {
-			ok = ok || t.Name.Space == s
+		// The root's children are the only ones whose children are
+		// checked in turn.
+		if parent == "assessmentResult" {
+			name = t.Name.Local
 		}
-		if !ok {
-			if t.Name.Space == "" {
-				return fmt.Errorf("assessmentResult is in no namespace, not %s", strings.Join(resultNamespaces, " or "))
+	}
+	v.open = append(v.open, name)
+	return nil
+}
+
+func (v *validator) startRoot(t xml.StartElement) error {
+	if t.Name.Local != "assessmentResult" {
+		return fmt.Errorf("the root element is %s, not assessmentResult", quote(t.Name.Local))
+	}
+	if !slices.Contains(resultNamespaces, t.Name.Space) {
+		if t.Name.Space == "" {
+			return fmt.Errorf("assessmentResult is in no namespace, not %s", strings.Join(resultNamespaces, ", "))
+		}
+		return fmt.Errorf("assessmentResult is in namespace %s, not %s", quote(t.Name.Space), strings.Join(resultNamespaces, ", "))
+	}
+	v.root = t.Name.Space
+	v.open = append(v.open, t.Name.Local)
+	return nil
+}
+
+// Values of the enumerated attributes.
+var (
+	sessionStatuses = []string{"final", "initial", "pendingResponseProcessing", "pendingSubmission"}
+	cardinalities   = []string{"single", "multiple", "ordered", "record"}
+)
+
+// child checks an element t in the results namespace whose parent, named
+// parent, is one whose children are checked.
+func (v *validator) child(parent string, t xml.StartElement) error {
+	name := t.Name.Local
+	switch parent {
+	case "assessmentResult":
+		return v.rootChild(t)
+	case "context":
+		if name != "sessionIdentifier" {
+			return unexpected(name, parent, "sessionIdentifier")
+		}
+		return required(t, "", "sourceID", "identifier")
+	case "testResult", "itemResult":
+		switch name {
+		case "responseVariable", "outcomeVariable", "templateVariable":
+			if err := required(t, attr(t, "identifier"), "identifier", "cardinality"); err != nil {
+				return err
 			}
-			return fmt.Errorf("assessmentResult is in namespace %s, not %s", quote(t.Name.Space), strings.Join(resultNamespaces, " or "))
-		}
-		v.root = t.Name.Space
-	case 2:
-		if t.Name.Space != v.root {
-			return nil
-		}
-		switch t.Name.Local {
-		case "context":
-			v.contexts++
-			if v.contexts > 1 {
-				return errors.New("assessmentResult has more than one context element")
+			return oneOf(t, "cardinality", cardinalities)
+		case "candidateComment":
+			if parent == "itemResult" {
+				return nil
 			}
-		case "testResult":
-			v.testResults++
-			if v.testResults > 1 {
-				return errors.New("assessmentResult has more than one testResult element")
-			}
+		}
+		if parent == "itemResult" {
+			return unexpected(name, parent, "responseVariable, outcomeVariable, templateVariable and candidateComment")
+		}
+		return unexpected(name, parent, "responseVariable, outcomeVariable and templateVariable")
+	}
+	return nil
+}
+
+// rootChild checks a child of assessmentResult in its namespace: one
+// context, at most one testResult, any number of itemResults. The schema
+// lists them in that order, but real engines write the testResult after
+// the item results (Cito's does), and a reader finds them by name, so the
+// order is not checked.
+func (v *validator) rootChild(t xml.StartElement) error {
+	name := t.Name.Local
+	switch name {
+	case "context":
+		v.contexts++
+		if v.contexts > 1 {
+			return errors.New("assessmentResult has more than one context element")
+		}
+	case "testResult":
+		v.testResults++
+		if v.testResults > 1 {
+			return errors.New("assessmentResult has more than one testResult element")
+		}
+	case "itemResult":
+	default:
+		return unexpected(name, "assessmentResult", "context, testResult and itemResult")
+	}
+	id := attr(t, "identifier")
+	switch name {
+	case "testResult":
+		return required(t, id, "identifier", "datestamp")
+	case "itemResult":
+		if err := required(t, id, "identifier", "datestamp", "sessionStatus"); err != nil {
+			return err
+		}
+		return oneOf(t, "sessionStatus", sessionStatuses)
+	}
+	return nil
+}
+
+func unexpected(name, parent, allowed string) error {
+	return fmt.Errorf("%s holds an element %s (it holds only %s)", parent, quote(name), allowed)
+}
+
+// attrOK returns the value of t's attribute without a namespace.
+func attrOK(t xml.StartElement, name string) (string, bool) {
+	for _, a := range t.Attr {
+		if a.Name.Space == "" && a.Name.Local == name {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+func attr(t xml.StartElement, name string) string {
+	s, _ := attrOK(t, name)
+	return s
+}
+
+// element names t in a message: with its identifier id, if it has one.
+func element(t xml.StartElement, id string) string {
+	if id == "" {
+		return t.Name.Local
+	}
+	return t.Name.Local + " " + quote(id)
+}
+
+// required refuses t if it lacks one of the attributes; id is its
+// identifier, for the message.
+func required(t xml.StartElement, id string, names ...string) error {
+	for _, n := range names {
+		if _, ok := attrOK(t, n); !ok {
+			return fmt.Errorf("%s has no %s attribute", element(t, id), n)
 		}
 	}
 	return nil
 }
+
+// oneOf refuses t if its attribute (present) is none of the values.
+func oneOf(t xml.StartElement, name string, values []string) error {
+	// An enumeration's whitespace is collapsed before it is compared.
+	s := attr(t, name)
+	if !slices.Contains(values, strings.Trim(s, xmlSpace)) {
+		return fmt.Errorf("%s: %s %s is not one of %s", element(t, attr(t, "identifier")), name, quote(s), strings.Join(values, ", "))
+	}
+	return nil
+}
+
+// xmlSpace is the white space XML collapses in an enumeration's value
+// before comparing it.
+const xmlSpace = " \t\r\n"
 
 func (v *validator) declared(space string) bool {
 	return space == "" || space == xmlNamespace || v.ns[space] > 0

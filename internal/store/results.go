@@ -32,16 +32,23 @@ func (c *Central) BeginResults(ctx context.Context, client string, reported uint
 		tx.Rollback()
 		return nil, err
 	}
+	// The executions are checked against the scopes: they must be current.
+	if err := refreshStaleScopes(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
 	// Batches are numbered above what the client reported holding too (in
 	// this bundle or before), so that after central is restored from a
 	// backup it does not hand out a number the client already holds.
-	a := &resultApply{tx: tx, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq, reported) + 1}
+	a := &resultApply{tx: tx, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq, reported) + 1, inScope: map[scopeKey]bool{}}
 	// The statements run once per execution are prepared once per bundle.
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&a.find, "SELECT content_hash, revision, client FROM executions WHERE id = ?"},
+		{&a.find, `SELECT e.content_hash, e.revision, e.client, COALESCE(c.org, '') FROM executions e
+			LEFT JOIN clients c ON c.id = e.client WHERE e.id = ?`},
+		{&a.scope, scopeCheckSQL},
 		{&a.revise, "UPDATE executions SET revision = ? WHERE id = ? AND content_hash = ?"},
 		{&a.insert, insertExecution},
 		// An id central has never seen, the common case, is stored by one
@@ -72,10 +79,15 @@ type resultApply struct {
 	// puts counts the executions stored or found: a bundle of none gets
 	// no receipt batch (a batch of no receipt could never be reported
 	// held by the client).
-	puts                                       int
-	find, revise, insert, insertNew, receipted *sql.Stmt
-	done                                       bool
+	puts                                              int
+	find, revise, insert, insertNew, receipted, scope *sql.Stmt
+	// inScope caches the scope check of each (test centre, test taker,
+	// delivery) seen in the bundle: its executions name few.
+	inScope map[scopeKey]bool
+	done    bool
 }
+
+type scopeKey struct{ center, taker, delivery string }
 
 func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bool, error) {
 	var seq uint64
@@ -115,11 +127,24 @@ func (a *resultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, 
 	return statuses, nil
 }
 
-// put stores one execution revision once: the same content again is a
-// duplicate; the same id and revision with other content, or the same id
-// from another client, is a conflict, stored aside; anything else is a new
+// put stores one execution revision once, if it is the client's to report
+// (checkScope): the same content again is a duplicate; the same id and
+// revision with other content, or the same id from another client of the
+// same organisation, is a conflict, stored aside; anything else is a new
 // revision, received.
+//
+// An execution id stored for a client of another organisation is another
+// execution that happens to have the same id: it is neither a duplicate nor
+// a conflict of this one. Execution ids are made by each test centre's
+// delivery application, and a centre cannot name another organisation's
+// test centre (checkScope), so the executions of two organisations never
+// meet: a client cannot have another organisation's result set aside as a
+// conflict by sending its id first, nor block that organisation's later
+// revisions by sending it after.
 func (a *resultApply) put(ctx context.Context, x exporter.OutgoingExecution, doc []byte, bundleID string) (string, error) {
+	if err := a.checkScope(ctx, x); err != nil {
+		return "", err
+	}
 	a.puts++
 	n, err := a.store(ctx, a.insertNew, x, doc, Received, bundleID)
 	if err != nil {
@@ -134,9 +159,9 @@ func (a *resultApply) put(ctx context.Context, x exporter.OutgoingExecution, doc
 	}
 	status := taosync.ReceiptReceived
 	for rows.Next() {
-		var hash, client string
+		var hash, client, org string
 		var rev int64
-		if err := rows.Scan(&hash, &rev, &client); err != nil {
+		if err := rows.Scan(&hash, &rev, &client, &org); err != nil {
 			rows.Close()
 			return "", err
 		}
@@ -151,6 +176,8 @@ func (a *resultApply) put(ctx context.Context, x exporter.OutgoingExecution, doc
 				}
 			}
 			return taosync.ReceiptDuplicate, a.receipt(ctx, x, taosync.ReceiptDuplicate)
+		case org != a.client.Org:
+			// Another organisation's execution of the same id.
 		case client != a.client.ID || rev == x.Revision:
 			status = taosync.ReceiptConflict
 		}
@@ -166,6 +193,52 @@ func (a *resultApply) put(ctx context.Context, x exporter.OutgoingExecution, doc
 		return "", err
 	}
 	return status, a.receipt(ctx, x, status)
+}
+
+// checkScope refuses an execution naming a test centre, test taker or
+// delivery outside the client's organisation's scope, or a test taker that
+// no eligibility of it names for the delivery, with an
+// *importer.ExecutionError.
+func (a *resultApply) checkScope(ctx context.Context, x exporter.OutgoingExecution) error {
+	key := scopeKey{x.TestCenter, x.TestTaker, x.Delivery}
+	if a.inScope[key] {
+		return nil
+	}
+	var center, taker, delivery, eligible bool
+	if err := a.scope.QueryRowContext(ctx, a.client.Org, x.TestCenter, x.TestTaker, x.Delivery).Scan(&center, &taker, &delivery, &eligible); err != nil {
+		return fmt.Errorf("check the scope of execution %s: %w", x.ID, err)
+	}
+	refs := []struct {
+		in    bool
+		field string
+		typ   taosync.Type
+		id    string
+	}{
+		{delivery, "delivery", taosync.Delivery, x.Delivery},
+		{taker, "test_taker", taosync.TestTaker, x.TestTaker},
+		{center, "test_center", taosync.TestCenter, x.TestCenter},
+	}
+	for _, r := range refs {
+		if r.in {
+			continue
+		}
+		var live bool
+		err := a.tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM entities WHERE type = ? AND id = ? AND deleted = 0)", string(r.typ), r.id).Scan(&live)
+		if err != nil {
+			return fmt.Errorf("check the scope of execution %s: %w", x.ID, err)
+		}
+		reason := fmt.Sprintf("%s %q is not in the scope of client %s (organisation %s)", r.typ, r.id, a.client.ID, a.client.Org)
+		if !live {
+			reason = fmt.Sprintf("unknown %s %q", r.typ, r.id)
+		}
+		return &importer.ExecutionError{Err: importer.ErrOutOfScope, ID: x.ID, Field: r.field, Reason: reason}
+	}
+	if !eligible {
+		return &importer.ExecutionError{Err: importer.ErrOutOfScope, ID: x.ID, Field: "test_taker",
+			Reason: fmt.Sprintf("test-taker %q is not eligible for delivery %q in organisation %s", x.TestTaker, x.Delivery, a.client.Org)}
+	}
+	a.inScope[key] = true
+	return nil
 }
 
 // store runs one of the insert statements for x and returns the number of
@@ -221,7 +294,7 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state export
 }
 
 func (a *resultApply) close() {
-	for _, s := range []*sql.Stmt{a.find, a.revise, a.insert, a.insertNew, a.receipted} {
+	for _, s := range []*sql.Stmt{a.find, a.revise, a.insert, a.insertNew, a.receipted, a.scope} {
 		if s != nil {
 			s.Close()
 		}

@@ -30,6 +30,20 @@ var scopeSQL = []string{
 	`DELETE FROM meta WHERE key = 'scopes_stale'`,
 }
 
+// scopeCheckSQL says whether the test centre, the test taker and the
+// delivery of an execution are in the organisation's scope (the table
+// scopes, as scopeSQL computes it), and whether an eligibility in it names
+// both the test taker and the delivery. Arguments: org, test centre, test
+// taker, delivery.
+const scopeCheckSQL = `SELECT
+	EXISTS (SELECT 1 FROM scopes WHERE org = ?1 AND type = 'test-center' AND id = ?2),
+	EXISTS (SELECT 1 FROM scopes WHERE org = ?1 AND type = 'test-taker' AND id = ?3),
+	EXISTS (SELECT 1 FROM scopes WHERE org = ?1 AND type = 'delivery' AND id = ?4),
+	EXISTS (SELECT 1 FROM entity_links t
+		JOIN entity_links d ON d.type = 'eligibility' AND d.id = t.id AND d.ref_type = 'delivery' AND d.ref_id = ?4
+		JOIN scopes s ON s.org = ?1 AND s.type = 'eligibility' AND s.id = t.id
+		WHERE t.ref_type = 'test-taker' AND t.ref_id = ?3 AND t.type = 'eligibility')`
+
 // refreshScopes recomputes every organisation's scope, in the transaction
 // of the change that moved it (a link, or an entity becoming live or a
 // tombstone), so that an export only reads its organisation's, and drops
