@@ -13,6 +13,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/qti"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -98,8 +99,10 @@ type clientReport struct {
 type deliveryState struct {
 	ID      string `json:"id"`
 	Label   string `json:"label"`
-	Package string `json:"package"` // ok, missing, corrupt
-	Window  string `json:"window"`
+	Package string `json:"package"` // ok, missing, corrupt, invalid
+	// Error says why an invalid package is refused.
+	Error  string `json:"error,omitempty"`
+	Window string `json:"window"`
 }
 
 func (a *app) clientStatus(ctx context.Context) error {
@@ -173,7 +176,10 @@ func (a *app) clientStatus(ctx context.Context) error {
 		r.Problems = append(r.Problems, "no test takers")
 	}
 	for _, d := range r.Deliveries {
-		if d.Package != "ok" {
+		switch {
+		case d.Error != "":
+			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s: %s", d.ID, d.Package, d.Error))
+		case d.Package != "ok":
 			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s", d.ID, d.Package))
 		}
 	}
@@ -203,7 +209,9 @@ func (a *app) clientStatus(ctx context.Context) error {
 	})
 }
 
-// deliveryStates checks each delivery's package against its hash.
+// deliveryStates checks each delivery's package against its hash, then
+// as central checks a package before publishing it: a central of an older
+// version may have let through one that this version refuses.
 func deliveryStates(ctx context.Context, h *home.Home, local *store.Local) ([]deliveryState, error) {
 	rows, err := h.DB.QueryContext(ctx, `SELECT id, COALESCE(label, ''), COALESCE(start, ''), COALESCE("end", '') FROM deliveries ORDER BY id`)
 	if err != nil {
@@ -235,6 +243,9 @@ func deliveryStates(ctx context.Context, h *home.Home, local *store.Local) ([]de
 			out[i].Package = "corrupt"
 		default:
 			out[i].Package = "ok"
+			if _, err := qti.Validate(local.Chunks.Reader(&ref.Snapshot), ref.Size, qti.DefaultLimits); err != nil {
+				out[i].Package, out[i].Error = "invalid", err.Error()
+			}
 		}
 	}
 	return out, nil

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/taosync/taosync/internal/safefile"
 )
@@ -148,6 +149,58 @@ func (s *Store) WriteTo(w io.Writer, snap *Snapshot) error {
 // make the snapshot's hash.
 func (s *Store) Verify(snap *Snapshot) error {
 	return s.WriteTo(io.Discard, snap)
+}
+
+// Reader reads a stored snapshot at any offset, as an io.ReaderAt, each
+// chunk read back from the store and checked against its hash. It keeps
+// the last chunk it read: readers of a ZIP archive mostly read forward.
+// It is not safe for concurrent use.
+type Reader struct {
+	s    *Store
+	snap *Snapshot
+	ends []int64 // where each chunk ends in the snapshot
+	cur  int     // the chunk in buf, or -1
+	buf  []byte
+}
+
+// Reader returns a reader of snap's bytes.
+func (s *Store) Reader(snap *Snapshot) *Reader {
+	r := &Reader{s: s, snap: snap, ends: make([]int64, len(snap.Chunks)), cur: -1}
+	var end int64
+	for i, c := range snap.Chunks {
+		end += c.Size
+		r.ends[i] = end
+	}
+	return r
+}
+
+// ReadAt reads len(p) bytes at off, as io.ReaderAt says.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("package %s: read at negative offset %d", r.snap.Hash, off)
+	}
+	n := 0
+	for n < len(p) {
+		i, _ := slices.BinarySearch(r.ends, off+1) // the first chunk ending after off
+		if i == len(r.ends) {
+			return n, io.EOF
+		}
+		if i != r.cur {
+			c := r.snap.Chunks[i]
+			b, err := r.s.Get(c.Hash)
+			if err == nil && int64(len(b)) != c.Size {
+				err = fmt.Errorf("read chunk %s: %w", c.Hash, ErrCorrupt)
+			}
+			if err != nil {
+				return n, err
+			}
+			r.buf, r.cur = b, i
+		}
+		k := copy(p[n:], r.buf[off-(r.ends[i]-int64(len(r.buf))):])
+		n += k
+		off += int64(k)
+	}
+	return n, nil
 }
 
 // snapSum hashes a snapshot's bytes in order, as they come.
