@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -36,6 +37,26 @@ var itemRequired = map[int][]struct {
 }{
 	2: {{"identifier", false}, {"title", false}, {"adaptive", true}, {"timeDependent", true}},
 	3: {{"identifier", false}, {"title", false}, {"time-dependent", true}},
+}
+
+// itemContent is the content model of a QTI 2.x assessmentItem, from its
+// XSD: these children, in this order, each once or (many) any number of
+// times, all optional. Children in other namespaces (an APIP profile's)
+// are let through. QTI 3.0's content model is not checked.
+var itemContent = []itemChild{
+	{"responseDeclaration", true},
+	{"outcomeDeclaration", true},
+	{"templateDeclaration", true},
+	{"templateProcessing", false},
+	{"stylesheet", true},
+	{"itemBody", false},
+	{"responseProcessing", false},
+	{"modalFeedback", true},
+}
+
+type itemChild struct {
+	name string
+	many bool
 }
 
 // checkItems checks every item the test references, each document once:
@@ -91,6 +112,7 @@ func checkItem(a *archive, version int, path string) error {
 	var (
 		bases []string // the path hrefs in each open element are relative to
 		ns    string
+		next  int // in itemContent, the first child the root may still have
 	)
 	for {
 		tok, err := x.next()
@@ -104,6 +126,10 @@ func checkItem(a *archive, version int, path string) error {
 			return fmt.Errorf("%w: %s: %v", ErrBadItem, q(path), err)
 		}
 		switch t := tok.(type) {
+		case xml.CharData:
+			if len(bases) == 1 && strings.Trim(string(t), " \t\r\n") != "" {
+				return bad("text directly inside %s", v.item)
+			}
 		case xml.EndElement:
 			bases = bases[:len(bases)-1]
 		case xml.StartElement:
@@ -134,6 +160,21 @@ func checkItem(a *archive, version int, path string) error {
 					}
 				}
 				continue
+			}
+			if len(bases) == 2 && t.Name.Space == ns && version == 2 {
+				i := slices.IndexFunc(itemContent, func(c itemChild) bool { return c.name == local })
+				switch {
+				case i < 0:
+					return bad("element %s is not allowed in %s", q(local), v.item)
+				case i == next-1:
+					return bad("%s has more than one %s", v.item, local)
+				case i < next:
+					return bad("element %s must come before %s in %s", q(local), q(itemContent[next-1].name), v.item)
+				case !itemContent[i].many:
+					next = i + 1
+				default:
+					next = i
+				}
 			}
 			var name string
 			switch {

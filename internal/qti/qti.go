@@ -36,7 +36,10 @@
 //     assessmentItem of the test's QTI version (assessmentItem in a QTI
 //     2.x namespace, qti-assessment-item in QTI 3.0's) with the attributes
 //     the QTI schemas require of it (identifier, title, and adaptive and
-//     timeDependent, or time-dependent, as booleans); every file an item
+//     timeDependent, or time-dependent, as booleans), no text directly in
+//     the root, and for QTI 2.x only the children the schema allows there,
+//     in its order (declarations, templateProcessing, stylesheets,
+//     itemBody, responseProcessing, modalFeedback); every file an item
 //     needs when it is shown (img src, object data, stylesheet href,
 //     audio, video, source and track src, xi:include href) is in the ZIP,
 //     resolved from the item's folder without leaving the package, an
