@@ -13,7 +13,12 @@ import (
 // package with xi:include.
 const xincludeNamespace = "http://www.w3.org/2001/XInclude"
 
-// itemLinks lists, by element name in the item's namespace, the attributes
+// html5Namespace holds the HTML 5 elements of QTI 2.2 items (qh5:audio,
+// qh5:video, qh5:source, qh5:track), outside the item's own namespace.
+const html5Namespace = "http://www.imsglobal.org/xsd/imsqtiv2p2_html5_v1p0"
+
+// itemLinks lists, by element name in the item's namespace (or QTI 2.2's
+// HTML 5 one), the attributes
 // that name a file the item needs when it is delivered: images, objects
 // (media, SVG, the images of graphic interactions), stylesheets and the
 // sources of HTML 5 media (QTI 2.2 and 3.0). Links (a href) are not among
@@ -178,7 +183,7 @@ func checkItem(a *archive, version int, path string) error {
 			}
 			var name string
 			switch {
-			case t.Name.Space == ns && itemLinks[local] != "":
+			case (t.Name.Space == ns || t.Name.Space == html5Namespace) && itemLinks[local] != "":
 				name = itemLinks[local]
 			case t.Name.Space == xincludeNamespace && local == "include":
 				name = "href"

@@ -133,6 +133,7 @@ func TestItemLinks(t *testing.T) {
 		{"object", `<itemBody><object data="../media/clip.mp4" type="video/mp4"/></itemBody>`, ErrMissingFile, `object data "../media/clip.mp4"`},
 		{"stylesheet", `<stylesheet href="style.css" type="text/css"/>`, ErrMissingFile, `"items/style.css" is not in the package`},
 		{"audio source", `<itemBody><audio><source src="../media/a.ogg"/></audio></itemBody>`, ErrMissingFile, `source src "../media/a.ogg"`},
+		{"qti 2.2 html5 video", `<itemBody><qh5:video xmlns:qh5="http://www.imsglobal.org/xsd/imsqtiv2p2_html5_v1p0"><qh5:source src="../media/v.mp4"/></qh5:video></itemBody>`, ErrMissingFile, `source src "../media/v.mp4": "media/v.mp4" is not in the package`},
 		{"xinclude", `<itemBody><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="shared.xml"/></itemBody>`, ErrMissingFile, `include href "shared.xml"`},
 		{"other namespace", `<itemBody><x:img xmlns:x="urn:x" src="nothing.png"/></itemBody>`, nil, ""},
 		{"query", `<itemBody><img src="../media/pic.png?v=2" alt=""/></itemBody>`, ErrBadItem, "has a query"},
