@@ -18,11 +18,10 @@ const xincludeNamespace = "http://www.w3.org/2001/XInclude"
 const html5Namespace = "http://www.imsglobal.org/xsd/imsqtiv2p2_html5_v1p0"
 
 // itemLinks lists, by element name in the item's namespace (or QTI 2.2's
-// HTML 5 one), the attributes
-// that name a file the item needs when it is delivered: images, objects
-// (media, SVG, the images of graphic interactions), stylesheets and the
-// sources of HTML 5 media (QTI 2.2 and 3.0). Links (a href) are not among
-// them: following one leaves the test.
+// HTML 5 one), the attributes that name a file the item needs when it is
+// delivered: images, objects (media, SVG, the images of graphic
+// interactions), stylesheets and the sources of HTML 5 media (QTI 2.2 and
+// 3.0). Links (a href) are not among them: following one leaves the test.
 var itemLinks = map[string]string{
 	"img":            "src",
 	"object":         "data",
