@@ -243,7 +243,10 @@ func deliveryStates(ctx context.Context, h *home.Home, local *store.Local) ([]de
 			out[i].Package = "corrupt"
 		default:
 			out[i].Package = "ok"
-			if _, err := qti.Validate(local.Chunks.Reader(&ref.Snapshot), ref.Size, qti.DefaultLimits); err != nil {
+			r := local.Chunks.Reader(&ref.Snapshot)
+			_, err := qti.Validate(r, ref.Size, qti.DefaultLimits)
+			r.Close()
+			if err != nil {
 				out[i].Package, out[i].Error = "invalid", err.Error()
 			}
 		}

@@ -151,16 +151,17 @@ func (s *Store) Verify(snap *Snapshot) error {
 	return s.WriteTo(io.Discard, snap)
 }
 
-// Reader reads a stored snapshot at any offset, as an io.ReaderAt, each
-// chunk read back from the store and checked against its hash. It keeps
-// the last chunk it read: readers of a ZIP archive mostly read forward.
-// It is not safe for concurrent use.
+// Reader reads a stored snapshot at any offset, as an io.ReaderAt, from
+// its chunk files. It does not hash what it reads, as a reader that jumps
+// about would hash a chunk again at each visit: Verify the snapshot first.
+// It keeps the last chunk file it read open (readers of a ZIP archive
+// mostly read forward) until Close. It is not safe for concurrent use.
 type Reader struct {
 	s    *Store
 	snap *Snapshot
-	ends []int64 // where each chunk ends in the snapshot
-	cur  int     // the chunk in buf, or -1
-	buf  []byte
+	ends []int64  // where each chunk ends in the snapshot
+	cur  int      // the chunk f holds, or -1
+	f    *os.File // the open chunk file
 }
 
 // Reader returns a reader of snap's bytes.
@@ -174,7 +175,8 @@ func (s *Store) Reader(snap *Snapshot) *Reader {
 	return r
 }
 
-// ReadAt reads len(p) bytes at off, as io.ReaderAt says.
+// ReadAt reads len(p) bytes at off, as io.ReaderAt says. A chunk file
+// that is missing or shorter than the snapshot says fails the read.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("package %s: read at negative offset %d", r.snap.Hash, off)
@@ -185,22 +187,37 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		if i == len(r.ends) {
 			return n, io.EOF
 		}
+		c := r.snap.Chunks[i]
 		if i != r.cur {
-			c := r.snap.Chunks[i]
-			b, err := r.s.Get(c.Hash)
-			if err == nil && int64(len(b)) != c.Size {
-				err = fmt.Errorf("read chunk %s: %w", c.Hash, ErrCorrupt)
-			}
+			r.Close()
+			f, err := os.Open(r.s.path(c.Hash))
 			if err != nil {
-				return n, err
+				return n, fmt.Errorf("read chunk %s: %w", c.Hash, err)
 			}
-			r.buf, r.cur = b, i
+			r.f, r.cur = f, i
 		}
-		k := copy(p[n:], r.buf[off-(r.ends[i]-int64(len(r.buf))):])
+		start := r.ends[i] - c.Size
+		k, err := r.f.ReadAt(p[n:min(len(p), n+int(r.ends[i]-off))], off-start)
 		n += k
 		off += int64(k)
+		if err == io.EOF {
+			return n, fmt.Errorf("read chunk %s: shorter than %d bytes: %w", c.Hash, c.Size, ErrCorrupt)
+		}
+		if err != nil {
+			return n, fmt.Errorf("read chunk %s: %w", c.Hash, err)
+		}
 	}
 	return n, nil
+}
+
+// Close closes the chunk file the reader holds open.
+func (r *Reader) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f, r.cur = nil, -1
+	return err
 }
 
 // snapSum hashes a snapshot's bytes in order, as they come.

@@ -31,6 +31,8 @@ type archive struct {
 	// XML documents parsed before verifyEntries), so that no entry is
 	// decompressed twice.
 	read map[*zip.File]bool
+	// offset is where each entry's local header is in the archive.
+	offset map[*zip.File]uint64
 }
 
 // Record signatures and fixed lengths from the ZIP application note.
@@ -97,7 +99,8 @@ func openArchive(r io.ReaderAt, size int64, lim Limits) (*archive, error) {
 		return nil, unreadable("central directory lists %d entries but archive/zip read %d", len(cd), len(zr.File))
 	}
 
-	a := &archive{r: r, size: size, lim: lim, entries: zr.File, files: make(map[string]*zip.File, len(zr.File)), read: map[*zip.File]bool{}}
+	a := &archive{r: r, size: size, lim: lim, entries: zr.File, files: make(map[string]*zip.File, len(zr.File)),
+		read: map[*zip.File]bool{}, offset: make(map[*zip.File]uint64, len(zr.File))}
 	type span struct {
 		start, end uint64
 		name       string
@@ -122,6 +125,7 @@ func openArchive(r io.ReaderAt, size int64, lim Limits) (*archive, error) {
 			return nil, err
 		}
 		spans = append(spans, span{rec.localOffset, dataStart + f.CompressedSize64, name})
+		a.offset[f] = rec.localOffset
 
 		isDir := strings.HasSuffix(name, "/")
 		mode := f.Mode()

@@ -1,6 +1,7 @@
 package qti
 
 import (
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -63,9 +64,10 @@ type itemChild struct {
 	many bool
 }
 
-// checkItems checks every item the test references, each document once:
-// it is declared as an item resource in the manifest, and checkItem
-// accepts it.
+// checkItems checks every item the test references: each is declared as
+// an item resource in the manifest, and checkItem accepts it. Each item
+// document is read once, in the order of the archive, so that reading is
+// one forward sweep however the test orders its items.
 func checkItems(a *archive, m *manifest, version int, refs []itemRef) error {
 	byHref := make(map[string]*resource, len(m.resources))
 	for _, r := range m.resources {
@@ -73,16 +75,20 @@ func checkItems(a *archive, m *manifest, version int, refs []itemRef) error {
 			byHref[r.href] = r
 		}
 	}
-	done := make(map[string]bool, len(refs))
+	var items []string
+	seen := make(map[string]bool, len(refs))
 	for _, ref := range refs {
 		if byHref[ref.path] == nil {
 			return fmt.Errorf("%w: %s: no assessmentItem resource has href %s, which %s references on line %d", ErrBadManifest, manifestName, q(ref.path), q(ref.doc), ref.line)
 		}
-		if done[ref.path] {
-			continue
+		if !seen[ref.path] {
+			seen[ref.path] = true
+			items = append(items, ref.path)
 		}
-		done[ref.path] = true
-		if err := checkItem(a, version, ref.path); err != nil {
+	}
+	slices.SortFunc(items, func(x, y string) int { return cmp.Compare(a.offset[a.files[x]], a.offset[a.files[y]]) })
+	for _, p := range items {
+		if err := checkItem(a, version, p); err != nil {
 			return err
 		}
 	}

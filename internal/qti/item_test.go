@@ -210,3 +210,22 @@ func TestItemsReadOnce(t *testing.T) {
 		t.Errorf("read %d bytes of a %d-byte archive", c.n, len(data))
 	}
 }
+
+// TestItemsInArchiveOrder: items are read in the order of the archive,
+// one forward sweep, whatever order the test names them in: of two broken
+// items, the refusal names the one stored first.
+func TestItemsInArchiveOrder(t *testing.T) {
+	es := webDeveloper(t, "question9.xml", "</itemBody>", "")
+	for i := range es {
+		if es[i].name == "question2.xml" {
+			es[i].body = strings.Replace(es[i].body, "</itemBody>", "", 1)
+		}
+	}
+	test := `<assessmentItemRef href="question9.xml" identifier="question9"/>`
+	for i := range es {
+		if es[i].name == "template_test1.xml" {
+			es[i].body = strings.Replace(strings.Replace(es[i].body, test, "", 1), "<assessmentItemRef href=\"question1.xml\"", test+"<assessmentItemRef href=\"question1.xml\"", 1)
+		}
+	}
+	expect(t, buildZip(t, es), DefaultLimits, ErrBadItem, `"question2.xml"`)
+}
