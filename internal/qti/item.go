@@ -3,7 +3,6 @@ package qti
 import (
 	"cmp"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -105,58 +104,35 @@ func checkItems(a *archive, m *manifest, version int, refs []itemRef) error {
 // any meaning outside the test, one item may be referenced twice under
 // two identifiers, and real packages (QTIWorks', TAO's) differ.
 func checkItem(a *archive, version int, path string) error {
-	f := a.files[path]
-	if f.UncompressedSize64 > maxXMLBytes {
-		return fmt.Errorf("%w: %s is %d bytes (limit %d for an xml document)", ErrTooLarge, q(path), f.UncompressedSize64, maxXMLBytes)
-	}
-	e, err := a.open(f)
+	d, err := openDoc(a, path, ErrBadItem)
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	defer d.Close()
 	v := versions[version]
-	x := newXMLReader(e)
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: line %d: "+format, append([]any{ErrBadItem, q(path), x.line()}, args...)...)
-	}
 	var (
-		bases []string // the path hrefs in each open element are relative to
-		ns    string
-		next  int // in itemContent, the first child the root may still have
+		ns   string
+		next int // in itemContent, the first child the root may still have
 	)
 	for {
-		tok, err := x.next()
+		tok, err := d.next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnreadable) {
-				return err
-			}
-			return fmt.Errorf("%w: %s: %v", ErrBadItem, q(path), err)
+			return err
 		}
 		switch t := tok.(type) {
 		case xml.CharData:
-			if len(bases) == 1 && strings.Trim(string(t), " \t\r\n") != "" {
-				return bad("text directly inside %s", v.item)
+			if d.depth() == 1 && strings.Trim(string(t), " \t\r\n") != "" {
+				return d.errorf("text directly inside %s", v.item)
 			}
-		case xml.EndElement:
-			bases = bases[:len(bases)-1]
 		case xml.StartElement:
-			base := path
-			if len(bases) > 0 {
-				base = bases[len(bases)-1]
-			}
-			if b, ok := xmlBase(t); ok {
-				if base, err = docPath(ErrBadItem, path, x.line(), base, b, "xml:base", true); err != nil {
-					return err
-				}
-			}
-			bases = append(bases, base)
 			local := t.Name.Local
-			if len(bases) == 1 {
+			switch {
+			case d.depth() == 1:
 				if !v.namespaces[t.Name.Space] || local != v.item {
-					return bad("root element %s in namespace %s is not %s of qti %d", q(local), q(t.Name.Space), v.item, version)
+					return d.errorf("root element %s in namespace %s is not %s of qti %d", q(local), q(t.Name.Space), v.item, version)
 				}
 				ns = t.Name.Space
 				for _, req := range itemRequired[version] {
@@ -164,22 +140,21 @@ func checkItem(a *archive, version int, path string) error {
 					val = strings.TrimSpace(val)
 					switch {
 					case !ok || val == "":
-						return bad("%s has no %s", v.item, req.name)
+						return d.errorf("%s has no %s", v.item, req.name)
 					case req.boolean && val != "true" && val != "false" && val != "1" && val != "0":
-						return bad("%s %s %s is not a boolean", v.item, req.name, q(val))
+						return d.errorf("%s %s %s is not a boolean", v.item, req.name, q(val))
 					}
 				}
 				continue
-			}
-			if len(bases) == 2 && t.Name.Space == ns && version == 2 {
+			case d.depth() == 2 && t.Name.Space == ns && version == 2:
 				i := slices.IndexFunc(itemContent, func(c itemChild) bool { return c.name == local })
 				switch {
 				case i < 0:
-					return bad("element %s is not allowed in %s", q(local), v.item)
+					return d.errorf("element %s is not allowed in %s", q(local), v.item)
 				case i == next-1:
-					return bad("%s has more than one %s", v.item, local)
+					return d.errorf("%s has more than one %s", v.item, local)
 				case i < next:
-					return bad("element %s must come before %s in %s", q(local), q(itemContent[next-1].name), v.item)
+					return d.errorf("element %s must come before %s in %s", q(local), q(itemContent[next-1].name), v.item)
 				case !itemContent[i].many:
 					next = i + 1
 				default:
@@ -195,16 +170,11 @@ func checkItem(a *archive, version int, path string) error {
 			default:
 				continue
 			}
-			raw, ok := attr(t, name)
-			if !ok || strings.HasPrefix(strings.TrimSpace(raw), "data:") {
-				continue // an inline data: URL is part of the item
-			}
-			p, err := docPath(ErrBadItem, path, x.line(), base, raw, local+" "+name, false)
-			if err != nil {
-				return err
-			}
-			if a.files[p] == nil {
-				return fmt.Errorf("%w: %s: line %d: %s %s %s: %s is not in the package", ErrMissingFile, q(path), x.line(), local, name, q(raw), q(p))
+			// An inline data: URL is part of the item.
+			if raw, ok := attr(t, name); ok && !strings.HasPrefix(strings.TrimSpace(raw), "data:") {
+				if _, err := d.file(raw, local+" "+name); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -84,91 +84,142 @@ func checkTest(a *archive, test *resource) (string, []itemRef, error) {
 // walk reads the document doc, whose root must be root, and returns its
 // title attribute.
 func (w *testWalk) walk(doc, root string) (string, error) {
-	f := w.a.files[doc]
-	if f.UncompressedSize64 > maxXMLBytes {
-		return "", fmt.Errorf("%w: %s is %d bytes (limit %d for an xml document)", ErrTooLarge, q(doc), f.UncompressedSize64, maxXMLBytes)
-	}
-	e, err := w.a.open(f)
+	d, err := openDoc(w.a, doc, ErrBadTest)
 	if err != nil {
 		return "", err
 	}
-	defer e.Close()
-	x := newXMLReader(e)
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: line %d: "+format, append([]any{ErrBadTest, q(doc), x.line()}, args...)...)
-	}
-	var (
-		bases []string // the path hrefs in each open element are relative to
-		ns    string
-		title string
-	)
+	defer d.Close()
+	var ns, title string
 	for {
-		tok, err := x.next()
+		tok, err := d.next()
 		if err == io.EOF {
 			return title, nil
 		}
 		if err != nil {
-			if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnreadable) {
+			return "", err
+		}
+		t, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		local := t.Name.Local
+		switch {
+		case d.depth() == 1:
+			if !w.v.namespaces[t.Name.Space] || local != root {
+				return "", d.errorf("root element %s in namespace %s is not %s for resource type %s", q(local), q(t.Name.Space), root, w.typ)
+			}
+			ns = t.Name.Space
+			title, _ = attr(t, "title")
+		case t.Name.Space == ns && (local == w.v.itemRef || local == w.v.sectionRef):
+			id, _ := attr(t, "identifier")
+			href, ok := attr(t, "href")
+			if !ok {
+				return "", d.errorf("%s %s has no href", local, q(id))
+			}
+			p, err := d.file(href, local+" "+q(id)+" href")
+			if err != nil {
 				return "", err
 			}
-			return "", fmt.Errorf("%w: %s: %v", ErrBadTest, q(doc), err)
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			bases = bases[:len(bases)-1]
-		case xml.StartElement:
-			base := doc
-			if len(bases) > 0 {
-				base = bases[len(bases)-1]
+			if local == w.v.sectionRef {
+				if !w.queued[p] {
+					w.queued[p] = true
+					w.sections = append(w.sections, p)
+				}
+				break
 			}
-			if v, ok := xmlBase(t); ok {
-				if base, err = docPath(ErrBadTest, doc, x.line(), base, v, "xml:base", true); err != nil {
-					return "", err
-				}
+			// The identifier of an item reference must be unique within
+			// the test: results name the item by it.
+			if strings.TrimSpace(id) == "" {
+				return "", d.errorf("%s %s has no identifier", local, q(href))
 			}
-			local := t.Name.Local
-			switch {
-			case len(bases) == 0:
-				if !w.v.namespaces[t.Name.Space] || local != root {
-					return "", bad("root element %s in namespace %s is not %s for resource type %s", q(local), q(t.Name.Space), root, w.typ)
-				}
-				ns = t.Name.Space
-				title, _ = attr(t, "title")
-			case t.Name.Space == ns && (local == w.v.itemRef || local == w.v.sectionRef):
-				id, _ := attr(t, "identifier")
-				href, ok := attr(t, "href")
-				if !ok {
-					return "", bad("%s %s has no href", local, q(id))
-				}
-				p, err := docPath(ErrBadTest, doc, x.line(), base, href, local+" "+q(id)+" href", false)
-				if err != nil {
-					return "", err
-				}
-				if w.a.files[p] == nil {
-					return "", fmt.Errorf("%w: %s: line %d: %s %s href %s: %s is not in the package", ErrMissingFile, q(doc), x.line(), local, q(id), q(href), q(p))
-				}
-				if local == w.v.sectionRef {
-					if !w.queued[p] {
-						w.queued[p] = true
-						w.sections = append(w.sections, p)
-					}
-					break
-				}
-				// The identifier of an item reference must be unique
-				// within the test: results name the item by it.
-				if strings.TrimSpace(id) == "" {
-					return "", bad("%s %s has no identifier", local, q(href))
-				}
-				if i, ok := w.ids[id]; ok {
-					prev := w.refs[i]
-					return "", bad("%s identifier %s is already used on line %d of %s", local, q(id), prev.line, q(prev.doc))
-				}
-				w.ids[id] = len(w.refs)
-				w.refs = append(w.refs, itemRef{id: id, path: p, doc: doc, line: x.line()})
+			if i, ok := w.ids[id]; ok {
+				prev := w.refs[i]
+				return "", d.errorf("%s identifier %s is already used on line %d of %s", local, q(id), prev.line, q(prev.doc))
 			}
-			bases = append(bases, base)
+			w.ids[id] = len(w.refs)
+			w.refs = append(w.refs, itemRef{id: id, path: p, doc: doc, line: d.x.line()})
 		}
 	}
+}
+
+// docReader reads one XML document of the test (the test, a section, an
+// item) token by token, keeping for each open element the path its hrefs
+// resolve against, xml:base applied. Its errors name the document and the
+// line, and wrap sentinel unless they are about the archive or a path.
+type docReader struct {
+	a        *archive
+	e        *entryReader
+	x        *xmlReader
+	path     string
+	sentinel error
+	bases    []string
+}
+
+func openDoc(a *archive, path string, sentinel error) (*docReader, error) {
+	f := a.files[path]
+	if f.UncompressedSize64 > maxXMLBytes {
+		return nil, fmt.Errorf("%w: %s is %d bytes (limit %d for an xml document)", ErrTooLarge, q(path), f.UncompressedSize64, maxXMLBytes)
+	}
+	e, err := a.open(f)
+	if err != nil {
+		return nil, err
+	}
+	return &docReader{a: a, e: e, x: newXMLReader(e), path: path, sentinel: sentinel}, nil
+}
+
+func (d *docReader) Close() error { return d.e.Close() }
+
+// next returns the next token, or io.EOF after the end of the document.
+func (d *docReader) next() (xml.Token, error) {
+	tok, err := d.x.next()
+	switch {
+	case err == io.EOF || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnreadable):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: %v", d.sentinel, q(d.path), err)
+	}
+	switch t := tok.(type) {
+	case xml.EndElement:
+		d.bases = d.bases[:len(d.bases)-1]
+	case xml.StartElement:
+		base := d.base()
+		if v, ok := xmlBase(t); ok {
+			if base, err = docPath(d.sentinel, d.path, d.x.line(), base, v, "xml:base", true); err != nil {
+				return nil, err
+			}
+		}
+		d.bases = append(d.bases, base)
+	}
+	return tok, nil
+}
+
+// depth is the number of open elements: 1 in the root.
+func (d *docReader) depth() int { return len(d.bases) }
+
+// base is the path hrefs in the current element resolve against.
+func (d *docReader) base() string {
+	if len(d.bases) == 0 {
+		return d.path
+	}
+	return d.bases[len(d.bases)-1]
+}
+
+// errorf is an error about the document on the current line.
+func (d *docReader) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s: line %d: "+format, append([]any{d.sentinel, q(d.path), d.x.line()}, args...)...)
+}
+
+// file resolves href, an attribute of the current element that what
+// names, to a file that must be in the package.
+func (d *docReader) file(href, what string) (string, error) {
+	p, err := docPath(d.sentinel, d.path, d.x.line(), d.base(), href, what, false)
+	if err != nil {
+		return "", err
+	}
+	if d.a.files[p] == nil {
+		return "", fmt.Errorf("%w: %s: line %d: %s %s: %s is not in the package", ErrMissingFile, q(d.path), d.x.line(), what, q(href), q(p))
+	}
+	return p, nil
 }
 
 // docPath checks an href (or, if isBase, an xml:base) on the given line of
