@@ -68,16 +68,16 @@ type itemChild struct {
 // document is read once, in the order of the archive, so that reading is
 // one forward sweep however the test orders its items.
 func checkItems(a *archive, m *manifest, version int, refs []itemRef) error {
-	byHref := make(map[string]*resource, len(m.resources))
+	declared := make(map[string]bool, len(m.resources))
 	for _, r := range m.resources {
-		if itemTypes[r.typ] && r.href != "" && byHref[r.href] == nil {
-			byHref[r.href] = r
+		if itemTypes[r.typ] && r.href != "" {
+			declared[r.href] = true
 		}
 	}
 	var items []string
 	seen := make(map[string]bool, len(refs))
 	for _, ref := range refs {
-		if byHref[ref.path] == nil {
+		if !declared[ref.path] {
 			return fmt.Errorf("%w: %s: no assessmentItem resource has href %s, which %s references on line %d", ErrBadManifest, manifestName, q(ref.path), q(ref.doc), ref.line)
 		}
 		if !seen[ref.path] {

@@ -79,8 +79,9 @@ var (
 	ErrUnreadable = errors.New("qti: unreadable archive")
 	// ErrNotContentPackage: there is no imsmanifest.xml at the root.
 	ErrNotContentPackage = errors.New("qti: not a content package")
-	// ErrBadManifest: imsmanifest.xml is not well-formed XML, has a DTD, or
-	// is not an IMS Content Packaging manifest.
+	// ErrBadManifest: imsmanifest.xml is not well-formed XML, has a DTD,
+	// is not an IMS Content Packaging manifest, or does not declare as an
+	// item resource an item the test references.
 	ErrBadManifest = errors.New("qti: bad manifest")
 	// ErrNoTest: no resource has an assessmentTest type.
 	ErrNoTest = errors.New("qti: no assessmentTest resource")

@@ -44,7 +44,6 @@ var versions = map[int]qtiVersion{
 
 // itemRef is one assessmentItemRef of the test.
 type itemRef struct {
-	id   string // the reference's identifier
 	path string // the item document, resolved and present in the package
 	doc  string // the test or section document the reference is in
 	line int
@@ -137,7 +136,7 @@ func (w *testWalk) walk(doc, root string) (string, error) {
 				return "", d.errorf("%s identifier %s is already used on line %d of %s", local, q(id), prev.line, q(prev.doc))
 			}
 			w.ids[id] = len(w.refs)
-			w.refs = append(w.refs, itemRef{id: id, path: p, doc: doc, line: d.x.line()})
+			w.refs = append(w.refs, itemRef{path: p, doc: doc, line: d.x.line()})
 		}
 	}
 }
