@@ -58,6 +58,50 @@ var itemContent = []itemChild{
 	{"modalFeedback", true},
 }
 
+// declAttrs are the attributes the QTI 2.x schemas allow on an item's
+// variable declarations (unqualified ones; xml:lang and the like pass),
+// of which identifier and cardinality are required. A declaration is what
+// response processing scores by: one the delivery cannot read breaks the
+// item's scoring, not only its look.
+var declAttrs = map[string][]string{
+	"responseDeclaration": {"identifier", "cardinality", "baseType"},
+	"outcomeDeclaration": {"identifier", "cardinality", "baseType", "view", "interpretation", "longInterpretation",
+		"normalMaximum", "normalMinimum", "masteryValue", "externalScored", "variableIdentifierRef"},
+	"templateDeclaration": {"identifier", "cardinality", "baseType", "paramVariable", "mathVariable"},
+}
+
+// cardinalities and baseTypes are the values of the declarations'
+// cardinality and baseType attributes (intOrIdentifier is QTI 2.0's).
+var (
+	cardinalities = map[string]bool{"single": true, "multiple": true, "ordered": true, "record": true}
+	baseTypes     = map[string]bool{
+		"boolean": true, "directedPair": true, "duration": true, "file": true, "float": true, "identifier": true,
+		"integer": true, "intOrIdentifier": true, "pair": true, "point": true, "string": true, "uri": true,
+	}
+)
+
+// checkDecl checks the attributes of a variable declaration of a QTI 2.x
+// item against declAttrs.
+func checkDecl(d *docReader, t xml.StartElement) error {
+	allowed := declAttrs[t.Name.Local]
+	for _, a := range t.Attr {
+		if a.Name.Space == "" && a.Name.Local != "xmlns" && !slices.Contains(allowed, a.Name.Local) {
+			return d.errorf("%s has attribute %s, which qti does not define", t.Name.Local, q(a.Name.Local))
+		}
+	}
+	id, _ := attr(t, "identifier")
+	card, _ := attr(t, "cardinality")
+	switch base, ok := attr(t, "baseType"); {
+	case strings.TrimSpace(id) == "":
+		return d.errorf("%s has no identifier", t.Name.Local)
+	case !cardinalities[strings.TrimSpace(card)]:
+		return d.errorf("%s %s has cardinality %s, not single, multiple, ordered or record", t.Name.Local, q(id), q(card))
+	case ok && !baseTypes[strings.TrimSpace(base)]:
+		return d.errorf("%s %s has baseType %s, which qti does not define", t.Name.Local, q(id), q(base))
+	}
+	return nil
+}
+
 type itemChild struct {
 	name string
 	many bool
@@ -68,16 +112,16 @@ type itemChild struct {
 // document is read once, in the order of the archive, so that reading is
 // one forward sweep however the test orders its items.
 func checkItems(a *archive, m *manifest, version int, refs []itemRef) error {
-	declared := make(map[string]bool, len(m.resources))
+	byHref := make(map[string]*resource, len(m.resources))
 	for _, r := range m.resources {
-		if itemTypes[r.typ] && r.href != "" {
-			declared[r.href] = true
+		if itemTypes[r.typ] && r.href != "" && byHref[r.href] == nil {
+			byHref[r.href] = r
 		}
 	}
 	var items []string
 	seen := make(map[string]bool, len(refs))
 	for _, ref := range refs {
-		if !declared[ref.path] {
+		if byHref[ref.path] == nil {
 			return fmt.Errorf("%w: %s: no assessmentItem resource has href %s, which %s references on line %d", ErrBadManifest, manifestName, q(ref.path), q(ref.doc), ref.line)
 		}
 		if !seen[ref.path] {
@@ -86,29 +130,66 @@ func checkItems(a *archive, m *manifest, version int, refs []itemRef) error {
 		}
 	}
 	slices.SortFunc(items, func(x, y string) int { return cmp.Compare(a.offset[a.files[x]], a.offset[a.files[y]]) })
+	decl := &declaredFiles{m: m, sets: map[*resource]map[string]bool{}}
 	for _, p := range items {
-		if err := checkItem(a, version, p); err != nil {
+		r := byHref[p]
+		if err := checkItem(a, version, p, func(file string) bool { return decl.declares(r, file) }); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// declaredFiles answers whether a resource or one of its dependencies
+// declares a file, building each resource's set of files once.
+type declaredFiles struct {
+	m    *manifest
+	sets map[*resource]map[string]bool
+}
+
+func (d *declaredFiles) declares(r *resource, file string) bool {
+	if d.set(r)[file] {
+		return true
+	}
+	for _, id := range r.deps {
+		if dep := d.m.byID[id]; dep != nil && d.set(dep)[file] {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *declaredFiles) set(r *resource) map[string]bool {
+	s, ok := d.sets[r]
+	if !ok {
+		s = make(map[string]bool, len(r.files))
+		for _, f := range r.files {
+			s[f] = true
+		}
+		d.sets[r] = s
+	}
+	return s
+}
+
 // checkItem reads the item document at path, token by token: it must be
 // well-formed XML whose root is the assessmentItem element of the test's
 // QTI version, with the attributes that version requires, and every file
-// it names (itemLinks, xi:include) must be in the package.
+// it names (itemLinks, xi:include) must be in the package: resolved from
+// the item's folder, as a URL is, or else from the package root if the
+// item's resource or a resource it depends on declares that file in the
+// manifest (as TAO's exports name shared media).
 //
 // The item's identifier is not compared with the identifier of the
 // assessmentItemRef: QTI says the reference's identifier need not have
 // any meaning outside the test, one item may be referenced twice under
 // two identifiers, and real packages (QTIWorks', TAO's) differ.
-func checkItem(a *archive, version int, path string) error {
+func checkItem(a *archive, version int, path string, declared func(file string) bool) error {
 	d, err := openDoc(a, path, ErrBadItem)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	d.declared = declared
 	v := versions[version]
 	var (
 		ns   string
@@ -159,6 +240,11 @@ func checkItem(a *archive, version int, path string) error {
 					next = i + 1
 				default:
 					next = i
+				}
+				if declAttrs[local] != nil {
+					if err := checkDecl(d, t); err != nil {
+						return err
+					}
 				}
 			}
 			var name string

@@ -86,6 +86,12 @@ func TestBrokenItems(t *testing.T) {
 			`qti: bad assessmentItem: "question1.xml": line 16: element "outcomeDeclaration" must come before "itemBody" in assessmentItem`},
 		{"not valid qti: two bodies", webDeveloper(t, "question1.xml", "<itemBody>", "<itemBody/><itemBody>"), ErrBadItem,
 			`qti: bad assessmentItem: "question1.xml": line 16: assessmentItem has more than one itemBody`},
+		{"not valid qti: unknown attribute", webDeveloper(t, "question1.xml", `cardinality="single" baseType="identifier">`, `cardinality="single" baseType="identifier" myInvalidAttribute="x">`), ErrBadItem,
+			`qti: bad assessmentItem: "question1.xml": line 6: responseDeclaration has attribute "myInvalidAttribute", which qti does not define`},
+		{"not valid qti: cardinality", webDeveloper(t, "question1.xml", `cardinality="single" baseType="integer"`, `cardinality="one" baseType="integer"`), ErrBadItem,
+			`qti: bad assessmentItem: "question1.xml": line 11: outcomeDeclaration "SCORE" has cardinality "one", not single, multiple, ordered or record`},
+		{"not valid qti: base type", webDeveloper(t, "question1.xml", `baseType="integer"`, `baseType="int"`), ErrBadItem,
+			`qti: bad assessmentItem: "question1.xml": line 11: outcomeDeclaration "SCORE" has baseType "int", which qti does not define`},
 		{"not valid qti: text", webDeveloper(t, "question1.xml", "<itemBody>", "Question one<itemBody>"), ErrBadItem,
 			`qti: bad assessmentItem: "question1.xml": line 16: text directly inside assessmentItem`},
 		{"item missing", webDeveloper(t, "question6.xml", "", "-"), ErrMissingFile,
@@ -228,4 +234,29 @@ func TestItemsInArchiveOrder(t *testing.T) {
 		}
 	}
 	expect(t, buildZip(t, es), DefaultLimits, ErrBadItem, `"question2.xml"`)
+}
+
+// TestItemFilesFromTheManifest: an item may name a file by its path from
+// the package root when its resource, or a resource it depends on,
+// declares that file (TAO exports shared media so); not otherwise.
+func TestItemFilesFromTheManifest(t *testing.T) {
+	doc := strings.Replace(item, "/>", `><itemBody><img src="media/pic.png" alt=""/></itemBody></assessmentItem>`, 1)
+	shared := `<resource identifier="shared" type="webcontent"><file href="media/pic.png"/></resource></resources>`
+	dependency := `<file href="item2.xml"/><dependency identifierref="shared"/>`
+	for _, tc := range []struct {
+		name     string
+		manifest *strings.Replacer
+		item     string // the item that shows media/pic.png
+		want     error
+	}{
+		{"declared by the item", strings.NewReplacer(), "items/item 1.xml", nil},
+		{"declared by another item", strings.NewReplacer(), "items/item2.xml", ErrMissingFile},
+		{"declared by a dependency", strings.NewReplacer("</resources>", shared, `<file href="item2.xml"/>`, dependency), "items/item2.xml", nil},
+		{"declared by a resource it does not depend on", strings.NewReplacer("</resources>", shared), "items/item2.xml", ErrMissingFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			es := goodPackage("imsmanifest.xml", tc.manifest.Replace(goodManifest), tc.item, doc)
+			expect(t, buildZip(t, es), DefaultLimits, tc.want, `img src "media/pic.png": "items/media/pic.png" is not in the package`)
+		})
+	}
 }

@@ -39,11 +39,14 @@
 //     timeDependent, or time-dependent, as booleans), no text directly in
 //     the root, and for QTI 2.x only the children the schema allows there,
 //     in its order (declarations, templateProcessing, stylesheets,
-//     itemBody, responseProcessing, modalFeedback); every file an item
-//     needs when it is shown (img src, object data, stylesheet href,
-//     audio, video, source and track src, xi:include href) is in the ZIP,
-//     resolved from the item's folder without leaving the package, an
-//     inline data: URL aside.
+//     itemBody, responseProcessing, modalFeedback), whose variable
+//     declarations have the attributes and values the schema allows; every
+//     file an item needs when it is shown (img src, object data,
+//     stylesheet href, audio, video, source and track src, xi:include
+//     href) is in the ZIP, resolved from the item's folder without leaving
+//     the package, or else from the package root if the item's resource
+//     or one it depends on declares that file; an inline data: URL aside,
+//     no URL may name another site.
 //
 // The documents are not validated against the QTI XML schemas: the Go
 // libraries that validate XSD bind libxml2 through cgo, which would make

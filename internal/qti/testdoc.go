@@ -152,6 +152,10 @@ type docReader struct {
 	path     string
 	sentinel error
 	bases    []string
+	// declared, if set, says whether the manifest declares a file for
+	// this document, which may then name it by its path from the package
+	// root.
+	declared func(file string) bool
 }
 
 func openDoc(a *archive, path string, sentinel error) (*docReader, error) {
@@ -215,10 +219,15 @@ func (d *docReader) file(href, what string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if d.a.files[p] == nil {
-		return "", fmt.Errorf("%w: %s: line %d: %s %s: %s is not in the package", ErrMissingFile, q(d.path), d.x.line(), what, q(href), q(p))
+	if d.a.files[p] != nil {
+		return p, nil
 	}
-	return p, nil
+	if d.declared != nil {
+		if root, err := docPath(d.sentinel, d.path, d.x.line(), "", href, what, false); err == nil && d.a.files[root] != nil && d.declared(root) {
+			return root, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s: line %d: %s %s: %s is not in the package", ErrMissingFile, q(d.path), d.x.line(), what, q(href), q(p))
 }
 
 // docPath checks an href (or, if isBase, an xml:base) on the given line of
