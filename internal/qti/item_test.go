@@ -113,9 +113,12 @@ func TestBrokenItems(t *testing.T) {
 
 // TestItemIdentifierNotMatched: an item whose identifier differs from the
 // assessmentItemRef's is accepted, as QTI allows (WebDeveloperTest1's
-// items are all "choice", "choiceMultiple" or "inlineChoice").
+// items are all "choice", "choiceMultiple" or "inlineChoice"), and so is
+// one item referenced twice under two identifiers.
 func TestItemIdentifierNotMatched(t *testing.T) {
 	es := webDeveloper(t, "question1.xml", `identifier="choice"`, `identifier="something-else"`)
+	expect(t, buildZip(t, es), DefaultLimits, nil, "")
+	es = webDeveloper(t, "template_test1.xml", `<assessmentItemRef href="question2.xml"`, `<assessmentItemRef href="question1.xml" identifier="again"/><assessmentItemRef href="question2.xml"`)
 	expect(t, buildZip(t, es), DefaultLimits, nil, "")
 }
 
