@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,6 +43,7 @@ func TestScripts(t *testing.T) {
 			"jsonfield":  cmdJSONField,
 			"lockhome":   cmdLockHome,
 			"unlockhome": cmdUnlockHome,
+			"zip":        cmdZip,
 		},
 		Condition:           condition,
 		RequireExplicitExec: true,
@@ -95,6 +97,40 @@ func cmdUnlockHome(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unlockhome: %s is not locked", args[0])
 	}
 	u.(func())()
+}
+
+// zip OUT DIR writes the ZIP archive OUT of the files under DIR (in the
+// script's work folder), named relative to DIR, in lexical order: a script
+// builds a QTI package from the files of its archive.
+func cmdZip(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: zip OUT DIR")
+	}
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	w := zip.NewWriter(f)
+	root := ts.MkAbs(args[1])
+	ts.Check(filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fw, err := w.Create(filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		_, err = fw.Write(data)
+		return err
+	}))
+	ts.Check(w.Close())
+	ts.Check(f.Close())
 }
 
 // condition answers [have:PROGRAM]: whether one of the real age, zstd or

@@ -14,6 +14,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/qti"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -105,7 +106,9 @@ type clientReport struct {
 type deliveryState struct {
 	ID      string `json:"id"`
 	Label   string `json:"label"`
-	Package string `json:"package"` // ok, missing, corrupt
+	Package string `json:"package"` // ok, missing, corrupt, invalid
+	// Error says why an invalid package is refused.
+	Error string `json:"error,omitempty"`
 	// WindowStart and WindowEnd are the delivery's window (RFC 3339), empty
 	// when it has none; Ended tells that its end has passed.
 	WindowStart string `json:"window_start"`
@@ -191,7 +194,10 @@ func (a *app) clientStatus(ctx context.Context) error {
 		r.Problems = append(r.Problems, "no test takers")
 	}
 	for _, d := range r.Deliveries {
-		if d.Package != "ok" {
+		switch {
+		case d.Error != "":
+			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s: %s", d.ID, d.Package, d.Error))
+		case d.Package != "ok":
 			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s", d.ID, d.Package))
 		}
 		if d.Ended {
@@ -247,7 +253,9 @@ func (a *app) clientStatus(ctx context.Context) error {
 	})
 }
 
-// deliveryStates checks each delivery's package against its hash, and its
+// deliveryStates checks each delivery's package against its hash, then
+// as central checks a package before publishing it (a central of an older
+// version may have let through one that this version refuses), and its
 // window against now.
 func deliveryStates(ctx context.Context, h *home.Home, local *store.Local, now time.Time) ([]deliveryState, error) {
 	rows, err := h.DB.QueryContext(ctx, `SELECT id, COALESCE(label, ''), COALESCE(start, ''), COALESCE("end", '') FROM deliveries ORDER BY id`)
@@ -278,6 +286,12 @@ func deliveryStates(ctx context.Context, h *home.Home, local *store.Local, now t
 			out[i].Package = "corrupt"
 		default:
 			out[i].Package = "ok"
+			r := local.Chunks.Reader(&ref.Snapshot)
+			_, err := qti.Validate(r, ref.Size, qti.DefaultLimits)
+			r.Close()
+			if err != nil {
+				out[i].Package, out[i].Error = "invalid", err.Error()
+			}
 		}
 	}
 	return out, nil

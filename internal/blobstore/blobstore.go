@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/taosync/taosync/internal/safefile"
 )
@@ -148,6 +149,75 @@ func (s *Store) WriteTo(w io.Writer, snap *Snapshot) error {
 // make the snapshot's hash.
 func (s *Store) Verify(snap *Snapshot) error {
 	return s.WriteTo(io.Discard, snap)
+}
+
+// Reader reads a stored snapshot at any offset, as an io.ReaderAt, from
+// its chunk files. It does not hash what it reads, as a reader that jumps
+// about would hash a chunk again at each visit: Verify the snapshot first.
+// It keeps the last chunk file it read open (readers of a ZIP archive
+// mostly read forward) until Close. It is not safe for concurrent use.
+type Reader struct {
+	s    *Store
+	snap *Snapshot
+	ends []int64  // where each chunk ends in the snapshot
+	cur  int      // the chunk f holds, or -1
+	f    *os.File // the open chunk file
+}
+
+// Reader returns a reader of snap's bytes.
+func (s *Store) Reader(snap *Snapshot) *Reader {
+	r := &Reader{s: s, snap: snap, ends: make([]int64, len(snap.Chunks)), cur: -1}
+	var end int64
+	for i, c := range snap.Chunks {
+		end += c.Size
+		r.ends[i] = end
+	}
+	return r
+}
+
+// ReadAt reads len(p) bytes at off, as io.ReaderAt says. A chunk file
+// that is missing or shorter than the snapshot says fails the read.
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("package %s: read at negative offset %d", r.snap.Hash, off)
+	}
+	n := 0
+	for n < len(p) {
+		i, _ := slices.BinarySearch(r.ends, off+1) // the first chunk ending after off
+		if i == len(r.ends) {
+			return n, io.EOF
+		}
+		c := r.snap.Chunks[i]
+		if i != r.cur {
+			r.Close()
+			f, err := os.Open(r.s.path(c.Hash))
+			if err != nil {
+				return n, fmt.Errorf("read chunk %s: %w", c.Hash, err)
+			}
+			r.f, r.cur = f, i
+		}
+		start := r.ends[i] - c.Size
+		k, err := r.f.ReadAt(p[n:min(len(p), n+int(r.ends[i]-off))], off-start)
+		n += k
+		off += int64(k)
+		if err == io.EOF {
+			return n, fmt.Errorf("read chunk %s: shorter than %d bytes: %w", c.Hash, c.Size, ErrCorrupt)
+		}
+		if err != nil {
+			return n, fmt.Errorf("read chunk %s: %w", c.Hash, err)
+		}
+	}
+	return n, nil
+}
+
+// Close closes the chunk file the reader holds open.
+func (r *Reader) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f, r.cur = nil, -1
+	return err
 }
 
 // snapSum hashes a snapshot's bytes in order, as they come.

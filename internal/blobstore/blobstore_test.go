@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -222,4 +224,39 @@ func stored(t *testing.T, seed uint64, n int) (*Store, *Snapshot, []byte) {
 		t.Fatal(err)
 	}
 	return s, snap, data
+}
+
+// TestReader reads a snapshot at offsets in, across and past its chunks,
+// forward and back, and fails on a chunk file missing or cut short.
+func TestReader(t *testing.T) {
+	s, snap, data := stored(t, 4, 5<<20)
+	r := s.Reader(snap)
+	defer r.Close()
+	first := snap.Chunks[0].Size
+	for _, c := range []struct{ off, n int64 }{
+		{0, 10}, {first - 3, 7}, {int64(len(data)) - 5, 5}, {1, first + snap.Chunks[1].Size}, {0, int64(len(data))}, {first, 1},
+	} {
+		p := make([]byte, c.n)
+		if n, err := r.ReadAt(p, c.off); err != nil || n != len(p) || !bytes.Equal(p, data[c.off:c.off+c.n]) {
+			t.Errorf("ReadAt(%d bytes, %d) = %d, %v; equal %v", c.n, c.off, n, err, bytes.Equal(p, data[c.off:c.off+c.n]))
+		}
+	}
+	p := make([]byte, 10)
+	if n, err := r.ReadAt(p, int64(len(data))-4); n != 4 || err != io.EOF || !bytes.Equal(p[:4], data[len(data)-4:]) {
+		t.Errorf("ReadAt past the end = %d, %v", n, err)
+	}
+	if _, err := r.ReadAt(p, -1); err == nil {
+		t.Error("ReadAt a negative offset succeeded")
+	}
+	path := s.path(snap.Chunks[1].Hash)
+	if err := os.Truncate(path, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reader(snap).ReadAt(p, first+95); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("ReadAt across the end of a short chunk: %v", err)
+	}
+	os.Remove(path)
+	if _, err := s.Reader(snap).ReadAt(p, first+1); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadAt a missing chunk: %v", err)
+	}
 }

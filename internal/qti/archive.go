@@ -27,6 +27,12 @@ type archive struct {
 	files   map[string]*zip.File // file entries by cleaned name
 	total   int64                // uncompressed bytes of all entries
 	inflate io.ReadCloser        // reused deflate decompressor (entries are read one at a time)
+	// read holds the entries already read in full and found whole (the
+	// XML documents parsed before verifyEntries), so that no entry is
+	// decompressed twice.
+	read map[*zip.File]bool
+	// offset is where each entry's local header is in the archive.
+	offset map[*zip.File]uint64
 }
 
 // Record signatures and fixed lengths from the ZIP application note.
@@ -93,7 +99,8 @@ func openArchive(r io.ReaderAt, size int64, lim Limits) (*archive, error) {
 		return nil, unreadable("central directory lists %d entries but archive/zip read %d", len(cd), len(zr.File))
 	}
 
-	a := &archive{r: r, size: size, lim: lim, entries: zr.File, files: make(map[string]*zip.File, len(zr.File))}
+	a := &archive{r: r, size: size, lim: lim, entries: zr.File, files: make(map[string]*zip.File, len(zr.File)),
+		read: map[*zip.File]bool{}, offset: make(map[*zip.File]uint64, len(zr.File))}
 	type span struct {
 		start, end uint64
 		name       string
@@ -118,6 +125,7 @@ func openArchive(r io.ReaderAt, size int64, lim Limits) (*archive, error) {
 			return nil, err
 		}
 		spans = append(spans, span{rec.localOffset, dataStart + f.CompressedSize64, name})
+		a.offset[f] = rec.localOffset
 
 		isDir := strings.HasSuffix(name, "/")
 		mode := f.Mode()
@@ -381,12 +389,16 @@ func checkLocalHeader(r io.ReaderAt, size int64, f *zip.File, rec cdRecord) (uin
 	return start, nil
 }
 
-// verifyEntries decompresses every entry in full, checking its length and
-// CRC-32 against its header, and recounts the total.
+// verifyEntries decompresses every entry not yet read in full, checking
+// its length and CRC-32 against its header, and recounts the total.
 func (a *archive) verifyEntries() error {
 	var total int64
 	buf := make([]byte, 32<<10)
 	for _, f := range a.entries {
+		if a.read[f] {
+			total += int64(f.UncompressedSize64) // its length was checked
+			continue
+		}
 		e, err := a.open(f)
 		if err != nil {
 			return err
@@ -410,6 +422,7 @@ func (a *archive) verifyEntries() error {
 // at the end checks the length, the CRC-32 and that the compressed stream
 // used all of the entry's compressed bytes.
 type entryReader struct {
+	a   *archive
 	f   *zip.File
 	src io.Reader     // LimitReader over the decompressed data
 	raw *bufio.Reader // compressed bytes (deflate only)
@@ -424,7 +437,7 @@ func (a *archive) open(f *zip.File) (*entryReader, error) {
 	if err != nil {
 		return nil, unreadable("entry %s: %v", q(f.Name), err)
 	}
-	e := &entryReader{f: f, crc: crc32.NewIEEE()}
+	e := &entryReader{a: a, f: f, crc: crc32.NewIEEE()}
 	var data io.Reader = raw
 	if f.Method == zip.Deflate {
 		e.raw = bufio.NewReader(raw)
@@ -462,6 +475,7 @@ func (e *entryReader) Read(p []byte) (int, error) {
 			e.err = unreadable("entry %s has data after its compressed stream", q(e.f.Name))
 		default:
 			e.err = io.EOF
+			e.a.read[e.f] = true
 			return n, io.EOF
 		}
 		return 0, e.err

@@ -80,14 +80,17 @@ func FuzzValidate(f *testing.F) {
 	})
 }
 
-// FuzzPackageXML fuzzes the two XML documents inside an otherwise valid
-// package, which random changes to a ZIP rarely reach past the checksums.
+// FuzzPackageXML fuzzes the XML documents inside an otherwise valid
+// package (the manifest, the test and an item), which random changes to a
+// ZIP rarely reach past the checksums.
 func FuzzPackageXML(f *testing.F) {
-	f.Add(goodManifest, goodTest)
-	f.Add(strings.Replace(goodManifest, "UTF-8", "ISO-8859-1", 1), strings.Replace(goodTest, "UTF-8", "ISO-8859-1", 1))
-	f.Add(`<!DOCTYPE m [<!ENTITY x "y">]><manifest xmlns="http://www.imsglobal.org/xsd/imscp_v1p1" identifier="&x;"/>`, `<a xml:base="../"/>`)
-	f.Fuzz(func(t *testing.T, manifest, test string) {
-		data := buildZip(t, goodPackage("imsmanifest.xml", manifest, "tests/test.xml", test))
+	withImage := strings.Replace(item, "/>", `><itemBody xml:base="../media/"><img src="pic.png" alt=""/></itemBody></assessmentItem>`, 1)
+	f.Add(goodManifest, goodTest, item)
+	f.Add(strings.Replace(goodManifest, "UTF-8", "ISO-8859-1", 1), strings.Replace(goodTest, "UTF-8", "ISO-8859-1", 1), withImage)
+	f.Add(`<!DOCTYPE m [<!ENTITY x "y">]><manifest xmlns="http://www.imsglobal.org/xsd/imscp_v1p1" identifier="&x;"/>`, `<a xml:base="../"/>`, `<assessmentItem`)
+	f.Add(goodManifest, goodTest, strings.Replace(withImage, `src="pic.png"`, `src="../../pic.png"`, 1))
+	f.Fuzz(func(t *testing.T, manifest, test, item string) {
+		data := buildZip(t, goodPackage("imsmanifest.xml", manifest, "tests/test.xml", test, "items/item2.xml", item))
 		p, err := Validate(bytes.NewReader(data), int64(len(data)), fuzzLimits)
 		if err != nil {
 			if p != nil {

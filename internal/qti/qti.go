@@ -27,12 +27,42 @@
 //   - has an assessmentTest document that is well-formed XML with
 //     assessmentTest as its root, and every assessmentItemRef and
 //     assessmentSectionRef href in it names a file present in the ZIP,
-//     resolved from the test's folder without leaving the package.
+//     resolved from the test's folder without leaving the package; the
+//     section documents so referenced are checked the same way, with
+//     assessmentSection as their root; every item reference has an
+//     identifier, unique within the test;
+//   - has every item the test references declared as an assessmentItem
+//     resource of the manifest, and well-formed XML whose root is the
+//     assessmentItem of the test's QTI version (assessmentItem in a QTI
+//     2.x namespace, qti-assessment-item in QTI 3.0's) with the attributes
+//     the QTI schemas require of it (identifier, title, and adaptive and
+//     timeDependent, or time-dependent, as booleans), no text directly in
+//     the root, and for QTI 2.x only the children the schema allows there,
+//     in its order (declarations, templateProcessing, stylesheets,
+//     itemBody, responseProcessing, modalFeedback), whose variable
+//     declarations have the attributes and values the schema allows; every
+//     file an item needs when it is shown (img src, object data,
+//     stylesheet href, audio, video, source and track src, xi:include
+//     href) is in the ZIP, resolved from the item's folder without leaving
+//     the package, or else from the package root if the item's resource
+//     or one it depends on declares that file; an inline data: URL aside,
+//     no URL may name another site.
+//
+// The documents are not validated against the QTI XML schemas: the Go
+// libraries that validate XSD bind libxml2 through cgo, which would make
+// the one static binary depend on a C library on every platform, read
+// each document into memory whole, and need the QTI schemas and those
+// they import (MathML, XInclude, SSML, APIP) shipped inside it with their
+// licences. The checks above are those a delivery engine needs to show
+// every item; what they leave out (an interaction's content model, say)
+// is the authoring tool's to get right.
 //
 // Validation never writes anything: the archive is read through an
-// io.ReaderAt, entries are decompressed into a checksum only, and the two
-// XML documents it parses are read through bounded readers. Every error
-// wraps exactly one of the sentinel errors below; test with errors.Is.
+// io.ReaderAt, every entry is decompressed once, into a checksum and, for
+// the XML documents it parses, a streaming decoder reading through a
+// bounded reader. Errors about a document name it and the line; every
+// error wraps exactly one of the sentinel errors below; test with
+// errors.Is.
 package qti
 
 import (
@@ -52,15 +82,16 @@ var (
 	ErrUnreadable = errors.New("qti: unreadable archive")
 	// ErrNotContentPackage: there is no imsmanifest.xml at the root.
 	ErrNotContentPackage = errors.New("qti: not a content package")
-	// ErrBadManifest: imsmanifest.xml is not well-formed XML, has a DTD, or
-	// is not an IMS Content Packaging manifest.
+	// ErrBadManifest: imsmanifest.xml is not well-formed XML, has a DTD,
+	// is not an IMS Content Packaging manifest, or does not declare as an
+	// item resource an item the test references.
 	ErrBadManifest = errors.New("qti: bad manifest")
 	// ErrNoTest: no resource has an assessmentTest type.
 	ErrNoTest = errors.New("qti: no assessmentTest resource")
 	// ErrManyTests: more than one resource has an assessmentTest type.
 	ErrManyTests = errors.New("qti: more than one assessmentTest resource")
-	// ErrMissingFile: an href or a dependency names something that is not
-	// in the package.
+	// ErrMissingFile: an href, a dependency or a file an item needs names
+	// something that is not in the package.
 	ErrMissingFile = errors.New("qti: missing file")
 	// ErrPathEscape: an entry name or an href is absolute, contains "..",
 	// a backslash, a drive letter, a NUL or another control character, or
@@ -72,9 +103,15 @@ var (
 	// the same cleaned name, names that differ only in case, or a name used
 	// both as a file and as a folder.
 	ErrDuplicateEntry = errors.New("qti: duplicate entry")
-	// ErrBadTest: the assessmentTest document is not well-formed XML, has a
-	// DTD, or its root element is not assessmentTest.
+	// ErrBadTest: the assessmentTest document (or a section document it
+	// references) is not well-formed XML, has a DTD, its root element is
+	// not assessmentTest (assessmentSection), or an item reference has no
+	// identifier or one used before.
 	ErrBadTest = errors.New("qti: bad assessmentTest")
+	// ErrBadItem: an item the test references is not well-formed XML,
+	// has a DTD, its root element is not the assessmentItem of the test's
+	// QTI version, or it lacks an attribute QTI requires of it.
+	ErrBadItem = errors.New("qti: bad assessmentItem")
 )
 
 // Limits bound what a package may expand to. A zero field means "use the
@@ -118,9 +155,9 @@ var DefaultLimits = Limits{
 // them anyway.
 const ratioFloor = 64 << 10
 
-// maxXMLBytes bounds the two XML documents this package parses (the
-// manifest and the assessmentTest), on top of MaxEntryBytes, so that parsing
-// cannot use more than a bounded amount of memory.
+// maxXMLBytes bounds each XML document this package parses (the manifest,
+// the assessmentTest, its sections and items), on top of MaxEntryBytes, so
+// that parsing cannot use more than a bounded amount of memory.
 const maxXMLBytes = 64 << 20
 
 // maxXMLDepth bounds element nesting in the parsed XML documents.
@@ -186,9 +223,6 @@ func Validate(r io.ReaderAt, size int64, lim Limits) (*Package, error) {
 	if _, ok := a.files[manifestName]; !ok {
 		return nil, fmt.Errorf("%w: no %s at the root of the archive", ErrNotContentPackage, manifestName)
 	}
-	if err := a.verifyEntries(); err != nil {
-		return nil, err
-	}
 	m, err := parseManifest(a)
 	if err != nil {
 		return nil, err
@@ -197,8 +231,16 @@ func Validate(r io.ReaderAt, size int64, lim Limits) (*Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	title, err := checkTest(a, test)
+	title, refs, err := checkTest(a, test)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkItems(a, m, testTypes[test.typ], refs); err != nil {
+		return nil, err
+	}
+	// Last, so that the XML documents read in full above are not
+	// decompressed again.
+	if err := a.verifyEntries(); err != nil {
 		return nil, err
 	}
 	files := make([]string, 0, len(a.files))

@@ -15,7 +15,7 @@ const testdata = "../../testdata/qti/"
 // sentinels are all the errors Validate may wrap.
 var sentinels = []error{
 	ErrUnreadable, ErrNotContentPackage, ErrBadManifest, ErrNoTest, ErrManyTests,
-	ErrMissingFile, ErrPathEscape, ErrTooLarge, ErrDuplicateEntry, ErrBadTest,
+	ErrMissingFile, ErrPathEscape, ErrTooLarge, ErrDuplicateEntry, ErrBadTest, ErrBadItem,
 }
 
 // checkError fails unless err wraps want, wraps no other sentinel, and

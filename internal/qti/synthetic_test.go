@@ -173,16 +173,20 @@ func TestSyntheticQTI3(t *testing.T) {
     </qti-assessment-section>
   </qti-test-part>
 </qti-assessment-test>`
-	files := []entry{{name: "imsmanifest.xml", body: manifest}, {name: "test.xml", body: test}, {name: "items/i.xml", body: "<x/>"}}
+	files := []entry{{name: "imsmanifest.xml", body: manifest}, {name: "test.xml", body: test}, {name: "items/i.xml", body: item3}}
 	p := expect(t, buildZip(t, files), DefaultLimits, nil, "")
 	if p.Title != "Three" || p.Items != 1 || p.Test != "test.xml" {
 		t.Errorf("got %+v", *p)
 	}
 	files[1].body = strings.Replace(test, `href="items/i.xml"`, `href="items/j.xml"`, 1)
 	expect(t, buildZip(t, files), DefaultLimits, ErrMissingFile, `"items/j.xml"`)
-	files[1].body = goodTest // a QTI 2 document for a QTI 3 resource type
+	files[1].body, files[2].body = test, item // a QTI 2 item in a QTI 3 test
+	expect(t, buildZip(t, files), DefaultLimits, ErrBadItem, `"items/i.xml": line 1: root element "assessmentItem"`)
+	files[1].body, files[2].body = goodTest, item3 // a QTI 2 document for a QTI 3 resource type
 	expect(t, buildZip(t, files), DefaultLimits, ErrBadTest, "qti-assessment-test")
 }
+
+const item3 = `<qti-assessment-item xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0" identifier="i" title="I" time-dependent="false"/>`
 
 // zeros returns n zero bytes: they deflate about a thousandfold.
 func zeros(n int) string { return string(make([]byte, n)) }

@@ -8,107 +8,233 @@ import (
 	"strings"
 )
 
-// The namespaces, root element and reference elements of an assessmentTest
-// document, by QTI major version.
-var testDocs = map[int]struct {
+// qtiVersion names the documents and elements of one QTI major version.
+type qtiVersion struct {
 	namespaces map[string]bool
-	root       string
-	refs       map[string]bool
-}{
+	test       string // root of the assessmentTest document
+	section    string // root of a document an assessmentSectionRef names
+	item       string // root of an assessmentItem document
+	itemRef    string
+	sectionRef string
+}
+
+// versions are the QTI major versions, by the number testTypes gives.
+var versions = map[int]qtiVersion{
 	2: {
 		namespaces: map[string]bool{
 			"http://www.imsglobal.org/xsd/imsqti_v2p0": true,
 			"http://www.imsglobal.org/xsd/imsqti_v2p1": true,
 			"http://www.imsglobal.org/xsd/imsqti_v2p2": true,
 		},
-		root: "assessmentTest",
-		refs: map[string]bool{"assessmentItemRef": true, "assessmentSectionRef": true},
+		test:       "assessmentTest",
+		section:    "assessmentSection",
+		item:       "assessmentItem",
+		itemRef:    "assessmentItemRef",
+		sectionRef: "assessmentSectionRef",
 	},
 	3: {
 		namespaces: map[string]bool{"http://www.imsglobal.org/xsd/imsqtiasi_v3p0": true},
-		root:       "qti-assessment-test",
-		refs:       map[string]bool{"qti-assessment-item-ref": true, "qti-assessment-section-ref": true},
+		test:       "qti-assessment-test",
+		section:    "qti-assessment-section",
+		item:       "qti-assessment-item",
+		itemRef:    "qti-assessment-item-ref",
+		sectionRef: "qti-assessment-section-ref",
 	},
 }
 
+// itemRef is one assessmentItemRef of the test.
+type itemRef struct {
+	path string // the item document, resolved and present in the package
+	doc  string // the test or section document the reference is in
+	line int
+}
+
+// testWalk reads the assessmentTest document and the section documents
+// it references, collecting the item references.
+type testWalk struct {
+	a        *archive
+	v        qtiVersion
+	typ      string          // the test resource's type
+	refs     []itemRef       // in document order
+	ids      map[string]int  // index in refs of each reference identifier
+	sections []string        // section documents to read
+	queued   map[string]bool // sections, to read each once
+}
+
 // checkTest parses the assessmentTest document of the test resource and
-// checks every item and section it references by href; it returns the
-// test's title.
-func checkTest(a *archive, test *resource) (string, error) {
-	f := a.files[test.href]
-	if f.UncompressedSize64 > maxXMLBytes {
-		return "", fmt.Errorf("%w: %s is %d bytes (limit %d for an xml document)", ErrTooLarge, q(test.href), f.UncompressedSize64, maxXMLBytes)
+// the section documents it references, checks every item and section
+// reference, and returns the test's title and its item references.
+func checkTest(a *archive, test *resource) (string, []itemRef, error) {
+	w := &testWalk{a: a, v: versions[testTypes[test.typ]], typ: test.typ, ids: map[string]int{}, queued: map[string]bool{}}
+	title, err := w.walk(test.href, w.v.test)
+	if err != nil {
+		return "", nil, err
 	}
-	e, err := a.open(f)
+	// walk appends to sections as it finds references; the section
+	// documents are read once each, so a loop of references ends.
+	for i := 0; i < len(w.sections); i++ {
+		if _, err := w.walk(w.sections[i], w.v.section); err != nil {
+			return "", nil, err
+		}
+	}
+	return title, w.refs, nil
+}
+
+// walk reads the document doc, whose root must be root, and returns its
+// title attribute.
+func (w *testWalk) walk(doc, root string) (string, error) {
+	d, err := openDoc(w.a, doc, ErrBadTest)
 	if err != nil {
 		return "", err
 	}
-	defer e.Close()
-	doc := testDocs[testTypes[test.typ]]
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: "+format, append([]any{ErrBadTest, q(test.href)}, args...)...)
-	}
-	var (
-		x     = newXMLReader(e)
-		bases []string // the path hrefs in each open element are relative to
-		ns    string
-		title string
-	)
+	defer d.Close()
+	var ns, title string
 	for {
-		tok, err := x.next()
+		tok, err := d.next()
 		if err == io.EOF {
 			return title, nil
 		}
 		if err != nil {
-			if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnreadable) {
+			return "", err
+		}
+		t, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		local := t.Name.Local
+		switch {
+		case d.depth() == 1:
+			if !w.v.namespaces[t.Name.Space] || local != root {
+				return "", d.errorf("root element %s in namespace %s is not %s for resource type %s", q(local), q(t.Name.Space), root, w.typ)
+			}
+			ns = t.Name.Space
+			title, _ = attr(t, "title")
+		case t.Name.Space == ns && (local == w.v.itemRef || local == w.v.sectionRef):
+			id, _ := attr(t, "identifier")
+			href, ok := attr(t, "href")
+			if !ok {
+				return "", d.errorf("%s %s has no href", local, q(id))
+			}
+			p, err := d.file(href, local+" "+q(id)+" href")
+			if err != nil {
 				return "", err
 			}
-			return "", bad("%v", err)
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			bases = bases[:len(bases)-1]
-		case xml.StartElement:
-			base := test.href
-			if len(bases) > 0 {
-				base = bases[len(bases)-1]
+			if local == w.v.sectionRef {
+				if !w.queued[p] {
+					w.queued[p] = true
+					w.sections = append(w.sections, p)
+				}
+				break
 			}
-			if v, ok := xmlBase(t); ok {
-				if base, err = testPath(test.href, base, v, "xml:base", true); err != nil {
-					return "", err
-				}
+			// The identifier of an item reference must be unique within
+			// the test: results name the item by it.
+			if strings.TrimSpace(id) == "" {
+				return "", d.errorf("%s %s has no identifier", local, q(href))
 			}
-			local := t.Name.Local
-			switch {
-			case len(bases) == 0:
-				if !doc.namespaces[t.Name.Space] || local != doc.root {
-					return "", bad("root element %s in namespace %s is not %s for resource type %s", q(local), q(t.Name.Space), doc.root, test.typ)
-				}
-				ns = t.Name.Space
-				title, _ = attr(t, "title")
-			case t.Name.Space == ns && doc.refs[local]:
-				id, _ := attr(t, "identifier")
-				href, ok := attr(t, "href")
-				if !ok {
-					return "", bad("%s %s has no href", local, q(id))
-				}
-				p, err := testPath(test.href, base, href, local+" "+q(id)+" href", false)
-				if err != nil {
-					return "", err
-				}
-				if a.files[p] == nil {
-					return "", fmt.Errorf("%w: %s: %s %s href %s: %s is not in the package", ErrMissingFile, q(test.href), local, q(id), q(href), q(p))
-				}
+			if i, ok := w.ids[id]; ok {
+				prev := w.refs[i]
+				return "", d.errorf("%s identifier %s is already used on line %d of %s", local, q(id), prev.line, q(prev.doc))
 			}
-			bases = append(bases, base)
+			w.ids[id] = len(w.refs)
+			w.refs = append(w.refs, itemRef{path: p, doc: doc, line: d.x.line()})
 		}
 	}
 }
 
-// testPath checks an href (or, if isBase, an xml:base) from the
-// assessmentTest document and resolves it against base. Unlike in the
-// manifest, ".." is allowed while the result stays inside the package.
-func testPath(doc, base, raw, what string, isBase bool) (string, error) {
+// docReader reads one XML document of the test (the test, a section, an
+// item) token by token, keeping for each open element the path its hrefs
+// resolve against, xml:base applied. Its errors name the document and the
+// line, and wrap sentinel unless they are about the archive or a path.
+type docReader struct {
+	a        *archive
+	e        *entryReader
+	x        *xmlReader
+	path     string
+	sentinel error
+	bases    []string
+	// declared, if set, says whether the manifest declares a file for
+	// this document, which may then name it by its path from the package
+	// root.
+	declared func(file string) bool
+}
+
+func openDoc(a *archive, path string, sentinel error) (*docReader, error) {
+	f := a.files[path]
+	if f.UncompressedSize64 > maxXMLBytes {
+		return nil, fmt.Errorf("%w: %s is %d bytes (limit %d for an xml document)", ErrTooLarge, q(path), f.UncompressedSize64, maxXMLBytes)
+	}
+	e, err := a.open(f)
+	if err != nil {
+		return nil, err
+	}
+	return &docReader{a: a, e: e, x: newXMLReader(e), path: path, sentinel: sentinel}, nil
+}
+
+func (d *docReader) Close() error { return d.e.Close() }
+
+// next returns the next token, or io.EOF after the end of the document.
+func (d *docReader) next() (xml.Token, error) {
+	tok, err := d.x.next()
+	switch {
+	case err == io.EOF || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnreadable):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: %v", d.sentinel, q(d.path), err)
+	}
+	switch t := tok.(type) {
+	case xml.EndElement:
+		d.bases = d.bases[:len(d.bases)-1]
+	case xml.StartElement:
+		base := d.base()
+		if v, ok := xmlBase(t); ok {
+			if base, err = docPath(d.sentinel, d.path, d.x.line(), base, v, "xml:base", true); err != nil {
+				return nil, err
+			}
+		}
+		d.bases = append(d.bases, base)
+	}
+	return tok, nil
+}
+
+// depth is the number of open elements: 1 in the root.
+func (d *docReader) depth() int { return len(d.bases) }
+
+// base is the path hrefs in the current element resolve against.
+func (d *docReader) base() string {
+	if len(d.bases) == 0 {
+		return d.path
+	}
+	return d.bases[len(d.bases)-1]
+}
+
+// errorf is an error about the document on the current line.
+func (d *docReader) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s: line %d: "+format, append([]any{d.sentinel, q(d.path), d.x.line()}, args...)...)
+}
+
+// file resolves href, an attribute of the current element that what
+// names, to a file that must be in the package.
+func (d *docReader) file(href, what string) (string, error) {
+	p, err := docPath(d.sentinel, d.path, d.x.line(), d.base(), href, what, false)
+	if err != nil {
+		return "", err
+	}
+	if d.a.files[p] != nil {
+		return p, nil
+	}
+	if d.declared != nil {
+		if root, err := docPath(d.sentinel, d.path, d.x.line(), "", href, what, false); err == nil && d.a.files[root] != nil && d.declared(root) {
+			return root, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s: line %d: %s %s: %s is not in the package", ErrMissingFile, q(d.path), d.x.line(), what, q(href), q(p))
+}
+
+// docPath checks an href (or, if isBase, an xml:base) on the given line of
+// doc, a test, section or item document, and resolves it against base.
+// Unlike in the manifest, ".." is allowed while the result stays inside
+// the package. Malformed references wrap sentinel.
+func docPath(sentinel error, doc string, line int, base, raw, what string, isBase bool) (string, error) {
 	p, why, escape := decodeHref(raw)
 	if why == "" && p != "" {
 		why, escape = badPath(p, true), true
@@ -117,18 +243,17 @@ func testPath(doc, base, raw, what string, isBase bool) (string, error) {
 		why = "is empty"
 	}
 	if why != "" {
-		sentinel := ErrBadTest
 		if escape {
 			sentinel = ErrPathEscape
 		}
-		return "", fmt.Errorf("%w: %s: %s %s %s", sentinel, q(doc), what, q(raw), why)
+		return "", fmt.Errorf("%w: %s: line %d: %s %s %s", sentinel, q(doc), line, what, q(raw), why)
 	}
 	r, ok := resolve(base, p)
 	if !ok {
-		return "", fmt.Errorf("%w: %s: %s %s leaves the package", ErrPathEscape, q(doc), what, q(raw))
+		return "", fmt.Errorf("%w: %s: line %d: %s %s leaves the package", ErrPathEscape, q(doc), line, what, q(raw))
 	}
 	if !isBase && (r == "" || strings.HasSuffix(r, "/")) {
-		return "", fmt.Errorf("%w: %s: %s %s names a folder, not a file", ErrMissingFile, q(doc), what, q(raw))
+		return "", fmt.Errorf("%w: %s: line %d: %s %s names a folder, not a file", ErrMissingFile, q(doc), line, what, q(raw))
 	}
 	return r, nil
 }

@@ -42,9 +42,34 @@ func newXMLReader(r io.Reader) *xmlReader {
 }
 
 // next returns the next token, io.EOF after the end of a complete
-// document, or an error. Errors from the underlying reader (which wrap
-// ErrTooLarge or ErrUnreadable) are returned unchanged.
+// document, or an error that starts with the line it was found on. Errors
+// from the underlying reader (which wrap ErrTooLarge or ErrUnreadable) are
+// returned unchanged.
 func (x *xmlReader) next() (xml.Token, error) {
+	tok, err := x.token()
+	if err != nil {
+		var se *xml.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			return nil, errors.New(errmsg.XMLSyntax(se))
+		case err == io.EOF || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnreadable):
+			return nil, err
+		}
+		return nil, fmt.Errorf("line %d: %w", x.line(), err)
+	}
+	return tok, nil
+}
+
+// line is the line of the input the last token ended on: for a start
+// element, the line of its closing ">".
+func (x *xmlReader) line() int {
+	line, _ := x.d.InputPos()
+	return line
+}
+
+// token is next with the decoder's errors as they are and its own without
+// a line.
+func (x *xmlReader) token() (xml.Token, error) {
 	tok, err := x.d.Token()
 	if err == io.EOF {
 		if !x.root {
@@ -53,10 +78,6 @@ func (x *xmlReader) next() (xml.Token, error) {
 		return nil, io.EOF
 	}
 	if err != nil {
-		var se *xml.SyntaxError
-		if errors.As(err, &se) {
-			return nil, errors.New(errmsg.XMLSyntax(se))
-		}
 		return nil, err
 	}
 	first := x.first
