@@ -177,7 +177,7 @@ func retry(ctx context.Context, what string, fn func() (retryAfter time.Duration
 // into out (if not nil). It returns the answer's status.
 func (s *Syncer) call(ctx context.Context, method, path string, body []byte, contentType string, out any) (int, error) {
 	var status int
-	err := retry(ctx, method+" "+path, func() (time.Duration, error) {
+	err := retry(ctx, method+" "+path, func() (after time.Duration, err error) {
 		req, err := http.NewRequestWithContext(ctx, method, s.root+path, bytes.NewReader(body))
 		if err != nil {
 			return 0, err
@@ -185,33 +185,41 @@ func (s *Syncer) call(ctx context.Context, method, path string, body []byte, con
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
 		}
-		resp, err := s.http.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		status = resp.StatusCode
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		if err != nil {
-			return 0, err
-		}
-		if status >= 300 {
-			s.status(status)
-			var e struct {
-				Error string `json:"error"`
-			}
-			json.Unmarshal(b, &e)
-			after, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-			return time.Duration(after) * time.Second, &StatusError{Status: status, Message: e.Error}
-		}
-		if out != nil && status != http.StatusNoContent {
-			if err := json.Unmarshal(b, out); err != nil {
-				return 0, fmt.Errorf("unreadable answer: %w", err)
-			}
-		}
-		return 0, nil
+		status, after, err = s.exchange(req, out)
+		return after, err
 	})
 	return status, err
+}
+
+// exchange sends a request once and decodes a JSON answer into out (if
+// not nil). It returns the answer's status, and the Retry-After of an
+// unsuccessful one.
+func (s *Syncer) exchange(req *http.Request, out any) (int, time.Duration, error) {
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	status := resp.StatusCode
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return status, 0, err
+	}
+	if status >= 300 {
+		s.status(status)
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(b, &e)
+		after, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return status, time.Duration(after) * time.Second, &StatusError{Status: status, Message: e.Error}
+	}
+	if out != nil && status != http.StatusNoContent {
+		if err := json.Unmarshal(b, out); err != nil {
+			return status, 0, fmt.Errorf("unreadable answer: %w", err)
+		}
+	}
+	return status, 0, nil
 }
 
 // download fetches the files of a bundle into dir/BUNDLE, resuming each

@@ -50,9 +50,16 @@ type Server struct {
 	// bundles being uploaded.
 	spool, inbox string
 
-	mu      sync.Mutex
-	uploads map[string]int
-	pulls   map[string]*sync.Mutex
+	// Quota bounds each client's uploads nobody committed yet.
+	Quota Quota
+
+	mu sync.Mutex
+	// uploads counts each client's uploads running, reserved their bytes;
+	// busy holds the bundles being uploaded in one stream.
+	uploads  map[string]int
+	reserved map[string]int64
+	busy     map[string]bool
+	pulls    map[string]*sync.Mutex
 }
 
 // New returns a server for a central home.
@@ -64,6 +71,7 @@ func New(c *central.Central, log *slog.Logger) *Server {
 		// typos, too few to guess a 256-bit secret, or even to annoy.
 		limit:    limiter{max: 10, window: time.Minute, m: map[string]*failures{}},
 		TokenTTL: 15 * time.Minute,
+		Quota:    DefaultQuota,
 		spool:    c.Home.Path("spool"),
 		inbox:    c.Home.Path("inbox"),
 		uploads:  map[string]int{},
@@ -80,6 +88,8 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST "+APIPrefix+"/data/pull", s.authed(s.pull))
 	mux.HandleFunc("GET "+APIPrefix+"/bundles/{bundle}/{file}", s.authed(s.download))
+	mux.HandleFunc("GET "+APIPrefix+"/results/{bundle}", s.authed(s.uploadStatus))
+	mux.HandleFunc("PUT "+APIPrefix+"/results/{bundle}", s.authed(s.putBundle))
 	mux.HandleFunc("PUT "+APIPrefix+"/results/{bundle}/{file}", s.authed(s.upload))
 	mux.HandleFunc("POST "+APIPrefix+"/results/{bundle}/commit", s.authed(s.commit))
 	mux.HandleFunc("GET "+APIPrefix+"/receipts", s.authed(s.receipts))
