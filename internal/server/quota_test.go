@@ -217,10 +217,21 @@ func TestUploadStream(t *testing.T) {
 	if st != http.StatusConflict || h.Get(server.HeaderOffset) != fmt.Sprint(from) {
 		t.Errorf("from 0: %d %s, offset %q; want 409 at %d", st, b, h.Get(server.HeaderOffset), from)
 	}
-	st, _, b = f.PutStream(tok, name, int64(from), stream[from:], sig, man, true)
+	// The rest without committing: complete; then a commit of no bytes.
+	st, _, b = f.PutStream(tok, name, int64(from), stream[from:], sig, man, false)
+	if st != 200 || !strings.Contains(string(b), fmt.Sprintf(`{"state":"complete","offset":%d}`, len(stream))) {
+		t.Fatalf("the rest: %d %s", st, b)
+	}
+	if us := status(""); us.State != server.StateComplete || us.Offset != int64(len(stream)) {
+		t.Errorf("complete: %+v", us)
+	}
+	if got := f.ExecutionsOf(); len(got) != 0 {
+		t.Fatalf("central holds %v before the commit", got)
+	}
+	st, _, b = f.PutStream(tok, name, int64(len(stream)), nil, sig, man, true)
 	var first server.UploadStatus
 	if err := json.Unmarshal(b, &first); st != 200 || err != nil || first.State != server.StateCommitted || first.Outcome != importer.Applied || first.Receipt == nil {
-		t.Fatalf("the rest: %d %s", st, b)
+		t.Fatalf("the commit: %d %s", st, b)
 	}
 	if left := inboxOf(f, "ca"); len(left) != 0 {
 		t.Errorf("left in the inbox: %v", left)

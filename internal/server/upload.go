@@ -647,11 +647,14 @@ func openStream(dir, bundle, client string, key minisign.PublicKey) (*stream, er
 			st.skipStored()
 		}
 	}
+	if st.state() == StateComplete {
+		return st, nil
+	}
 	info, err := os.Stat(filepath.Join(dir, st.partName()))
 	switch {
-	case err == nil:
+	case err == nil && info.Mode().IsRegular():
 		st.part = info.Size()
-	case !errors.Is(err, fs.ErrNotExist):
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
 	st.offset += st.part
