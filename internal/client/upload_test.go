@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -19,10 +20,13 @@ import (
 // uploadLog is a handler wrapper that records the requests for result
 // uploads and counts the body bytes central reads from them. With cut
 // set, it cuts the connection of the first PUT once central has read that
-// share of its body.
+// share of its body; with lose set, once central has answered it (and
+// then calls stop, if set: the sync is stopped too).
 type uploadLog struct {
-	h   http.Handler
-	cut float64
+	h    http.Handler
+	cut  float64
+	lose bool
+	stop context.CancelFunc
 
 	mu       sync.Mutex
 	requests []*http.Request
@@ -44,12 +48,17 @@ func (u *uploadLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mu.Unlock()
 	body := &countedBody{r: r.Body, u: u, limit: -1}
 	r.Body = body
-	if !first || u.cut == 0 {
+	if !first || (u.cut == 0 && !u.lose) {
 		u.h.ServeHTTP(w, r)
 		return
 	}
-	body.limit = int64(float64(r.ContentLength) * u.cut)
+	if u.cut > 0 {
+		body.limit = int64(float64(r.ContentLength) * u.cut)
+	}
 	u.h.ServeHTTP(httptest.NewRecorder(), r)
+	if u.stop != nil {
+		u.stop()
+	}
 	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		conn.Close()
 	}
@@ -144,4 +153,45 @@ func TestUploadResume(t *testing.T) {
 	if max := float64(u.length) * 1.15; float64(u.read) > max {
 		t.Errorf("sent %d bytes for a bundle of %d: more than 1.15 times", u.read, u.length)
 	}
+}
+
+// TestCommitAnswerLostNextRun: central commits a result bundle, the answer
+// is lost and the sync stops; the next sync asks central, which answers
+// with the same receipts, and sends nothing again.
+func TestCommitAnswerLostNextRun(t *testing.T) {
+	f := testfixture.New(t)
+	ctx, cancel := context.WithCancel(f.Ctx)
+	u := &uploadLog{lose: true, stop: cancel}
+	f.Start(func(h http.Handler) http.Handler { u.h = h; return u })
+	a := f.Register("ca", "A")
+	s := f.Syncer("ca")
+	if _, err := s.Data(f.Ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	testfixture.AddResults(t, a, "x", 5)
+	if _, err := s.Results(ctx); err == nil {
+		t.Fatal("the sync whose commit answer was lost succeeded")
+	}
+	if got := f.ExecutionsOf(); got["ca"] != 5 {
+		t.Fatalf("central holds %v", got)
+	}
+	sent := len(u.requests)
+	lines, err := f.Syncer("ca").Results(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || lines[0].Kind != "receipts" || lines[0].Seq != 1 || lines[0].Outcome != importer.Applied {
+		t.Errorf("the next sync: %+v, want receipt batch 1 applied", lines)
+	}
+	var again []string
+	for _, r := range u.requests[sent:] {
+		again = append(again, r.Method+" "+r.URL.String())
+	}
+	if len(again) != 1 || !strings.HasPrefix(again[0], "GET ") || !strings.Contains(again[0], "bundle_id=") {
+		t.Errorf("the next sync asked %v, want one GET by bundle id", again)
+	}
+	if left, _ := os.ReadDir(a.Home.Path(client.OutgoingDir)); len(left) != 0 {
+		t.Errorf("left in outgoing: %v", left)
+	}
+	f.CheckStatus("ca", 1, 5)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -313,5 +314,57 @@ func TestUploadStreamRefusals(t *testing.T) {
 	}
 	if st, b := f.API(http.MethodGet, server.APIPrefix+"/results/"+name+"?bundle_id=00000000000000000000000000000000", tok, nil, ""); st != 400 {
 		t.Errorf("a bundle_id not of the bundle: %d %s", st, b)
+	}
+}
+
+// TestUploadQuotaInFlight: the bytes of an upload running count in the
+// quota from its start, and the sweep leaves a client with an upload
+// running alone.
+func TestUploadQuotaInFlight(t *testing.T) {
+	f := testfixture.New(t)
+	f.S.Quota.Bytes = 1000
+	f.Start(nil)
+	_, tok := resultBundle(t, f, 1)
+	held := "results-ca-000100-0000aaaa"
+	pr, pw := io.Pipe()
+	req, err := http.NewRequestWithContext(f.Ctx, http.MethodPut, f.URL+server.APIPrefix+"/results/"+held+"/"+manifest.SigName, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 600
+	req.Header.Set("Authorization", "Bearer "+tok)
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	pw.Write([]byte(strings.Repeat("x", 10)))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(inboxOf(f, "ca")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the held upload did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, b := f.API(http.MethodPut, server.APIPrefix+"/results/results-ca-000101-0000bbbb/"+manifest.SigName, tok, strings.NewReader(strings.Repeat("y", 500)), "application/octet-stream")
+	if st != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "at most 1000 bytes of uncommitted uploads per client, and 600 are held") {
+		t.Errorf("an upload beside one running: %d %s, want 413", st, b)
+	}
+	later := time.Now().Add(2 * f.S.Quota.Lifetime)
+	if n, err := f.S.Sweep(later); n != 0 || err != nil {
+		t.Errorf("the sweep removed %d (%v) of a client uploading", n, err)
+	}
+	pw.Write([]byte(strings.Repeat("x", 590)))
+	pw.Close()
+	if st := <-done; st != http.StatusCreated {
+		t.Fatalf("the held upload: %d", st)
+	}
+	if n, err := f.S.Sweep(later); n != 1 || err != nil {
+		t.Errorf("the sweep once the upload is done: %d removed, %v", n, err)
 	}
 }

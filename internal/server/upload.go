@@ -261,6 +261,11 @@ func usage(cdir string) (open int, bytes int64, err error) {
 			return 0, 0, err
 		}
 		for _, f := range files {
+			// A temporary file is an upload running: its bytes are
+			// reserved already.
+			if strings.HasPrefix(f.Name(), ".upload-") {
+				continue
+			}
 			if info, err := f.Info(); err == nil && info.Mode().IsRegular() {
 				bytes += info.Size()
 			}
