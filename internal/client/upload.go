@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/taosync/taosync/importer"
@@ -184,6 +185,8 @@ func (s *Syncer) putRequest(ctx context.Context, name string, files []streamFile
 // bytes, opening each file only when it comes, and reports the bytes of
 // the stream read.
 type streamReader struct {
+	// mu: the HTTP client may close the body while it reads it.
+	mu     sync.Mutex
 	files  []streamFile
 	skip   int64
 	cur    *os.File
@@ -194,6 +197,8 @@ type streamReader struct {
 // Close closes the file being read; the HTTP client calls it when it is
 // done with the body, read whole or not.
 func (r *streamReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.cur == nil {
 		return nil
 	}
@@ -203,6 +208,8 @@ func (r *streamReader) Close() error {
 }
 
 func (r *streamReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for {
 		if r.cur == nil {
 			for len(r.files) > 0 && r.skip >= r.files[0].size {

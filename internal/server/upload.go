@@ -551,8 +551,8 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 			return
 		}
 	}
-	if max := st.total(); max >= 0 && r.ContentLength > max-from {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is longer than the %d bytes left of %s", max-from, b))
+	if total := st.total(); total >= 0 && r.ContentLength > total-from {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is longer than the %d bytes left of %s", total-from, b))
 		return
 	}
 	want := r.ContentLength
