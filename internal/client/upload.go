@@ -82,6 +82,9 @@ func (s *Syncer) send(ctx context.Context, dir string) ([]importer.Line, error) 
 			return 0, err
 		}
 		_, after, err := s.exchange(req, &resp)
+		// The client may still be reading the body (central answered
+		// before the end): stop it, and its progress, here.
+		req.Body.Close()
 		var se *StatusError
 		if errors.As(err, &se) && se.Status == http.StatusConflict {
 			// Central's offset moved since it answered (a request cut
