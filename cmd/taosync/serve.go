@@ -20,6 +20,7 @@ type serveOptions struct {
 	insecureHTTP    bool
 	tokenTTL        time.Duration
 	shutdownGrace   time.Duration
+	quota           server.Quota
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -39,12 +40,18 @@ func (a *app) serveCommand() *cobra.Command {
 	f.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain HTTP on an address that is not loopback")
 	f.DurationVar(&o.tokenTTL, "token-ttl", 15*time.Minute, "lifetime of access tokens")
 	f.DurationVar(&o.shutdownGrace, "shutdown-grace", 30*time.Second, "time in-flight requests get to finish on SIGTERM")
+	f.IntVar(&o.quota.Bundles, "upload-max-bundles", server.DefaultQuota.Bundles, "result bundles a client may have uploaded and not committed")
+	f.Int64Var(&o.quota.Bytes, "upload-max-bytes", server.DefaultQuota.Bytes, "bytes a client may have uploaded and not committed")
+	f.DurationVar(&o.quota.Lifetime, "upload-lifetime", server.DefaultQuota.Lifetime, "how long an upload nobody commits is kept after its last byte")
 	return cmd
 }
 
 func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	if o.quota.Bundles < 1 || o.quota.Bytes < 1 || o.quota.Lifetime <= 0 {
+		return usageError{errors.New("--upload-max-bundles, --upload-max-bytes and --upload-lifetime must be above 0")}
 	}
 	host, _, err := net.SplitHostPort(o.addr)
 	if err != nil {
@@ -63,6 +70,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	defer cc.Close()
 	s := server.New(cc, a.log)
 	s.TokenTTL = o.tokenTTL
+	s.Quota = o.quota
 	// Bounded everything: headers, idle connections, request headers'
 	// size. Bodies are bounded per endpoint; a body may be slow (a chunk on
 	// a poor line), so there is no whole-request timeout.
@@ -82,6 +90,8 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if o.tlsCert != "" {
 		scheme = "https"
 	}
+	// Uploads nobody committed go at start, and then every hour.
+	go s.Housekeeping(ctx)
 	a.log.Info("serving", "url", scheme+"://"+ln.Addr().String())
 	fmt.Fprintf(a.stderr, "taosync: serving %s://%s\n", scheme, ln.Addr())
 	return server.Serve(ctx, srv, func() error {

@@ -388,7 +388,7 @@ type loseCommit struct {
 }
 
 func (l *loseCommit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/commit") {
+	if r.Method != http.MethodPut || r.URL.Query().Get("commit") != "true" {
 		l.h.ServeHTTP(w, r)
 		return
 	}
@@ -413,8 +413,8 @@ func (l *loseCommit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // TestCommitAnswerLost: central commits a result bundle but the answer is
-// lost; the client retries the commit, which must answer with the same
-// receipts (an idempotent upload), and the sync succeeds.
+// lost; the client asks central, which answers with the same receipts,
+// does not upload again, and the sync succeeds.
 func TestCommitAnswerLost(t *testing.T) {
 	f := testfixture.New(t)
 	l := &loseCommit{}
@@ -442,6 +442,9 @@ func TestCommitAnswerLost(t *testing.T) {
 	}
 	if len(lines) != 1 || lines[0].Kind != "receipts" || lines[0].Outcome != importer.Applied {
 		t.Errorf("results: %+v", lines)
+	}
+	if len(l.commits) != 1 || l.commits[0] != http.StatusOK {
+		t.Errorf("central answered the committing uploads %v, want one 200: the client asks, not uploads again", l.commits)
 	}
 	f.CheckStatus("ca", 1, 2)
 }

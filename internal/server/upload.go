@@ -1,0 +1,839 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/minisign"
+	"github.com/taosync/taosync/internal/safefile"
+	"github.com/taosync/taosync/manifest"
+)
+
+// A client sends a result bundle in one request: PUT /results/{bundle}
+// with the bundle's files one after the other in its stream order (the
+// signature, the manifest, then the chunks in manifest order), committed
+// in the same request with ?commit=true. A request cut short leaves what
+// came on central, and the next one sends the rest from Upload-Offset.
+// Clients before this send the files one by one (PUT
+// /results/{bundle}/{file}) and then commit (POST
+// /results/{bundle}/commit); both ways share the inbox and the quota.
+
+// Headers of the whole-bundle upload.
+const (
+	// HeaderOffset is where in the bundle's stream a PUT's body starts
+	// and, in answers, how much of the stream central holds.
+	HeaderOffset = "Upload-Offset"
+	// HeaderSignatureSize and HeaderManifestSize are the sizes of the
+	// stream's first two files; the manifest sizes the chunks.
+	HeaderSignatureSize = "Upload-Signature-Size"
+	HeaderManifestSize  = "Upload-Manifest-Size"
+)
+
+// maxSignature bounds a manifest's signature file: a minisign signature
+// with its comments is under 1 KiB.
+const maxSignature = 64 << 10
+
+// Quota bounds what one client holds on central uploaded but not
+// committed, so that no client fills central's disk with uploads nobody
+// commits.
+type Quota struct {
+	// Bundles bounds a client's open uploads: a client sends its bundles
+	// one at a time, and holds more only after failures.
+	Bundles int
+	// Bytes bounds the bytes of a client's open uploads, those in flight
+	// included.
+	Bytes int64
+	// Lifetime is how long an upload nobody touches is kept.
+	Lifetime time.Duration
+}
+
+// DefaultQuota: a bundle of 100 results is about 60 KB, so 1 GiB holds the
+// results of a large centre's weeks offline; a day is long enough to
+// resume an upload cut by a night without a link.
+var DefaultQuota = Quota{Bundles: 8, Bytes: 1 << 30, Lifetime: 24 * time.Hour}
+
+// Upload states, as GET and PUT /results/{bundle} answer them.
+const (
+	StateNone      = "none"      // central holds nothing of the bundle
+	StatePartial   = "partial"   // Offset bytes of its stream
+	StateComplete  = "complete"  // all of it, not committed
+	StateCommitted = "committed" // stored, answered with its receipts
+)
+
+// UploadStatus is what central holds of a result bundle; a committed one
+// carries the commit's answer.
+type UploadStatus struct {
+	State  string `json:"state"`
+	Offset int64  `json:"offset"`
+	*CommitResponse
+}
+
+// CommitResponse answers a committed result bundle with its receipts.
+type CommitResponse struct {
+	Outcome string `json:"outcome"`
+	// Receipt is the receipt bundle; absent for a bundle of no execution.
+	Receipt *BundleRef `json:"receipt,omitempty"`
+}
+
+// refusal is an upload refused, with the status that answers it.
+type refusal struct {
+	status int
+	msg    string
+}
+
+func (r *refusal) Error() string { return r.msg }
+
+func resultBundle(name string) bool {
+	return bundleName.MatchString(name) && strings.HasPrefix(name, "results-")
+}
+
+// upload takes one file of a result bundle. The same file again is
+// accepted; a chunk must match its name's hash.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
+	b, name := r.PathValue("bundle"), r.PathValue("file")
+	if !resultBundle(b) || !ValidFile(name) {
+		writeError(w, http.StatusBadRequest, "not a result bundle file name")
+		return
+	}
+	if !s.acquire(w, client) {
+		return
+	}
+	defer s.release(client)
+	limit := int64(manifest.MaxChunkStored)
+	switch name {
+	case manifest.FileName:
+		limit = manifest.MaxManifestBytes
+	case manifest.SigName:
+		limit = maxSignature
+	}
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, "file too large")
+		return
+	}
+	want := limit
+	if r.ContentLength >= 0 {
+		want = r.ContentLength
+	}
+	dir, done, ok := s.admit(w, client, b, want)
+	if !ok {
+		return
+	}
+	defer done()
+	tmp, err := os.CreateTemp(dir, ".upload-*")
+	if err != nil {
+		s.fail(w, "upload", err)
+		return
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), http.MaxBytesReader(w, r.Body, want))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "file too large")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "upload cut short")
+		return
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if chunkName.MatchString(name) && sum != name {
+		writeError(w, http.StatusBadRequest, "chunk does not match its name's hash")
+		return
+	}
+	final := filepath.Join(dir, name)
+	if old, err := os.ReadFile(final); err == nil {
+		if oldSum := sha256.Sum256(old); hex.EncodeToString(oldSum[:]) != sum {
+			writeError(w, http.StatusConflict, name+" was already uploaded with other content")
+			return
+		}
+		writeJSON(w, http.StatusOK, File{Name: name, Size: n, SHA256: sum})
+		return
+	}
+	if err := tmp.Sync(); err != nil {
+		s.fail(w, "upload", err)
+		return
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		s.fail(w, "upload", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, File{Name: name, Size: n, SHA256: sum})
+}
+
+// acquire counts an upload or commit of the client in, or answers 429 when
+// it has MaxUploadsPerClient running. The housekeeping leaves the uploads
+// of a client alone while it has one running.
+func (s *Server) acquire(w http.ResponseWriter, client string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uploads[client] >= MaxUploadsPerClient {
+		w.Header().Set("Retry-After", "2")
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("at most %d uploads at once per client", MaxUploadsPerClient))
+		return false
+	}
+	s.uploads[client]++
+	return true
+}
+
+func (s *Server) release(client string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.uploads[client]--
+}
+
+// admit reserves n bytes of the client's quota for an upload into bundle
+// b, and makes the bundle's folder; over quota, it answers the request
+// and changes nothing. done gives the bytes back, and removes the bundle's
+// folder and the client's if the upload left them empty (a refused upload
+// leaves nothing).
+func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir string, done func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cdir := filepath.Join(s.inbox, client)
+	dir = filepath.Join(cdir, b)
+	open, used, err := usage(cdir)
+	if err != nil {
+		s.fail(w, "upload", err)
+		return "", nil, false
+	}
+	if _, err := os.Stat(dir); err != nil && open >= s.Quota.Bundles {
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
+			"at most %d uncommitted result bundles per client: commit them, or they are removed %s after their last upload",
+			s.Quota.Bundles, s.Quota.Lifetime))
+		return "", nil, false
+	}
+	if used+s.reserved[client]+n > s.Quota.Bytes {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			"at most %d bytes of uncommitted uploads per client, and %d are held", s.Quota.Bytes, used+s.reserved[client]))
+		return "", nil, false
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		s.fail(w, "upload", err)
+		return "", nil, false
+	}
+	if s.reserved == nil {
+		s.reserved = map[string]int64{}
+	}
+	s.reserved[client] += n
+	return dir, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.reserved[client] -= n; s.reserved[client] == 0 {
+			delete(s.reserved, client)
+		}
+		// Only empty folders go: Remove fails on the others.
+		os.Remove(dir)
+		os.Remove(cdir)
+	}, true
+}
+
+// usage counts the bundle folders in a client's inbox and their bytes.
+func usage(cdir string) (open int, bytes int64, err error) {
+	bundles, err := os.ReadDir(cdir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, b := range bundles {
+		if !b.IsDir() {
+			continue
+		}
+		open++
+		files, err := os.ReadDir(filepath.Join(cdir, b.Name()))
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, f := range files {
+			// A temporary file is an upload running: its bytes are
+			// reserved already.
+			if strings.HasPrefix(f.Name(), ".upload-") {
+				continue
+			}
+			if info, err := f.Info(); err == nil && info.Mode().IsRegular() {
+				bytes += info.Size()
+			}
+		}
+	}
+	return open, bytes, nil
+}
+
+// Sweep removes the uploads nobody committed: a bundle folder whose last
+// file came Quota.Lifetime before now, an empty one at once, and the
+// client folders so emptied. A client with an upload running is left for
+// the next sweep. It returns how many bundle folders it removed.
+func (s *Server) Sweep(now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clients, err := os.ReadDir(s.inbox)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sweep uploads: %w", err)
+	}
+	removed := 0
+	var errs []error
+	for _, c := range clients {
+		if !c.IsDir() || s.uploads[c.Name()] > 0 {
+			continue
+		}
+		cdir := filepath.Join(s.inbox, c.Name())
+		bundles, err := os.ReadDir(cdir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, b := range bundles {
+			dir := filepath.Join(cdir, b.Name())
+			last, empty, err := lastWrite(dir)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if empty || now.Sub(last) >= s.Quota.Lifetime {
+				if err := os.RemoveAll(dir); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				removed++
+			}
+		}
+		os.Remove(cdir)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("sweep uploads: %w", err)
+	}
+	return removed, nil
+}
+
+// lastWrite returns the time of the last file written in a bundle folder
+// (the folder's own if none), and whether it holds none.
+func lastWrite(dir string) (time.Time, bool, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	last := info.ModTime()
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		return last, false, err
+	}
+	for _, f := range files {
+		if fi, err := f.Info(); err == nil && fi.ModTime().After(last) {
+			last = fi.ModTime()
+		}
+	}
+	return last, len(files) == 0, nil
+}
+
+// Housekeeping sweeps the uploads nobody committed at once, then every
+// hour (or quarter of the lifetime if shorter), until ctx is done.
+func (s *Server) Housekeeping(ctx context.Context) {
+	every := min(time.Hour, max(s.Quota.Lifetime/4, time.Minute))
+	for {
+		n, err := s.Sweep(time.Now())
+		if err != nil {
+			s.log.Warn("housekeeping", "err", err)
+		}
+		if n > 0 {
+			s.log.Info("removed uploads nobody committed", "bundles", n, "lifetime", s.Quota.Lifetime)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// commit imports an uploaded result bundle and answers with the receipt
+// bundle, prepared for download. Committing the same bundle again gives the
+// same receipt.
+func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
+	b := r.PathValue("bundle")
+	if !bundleName.MatchString(b) {
+		writeError(w, http.StatusNotFound, "no such upload")
+		return
+	}
+	if !s.acquire(w, client) {
+		return
+	}
+	defer s.release(client)
+	dir := filepath.Join(s.inbox, client, b)
+	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+	if err != nil {
+		writeError(w, http.StatusConflict, "upload the chunks, the signature and then the manifest first")
+		return
+	}
+	// Route by the claimed sender before anything: a client commits only
+	// its own results (the import then verifies the signature).
+	if m, err := manifest.Parse(raw); err != nil || m.Kind != manifest.KindResults || m.Sender.Client != client {
+		writeError(w, http.StatusForbidden, "not a result bundle of this client")
+		return
+	}
+	resp, err := s.importUpload(r.Context(), client, dir)
+	if !s.answered(w, "commit", err) {
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+// importUpload imports the uploaded result bundle in dir, removes it once
+// stored, and returns the answer.
+func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitResponse, error) {
+	opts, err := central.Options(ctx, s.c.Home, "http", s.log)
+	if err != nil {
+		return CommitResponse{}, err
+	}
+	lines, written, err := s.c.ImportResults(ctx, dir, opts, filepath.Join(s.spool, client))
+	if err != nil {
+		return CommitResponse{}, err
+	}
+	if len(lines) != 1 || (lines[0].Outcome != importer.Applied && lines[0].Outcome != importer.Skipped) {
+		reason := "no bundle"
+		if len(lines) == 1 {
+			reason = lines[0].Reason
+		}
+		return CommitResponse{}, &refusal{http.StatusUnprocessableEntity, reason}
+	}
+	resp := CommitResponse{Outcome: lines[0].Outcome}
+	// A bundle of no execution is answered by no receipt.
+	if d := written[lines[0].BundleID]; d != "" {
+		ref, err := s.receiptRef(d)
+		if err != nil {
+			return CommitResponse{}, err
+		}
+		resp.Receipt = &ref
+	}
+	os.RemoveAll(dir)
+	return resp, nil
+}
+
+// answered answers a refusal or a failure; it returns false on no error.
+func (s *Server) answered(w http.ResponseWriter, what string, err error) bool {
+	var ref *refusal
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &ref):
+		writeError(w, ref.status, ref.msg)
+	default:
+		s.fail(w, what, err)
+	}
+	return true
+}
+
+// uploadStatus answers what central holds of a result bundle. With ?bundle_id=
+// (the manifest's id) it answers "committed" and the commit's answer for a
+// bundle already stored: a client whose commit answer was lost asks, and
+// does not upload again.
+func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client string) {
+	b := r.PathValue("bundle")
+	if !resultBundle(b) {
+		writeError(w, http.StatusNotFound, "no such upload")
+		return
+	}
+	ctx := r.Context()
+	if id := r.URL.Query().Get("bundle_id"); id != "" {
+		if len(id) != 32 || !strings.HasSuffix(b, "-"+id[:8]) {
+			writeError(w, http.StatusBadRequest, "bundle_id is not the id of bundle "+b)
+			return
+		}
+		resp, ok, err := s.committed(ctx, client, id)
+		if s.answered(w, "upload status", err) {
+			return
+		}
+		if ok {
+			writeJSON(w, http.StatusOK, UploadStatus{State: StateCommitted, CommitResponse: &resp})
+			return
+		}
+	}
+	key, err := s.signKey(ctx, client)
+	if s.answered(w, "upload status", err) {
+		return
+	}
+	st, err := openStream(filepath.Join(s.inbox, client, b), b, client, key)
+	if s.answered(w, "upload status", err) {
+		return
+	}
+	w.Header().Set(HeaderOffset, strconv.FormatInt(st.offset, 10))
+	writeJSON(w, http.StatusOK, UploadStatus{State: st.state(), Offset: st.offset})
+}
+
+// committed answers a bundle central stored from the client again, with
+// its receipt batch.
+func (s *Server) committed(ctx context.Context, client, id string) (CommitResponse, bool, error) {
+	batch, ok, err := s.c.Store.ResultBundle(ctx, client, id)
+	if err != nil || !ok {
+		return CommitResponse{}, false, err
+	}
+	resp := CommitResponse{Outcome: importer.Applied}
+	if batch == 0 {
+		return resp, true, nil
+	}
+	d, err := s.c.ReceiptBundle(ctx, filepath.Join(s.spool, client), client, batch, "http")
+	if err != nil {
+		return resp, false, err
+	}
+	ref, err := s.receiptRef(d)
+	resp.Receipt = &ref
+	return resp, err == nil, err
+}
+
+func (s *Server) signKey(ctx context.Context, client string) (minisign.PublicKey, error) {
+	cl, err := s.c.Store.GetClient(ctx, s.c.Store.DB, client)
+	if err != nil {
+		return minisign.PublicKey{}, err
+	}
+	return minisign.ParsePublicKey(cl.SignKey)
+}
+
+// putBundle takes a result bundle's stream, or the rest of it from
+// Upload-Offset, and with ?commit=true imports the bundle once whole.
+func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string) {
+	b := r.PathValue("bundle")
+	if !resultBundle(b) {
+		writeError(w, http.StatusBadRequest, "not a result bundle name")
+		return
+	}
+	from, err := header(r, HeaderOffset, 0, 1<<62)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !s.acquire(w, client) {
+		return
+	}
+	defer s.release(client)
+	if !s.lockBundle(client, b) {
+		w.Header().Set("Retry-After", "2")
+		writeError(w, http.StatusTooManyRequests, "bundle "+b+" is being uploaded by another request")
+		return
+	}
+	defer s.unlockBundle(client, b)
+	ctx := r.Context()
+	key, err := s.signKey(ctx, client)
+	if s.answered(w, "upload", err) {
+		return
+	}
+	dir := filepath.Join(s.inbox, client, b)
+	st, err := openStream(dir, b, client, key)
+	if s.answered(w, "upload", err) {
+		return
+	}
+	if from != st.offset {
+		w.Header().Set(HeaderOffset, strconv.FormatInt(st.offset, 10))
+		writeError(w, http.StatusConflict, fmt.Sprintf("central holds %d bytes of %s: send from there", st.offset, b))
+		return
+	}
+	if st.m == nil {
+		if st.sigSize, err = header(r, HeaderSignatureSize, 1, maxSignature); err == nil {
+			st.manSize, err = header(r, HeaderManifestSize, 1, manifest.MaxManifestBytes)
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	if total := st.total(); total >= 0 && r.ContentLength > total-from {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is longer than the %d bytes left of %s", total-from, b))
+		return
+	}
+	want := r.ContentLength
+	st.end = from + want
+	if want < 0 {
+		want, st.end = manifest.MaxChunkStored, -1
+	}
+	_, done, ok := s.admit(w, client, b, want)
+	if !ok {
+		return
+	}
+	defer done()
+	err = st.receive(http.MaxBytesReader(w, r.Body, want))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "the body is longer than its Content-Length")
+		return
+	case errors.Is(err, errShort):
+	case s.answered(w, "upload", err):
+		return
+	}
+	w.Header().Set(HeaderOffset, strconv.FormatInt(st.offset, 10))
+	if st.state() != StateComplete || r.URL.Query().Get("commit") != "true" {
+		writeJSON(w, http.StatusOK, UploadStatus{State: st.state(), Offset: st.offset})
+		return
+	}
+	resp, err := s.importUpload(ctx, client, dir)
+	if !s.answered(w, "commit", err) {
+		writeJSON(w, http.StatusOK, UploadStatus{State: StateCommitted, Offset: st.offset, CommitResponse: &resp})
+	}
+}
+
+// header parses a numeric header, absent as 0.
+func header(r *http.Request, name string, lo, hi int64) (int64, error) {
+	v := r.Header.Get(name)
+	if v == "" {
+		v = "0"
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s must be a number from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+func (s *Server) lockBundle(client, b string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy == nil {
+		s.busy = map[string]bool{}
+	}
+	if s.busy[client+"/"+b] {
+		return false
+	}
+	s.busy[client+"/"+b] = true
+	return true
+}
+
+func (s *Server) unlockBundle(client, b string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.busy, client+"/"+b)
+}
+
+// stream is what central holds of a result bundle's upload: the signature
+// and the manifest once both are whole and verified, then the chunks in
+// manifest order, each whole and checked against its hash; the file
+// being received is a part file, kept for the next request to go on.
+type stream struct {
+	dir, bundle, client string
+	key                 minisign.PublicKey
+
+	sigSize, manSize int64
+	m                *manifest.Manifest // nil until the head is stored
+	chunks           []manifest.Chunk
+	next             int   // the first chunk not stored
+	part             int64 // bytes of the file being received
+	offset           int64 // bytes of the stream held
+	end              int64 // where the request's body ends, -1 if unknown
+}
+
+// headPart holds the signature and manifest as they come.
+const headPart = ".part-head"
+
+// errShort: the body ended before the bundle did; what came is kept.
+var errShort = errors.New("the body ended before the bundle")
+
+func openStream(dir, bundle, client string, key minisign.PublicKey) (*stream, error) {
+	st := &stream{dir: dir, bundle: bundle, client: client, key: key}
+	sig, err1 := os.ReadFile(filepath.Join(dir, manifest.SigName))
+	raw, err2 := os.ReadFile(filepath.Join(dir, manifest.FileName))
+	if err1 == nil && err2 == nil {
+		// A head a client uploaded file by file counts once it verifies.
+		if m, err := st.verify(raw, sig); err == nil {
+			st.stored(m, int64(len(sig)), int64(len(raw)))
+			st.skipStored()
+		}
+	}
+	if st.state() == StateComplete {
+		return st, nil
+	}
+	info, err := os.Stat(filepath.Join(dir, st.partName()))
+	switch {
+	case err == nil && info.Mode().IsRegular():
+		st.part = info.Size()
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	st.offset += st.part
+	return st, nil
+}
+
+// stored takes a verified head: the chunks come next.
+func (st *stream) stored(m *manifest.Manifest, sigSize, manSize int64) {
+	st.m, st.sigSize, st.manSize = m, sigSize, manSize
+	st.offset = sigSize + manSize
+	for _, sec := range m.Sections {
+		st.chunks = append(st.chunks, sec.Chunks...)
+	}
+}
+
+// skipStored moves past the chunks central holds, in order: a request
+// goes on after them (they may have come file by file, or before a cut).
+func (st *stream) skipStored() {
+	for st.next < len(st.chunks) {
+		info, err := os.Stat(filepath.Join(st.dir, st.chunks[st.next].Hash))
+		if err != nil || !info.Mode().IsRegular() || info.Size() != st.chunks[st.next].Size {
+			break
+		}
+		st.offset += st.chunks[st.next].Size
+		st.next++
+	}
+}
+
+func (st *stream) partName() string {
+	if st.m == nil {
+		return headPart
+	}
+	if st.next < len(st.chunks) {
+		return ".part-" + st.chunks[st.next].Hash
+	}
+	return ""
+}
+
+func (st *stream) state() string {
+	switch {
+	case st.m != nil && st.next == len(st.chunks):
+		return StateComplete
+	case st.offset > 0:
+		return StatePartial
+	}
+	return StateNone
+}
+
+// total is the stream's size, or -1 while the head's sizes are unknown.
+func (st *stream) total() int64 {
+	if st.m == nil {
+		return -1
+	}
+	return st.sigSize + st.manSize + st.m.StoredBytes()
+}
+
+// verify checks a head: signed by the client's key, a result bundle of the
+// client, and named for its id.
+func (st *stream) verify(raw, sig []byte) (*manifest.Manifest, error) {
+	m, _, err := manifest.Verify(raw, sig, []minisign.PublicKey{st.key})
+	if err != nil {
+		return nil, &refusal{http.StatusForbidden, fmt.Sprintf("bundle %s: %v", st.bundle, err)}
+	}
+	if m.Kind != manifest.KindResults || m.Sender.Client != st.client {
+		return nil, &refusal{http.StatusForbidden, "not a result bundle of this client"}
+	}
+	if !strings.HasSuffix(st.bundle, "-"+m.ID[:8]) {
+		return nil, &refusal{http.StatusBadRequest, fmt.Sprintf("bundle %s: its manifest is of bundle %s", st.bundle, m.ID)}
+	}
+	return m, nil
+}
+
+// receive appends the body to the stream file by file: the head is
+// verified, and each chunk checked against its hash, before it is stored;
+// a file that fails is removed and refused. It returns errShort if the
+// body ends before the bundle.
+func (st *stream) receive(body io.Reader) error {
+	for {
+		var want int64
+		switch {
+		case st.m == nil:
+			want = st.sigSize + st.manSize
+		case st.next < len(st.chunks):
+			want = st.chunks[st.next].Size
+		default:
+			if n, _ := io.ReadFull(body, make([]byte, 1)); n > 0 {
+				return &refusal{http.StatusRequestEntityTooLarge, "the body goes on past the end of bundle " + st.bundle}
+			}
+			return nil
+		}
+		path := filepath.Join(st.dir, st.partName())
+		if err := st.fill(path, body, want); err != nil {
+			return err
+		}
+		var err error
+		if st.m == nil {
+			err = st.storeHead(path)
+		} else {
+			err = st.storeChunk(path)
+		}
+		if err != nil {
+			st.offset -= st.part
+			st.part = 0
+			os.Remove(path)
+			return err
+		}
+	}
+}
+
+// fill appends the body to the part file until it holds want bytes.
+func (st *stream) fill(path string, body io.Reader, want int64) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.CopyN(f, body, want-st.part)
+	st.part += n
+	st.offset += n
+	if errors.Is(err, io.EOF) {
+		return errShort
+	}
+	if err != nil {
+		// A cut: what came stays for the next request.
+		return fmt.Errorf("%w: %w", errShort, err)
+	}
+	return f.Sync()
+}
+
+func (st *stream) storeHead(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	sig, raw := b[:st.sigSize], b[st.sigSize:]
+	m, err := st.verify(raw, sig)
+	if err != nil {
+		return err
+	}
+	if total := m.StoredBytes() + int64(len(b)); st.end > total {
+		return &refusal{http.StatusRequestEntityTooLarge, fmt.Sprintf("the body goes on past the end of bundle %s, at %d bytes", st.bundle, total)}
+	}
+	// The manifest last: it is what the old commit looks for.
+	if err := safefile.WriteFile(filepath.Join(st.dir, manifest.SigName), sig, 0o600); err != nil {
+		return err
+	}
+	if err := safefile.WriteFile(filepath.Join(st.dir, manifest.FileName), raw, 0o600); err != nil {
+		return err
+	}
+	os.Remove(path)
+	st.part = 0
+	st.stored(m, st.sigSize, st.manSize)
+	return nil
+}
+
+func (st *stream) storeChunk(path string) error {
+	c := st.chunks[st.next]
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if hex.EncodeToString(h.Sum(nil)) != c.Hash {
+		return &refusal{http.StatusBadRequest, fmt.Sprintf("bundle %s: chunk %s does not match its hash", st.bundle, c.Hash)}
+	}
+	if err := os.Rename(path, filepath.Join(st.dir, c.Hash)); err != nil {
+		return err
+	}
+	st.part = 0
+	st.next++
+	return nil
+}
