@@ -193,6 +193,7 @@ func TestHostileNumbers(t *testing.T) {
 			})
 		}
 		check("download "+clipped(v), true, false, request("GET", api+"/bundles/"+ref.Bundle+"-"+url.PathEscape(after)+"/"+manifest.FileName, ""))
+		check("upload "+clipped(v), false, false, request("PUT", api+"/results/results-ca-"+url.PathEscape(after)+"-00000000/"+manifest.FileName, v))
 		check("commit "+clipped(v), true, false, request("POST", api+"/results/results-ca-"+url.PathEscape(after)+"-00000000/commit", ""))
 	}
 	for _, rng := range []string{"bytes=0-18446744073709551615", "bytes=-9223372036854775808", "bytes=9223372036854775807-", "bytes=-18446744073709551616", "bytes=-0"} {

@@ -368,7 +368,10 @@ func emptySuffixes(h string, size int64) string {
 	}
 	ranges := strings.Split(spec, ",")
 	for i, r := range ranges {
-		if n, ok := strings.CutPrefix(strings.TrimSpace(r), "-"); ok && n != "" && strings.Trim(n, "0") == "" {
+		// A suffix range as net/http reads it: "-N", trimmed, N an
+		// integer.
+		first, last, ok := strings.Cut(r, "-")
+		if n, err := strconv.ParseInt(strings.TrimSpace(last), 10, 64); ok && strings.TrimSpace(first) == "" && err == nil && n == 0 {
 			ranges[i] = strconv.FormatInt(size, 10) + "-"
 		}
 	}
