@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -36,6 +37,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"jsonfield": cmdJSONField,
+			"sql":       cmdSQL,
 		},
 		Condition:           condition,
 		RequireExplicitExec: true,
@@ -57,6 +59,22 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("jsonfield: no field %q", args[1])
 	}
 	ts.Setenv(args[2], fmt.Sprint(v))
+}
+
+// sql DB STATEMENT runs a statement on a home's database (a file in the
+// script's work folder), as a hand with sqlite3 would: a tampered home.
+func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sql DB STATEMENT")
+	}
+	db, err := sql.Open("sqlite3", "file:"+ts.MkAbs(args[0])+"?mode=rw")
+	if err != nil {
+		ts.Fatalf("sql: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(args[1]); err != nil {
+		ts.Fatalf("sql: %v", err)
+	}
 }
 
 // condition answers [have:PROGRAM]: whether one of the real age, zstd or
