@@ -217,7 +217,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 	defer lock.Unlock()
 	ctx := r.Context()
 	if err := s.c.ReportDataState(ctx, client, req.DataSeq, req.ReceiptSeq); errors.Is(err, store.ErrOutOfRange) {
-		s.refuse(w, client, "pull", err)
+		s.refuse(ctx, w, client, string(manifest.KindData), err)
 		return
 	} else if err != nil {
 		s.fail(w, "pull: record state", err)
@@ -292,10 +292,14 @@ func (s *Server) prune(dir, keep string) {
 	}
 }
 
-// refuse answers a request carrying a number out of range (400), and logs
-// it: a client that sends one is broken or hostile.
-func (s *Server) refuse(w http.ResponseWriter, client, what string, err error) {
-	s.log.Warn(what+": refused", "client", client, "err", err)
+// refuse answers a request of a client carrying a number out of range
+// (400) and records the refusal in central's history (kind is what it
+// asked for): a client that sends one is broken or hostile.
+func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, client, kind string, err error) {
+	s.log.Warn("refused", "client", client, "kind", kind, "err", err)
+	if rerr := s.c.RecordRefusal(ctx, client, "http", kind, err); rerr != nil {
+		s.log.Error("record refusal", "client", client, "err", rerr)
+	}
 	writeError(w, http.StatusBadRequest, err.Error())
 }
 
@@ -559,7 +563,7 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string)
 		return
 	}
 	if err := cl.CheckReceiptSeq("after", after); err != nil {
-		s.refuse(w, client, "receipts", err)
+		s.refuse(ctx, w, client, string(manifest.KindReceipts), err)
 		return
 	}
 	refs := []BundleRef{}
