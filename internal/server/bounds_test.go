@@ -246,8 +246,12 @@ func TestHostileNumbers(t *testing.T) {
 			}
 			check(name+" by stick", refused, true, func() (int, string) {
 				in := filepath.Join(stick, fmt.Sprint(i, field))
-				os.MkdirAll(in, 0o755)
-				os.Rename(dir, filepath.Join(in, filepath.Base(dir)))
+				if err := os.MkdirAll(in, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(dir, filepath.Join(in, filepath.Base(dir))); err != nil {
+					t.Fatal(err)
+				}
 				lines := usbImport(f, in)
 				if len(lines) != 1 {
 					t.Fatalf("%s: %+v", name, lines)
