@@ -11,6 +11,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
+	"github.com/taosync/taosync/internal/errmsg"
 	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
 )
@@ -34,6 +35,47 @@ type ClientState struct {
 	Version    string    `json:"taosync_version"`
 	FreeDisk   int64     `json:"free_disk_bytes"`
 	Clock      time.Time `json:"clock"`
+}
+
+// Limits of a client state's fields. A version is a release name, not an
+// essay; free disk is -1 when the client could not read it.
+const maxVersionBytes = 64
+
+// ParseClientState reads the client state a result bundle carries, and
+// checks it.
+func ParseClientState(raw []byte) (ClientState, error) {
+	var s ClientState
+	if err := json.Unmarshal(raw, &s); err != nil {
+		// The message may quote what the client sent, of any size.
+		return s, errors.New(errmsg.Short(err.Error()))
+	}
+	return s, s.Check()
+}
+
+// Check refuses a client state whose fields are out of shape: central
+// stores it as the client's last word about itself.
+func (s ClientState) Check() error {
+	switch {
+	case s.DataBundle != "" && !manifest.ValidID(s.DataBundle):
+		return fmt.Errorf("data_bundle %.40q is not a bundle id", s.DataBundle)
+	case (s.DataSeq == 0) != (s.DataBundle == ""):
+		return fmt.Errorf("data_seq %d and data_bundle %q: a client holds both or neither", s.DataSeq, s.DataBundle)
+	case len(s.Version) > maxVersionBytes || !printable(s.Version):
+		return fmt.Errorf("taosync_version %.40q is not a version", s.Version)
+	case s.FreeDisk < -1:
+		return fmt.Errorf("free_disk_bytes %d is negative", s.FreeDisk)
+	}
+	return nil
+}
+
+// printable reports whether s is printable ASCII.
+func printable(s string) bool {
+	for _, c := range []byte(s) {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // ResultExport is one result export in progress on a client: the

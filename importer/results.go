@@ -2,7 +2,6 @@ package importer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,10 +53,11 @@ func (e *ExecutionError) Unwrap() error { return e.Err }
 
 // ResultTarget is where central stores the results of its clients.
 type ResultTarget interface {
-	// BeginResults starts storing a bundle of the client's; reported is
-	// the receipt batch up to which the bundle says the client holds every
-	// receipt (new batches are numbered above it).
-	BeginResults(ctx context.Context, client string, reported uint64) (ResultApply, error)
+	// BeginResults starts storing a bundle of the client's, with the state
+	// it carries: new receipt batches are numbered above the one up to
+	// which it says the client holds every receipt. A state naming numbers
+	// central never made for the client is refused.
+	BeginResults(ctx context.Context, client string, state exporter.ClientState) (ResultApply, error)
 }
 
 // ResultApply is one result bundle being stored, in one transaction.
@@ -134,14 +134,15 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	m := b.Manifest
 	var state exporter.ClientState
 	if len(m.State) > 0 {
-		if err := json.Unmarshal(m.State, &state); err != nil {
+		var err error
+		if state, err = exporter.ParseClientState(m.State); err != nil {
 			return nil, 0, Refused, &bundle.Error{Bundle: b.Name(), Err: fmt.Errorf("%w: state: %v", bundle.ErrMalformed, err)}
 		}
 	}
 	start := time.Now()
-	ap, err := t.BeginResults(ctx, m.Sender.Client, state.ReceiptSeq)
+	ap, err := t.BeginResults(ctx, m.Sender.Client, state)
 	if err != nil {
-		return nil, 0, Refused, err
+		return nil, 0, Refused, &bundle.Error{Bundle: b.Name(), Err: err}
 	}
 	defer ap.Rollback()
 	if batch, ok, err := ap.Received(ctx, m.ID); err != nil || ok {

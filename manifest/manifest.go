@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -283,7 +284,7 @@ func (m *Manifest) Validate() error {
 	if _, _, err := Version(m.Version); err != nil {
 		return err
 	}
-	if !isHex(m.ID, 32) {
+	if !ValidID(m.ID) {
 		return bad("bundle_id %q is not 32 hex digits", m.ID)
 	}
 	switch m.Kind {
@@ -311,10 +312,12 @@ func (m *Manifest) Validate() error {
 	if m.Stream == "" {
 		return bad("empty stream")
 	}
-	if m.Seq == 0 {
-		return bad("seq must be at least 1")
+	// A seq is stored in SQLite's signed 64-bit integers, by central and
+	// by clients: one above them could never be recorded.
+	if m.Seq == 0 || m.Seq > math.MaxInt64 {
+		return bad("seq %d is not between 1 and %d", m.Seq, int64(math.MaxInt64))
 	}
-	if m.Base != nil && (m.Base.Seq >= m.Seq || !isHex(m.Base.ID, 32)) {
+	if m.Base != nil && (m.Base.Seq >= m.Seq || !ValidID(m.Base.ID)) {
 		return bad("base %d/%q must be an earlier bundle of the stream", m.Base.Seq, m.Base.ID)
 	}
 	if m.Prev != "" && !isHex(m.Prev, 64) {
@@ -359,6 +362,9 @@ func (m *Manifest) Validate() error {
 	}
 	return nil
 }
+
+// ValidID reports whether s is a bundle id: 32 lower-case hex digits.
+func ValidID(s string) bool { return isHex(s, 32) }
 
 func isHex(s string, n int) bool {
 	if len(s) != n {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,7 @@ func TestValidate(t *testing.T) {
 		{"empty payload", func(m *Manifest) { m.Sections[1].Chunks[0].ContentSize = 0 }, true},
 		{"base just before seq", func(m *Manifest) { m.Base.Seq = m.Seq - 1 }, true},
 		{"minor version 1.9", func(m *Manifest) { m.Version = "1.9" }, true},
+		{"seq the largest int64", func(m *Manifest) { m.Seq = math.MaxInt64 }, true},
 
 		{"wrong format", func(m *Manifest) { m.Format = "taosync-bundel" }, false},
 		{"empty format", func(m *Manifest) { m.Format = "" }, false},
@@ -98,6 +100,8 @@ func TestValidate(t *testing.T) {
 		{"age recipient not age", func(m *Manifest) { m.Recipient.AgeRecipient = "ssh-ed25519 AAAA" }, false},
 		{"age recipient empty", func(m *Manifest) { m.Sender.AgeRecipient = "" }, false},
 		{"empty stream", func(m *Manifest) { m.Stream = "" }, false},
+		{"seq past int64", func(m *Manifest) { m.Seq = math.MaxInt64 + 1 }, false},
+		{"seq the largest uint64", func(m *Manifest) { m.Seq = math.MaxUint64 }, false},
 		{"seq 0", func(m *Manifest) { m.Seq = 0 }, false},
 		{"seq 0 full", func(m *Manifest) { m.Seq, m.Base = 0, nil }, false},
 		{"base equal to seq", func(m *Manifest) { m.Base.Seq = m.Seq }, false},

@@ -60,7 +60,8 @@ func (a *app) runHistory(ctx context.Context, o historyOptions) error {
 		[]string{"WHEN", "DIR", "VIA", "PEER", "KIND", "SEQ", "SIZE", "OUTCOME"},
 		func(e taosync.HistoryEntry) []any {
 			kind := e.Kind
-			if e.Kind == "data" {
+			// A refused request of a client names no bundle.
+			if e.Kind == "data" && e.BundleID != "" {
 				kind += map[bool]string{true: " full", false: " delta"}[e.Full]
 			}
 			return []any{e.At.Local().Format(time.DateTime), e.Direction, e.Transport, e.Peer, kind, e.Seq,

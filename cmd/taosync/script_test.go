@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -42,6 +43,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"jsonfield":  cmdJSONField,
 			"lockhome":   cmdLockHome,
+			"sql":        cmdSQL,
 			"unlockhome": cmdUnlockHome,
 			"zip":        cmdZip,
 		},
@@ -131,6 +133,22 @@ func cmdZip(ts *testscript.TestScript, neg bool, args []string) {
 	}))
 	ts.Check(w.Close())
 	ts.Check(f.Close())
+}
+
+// sql DB STATEMENT runs a statement on a home's database (a file in the
+// script's work folder), as a hand with sqlite3 would: a tampered home.
+func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sql DB STATEMENT")
+	}
+	db, err := sql.Open("sqlite3", "file:"+ts.MkAbs(args[0])+"?mode=rw")
+	if err != nil {
+		ts.Fatalf("sql: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(args[1]); err != nil {
+		ts.Fatalf("sql: %v", err)
+	}
 }
 
 // condition answers [have:PROGRAM]: whether one of the real age, zstd or

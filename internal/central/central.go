@@ -221,6 +221,15 @@ func (c *Central) existingReceipts(dir, client string, batch uint64) (string, er
 	return "", nil
 }
 
+// RecordRefusal adds a history row for a request of a client refused
+// (kind is what it asked for): a number central never made for it.
+func (c *Central) RecordRefusal(ctx context.Context, client, transport, kind string, refusal error) error {
+	c.writes.Lock()
+	defer c.writes.Unlock()
+	return store.AddHistory(ctx, c.Home.DB, taosync.HistoryEntry{Direction: "in", Transport: transport, Peer: client,
+		Kind: kind, Outcome: taosync.OutcomeRefused, Error: refusal.Error()})
+}
+
 // RecordRefusals adds a history row for each bundle refused, but for those
 // refused before their manifest was verified: anyone can put a thousand
 // such folders on a stick, so they share one row, saying how many there

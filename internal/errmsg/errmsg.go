@@ -32,3 +32,17 @@ func OneLine(s string) string {
 		return r
 	}, s)
 }
+
+// MaxShort bounds a message that may quote input a peer sent.
+const MaxShort = 200
+
+// Short keeps a message that may quote input a peer sent to one line of at
+// most MaxShort bytes (and an ellipsis), so that a huge value sent is not
+// echoed back, logged or recorded whole.
+func Short(s string) string {
+	s = OneLine(s)
+	if len(s) <= MaxShort {
+		return s
+	}
+	return strings.ToValidUTF8(s[:MaxShort], "") + "…"
+}

@@ -187,8 +187,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
 		return
 	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
+	s.bodyDeadline(w)
+	if err := r.ParseForm(); isTimeout(err) {
+		oauthError(w, http.StatusRequestTimeout, "invalid_request", "the request body was not received in time")
+		return
+	} else if err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "unreadable form")
 		return
 	}
@@ -247,6 +255,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 	fail := func(code, desc string) (string, bool) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="taosync", error="`+code+`", error_description="`+desc+`"`)
 		writeError(w, http.StatusUnauthorized, desc)
+		return "", false
+	}
+	// Two headers could each be read as the one that counts.
+	if len(r.Header.Values("Authorization")) > 1 {
+		writeError(w, http.StatusBadRequest, "more than one Authorization header")
 		return "", false
 	}
 	// The scheme is case-insensitive (RFC 7235 §2.1).

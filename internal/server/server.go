@@ -11,20 +11,25 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/errmsg"
+	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -46,6 +51,9 @@ type Server struct {
 	tokens   tokens
 	limit    limiter
 	TokenTTL time.Duration
+	// BodyTimeout bounds the reading of a token request's or a pull's
+	// body.
+	BodyTimeout time.Duration
 	// spool holds the bundles prepared for each client, inbox the result
 	// bundles being uploaded.
 	spool, inbox string
@@ -69,13 +77,14 @@ func New(c *central.Central, log *slog.Logger) *Server {
 		tokens: tokens{m: map[string]token{}},
 		// Ten failures a minute per address: enough for a technician's
 		// typos, too few to guess a 256-bit secret, or even to annoy.
-		limit:    limiter{max: 10, window: time.Minute, m: map[string]*failures{}},
-		TokenTTL: 15 * time.Minute,
-		Quota:    DefaultQuota,
-		spool:    c.Home.Path("spool"),
-		inbox:    c.Home.Path("inbox"),
-		uploads:  map[string]int{},
-		pulls:    map[string]*sync.Mutex{},
+		limit:       limiter{max: 10, window: time.Minute, m: map[string]*failures{}},
+		TokenTTL:    15 * time.Minute,
+		BodyTimeout: DefaultBodyTimeout,
+		Quota:       DefaultQuota,
+		spool:       c.Home.Path("spool"),
+		inbox:       c.Home.Path("inbox"),
+		uploads:     map[string]int{},
+		pulls:       map[string]*sync.Mutex{},
 	}
 }
 
@@ -166,6 +175,26 @@ type PullRequest struct {
 	Full       bool     `json:"full,omitempty"`
 }
 
+// check refuses a pull request out of shape, and returns the types it
+// names.
+func (req PullRequest) check() ([]taosync.Type, error) {
+	if err := (exporter.ClientState{DataSeq: req.DataSeq, DataBundle: req.DataBundle}).Check(); err != nil {
+		return nil, err
+	}
+	var types []taosync.Type
+	for _, n := range req.Types {
+		t, err := taosync.ParseType(n)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(types, t) {
+			return nil, fmt.Errorf("type %s named twice", t)
+		}
+		types = append(types, t)
+	}
+	return types, nil
+}
+
 func (s *Server) clientLock(client string) *sync.Mutex {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -184,23 +213,22 @@ func (s *Server) clientLock(client string) *sync.Mutex {
 // changed.
 func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 	var req PullRequest
-	if !decodeJSON(w, r, &req) {
+	if !s.decodeJSON(w, r, &req) {
 		return
 	}
-	var types []taosync.Type
-	for _, n := range req.Types {
-		t, err := taosync.ParseType(n)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		types = append(types, t)
+	types, err := req.check()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errmsg.Short(err.Error()))
+		return
 	}
 	lock := s.clientLock(client)
 	lock.Lock()
 	defer lock.Unlock()
 	ctx := r.Context()
-	if err := s.c.ReportDataState(ctx, client, req.DataSeq, req.ReceiptSeq); err != nil {
+	if err := s.c.ReportDataState(ctx, client, req.DataSeq, req.ReceiptSeq); errors.Is(err, store.ErrOutOfRange) {
+		s.refuse(ctx, w, client, string(manifest.KindData), err)
+		return
+	} else if err != nil {
 		s.fail(w, "pull: record state", err)
 		return
 	}
@@ -273,19 +301,15 @@ func (s *Server) prune(dir, keep string) {
 	}
 }
 
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "bad request body: "+err.Error())
-		return false
+// refuse answers a request of a client carrying a number out of range
+// (400) and records the refusal in central's history (kind is what it
+// asked for): a client that sends one is broken or hostile.
+func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, client, kind string, err error) {
+	s.log.Warn("refused", "client", client, "kind", kind, "err", err)
+	if rerr := s.c.RecordRefusal(ctx, client, "http", kind, err); rerr != nil {
+		s.log.Error("record refusal", "client", client, "err", rerr)
 	}
-	return true
+	writeError(w, http.StatusBadRequest, err.Error())
 }
 
 func (s *Server) fail(w http.ResponseWriter, what string, err error) {
@@ -339,7 +363,32 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, client string)
 	}
 	w.Header().Set("ETag", `"`+etag+`"`)
 	w.Header().Set("Content-Type", "application/octet-stream")
+	if rng := r.Header.Get("Range"); rng != "" {
+		r.Header.Set("Range", emptySuffixes(rng, st.Size()))
+	}
 	http.ServeContent(w, r, name, st.ModTime(), f)
+}
+
+// emptySuffixes rewrites the suffix ranges of length 0 of a Range header
+// ("bytes=-0"), which RFC 9110 §14.1.2 makes unsatisfiable but net/http
+// serves as an empty part with an invalid Content-Range, into ranges
+// starting at the end, which net/http finds unsatisfiable too: alone they
+// are answered 416 with "Content-Range: bytes */SIZE".
+func emptySuffixes(h string, size int64) string {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return h
+	}
+	ranges := strings.Split(spec, ",")
+	for i, r := range ranges {
+		// A suffix range as net/http reads it: "-N", trimmed, N an
+		// integer.
+		first, last, ok := strings.Cut(r, "-")
+		if n, err := strconv.ParseInt(strings.TrimSpace(last), 10, 64); ok && strings.TrimSpace(first) == "" && err == nil && n == 0 {
+			ranges[i] = strconv.FormatInt(size, 10) + "-"
+		}
+	}
+	return "bytes=" + strings.Join(ranges, ",")
 }
 
 func (s *Server) receiptRef(dir string) (BundleRef, error) {
@@ -357,18 +406,23 @@ func (s *Server) receiptRef(dir string) (BundleRef, error) {
 // receipts lists the receipt bundles of the batches after ?after=N,
 // preparing those not yet in the spool.
 func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string) {
-	after, err := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
-	if r.URL.Query().Get("after") == "" {
-		after, err = 0, nil
+	q := r.URL.Query()["after"]
+	after, err := uint64(0), error(nil)
+	if len(q) == 1 && q[0] != "" {
+		after, err = strconv.ParseUint(q[0], 10, 64)
 	}
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "after must be a receipt batch number")
+	if err != nil || len(q) > 1 {
+		writeError(w, http.StatusBadRequest, "after must be one receipt batch number")
 		return
 	}
 	ctx := r.Context()
 	cl, err := s.c.Store.GetClient(ctx, s.c.Store.DB, client)
 	if err != nil {
 		s.fail(w, "receipts", err)
+		return
+	}
+	if err := cl.CheckReceiptSeq("after", after); err != nil {
+		s.refuse(ctx, w, client, string(manifest.KindReceipts), err)
 		return
 	}
 	refs := []BundleRef{}

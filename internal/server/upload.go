@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/minisign"
@@ -409,6 +410,15 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitRe
 		reason := "no bundle"
 		if len(lines) == 1 {
 			reason = lines[0].Reason
+		}
+		// A bundle refused for what it holds, not for what is still to
+		// come, is refused again whenever it is committed: it goes, and
+		// takes no room of the client's quota.
+		if len(lines) == 1 && !errors.Is(lines[0].Err(), bundle.ErrMissingChunk) && !errors.Is(lines[0].Err(), bundle.ErrIncomplete) {
+			s.mu.Lock()
+			os.RemoveAll(dir)
+			os.Remove(filepath.Dir(dir))
+			s.mu.Unlock()
 		}
 		return CommitResponse{}, &refusal{http.StatusUnprocessableEntity, reason}
 	}

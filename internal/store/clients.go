@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -31,18 +32,21 @@ type Client struct {
 	// the batch up to which it reported holding them all.
 	ReceiptSeq      uint64 `json:"receipt_seq"`
 	AckedReceiptSeq uint64 `json:"acked_receipt_seq"`
+	// NextSeq is the last data sequence number reserved for it, by an
+	// export recorded or not.
+	NextSeq uint64 `json:"-"`
 }
 
 // ErrUnknownClient is returned for a client id not registered.
 var ErrUnknownClient = errors.New("unknown client")
 
 const clientColumns = `id, org, age_recipient, sign_key, key_id, created_at, revoked_at,
-	data_seq, data_bundle, data_hash, data_at, acked_seq, acked_at, receipt_seq, acked_receipt_seq`
+	data_seq, data_bundle, data_hash, data_at, acked_seq, acked_at, receipt_seq, acked_receipt_seq, next_seq`
 
 func scanClient(row interface{ Scan(...any) error }) (Client, error) {
 	var c Client
 	err := row.Scan(&c.ID, &c.Org, &c.AgeRecipient, &c.SignKey, &c.KeyID, &c.CreatedAt, &c.RevokedAt,
-		&c.DataSeq, &c.DataBundle, &c.DataHash, &c.DataAt, &c.AckedSeq, &c.AckedAt, &c.ReceiptSeq, &c.AckedReceiptSeq)
+		&c.DataSeq, &c.DataBundle, &c.DataHash, &c.DataAt, &c.AckedSeq, &c.AckedAt, &c.ReceiptSeq, &c.AckedReceiptSeq, &c.NextSeq)
 	return c, err
 }
 
@@ -135,11 +139,55 @@ func (c *Central) RotateSecret(ctx context.Context, id, secretHash string) error
 	return nil
 }
 
+// RestoreWindow is how far above the last number central made for a
+// client a number the client reports may be. A central restored from a
+// backup has forgotten the data bundles and receipt batches it made since,
+// and still takes the word of the clients that hold them, to number its
+// next ones above (docs/operations.md, Backups): a million is more bundles
+// than a client gets in decades of syncs. A number further above is none
+// that central could have made; it is refused, rather than stored and
+// carried forward to the end of SQLite's integers.
+const RestoreWindow = 1 << 20
+
+// ErrOutOfRange refuses a sequence number a client reports that central
+// never made for it.
+var ErrOutOfRange = errors.New("out of range")
+
+// CheckDataSeq refuses a data bundle number that central never made for the
+// client.
+func (cl Client) CheckDataSeq(field string, seq uint64) error {
+	return cl.check(field, "data bundle", seq, max(cl.NextSeq, cl.DataSeq))
+}
+
+// CheckReceiptSeq refuses a receipt batch number that central never made
+// for the client.
+func (cl Client) CheckReceiptSeq(field string, seq uint64) error {
+	return cl.check(field, "receipt batch", seq, cl.ReceiptSeq)
+}
+
+func (cl Client) check(field, what string, seq, last uint64) error {
+	if seq > last && seq-last > RestoreWindow {
+		return fmt.Errorf("%w: %s %d: central made no such %s for client %s (its last is %d)", ErrOutOfRange, field, seq, what, cl.ID, last)
+	}
+	return nil
+}
+
 // ReportDataState records the data state and receipt batch a client
-// reported (over HTTP, where it says what it holds with every pull).
+// reported (over HTTP, where it says what it holds with every pull). A
+// number central never made for the client is refused (ErrOutOfRange), and
+// nothing is recorded.
 func (c *Central) ReportDataState(ctx context.Context, id string, seq, receiptSeq uint64, at time.Time) error {
 	reported := at.UTC().Format(time.RFC3339Nano)
-	_, err := c.DB.ExecContext(ctx, `UPDATE clients SET acked_seq = ?, acked_at = ?,
-		acked_receipt_seq = MAX(acked_receipt_seq, ?) WHERE id = ? AND acked_at < ?`, seq, reported, receiptSeq, id, reported)
-	return err
+	return c.DB.Tx(ctx, func(tx *sql.Tx) error {
+		cl, err := c.GetClient(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := cmp.Or(cl.CheckDataSeq("data_seq", seq), cl.CheckReceiptSeq("receipt_seq", receiptSeq)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE clients SET acked_seq = ?, acked_at = ?,
+			acked_receipt_seq = MAX(acked_receipt_seq, ?) WHERE id = ? AND acked_at < ?`, seq, reported, receiptSeq, id, reported)
+		return err
+	})
 }

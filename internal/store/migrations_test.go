@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -151,5 +152,39 @@ func TestMigrateClientEntities(t *testing.T) {
 	var stale int
 	if err := tx.QueryRow("SELECT COUNT(*) FROM meta WHERE key = 'scopes_stale'").Scan(&stale); err != nil || stale != 0 {
 		t.Errorf("scopes still marked stale (%d, %v)", stale, err)
+	}
+}
+
+// TestClientReportsMigration: a central at schema version 6 holding a
+// client's report far beyond what it made for it (a wedged client) is
+// brought back to what it made; a report within RestoreWindow is kept.
+func TestClientReportsMigration(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "taosync.db")
+	raw := atVersion(t, path, 6)
+	if _, err := raw.Exec(`INSERT INTO clients (id, org, age_recipient, sign_key, key_id, secret_hash, created_at,
+		next_seq, data_seq, acked_seq, receipt_seq, acked_receipt_seq) VALUES
+		('wedged', 'o', 'age1', 'k', 'K1', 'h', 'c', 5, 4, 9223372036854775807, 3, 9223372036854775807),
+		('restored', 'o', 'age1', 'k', 'K2', 'h', 'c', 5, 4, 1048581, 3, 1048579)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	d, err := Open(ctx, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c := &Central{DB: d}
+	for id, want := range map[string][2]uint64{"wedged": {5, 3}, "restored": {1048581, 1048579}} {
+		cl, err := c.GetClient(ctx, d, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]uint64{cl.AckedSeq, cl.AckedReceiptSeq}; got != want {
+			t.Errorf("%s: acked_seq, acked_receipt_seq %v, want %v", id, got, want)
+		}
+		if err := cmp.Or(cl.CheckDataSeq("acked_seq", cl.AckedSeq), cl.CheckReceiptSeq("acked_receipt_seq", cl.AckedReceiptSeq)); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
 	}
 }

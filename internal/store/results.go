@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -21,17 +22,22 @@ const (
 )
 
 // BeginResults starts importing one result bundle of a client, in one
-// transaction.
-func (c *Central) BeginResults(ctx context.Context, client string, reported uint64) (importer.ResultApply, error) {
+// transaction. A bundle whose state names a data bundle or a receipt batch
+// that central never made for the client is refused (ErrOutOfRange).
+func (c *Central) BeginResults(ctx context.Context, client string, state exporter.ClientState) (importer.ResultApply, error) {
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	cl, err := c.GetClient(ctx, tx, client)
+	if err == nil {
+		err = cmp.Or(cl.CheckDataSeq("state data_seq", state.DataSeq), cl.CheckReceiptSeq("state receipt_seq", state.ReceiptSeq))
+	}
 	if err != nil {
 		tx.Rollback()
 		return nil, err
 	}
+	reported := state.ReceiptSeq
 	// The executions are checked against the scopes: they must be current.
 	if err := refreshStaleScopes(ctx, tx); err != nil {
 		tx.Rollback()

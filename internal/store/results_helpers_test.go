@@ -173,8 +173,8 @@ type killResultTarget struct {
 	k *killer
 }
 
-func (t *killResultTarget) BeginResults(ctx context.Context, client string, reported uint64) (importer.ResultApply, error) {
-	a, err := t.ResultTarget.BeginResults(ctx, client, reported)
+func (t *killResultTarget) BeginResults(ctx context.Context, client string, state exporter.ClientState) (importer.ResultApply, error) {
+	a, err := t.ResultTarget.BeginResults(ctx, client, state)
 	if err != nil {
 		return nil, err
 	}
