@@ -22,6 +22,7 @@ import (
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 )
@@ -96,7 +97,7 @@ func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOp
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := safefile.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
 	return exporter.Data(ctx, c.Store, out, exporter.DataOptions{

@@ -6,7 +6,6 @@ package client
 import (
 	"context"
 	"log/slog"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -122,7 +122,7 @@ func (c *Client) ExportResults(ctx context.Context, out string, resend bool, tra
 		return nil, 0, err
 	}
 	state.Version, state.FreeDisk, state.Clock = Version, freeDisk(h.Dir), time.Now().UTC()
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := safefile.MkdirAll(out, 0o755); err != nil {
 		return nil, 0, err
 	}
 	bundleID := bundle.NewID()
