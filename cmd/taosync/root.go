@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/ioerr"
 )
 
 // Exit codes, documented in docs/cli.md.
@@ -140,6 +141,11 @@ func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
 
 var errNoHome = hinted{errors.New("no home given"), "pass --home DIR or set TAOSYNC_HOME"}
 
+// diskHint follows an error of a full or failing disk: what was being
+// written was rolled back or left unpublished, so the same command can run
+// again.
+const diskHint = "free space on this machine's disk (or fix the disk), then run the same command again: nothing was half written"
+
 // usageError marks a command-line mistake.
 type usageError struct{ error }
 
@@ -196,6 +202,10 @@ func (a *app) report(err error) int {
 		if hint == "" {
 			hint = "see taosync --help"
 		}
+	case ioerr.Local(err) && hint == "":
+		// Exit 1: this machine failed, not the input (a full disk does
+		// not refuse a bundle).
+		hint = diskHint
 	}
 	fmt.Fprintf(a.stderr, "taosync: error: %s\n", oneLine(err.Error()))
 	if hint != "" {

@@ -124,10 +124,10 @@ func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.O
 	c.writes.Lock()
 	defer c.writes.Unlock()
 	lines, err := importer.Results(ctx, dir, c.Store, opts)
-	if err != nil {
-		return nil, nil, err
+	if rerr := RecordRefusals(ctx, c.Home, lines, opts); err == nil {
+		err = rerr
 	}
-	if err := RecordRefusals(ctx, c.Home, lines, opts); err != nil {
+	if err != nil {
 		return nil, nil, err
 	}
 	written := map[string]string{}

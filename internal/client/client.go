@@ -73,13 +73,13 @@ func (c *Client) Options(ctx context.Context, transport string) (importer.Option
 }
 
 // Import applies the data and receipt bundles in dir, and records the
-// refusals in the history.
+// refusals in the history, those before a failure that stopped it too.
 func (c *Client) Import(ctx context.Context, dir string, opts importer.Options) ([]importer.Line, error) {
 	lines, err := importer.Data(ctx, dir, c.Local, opts)
-	if err != nil {
-		return nil, err
+	if rerr := central.RecordRefusals(ctx, c.Home, lines, opts); err == nil {
+		err = rerr
 	}
-	return lines, central.RecordRefusals(ctx, c.Home, lines, opts)
+	return lines, err
 }
 
 // ErrNothingToSend: no execution is waiting to be sent.

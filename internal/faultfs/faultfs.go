@@ -7,8 +7,8 @@
 //
 // The faults go in through safefile.SetInjector, which every durable write
 // of taosync asks (bundle writer, blob store, the client's downloads,
-// safefile itself); SQLite's own writes do not, and are failed by other
-// means (a page limit).
+// safefile itself); SQLite writes its own files, and a full disk is
+// emulated there with a page limit (FullDatabase).
 package faultfs
 
 import (
@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync/internal/safefile"
+	"github.com/taosync/taosync/internal/store"
 )
 
 // A Kind is a fault to inject: which operations it can hit and the error
@@ -108,6 +109,19 @@ func (in *Injector) Failed() string {
 // the returned function is called.
 func Install(t testing.TB, in *Injector) (clear func()) {
 	restore := safefile.SetInjector(in)
+	var once sync.Once
+	clear = func() { once.Do(restore) }
+	t.Cleanup(clear)
+	return clear
+}
+
+// FullDatabase keeps every home database opened until the returned
+// function is called from growing, so that SQLite fails a write that needs
+// a new page with "database or disk is full" (SQLITE_FULL), as it does on
+// a full disk. (SQLite writes its own files, past safefile.)
+func FullDatabase(t testing.TB) (clear func()) {
+	// max_page_count cannot go below the database's size: 1 is its size.
+	restore := store.SetConnectPragma("PRAGMA max_page_count = 1")
 	var once sync.Once
 	clear = func() { once.Do(restore) }
 	t.Cleanup(clear)
