@@ -16,13 +16,15 @@ import (
 
 // The fault tests run each durable step of the USB road in-process with a
 // fault injected at every file system operation it makes in turn (a full
-// disk, an I/O error, a failed fsync): the command must fail with exit 1
-// and the disk hint, refuse nothing, leave each home and stick as before
-// the step or as after it (never between), and the same command, run again
-// once the fault is cleared, must end where a run without fault does.
+// disk, an I/O error, a failed fsync), then with a database that cannot
+// grow: the command must fail with exit 1 and the disk hint, refuse
+// nothing, leave each part of the homes and sticks as before the step or
+// as after it, and the same command, run again once the fault is cleared,
+// must end where a run without fault does.
 
-// faultSteps are the durable steps of one round trip over a stick, in
-// order; each runs in the work folder that the ones before it filled.
+// faultSteps are the durable steps of a package's publication and one
+// round trip over a stick, in order; each runs in the work folder that the
+// ones before it filled.
 var faultSteps = []struct {
 	name string
 	// first, if set, is run before the step, without faults.
@@ -32,6 +34,7 @@ var faultSteps = []struct {
 	// cannot; the others change rows in place (a state, a sequence).
 	grows bool
 }{
+	{"publish", nil, []string{"--home", "@central", "central", "publish", "--delivery", "webdev-1", "@pkg.zip"}, false},
 	{"export data", nil, []string{"--home", "@central", "export", "data", "--client", "cA", "--out", "@stick"}, true},
 	{"import data", nil, []string{"--home", "@client", "import", "@stick"}, true},
 	{"export results", []string{"--home", "@client", "results", "add", "@r.jsonl"},
@@ -41,9 +44,8 @@ var faultSteps = []struct {
 }
 
 // faultFiles are the master data and the results of the round trip: a few
-// hundred test takers and a score of results, enough for the database of
-// each home to grow with each step, so that a database that cannot fails
-// it.
+// hundred test takers and a score of results, enough for the database to
+// grow in the steps marked so.
 var faultFiles = func() map[string]string {
 	var tt, el, r strings.Builder
 	tt.WriteString("id,login,first_name\nttB,boris,Boris\n")
@@ -114,15 +116,17 @@ func newFaultWork(t *testing.T) faultWork {
 			t.Fatal(err)
 		}
 	}
-	pkg, err := filepath.Abs(filepath.Join("..", "..", "testdata", "qti", "WebDeveloperTest1.zip"))
+	pkg, err := os.ReadFile(filepath.Join("..", "..", "testdata", "qti", "WebDeveloperTest1.zip"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "pkg.zip"), pkg, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w.must("--home", "@central", "init", "--role", "central")
 	for _, l := range [][2]string{{"test-center", "tc.csv"}, {"test-taker", "tt.csv"}, {"delivery", "dl.csv"}, {"eligibility", "el.csv"}} {
 		w.must("--home", "@central", "central", "load", "--type", l[0], "@"+l[1])
 	}
-	w.must("--home", "@central", "central", "publish", "--delivery", "webdev-1", pkg)
 	w.must("--home", "@client", "init", "--role", "client")
 	var keys struct {
 		ClientKey string `json:"client_key"`
@@ -166,13 +170,15 @@ func (w faultWork) state() faultState {
 	w.t.Helper()
 	s := faultState{}
 	for _, h := range []string{"central", "client"} {
+		types := []string{"delivery"} // with its package
 		if h == "client" {
-			var b strings.Builder
-			for _, typ := range []string{"test-center", "test-taker", "delivery", "eligibility"} {
-				b.WriteString(w.must("--home", "@"+h, "list", typ, "--json"))
-			}
-			s[h+" data"] = b.String()
+			types = []string{"test-center", "test-taker", "delivery", "eligibility"}
 		}
+		var b strings.Builder
+		for _, typ := range types {
+			b.WriteString(w.must("--home", "@"+h, "list", typ, "--json"))
+		}
+		s[h+" data"] = b.String()
 		for _, line := range strings.SplitAfter(w.jsonLines(w.must("--home", "@"+h, "history", "--json"),
 			"id", "at", "duration_ms", "bytes", "seq"), "\n") {
 			dir := "in"
@@ -284,6 +290,9 @@ func TestFaults(t *testing.T) {
 			clear()
 			after = ref.state()
 			os.RemoveAll(ref.dir)
+			if fmt.Sprint(after) == fmt.Sprint(before) {
+				t.Fatalf("%s: the state compared leaves out what the step changes", step.name)
+			}
 			ops := counter.Seen()
 			if ops == 0 && kind.Ops == nil {
 				t.Fatalf("%s: no operation a %s fault can hit", step.name, kind.Name)
