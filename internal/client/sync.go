@@ -24,6 +24,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
@@ -144,6 +145,9 @@ func transient(err error) bool {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		return re.Response != nil && re.Response.StatusCode >= 500
+	}
+	if ioerr.Local(err) {
+		return false // waiting frees no disk space
 	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }

@@ -13,6 +13,7 @@ package faultfs
 
 import (
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -56,13 +57,13 @@ func (k Kind) matches(op safefile.Op) bool {
 	return false
 }
 
-// Injector counts the operations a kind can hit (whose path matches Glob,
-// if set, by its base name), and fails the Nth of them once.
+// Injector counts the operations a kind can hit (on paths under Under, if
+// set), and fails the Nth of them once.
 type Injector struct {
 	Kind Kind
-	// Glob, if set, limits the operations to those on a path whose base
-	// name it matches (filepath.Match).
-	Glob string
+	// Under, if set, limits the operations to those on paths in that
+	// folder: one home of several in a process.
+	Under string
 	// N is the operation to fail, from 1; 0 fails none (counts only).
 	N int
 
@@ -76,10 +77,8 @@ func (in *Injector) MaybeError(op safefile.Op, path string) error {
 	if !in.Kind.matches(op) {
 		return nil
 	}
-	if in.Glob != "" {
-		if ok, _ := filepath.Match(in.Glob, filepath.Base(path)); !ok {
-			return nil
-		}
+	if in.Under != "" && !strings.HasPrefix(path, in.Under+string(filepath.Separator)) {
+		return nil
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
