@@ -1,7 +1,10 @@
 package client_test
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,7 +18,8 @@ import (
 // TestSyncDataFaults fails each file system operation of a client's data
 // sync in turn (the downloaded bundle's folder and part files): the sync
 // fails with the disk's error, not retried, and the next one applies the
-// bundle, ending where a client that met no fault does.
+// bundle, ending where a client that met no fault does. A part file whose
+// fsync failed is removed.
 func TestSyncDataFaults(t *testing.T) {
 	f := testfixture.New(t)
 	f.Start(nil)
@@ -57,6 +61,13 @@ func TestSyncDataFaults(t *testing.T) {
 			}
 			if !ioerr.Local(err) || lines != nil {
 				t.Errorf("%s at op %d (%s): lines %+v, error %v", kind.Name, n, in.Failed(), lines, err)
+			}
+			// A part file whose fsync failed is fetched again, not
+			// synced again.
+			if op, p, _ := strings.Cut(in.Failed(), " "); op == "sync" && strings.HasSuffix(p, ".part") {
+				if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("%s at op %d (%s): the part file is still there (%v)", kind.Name, n, in.Failed(), err)
+				}
 			}
 			lines, err = f.Syncer(id).Data(f.Ctx, nil, false)
 			if err != nil || len(lines) != 1 || lines[0].Outcome != importer.Applied {

@@ -318,6 +318,9 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 			return 0, fmt.Errorf("got %d of %d bytes", have+n, f.Size)
 		}
 		if err := safefile.Sync(out); err != nil {
+			// Pages a failed fsync could not write may be dropped, and
+			// a later fsync succeed without them: fetch it whole again.
+			os.Remove(part)
 			return 0, err
 		}
 		sum, err := fileHash(part)

@@ -2,8 +2,10 @@ package faultfs
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/taosync/taosync/internal/safefile"
@@ -62,7 +64,7 @@ func TestWriteFile(t *testing.T) {
 }
 
 // TestBatch: a batch reports a fault met by any of its files, even in the
-// fsyncs it runs in the background.
+// fsyncs it runs in the background, and removes a file whose fsync failed.
 func TestBatch(t *testing.T) {
 	for _, kind := range Kinds {
 		for n := 1; ; n++ {
@@ -86,6 +88,12 @@ func TestBatch(t *testing.T) {
 			}
 			if !errors.Is(err, kind.Err) && !errors.Is(serr, kind.Err) {
 				t.Errorf("%s at op %d (%s): write %v, sync %v", kind.Name, n, in.Failed(), err, serr)
+			}
+			// A file whose fsync failed is gone, to be written again.
+			if op, p, _ := strings.Cut(in.Failed(), " "); op == safefile.OpSync.String() && p != dir {
+				if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("%s at op %d (%s): the file is still there (%v)", kind.Name, n, in.Failed(), err)
+				}
 			}
 		}
 	}

@@ -143,12 +143,18 @@ func (b *Batch) Write(path string, data []byte, perm os.FileMode) error {
 	if err := replace(path, perm, bulk, false); err != nil {
 		return err
 	}
-	b.Add(path)
+	b.add(path, true)
 	return nil
 }
 
 // Add makes Sync fsync path, a file written by other means, too.
-func (b *Batch) Add(path string) {
+func (b *Batch) Add(path string) { b.add(path, false) }
+
+// add queues the fsync of path. If it fails, a file the batch wrote is
+// removed: after a failed fsync the kernel may have dropped the pages it
+// could not write and a later fsync succeed without them (PostgreSQL's
+// "fsyncgate"), so the file must be written again, not synced again.
+func (b *Batch) add(path string, written bool) {
 	b.mu.Lock()
 	if b.dirs == nil {
 		b.dirs = map[string]bool{}
@@ -167,6 +173,9 @@ func (b *Batch) Add(path string) {
 		<-running
 		<-queued
 		if err != nil {
+			if written {
+				os.Remove(path)
+			}
 			b.mu.Lock()
 			if b.err == nil {
 				b.err = err
