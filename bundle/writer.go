@@ -559,7 +559,10 @@ func (w *Writer) stop() {
 	w.enc.Close()
 }
 
-func (w *Writer) remove() { os.RemoveAll(w.dir) }
+func (w *Writer) remove() {
+	w.chunks.Discard()
+	os.RemoveAll(w.dir)
+}
 
 // publish writes a manifest and its signature into dir, signature first,
 // each atomically.

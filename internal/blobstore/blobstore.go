@@ -117,6 +117,7 @@ func (s *Store) Add(r io.Reader) (*Snapshot, error) {
 		err = b.Sync()
 	}
 	if err != nil {
+		b.Discard()
 		return nil, err
 	}
 	snap.Hash = hex.EncodeToString(whole.Sum(nil))

@@ -204,6 +204,16 @@ func (b *Batch) Sync() error {
 	return each(list, syncParallel, SyncDir)
 }
 
+// Discard waits for the fsyncs under way and empties the batch, without
+// fsyncing the folders: for a batch given up on an error, so that no fsync
+// outlives the command that wrote its files.
+func (b *Batch) Discard() {
+	b.wg.Wait()
+	b.mu.Lock()
+	b.dirs, b.err = nil, nil
+	b.mu.Unlock()
+}
+
 // each calls fn on every item, workers at a time, and returns the first
 // error.
 func each(items []string, workers int, fn func(string) error) error {
