@@ -242,14 +242,15 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 }
 
 // stopped returns the error that stops an import when err, met while
-// applying b, is a failure of this machine to store it (ioerr.Local), not
-// a fault of the bundle: b is not refused, its transaction is rolled back,
-// and the same import applies it once the fault is cleared.
+// applying b, is a disk of this machine failing (ioerr.Local: full, or
+// failing to write or read), not a fault of the bundle: b is not refused,
+// its transaction is rolled back, and the same import applies it once the
+// fault is cleared.
 func stopped(b *bundle.Bundle, err error) error {
 	if !ioerr.Local(err) {
 		return nil
 	}
-	return fmt.Errorf("bundle %s not applied: this machine could not store it: %w", b.Name(), err)
+	return fmt.Errorf("bundle %s not applied: a disk failed, not the bundle: %w", b.Name(), err)
 }
 
 // openOutcome says what a bundle that did not open is: not for this home,

@@ -33,14 +33,17 @@ var faultSteps = []struct {
 	// grows is set when the step's database grows, and fails when it
 	// cannot; the others change rows in place (a state, a sequence).
 	grows bool
+	// applies, for an import, starts the name of the bundle it stops at
+	// when the database cannot grow.
+	applies string
 }{
-	{"publish", nil, []string{"--home", "@central", "central", "publish", "--delivery", "webdev-1", "@pkg.zip"}, false},
-	{"export data", nil, []string{"--home", "@central", "export", "data", "--client", "cA", "--out", "@stick"}, true},
-	{"import data", nil, []string{"--home", "@client", "import", "@stick"}, true},
+	{"publish", nil, []string{"--home", "@central", "central", "publish", "--delivery", "webdev-1", "@pkg.zip"}, false, ""},
+	{"export data", nil, []string{"--home", "@central", "export", "data", "--client", "cA", "--out", "@stick"}, true, ""},
+	{"import data", nil, []string{"--home", "@client", "import", "@stick"}, true, "data-cA-000001-"},
 	{"export results", []string{"--home", "@client", "results", "add", "@r.jsonl"},
-		[]string{"--home", "@client", "export", "results", "--out", "@back"}, false},
-	{"import results and export receipts", nil, []string{"--home", "@central", "import", "@back"}, true},
-	{"import receipts", nil, []string{"--home", "@client", "import", "@back"}, false},
+		[]string{"--home", "@client", "export", "results", "--out", "@back"}, false, ""},
+	{"import results and export receipts", nil, []string{"--home", "@central", "import", "@back"}, true, "results-cA-000001-"},
+	{"import receipts", nil, []string{"--home", "@client", "import", "@back"}, false, ""},
 }
 
 // faultFiles are the master data and the results of the round trip: a few
@@ -260,6 +263,10 @@ func TestFaults(t *testing.T) {
 			if !checkFaulted(t, name, failed, code, stdout, stderr) {
 				return
 			}
+			if failed == faultDB && step.applies != "" &&
+				!regexp.MustCompile(`taosync: error: bundle `+step.applies+`[0-9a-f]{8} not applied: a disk failed, not the bundle: database or disk is full\n`).MatchString(stderr) {
+				t.Errorf("%s: the error does not name the bundle and the disk:\n%s", name, stderr)
+			}
 			name += " (" + failed + ")"
 			got := tw.state()
 			for part, b := range before {
@@ -314,7 +321,7 @@ func TestFaults(t *testing.T) {
 			return func() string {
 				clear()
 				if step.grows {
-					return "database full"
+					return faultDB
 				}
 				return ""
 			}
@@ -323,6 +330,9 @@ func TestFaults(t *testing.T) {
 	}
 	t.Logf("%d trials", trials)
 }
+
+// faultDB names the fault of a database that cannot grow.
+const faultDB = "database full"
 
 // checkFaulted checks how a command that met a fault ended: exit 1, one
 // error line naming the operation's error, and the disk hint. It reports
