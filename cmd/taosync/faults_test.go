@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -204,6 +205,19 @@ func (w faultWork) state() faultState {
 	return s
 }
 
+// parts lists the parts of the states, each once.
+func parts(states ...faultState) []string {
+	var out []string
+	for _, s := range states {
+		for part := range s {
+			if !slices.Contains(out, part) {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
 // jsonLines drops the keys named from each JSON line, and the random parts
 // of bundle names and ids.
 func (w faultWork) jsonLines(lines string, drop ...string) string {
@@ -269,8 +283,8 @@ func TestFaults(t *testing.T) {
 			}
 			name += " (" + failed + ")"
 			got := tw.state()
-			for part, b := range before {
-				if g := got[part]; g != b && g != after[part] {
+			for _, part := range parts(before, after, got) {
+				if g := got[part]; g != before[part] && g != after[part] {
 					t.Errorf("%s: %s is neither as before nor as after the step:\n%s", name, part, diffLines(after[part], g))
 				}
 			}
@@ -279,7 +293,7 @@ func TestFaults(t *testing.T) {
 			}
 			tw.must(step.args...)
 			got = tw.state()
-			for part := range after {
+			for _, part := range parts(after, got) {
 				if got[part] != after[part] {
 					t.Errorf("%s: after the fault cleared, %s differs from a run without fault:\n%s",
 						name, part, diffLines(after[part], got[part]))

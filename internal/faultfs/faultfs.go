@@ -1,9 +1,9 @@
 // Package faultfs injects file system faults into taosync's durable writes,
 // for tests: a full disk (ENOSPC), an I/O error (EIO) or a failed fsync, at
-// the Nth operation of a run that matches a predicate. A test first counts
-// the operations of a clean run (Count), then fails each of them in turn
-// (FailNth), a bounded loop over every durable write point. Pebble's
-// vfs/errorfs is the model.
+// the Nth operation of a run that the fault can hit. A test first counts
+// the operations of a clean run (an Injector with N 0), then fails each of
+// them in turn (N 1, 2, ...), a bounded loop over every durable write
+// point. Pebble's vfs/errorfs is the model.
 //
 // The faults go in through safefile.SetInjector, which every durable write
 // of taosync asks (bundle writer, blob store, the client's downloads,
@@ -107,7 +107,12 @@ func (in *Injector) Failed() string {
 // Install makes every durable write ask in until the test ends, or until
 // the returned function is called.
 func Install(t testing.TB, in *Injector) (clear func()) {
-	restore := safefile.SetInjector(in)
+	return untilCleared(t, safefile.SetInjector(in))
+}
+
+// untilCleared returns a function that calls restore, once, also called
+// when the test ends.
+func untilCleared(t testing.TB, restore func()) (clear func()) {
 	var once sync.Once
 	clear = func() { once.Do(restore) }
 	t.Cleanup(clear)
@@ -120,9 +125,5 @@ func Install(t testing.TB, in *Injector) (clear func()) {
 // a full disk. (SQLite writes its own files, past safefile.)
 func FullDatabase(t testing.TB) (clear func()) {
 	// max_page_count cannot go below the database's size: 1 is its size.
-	restore := store.SetConnectPragma("PRAGMA max_page_count = 1")
-	var once sync.Once
-	clear = func() { once.Do(restore) }
-	t.Cleanup(clear)
-	return clear
+	return untilCleared(t, store.SetConnectPragma("PRAGMA max_page_count = 1"))
 }
