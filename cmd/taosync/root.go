@@ -144,7 +144,7 @@ var errNoHome = hinted{errors.New("no home given"), "pass --home DIR or set TAOS
 // diskHint follows an error of a full or failing disk: what was being
 // written was rolled back or left unpublished, so the same command can run
 // again.
-const diskHint = "free space on this machine's disk (or fix the disk), then run the same command again: nothing was half written"
+const diskHint = "free space on the disk or stick named (or replace it), then run the same command again: nothing was half written"
 
 // usageError marks a command-line mistake.
 type usageError struct{ error }
