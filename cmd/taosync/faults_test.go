@@ -366,3 +366,38 @@ func checkFaulted(t *testing.T, name, failed string, code int, stdout, stderr st
 	}
 	return true
 }
+
+// TestImportStopsAtAFullDisk: an import whose second bundle meets a full
+// database prints the line of the first, stops with exit 1 naming the
+// second, refuses nothing, and applies the second once there is room.
+func TestImportStopsAtAFullDisk(t *testing.T) {
+	w := newFaultWork(t)
+	w.must("--home", "@central", "export", "data", "--client", "cA", "--out", "@stick")
+	w.must("--home", "@client", "import", "@stick")
+	// Longer names, for the client's database to grow.
+	more := "id,login,first_name\n"
+	for i := range 300 {
+		more += fmt.Sprintf("tt%03d,login%d,Anna %d %s\n", i, i, i, strings.Repeat("x", 100))
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "more.csv"), []byte(more), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.must("--home", "@central", "central", "load", "--type", "test-taker", "@more.csv")
+	w.must("--home", "@central", "export", "data", "--client", "cA", "--out", "@stick")
+
+	clear := faultfs.FullDatabase(t)
+	code, stdout, stderr := w.run("--home", "@client", "import", "@stick")
+	clear()
+	if code != exitFailure ||
+		!regexp.MustCompile(`(?m)^skipped +\S+/data-cA-000001-[0-9a-f]{8}: already applied$`).MatchString(stdout) ||
+		!regexp.MustCompile(`^taosync: error: bundle data-cA-000002-[0-9a-f]{8} not applied: a disk failed, not the bundle: database or disk is full\n`).MatchString(stderr) {
+		t.Fatalf("import on a full disk: exit %d\nstdout:\n%sstderr:\n%s", code, stdout, stderr)
+	}
+	if h := w.must("--home", "@client", "history", "--json"); strings.Contains(h, `"outcome":"refused"`) {
+		t.Errorf("a refusal was recorded:\n%s", h)
+	}
+	out := w.must("--home", "@client", "import", "@stick")
+	if !regexp.MustCompile(`(?m)^applied +\S+/data-cA-000002-[0-9a-f]{8} \(data delta seq 2\): .*test-taker \+0 ~300 -0`).MatchString(out) {
+		t.Errorf("import once there is room:\n%s", out)
+	}
+}

@@ -118,7 +118,8 @@ func (c *Central) ReportDataState(ctx context.Context, client string, seq, recei
 
 // ImportResults imports the result bundles in dir and, with receipts,
 // writes the receipt bundle answering each into receiptsDir. It returns
-// one line per bundle found and the receipt bundles' folders by result
+// one line per bundle found (those before the bundle a failed disk stopped
+// it at, with that error) and the receipt bundles' folders by result
 // bundle id.
 func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.Options, receiptsDir string) ([]importer.ResultLine, map[string]string, error) {
 	c.writes.Lock()
@@ -128,7 +129,7 @@ func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.O
 		err = rerr
 	}
 	if err != nil {
-		return nil, nil, err
+		return lines, nil, err
 	}
 	written := map[string]string{}
 	if opts.DryRun || receiptsDir == "" {
