@@ -161,7 +161,7 @@ func Create(parent string, m *manifest.Manifest, opts Options) (*Writer, error) 
 		return nil, fmt.Errorf("create bundle: %s exists", final)
 	}
 	dir := filepath.Join(parent, "."+Name(m)+".partial")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := safefile.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create bundle: %w", err)
 	}
 	// zstd level 3 is the zstd tool's default: the speed and ratio an
@@ -528,7 +528,7 @@ func (r *Result) Publish() error {
 	if err := publish(r.tmp, r.raw, r.sig); err != nil {
 		return err
 	}
-	if err := os.Rename(r.tmp, r.Dir); err != nil {
+	if err := safefile.Rename(r.tmp, r.Dir); err != nil {
 		return fmt.Errorf("publish bundle: %w", err)
 	}
 	return safefile.SyncDir(filepath.Dir(r.Dir))
@@ -559,7 +559,10 @@ func (w *Writer) stop() {
 	w.enc.Close()
 }
 
-func (w *Writer) remove() { os.RemoveAll(w.dir) }
+func (w *Writer) remove() {
+	w.chunks.Discard()
+	os.RemoveAll(w.dir)
+}
 
 // publish writes a manifest and its signature into dir, signature first,
 // each atomically.

@@ -28,6 +28,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/manifest"
 )
@@ -237,6 +238,9 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 		}
 		start := time.Now()
 		l.Counts, l.Outcome, l.err = applyData(ctx, f.b, t, o)
+		if err := stopped(f.b, l.err); err != nil {
+			return lines, err
+		}
 		if l.err != nil {
 			l.Reason = l.err.Error()
 		}
@@ -247,6 +251,18 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 		lines = append(lines, l)
 	}
 	return lines, nil
+}
+
+// stopped returns the error that stops an import when err, met while
+// applying b, is a disk of this machine failing (ioerr.Local: full, or
+// failing to write or read), not a fault of the bundle: b is not refused,
+// its transaction is rolled back, and the same import applies it once the
+// fault is cleared.
+func stopped(b *bundle.Bundle, err error) error {
+	if !ioerr.Local(err) {
+		return nil
+	}
+	return fmt.Errorf("bundle %s not applied: a disk failed, not the bundle: %w", b.Name(), err)
 }
 
 // openOutcome says what a bundle that did not open is: not for this home,

@@ -118,6 +118,9 @@ func Results(ctx context.Context, dir string, t ResultTarget, o Options) ([]Resu
 			m := f.b.Manifest
 			l.BundleID, l.Kind, l.Seq, l.Bytes, l.Client = m.ID, string(m.Kind), m.Seq, f.b.Bytes, m.Sender.Client
 			l.Counts, l.Batch, l.Outcome, l.err = applyResults(ctx, f.b, t, o)
+			if err := stopped(f.b, l.err); err != nil {
+				return lines, err
+			}
 			if l.Outcome == Skipped {
 				l.Reason = "already received; answered with the same receipts"
 			}

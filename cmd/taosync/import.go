@@ -80,10 +80,10 @@ func (a *app) runImport(ctx context.Context, o importOptions, dir string) error 
 		opts.Progress = pr.update
 	}
 	lines, err := cl.Import(ctx, dir, opts)
-	if err != nil {
-		return err
-	}
 	pr.done()
+	if err != nil {
+		return stoppedImport(a, lines, lines, err)
+	}
 	return reportImport(a, dir, lines, lines)
 }
 
@@ -107,9 +107,6 @@ func (a *app) importResults(ctx context.Context, cc *central.Central, dir string
 		receipts = ""
 	}
 	lines, written, err := cc.ImportResults(ctx, dir, opts, receipts)
-	if err != nil {
-		return err
-	}
 	pr.done()
 	plain := make([]importer.Line, len(lines))
 	for i, l := range lines {
@@ -118,19 +115,36 @@ func (a *app) importResults(ctx context.Context, cc *central.Central, dir string
 			fmt.Fprintf(a.stderr, "receipts for %s: %s\n", filepath.Base(l.Bundle), d)
 		}
 	}
+	if err != nil {
+		return stoppedImport(a, plain, lines, err)
+	}
 	return reportImport(a, dir, plain, lines)
+}
+
+// stoppedImport prints the lines of the bundles an import went through
+// before err stopped it (a disk that failed), and returns err.
+func stoppedImport[T any](a *app, lines []importer.Line, asJSON []T, err error) error {
+	if len(lines) > 0 {
+		printLines(a, lines, asJSON) // err says more than a failed print
+	}
+	return err
+}
+
+// printLines prints one line per bundle (asJSON in JSON form).
+func printLines[T any](a *app, lines []importer.Line, asJSON []T) error {
+	p := a.printer()
+	if p.json {
+		return table(p, asJSON, nil, nil)
+	}
+	printImport(p.w, lines)
+	return nil
 }
 
 // reportImport prints one line per bundle (asJSON in JSON form), and fails
 // if any bundle meant for this home was refused.
 func reportImport[T any](a *app, dir string, lines []importer.Line, asJSON []T) error {
-	p := a.printer()
-	if p.json {
-		if err := table(p, asJSON, nil, nil); err != nil {
-			return err
-		}
-	} else {
-		printImport(p.w, lines)
+	if err := printLines(a, lines, asJSON); err != nil {
+		return err
 	}
 	if len(lines) == 0 && dir != "" {
 		return refused(fmt.Errorf("no bundles in %s", dir))

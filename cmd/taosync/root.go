@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -171,6 +172,11 @@ func (a *app) lock(ctx context.Context, h *home.Home, what string) (unlock func(
 
 var errNoHome = hinted{errors.New("no home given"), "pass --home DIR or set TAOSYNC_HOME"}
 
+// diskHint follows an error of a full or failing disk: what was being
+// written was rolled back or left unpublished, so the same command can run
+// again.
+const diskHint = "free space on the disk or stick named (or replace it), then run the same command again: nothing was half written"
+
 // usageError marks a command-line mistake.
 type usageError struct{ error }
 
@@ -237,6 +243,10 @@ func (a *app) report(err error) int {
 		if hint == "" {
 			hint = "see taosync --help"
 		}
+	case ioerr.Local(err) && hint == "":
+		// Exit 1: this machine failed, not the input (a full disk does
+		// not refuse a bundle).
+		hint = diskHint
 	}
 	fmt.Fprintf(a.stderr, "taosync: error: %s\n", oneLine(err.Error()))
 	if hint != "" {

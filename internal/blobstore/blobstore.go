@@ -26,7 +26,7 @@ type Store struct {
 
 // Open returns the store in dir, creating the folder if needed.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := safefile.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open chunk store: %w", err)
 	}
 	return &Store{dir: dir}, nil
@@ -74,7 +74,7 @@ func (s *Store) Stage(b *safefile.Batch, hash string, data []byte) error {
 	case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, ErrCorrupt):
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	if err := safefile.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("store chunk %s: %w", hash, err)
 	}
 	return b.Write(p, data, 0o600)
@@ -118,6 +118,7 @@ func (s *Store) Add(r io.Reader) (*Snapshot, error) {
 		err = b.Sync()
 	}
 	if err != nil {
+		b.Discard()
 		return nil, err
 	}
 	snap.Hash = hex.EncodeToString(whole.Sum(nil))

@@ -22,6 +22,7 @@ import (
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 )
@@ -101,7 +102,7 @@ func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOp
 	if _, err := c.Store.GetClient(ctx, c.Home.DB, client); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := safefile.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
 	return exporter.Data(ctx, c.Store, out, exporter.DataOptions{
@@ -122,17 +123,18 @@ func (c *Central) ReportDataState(ctx context.Context, client string, seq, recei
 
 // ImportResults imports the result bundles in dir and, with receipts,
 // writes the receipt bundle answering each into receiptsDir. It returns
-// one line per bundle found and the receipt bundles' folders by result
+// one line per bundle found (those before the bundle a failed disk stopped
+// it at, with that error) and the receipt bundles' folders by result
 // bundle id.
 func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.Options, receiptsDir string) ([]importer.ResultLine, map[string]string, error) {
 	c.writes.Lock()
 	defer c.writes.Unlock()
 	lines, err := importer.Results(ctx, dir, c.Store, opts)
-	if err != nil {
-		return nil, nil, err
+	if rerr := RecordRefusals(ctx, c.Home, lines, opts); err == nil {
+		err = rerr
 	}
-	if err := RecordRefusals(ctx, c.Home, lines, opts); err != nil {
-		return nil, nil, err
+	if err != nil {
+		return lines, nil, err
 	}
 	written := map[string]string{}
 	if opts.DryRun || receiptsDir == "" {

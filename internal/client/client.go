@@ -6,7 +6,6 @@ package client
 import (
 	"context"
 	"log/slog"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -73,13 +73,13 @@ func (c *Client) Options(ctx context.Context, transport string) (importer.Option
 }
 
 // Import applies the data and receipt bundles in dir, and records the
-// refusals in the history.
+// refusals in the history, those before a failure that stopped it too.
 func (c *Client) Import(ctx context.Context, dir string, opts importer.Options) ([]importer.Line, error) {
 	lines, err := importer.Data(ctx, dir, c.Local, opts)
-	if err != nil {
-		return nil, err
+	if rerr := central.RecordRefusals(ctx, c.Home, lines, opts); err == nil {
+		err = rerr
 	}
-	return lines, central.RecordRefusals(ctx, c.Home, lines, opts)
+	return lines, err
 }
 
 // ErrNothingToSend: no execution is waiting to be sent.
@@ -122,7 +122,7 @@ func (c *Client) ExportResults(ctx context.Context, out string, resend bool, tra
 		return nil, 0, err
 	}
 	state.Version, state.FreeDisk, state.Clock = Version, freeDisk(h.Dir), time.Now().UTC()
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := safefile.MkdirAll(out, 0o755); err != nil {
 		return nil, 0, err
 	}
 	bundleID := bundle.NewID()

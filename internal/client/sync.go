@@ -24,6 +24,8 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/ioerr"
+	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -143,6 +145,9 @@ func transient(err error) bool {
 	if errors.As(err, &re) {
 		return re.Response != nil && re.Response.StatusCode >= 500
 	}
+	if ioerr.Local(err) {
+		return false // waiting frees no disk space
+	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
@@ -232,7 +237,7 @@ func (s *Syncer) download(ctx context.Context, dir string, ref server.BundleRef)
 		return "", fmt.Errorf("central named a bundle %q, which is not a bundle name", ref.Bundle)
 	}
 	bdir := filepath.Join(dir, ref.Bundle)
-	if err := os.MkdirAll(bdir, 0o700); err != nil {
+	if err := safefile.MkdirAll(bdir, 0o700); err != nil {
 		return "", err
 	}
 	var total, done int64
@@ -262,7 +267,7 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 	}
 	part := filepath.Join(dir, "."+f.Name+".part")
 	return retry(ctx, "download "+bundleName+"/"+f.Name, func() (time.Duration, error) {
-		out, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o600)
+		out, err := safefile.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o600)
 		if err != nil {
 			return 0, err
 		}
@@ -275,7 +280,7 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 			// Whole already (cut short between the last byte and the
 			// rename): check it rather than ask for bytes past its end.
 			if sum, err := fileHash(part); err == nil && sum == f.SHA256 {
-				return 0, os.Rename(part, final)
+				return 0, safefile.Rename(part, final)
 			}
 		}
 		if have >= f.Size {
@@ -312,14 +317,17 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 			return 0, &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(b))}
 		}
-		n, err := io.Copy(out, &countingReader{r: io.LimitReader(resp.Body, f.Size-have), n: have, report: progress})
+		n, err := io.Copy(safefile.Writer(out, part), &countingReader{r: io.LimitReader(resp.Body, f.Size-have), n: have, report: progress})
 		if err != nil {
 			return 0, err // transient: the next attempt resumes from here
 		}
 		if have+n != f.Size {
 			return 0, fmt.Errorf("got %d of %d bytes", have+n, f.Size)
 		}
-		if err := out.Sync(); err != nil {
+		if err := safefile.Sync(out); err != nil {
+			// Pages a failed fsync could not write may be dropped, and
+			// a later fsync succeed without them: fetch it whole again.
+			os.Remove(part)
 			return 0, err
 		}
 		sum, err := fileHash(part)
@@ -330,7 +338,7 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 			os.Remove(part)
 			return 0, fmt.Errorf("%s does not match its hash; downloading it again", f.Name)
 		}
-		return 0, os.Rename(part, final)
+		return 0, safefile.Rename(part, final)
 	})
 }
 

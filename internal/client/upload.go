@@ -24,7 +24,7 @@ import (
 // receipt bundle, which is downloaded and applied.
 func (s *Syncer) Results(ctx context.Context) ([]importer.Line, error) {
 	out := s.c.Home.Path(OutgoingDir)
-	if err := os.MkdirAll(out, 0o700); err != nil {
+	if err := safefile.MkdirAll(out, 0o700); err != nil {
 		return nil, err
 	}
 	_, _, err := s.c.ExportResults(ctx, out, false, "http")

@@ -29,7 +29,7 @@ func writeAll(data []byte) func(io.Writer) error {
 // Write atomically replaces path with what fill writes. On any error the
 // temporary file is removed and path is untouched.
 func Write(path string, perm os.FileMode, fill func(io.Writer) error) error {
-	if err := replace(path, perm, func(f *os.File) error { return fill(f) }, true); err != nil {
+	if err := replace(path, perm, func(f *os.File) error { return fill(Writer(f, path)) }, true); err != nil {
 		return err
 	}
 	return SyncDir(filepath.Dir(path))
@@ -39,6 +39,9 @@ func Write(path string, perm os.FileMode, fill func(io.Writer) error) error {
 // fsyncing it first if sync is set; otherwise the caller fsyncs it later.
 func replace(path string, perm os.FileMode, fill func(*os.File) error, sync bool) (err error) {
 	dir := filepath.Dir(path)
+	if err := fault(OpCreate, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -56,14 +59,14 @@ func replace(path string, perm os.FileMode, fill func(*os.File) error, sync bool
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if sync {
-		if err = f.Sync(); err != nil {
+		if err = syncAs(f, path); err != nil {
 			return fmt.Errorf("write %s: sync: %w", path, err)
 		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = os.Rename(f.Name(), path); err != nil {
+	if err = Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
@@ -82,10 +85,18 @@ func syncPath(path, what string) error {
 		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	defer f.Close()
-	if err := f.Sync(); err != nil {
+	if err := syncAs(f, path); err != nil {
 		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return nil
+}
+
+// syncAs fsyncs f, the file or folder path or its temporary file.
+func syncAs(f *os.File, path string) error {
+	if err := fault(OpSync, path); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // Batch makes many files durable together. A fsync each, as WriteFile
@@ -123,15 +134,27 @@ const syncQueue = 256
 // Write atomically replaces path with data, as WriteFile does but without
 // waiting for the disk: path is durable once Sync returns.
 func (b *Batch) Write(path string, data []byte, perm os.FileMode) error {
-	if err := replace(path, perm, func(f *os.File) error { return writeBulk(f, data) }, false); err != nil {
+	bulk := func(f *os.File) error {
+		if err := fault(OpWrite, path); err != nil {
+			return err
+		}
+		return writeBulk(f, data)
+	}
+	if err := replace(path, perm, bulk, false); err != nil {
 		return err
 	}
-	b.Add(path)
+	b.add(path, true)
 	return nil
 }
 
 // Add makes Sync fsync path, a file written by other means, too.
-func (b *Batch) Add(path string) {
+func (b *Batch) Add(path string) { b.add(path, false) }
+
+// add queues the fsync of path. If it fails, a file the batch wrote is
+// removed: after a failed fsync the kernel may have dropped the pages it
+// could not write and a later fsync succeed without them (PostgreSQL's
+// "fsyncgate"), so the file must be written again, not synced again.
+func (b *Batch) add(path string, written bool) {
 	b.mu.Lock()
 	if b.dirs == nil {
 		b.dirs = map[string]bool{}
@@ -150,6 +173,9 @@ func (b *Batch) Add(path string) {
 		<-running
 		<-queued
 		if err != nil {
+			if written {
+				os.Remove(path)
+			}
 			b.mu.Lock()
 			if b.err == nil {
 				b.err = err
@@ -176,6 +202,16 @@ func (b *Batch) Sync() error {
 		list = append(list, d)
 	}
 	return each(list, syncParallel, SyncDir)
+}
+
+// Discard waits for the fsyncs under way and empties the batch, without
+// fsyncing the folders: for a batch given up on an error, so that no fsync
+// outlives the command that wrote its files.
+func (b *Batch) Discard() {
+	b.wg.Wait()
+	b.mu.Lock()
+	b.dirs, b.err = nil, nil
+	b.mu.Unlock()
 }
 
 // each calls fn on every item, workers at a time, and returns the first

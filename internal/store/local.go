@@ -369,5 +369,6 @@ func (a *apply) Rollback() error {
 	}
 	a.done = true
 	a.close()
+	a.chunks.Discard()
 	return a.tx.Rollback()
 }

@@ -19,12 +19,40 @@ import (
 	"strconv"
 	"strings"
 
-	// The SQLite driver, registered as "sqlite3".
-	_ "github.com/mattn/go-sqlite3"
+	"github.com/mattn/go-sqlite3"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// driverName is go-sqlite3's driver registered again, with a hook on each
+// new connection that runs connectPragma, if set.
+const driverName = "sqlite3-taosync"
+
+// connectPragma is run on each connection opened while it is set: only
+// tests set it (SetConnectPragma), to make a home's database answer
+// "database or disk is full" as a full disk does.
+var connectPragma string
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		if connectPragma == "" {
+			return nil
+		}
+		_, err := c.Exec(connectPragma, nil)
+		return err
+	}})
+}
+
+// SetConnectPragma runs stmt on each database connection opened until
+// the returned function is called. For tests: "PRAGMA max_page_count = 1"
+// keeps a database from growing, so that SQLite fails a write the way a
+// full disk makes it fail.
+func SetConnectPragma(stmt string) (restore func()) {
+	old := connectPragma
+	connectPragma = stmt
+	return func() { connectPragma = old }
+}
 
 // DB is an open home database.
 type DB struct {
@@ -89,7 +117,7 @@ func Open(ctx context.Context, path string, create bool) (*DB, error) {
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open(driverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
