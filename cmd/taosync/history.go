@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,47 +106,36 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 // shortCounts shows per type counts for people: only what changed,
 // "test-taker +150 ~2 -1", or "no changes".
 func shortCounts(c map[string]taosync.Counts) string {
-	var types []string
-	for t := range c {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	var parts []string
-	for _, t := range types {
-		n := c[t]
-		part := t
+	return joinCounts(c, func(n taosync.Counts) string {
+		var s string
 		for _, x := range []struct {
 			sign string
 			n    int64
 		}{{"+", n.Created}, {"~", n.Updated}, {"-", n.Deleted}} {
 			if x.n != 0 {
-				part += fmt.Sprintf(" %s%d", x.sign, x.n)
+				s += fmt.Sprintf(" %s%d", x.sign, x.n)
 			}
 		}
-		if part != t {
-			parts = append(parts, part)
-		}
-	}
-	if len(parts) == 0 {
-		return "no changes"
-	}
-	return strings.Join(parts, ", ")
+		return s
+	})
 }
 
-// formatCounts shows per type counts as "test-taker +3 ~1 -2".
+// formatCounts shows per type counts as "test-taker +3 ~1 -2", as import
+// and export print them.
 func formatCounts(c map[string]taosync.Counts) string {
-	var types []string
-	for t := range c {
-		types = append(types, t)
-	}
-	sort.Strings(types)
+	return joinCounts(c, func(n taosync.Counts) string {
+		return fmt.Sprintf(" +%d ~%d -%d", n.Created, n.Updated, n.Deleted)
+	})
+}
+
+// joinCounts joins "TYPE" + format(counts) for each type with a change, in
+// order of type, or says "no changes".
+func joinCounts(c map[string]taosync.Counts, format func(taosync.Counts) string) string {
 	var parts []string
-	for _, t := range types {
-		n := c[t]
-		if n == (taosync.Counts{}) {
-			continue
+	for _, t := range slices.Sorted(maps.Keys(c)) {
+		if n := c[t]; n != (taosync.Counts{}) {
+			parts = append(parts, t+format(n))
 		}
-		parts = append(parts, fmt.Sprintf("%s +%d ~%d -%d", t, n.Created, n.Updated, n.Deleted))
 	}
 	if len(parts) == 0 {
 		return "no changes"
