@@ -327,8 +327,11 @@ func (b *bucket) take(n int) int {
 	}
 	n = min(n, max(int(b.rate/50), 1))
 	now := time.Now()
+	// The line's clock runs on from where the last piece ended, so that a
+	// sleep that overslept is made up; only a line idle for a while starts
+	// again from now.
 	start := b.next
-	if start.Before(now) {
+	if now.Sub(start) > 50*time.Millisecond {
 		start = now
 	}
 	b.next = start.Add(time.Duration(int64(n) * int64(time.Second) / b.rate))
