@@ -230,7 +230,7 @@ func (s *Syncer) exchange(ctx context.Context, method, path string, body []byte,
 		req.Header[k] = v
 	}
 	if err := s.authorize(tctx, req); err != nil {
-		return fmt.Errorf("get a token: %w", why(ctx, tctx, err))
+		return fmt.Errorf("get a token: %w", s.why(ctx, tctx, err))
 	}
 	kick(first)
 	resp, err := s.http.Do(req)
@@ -246,13 +246,16 @@ func (s *Syncer) exchange(ctx context.Context, method, path string, body []byte,
 	if err == nil {
 		return nil
 	}
-	return why(ctx, tctx, err)
+	return s.why(ctx, tctx, err)
 }
 
 // why is the reason an exchange on tctx, under ctx, failed with err: the
-// watchdog's if it dropped the exchange, else err bare.
-func why(ctx, tctx context.Context, err error) error {
+// watchdog's if it dropped the exchange, else err bare. A stall drops the
+// idle connections too: a line that went silent under one (an address
+// that changed) took them all.
+func (s *Syncer) why(ctx, tctx context.Context, err error) error {
 	if cause := context.Cause(tctx); ctx.Err() == nil && errors.Is(cause, ErrStalled) {
+		s.http.CloseIdleConnections()
 		return cause
 	}
 	return bare(err)

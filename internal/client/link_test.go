@@ -318,3 +318,116 @@ func TestParallelDownloads(t *testing.T) {
 		t.Error("the manifest was in place before the other files were whole")
 	}
 }
+
+// stallUpload is a handler wrapper that, on the first upload of a result
+// bundle file, reads a part of it, then stalls every connection of the
+// link and waits for the client to try again; it counts token requests.
+type stallUpload struct {
+	h     http.Handler
+	link  *testlink.Link
+	again chan struct{}
+
+	mu      sync.Mutex
+	stalled bool
+	tokens  int
+}
+
+func (s *stallUpload) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if r.URL.Path == server.TokenPath {
+		s.tokens++
+	}
+	put := r.Method == http.MethodPut
+	first := put && !s.stalled
+	again := s.again
+	if put && s.stalled && s.again != nil {
+		close(s.again)
+		s.again = nil
+	}
+	s.stalled = s.stalled || first
+	s.mu.Unlock()
+	if !first {
+		s.h.ServeHTTP(w, r)
+		return
+	}
+	r.Body.Read(make([]byte, 10))
+	s.link.Stall()
+	select {
+	case <-again:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// TestStallMidUpload: the line goes silent while a result bundle goes up;
+// the upload is dropped after the stall timeout, not after the minutes
+// an answer's headers may take, and sent again in the same run. One token
+// serves the whole run.
+func TestStallMidUpload(t *testing.T) {
+	t.Parallel()
+	f := testfixture.New(t)
+	st := &stallUpload{again: make(chan struct{})}
+	st.link = thinLink(t, f, func(h http.Handler) http.Handler { st.h = h; return st })
+	cl := f.Register("ca", "A")
+	settings(t, f, cl, "sync.stallTimeout", "1s")
+	s := f.Syncer("ca")
+	var r retries
+	s.Retrying = r.add
+	if _, err := s.Data(f.Ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	testfixture.AddResults(t, cl, "x", 2)
+	lines, err := s.Results(f.Ctx)
+	if err != nil || len(lines) != 1 || lines[0].Outcome != importer.Applied {
+		t.Fatalf("results: %v %+v", err, lines)
+	}
+	if !st.stalled || st.link.Stalls() == 0 {
+		t.Fatal("no upload was stalled")
+	}
+	if r.matching(client.ErrStalled, "no byte moved for 1s") != 1 || !strings.HasPrefix(r.list[0].What, "PUT /results/") {
+		t.Errorf("retries %+v, want one of an upload, for the stall", r.list)
+	}
+	if st.tokens != 1 {
+		t.Errorf("%d token requests in one run, want 1", st.tokens)
+	}
+	f.CheckStatus("ca", 1, 2)
+}
+
+// slowPull is a handler wrapper that answers a pull after a delay, as
+// central does while it prepares the bundles of the clients before.
+type slowPull struct {
+	h     http.Handler
+	delay time.Duration
+}
+
+func (s *slowPull) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == server.APIPrefix+"/data/pull" {
+		time.Sleep(s.delay)
+	}
+	s.h.ServeHTTP(w, r)
+}
+
+// TestPullWaitsForCentral: a pull whose answer takes longer than the
+// stall timeout, but less than sync.pullWait, is waited for, not dropped;
+// past sync.pullWait it is dropped and tried again.
+func TestPullWaitsForCentral(t *testing.T) {
+	t.Parallel()
+	f := testfixture.New(t)
+	f.Start(func(h http.Handler) http.Handler { return &slowPull{h: h, delay: 1500 * time.Millisecond} })
+	cl := f.Register("ca", "A")
+	settings(t, f, cl, "sync.stallTimeout", "500ms", "sync.pullWait", "5s")
+	var r retries
+	syncData(t, f, "ca", &r)
+	if len(r.list) != 0 {
+		t.Errorf("a pull central prepared within sync.pullWait was retried: %+v", r.list)
+	}
+
+	hasty := f.Register("hasty", "A")
+	settings(t, f, hasty, "sync.stallTimeout", "500ms", "sync.pullWait", "1s", "sync.retryWait", "1s")
+	s := f.Syncer("hasty")
+	s.Retrying = r.add
+	_, err := s.Data(f.Ctx, nil, false)
+	var gave *client.GaveUpError
+	if !errors.As(err, &gave) || !errors.Is(err, client.ErrStalled) || !strings.Contains(err.Error(), "POST /data/pull: no byte moved for 1s") {
+		t.Errorf("a pull past sync.pullWait: %v", err)
+	}
+}
