@@ -26,6 +26,13 @@ type progress struct {
 	from          int64
 	// line is the last progress line, which a wait is shown beside.
 	line string
+	// moved is when a download's bytes last grew, to say so when they
+	// stop before the stall timeout ends the transfer; waiting is set
+	// while a retry is shown; stop ends the ticker that says it.
+	count   int64
+	moved   time.Time
+	waiting bool
+	stop    chan struct{}
 }
 
 // newProgress returns a progress on stderr: a rewritten line on a
@@ -51,6 +58,13 @@ func (p *progress) update(bundle, phase string, done, total int64) {
 	if bundle != p.bundle || phase != p.phase {
 		p.bundle, p.phase, p.began, p.from = bundle, phase, now, done
 	}
+	if done != p.count || p.moved.IsZero() {
+		p.count, p.moved, p.waiting = done, now, false
+	}
+	if p.stop == nil {
+		p.stop = make(chan struct{})
+		go p.tick(p.stop)
+	}
 	if now.Sub(p.last) < 100*time.Millisecond && done < total {
 		return
 	}
@@ -67,6 +81,31 @@ func (p *progress) update(bundle, phase string, done, total int64) {
 	p.show(line)
 }
 
+// tick says, each second, how long a download has moved no byte.
+func (p *progress) tick(stop chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			p.quiet(now)
+		}
+	}
+}
+
+// quiet shows, from 2 s on, that a download moves no byte: the line goes
+// on changing during a cut, before the stall timeout drops the transfer.
+func (p *progress) quiet(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.phase != "download" || p.waiting || p.line == "" || now.Sub(p.moved) < 2*time.Second {
+		return
+	}
+	p.show(fmt.Sprintf("%s: no byte for %s", p.line, seconds(now.Sub(p.moved).Truncate(time.Second))))
+}
+
 // retry says that a step failed and waits for the network: beside the
 // progress line on a terminal, on a line of its own otherwise.
 func (p *progress) retry(r client.Retry) {
@@ -74,6 +113,7 @@ func (p *progress) retry(r client.Retry) {
 	defer p.mu.Unlock()
 	wait := fmt.Sprintf("waiting for the network (retry %d of %d in %s)", r.Attempt, r.Of-1, seconds(r.Wait))
 	if p.term {
+		p.waiting = true
 		line := wait
 		if p.line != "" {
 			line = p.line + ": " + wait
@@ -93,13 +133,19 @@ func (p *progress) show(line string) {
 
 // done clears the progress line.
 func (p *progress) done() {
-	if !p.term || p.wide == 0 {
+	if !p.term {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\r%*s\r", p.wide, "")
-	p.wide, p.line, p.bundle, p.phase = 0, "", "", ""
+	if p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+	}
+	if p.wide > 0 {
+		fmt.Fprintf(p.w, "\r%*s\r", p.wide, "")
+	}
+	p.wide, p.line, p.bundle, p.phase, p.moved = 0, "", "", "", time.Time{}
 }
 
 // size is a byte count for people: 512 B, 1.5 KiB, 3.0 MiB.

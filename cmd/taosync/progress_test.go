@@ -11,8 +11,9 @@ import (
 )
 
 // TestProgress: on a terminal a download shows its share, its rate and
-// the time left, and a wait for the network beside it; elsewhere only the
-// wait is said, on a line of its own.
+// the time left, how long it has moved no byte (from 2 s on), and a wait
+// for the network beside it; elsewhere only the wait is said, on a line
+// of its own.
 func TestProgress(t *testing.T) {
 	r := client.Retry{What: "download data-cA-000001-0a1b2c3d/f00d", Err: errors.New("no byte moved for 30s"), Attempt: 2, Of: 15, Wait: 8 * time.Second}
 
@@ -22,10 +23,14 @@ func TestProgress(t *testing.T) {
 	p.began = p.began.Add(-2 * time.Second)
 	p.last = time.Time{}
 	p.update("data-cA-000001-0a1b2c3d", "download", 1<<20, 2<<20)
+	p.quiet(time.Now())
+	p.quiet(time.Now().Add(5 * time.Second))
 	p.retry(r)
+	p.quiet(time.Now().Add(9 * time.Second))
 	p.done()
 	want := regexp.MustCompile(`^\rdata-cA-000001-0a1b2c3d: download 0% \(0 B of 2\.0 MiB\)` +
 		`\rdata-cA-000001-0a1b2c3d: download 50% \(1\.0 MiB of 2\.0 MiB\), 51[0-2]\.\d KiB/s, 2 s left` +
+		`\rdata-cA-000001-0a1b2c3d: download 50% \(1\.0 MiB of 2\.0 MiB\), 51[0-2]\.\d KiB/s, 2 s left: no byte for [45] s` +
 		`\rdata-cA-000001-0a1b2c3d: download 50% \(1\.0 MiB of 2\.0 MiB\), 51[0-2]\.\d KiB/s, 2 s left: waiting for the network \(retry 2 of 14 in 8 s\)` +
 		`\r +\r$`)
 	if !want.Match(term.Bytes()) {
