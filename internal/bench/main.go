@@ -68,19 +68,20 @@ type options struct {
 	// httpClients, httpTakers and httpResults size the http case (7):
 	// clients syncing at once, test takers and results of each.
 	httpClients, httpTakers, httpResults int
-	// thinTakers sizes the thin case (8): the test takers of the one
-	// client's organisation, whose first data bundle crosses a thin line.
-	thinTakers int
-	bin        string // a prebuilt taosync binary, instead of building one
-	jsonPath   string
-	mdPath     string
-	keep       bool
-	work       string // where the temporary folder goes
-	profile    string // folder for in-process CPU and allocation profiles
+	bin                                  string // a prebuilt taosync binary, instead of building one
+	jsonPath                             string
+	mdPath                               string
+	keep                                 bool
+	work                                 string // where the temporary folder goes
+	profile                              string // folder for in-process CPU and allocation profiles
 	// profileCtx is the context of the profiled calls: background or
 	// cancel (see profile.go).
 	profileCtx string
 	root       string // the module's root folder
+
+	// thinTakers sizes the thin case (8): the test takers of the one
+	// client's organisation, whose first data bundle crosses a thin line.
+	thinTakers int
 }
 
 // presets are the sizes of the issue (full) and the CI smoke run (quick).
