@@ -57,9 +57,6 @@ type Syncer struct {
 	Retrying func(Retry)
 }
 
-// Link returns the bounds the syncer keeps to.
-func (s *Syncer) Link() Link { return s.link }
-
 // NewSyncer reads the credentials the client imported and prepares an OAuth
 // 2 client (client credentials grant, secret in the Basic header). Plain
 // HTTP is refused unless the host is a loopback address or insecure is set.

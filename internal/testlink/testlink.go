@@ -30,7 +30,6 @@ type Link struct {
 	conns   map[*conn]struct{}
 	stallAt int64 // >0: the first connection to carry this many bytes down stalls
 	stalls  int
-	accepts int
 	wg      sync.WaitGroup
 	closed  bool
 }
@@ -119,13 +118,6 @@ func (l *Link) Stalls() int {
 	return l.stalls
 }
 
-// Accepts is how many connections the link accepted.
-func (l *Link) Accepts() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.accepts
-}
-
 // Reset closes every open connection at once (an RST).
 func (l *Link) Reset() {
 	l.mu.Lock()
@@ -190,12 +182,13 @@ func (l *Link) serveLocked(ln net.Listener) {
 			if err != nil {
 				return
 			}
-			l.accept(cc)
+			l.accept(ln, cc)
 		}
 	})
 }
 
-func (l *Link) accept(cc net.Conn) {
+// accept proxies cc, which ln accepted: unless the link went down since.
+func (l *Link) accept(ln net.Listener, cc net.Conn) {
 	sc, err := net.Dial("tcp", l.target)
 	if err != nil {
 		cc.Close()
@@ -203,13 +196,12 @@ func (l *Link) accept(cc net.Conn) {
 	}
 	c := &conn{client: cc, server: sc}
 	l.mu.Lock()
-	if l.closed {
+	if l.closed || l.ln != ln {
 		l.mu.Unlock()
 		cc.Close()
 		sc.Close()
 		return
 	}
-	l.accepts++
 	c.dead = l.hole
 	l.conns[c] = struct{}{}
 	l.mu.Unlock()
@@ -267,6 +259,8 @@ func (l *Link) pipe(c *conn, src, dst net.Conn, b *bucket, towardsClient bool) {
 				n = l.countDown(c, n)
 			}
 			if _, err := dst.Write(p[:n]); err != nil {
+				// The far end is gone: so is the connection.
+				src.Close()
 				for range q {
 				}
 				return

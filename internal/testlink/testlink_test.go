@@ -89,6 +89,9 @@ func TestForwardsWithDelayAndRate(t *testing.T) {
 func TestDownRefusesThenUp(t *testing.T) {
 	l := start(t)
 	c := dial(t, l)
+	if err := roundTrip(t, c, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
 	l.Down()
 	if err := roundTrip(t, c, []byte("x")); err == nil {
 		t.Error("an open connection survived Down")
@@ -153,5 +156,21 @@ func TestStallAfter(t *testing.T) {
 	c.Write([]byte("z"))
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("read on a stalled connection: %v", err)
+	}
+}
+
+func TestReset(t *testing.T) {
+	l := start(t)
+	c := dial(t, l)
+	if err := roundTrip(t, c, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	l.Reset()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("read after a reset: %v, want the connection closed", err)
+	}
+	if err := roundTrip(t, dial(t, l), []byte("b")); err != nil {
+		t.Errorf("a new connection after a reset: %v", err)
 	}
 }
