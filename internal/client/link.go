@@ -75,8 +75,12 @@ func (l Link) transport() *http.Transport {
 	}
 }
 
-// MaxWait bounds one wait between two attempts, a Retry-After included.
-const MaxWait = 30 * time.Second
+// MaxWait bounds one wait between two attempts, a Retry-After included;
+// minWait is the least, after an attempt that took longer than its wait.
+const (
+	MaxWait = 30 * time.Second
+	minWait = 100 * time.Millisecond
+)
 
 // backoff is the wait after the n-th failed attempt (from 1): 0.5 s,
 // doubling, at most MaxWait.
@@ -158,6 +162,7 @@ func transient(ctx context.Context, err error) bool {
 func (s *Syncer) retry(ctx context.Context, what string, fn func() (retryAfter time.Duration, err error)) error {
 	of := Attempts(s.link.RetryWait)
 	for attempt := 1; ; attempt++ {
+		began := time.Now()
 		after, err := fn()
 		if err == nil {
 			return nil
@@ -172,9 +177,12 @@ func (s *Syncer) retry(ctx context.Context, what string, fn func() (retryAfter t
 			return &GaveUpError{What: what, Attempts: of, Err: err}
 		}
 		// A random part of the wait spreads the clients that a central
-		// restart cut at the same moment.
+		// restart cut at the same moment. The wait counts from the
+		// attempt's start: one that stalled has waited already, so that
+		// bytes move again within a stall timeout of the line's return.
 		base := backoff(attempt)
 		d := base - time.Duration(rand.Int64N(int64(base/4)+1))
+		d = max(d-time.Since(began), minWait)
 		if after > 0 {
 			d = min(after, MaxWait)
 		}
