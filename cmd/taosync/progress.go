@@ -26,7 +26,7 @@ type progress struct {
 	from          int64
 	// line is the last progress line, which a wait is shown beside.
 	line string
-	// moved is when a download's bytes last grew, to say so when they
+	// moved is when count, the bytes done, last grew, to say so when they
 	// stop before the stall timeout ends the transfer; waiting is set
 	// while a retry is shown; stop ends the ticker that says it.
 	count   int64

@@ -121,9 +121,6 @@ type GaveUpError struct {
 }
 
 func (e *GaveUpError) Error() string {
-	if e.Attempts == 1 {
-		return fmt.Sprintf("%s: %v", e.What, e.Err)
-	}
 	return fmt.Sprintf("%s: %v (after %d attempts)", e.What, e.Err, e.Attempts)
 }
 
