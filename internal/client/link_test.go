@@ -282,9 +282,9 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.running++
 	g.peak = max(g.peak, g.running)
 	g.cond.Broadcast()
-	deadline := time.AfterFunc(2*time.Second, func() { g.mu.Lock(); g.cond.Broadcast(); g.mu.Unlock() })
+	deadline := time.AfterFunc(5*time.Second, func() { g.mu.Lock(); g.cond.Broadcast(); g.mu.Unlock() })
 	began := time.Now()
-	for g.peak < 2 && time.Since(began) < 2*time.Second {
+	for g.peak < 2 && time.Since(began) < 5*time.Second {
 		g.cond.Wait()
 	}
 	deadline.Stop()
