@@ -12,10 +12,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/testlink"
 )
 
 // TestMain lets the test binary act as the taosync command in scripts, so
@@ -38,10 +40,12 @@ func TestScripts(t *testing.T) {
 			}
 			env.Setenv("TESTDATA", filepath.Join(root, "testdata"))
 			env.Setenv("CI", os.Getenv("CI"))
+			env.Values[linksKey{}] = map[string]*testlink.Link{}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"jsonfield":  cmdJSONField,
+			"link":       cmdLink,
 			"lockhome":   cmdLockHome,
 			"sql":        cmdSQL,
 			"unlockhome": cmdUnlockHome,
@@ -149,6 +153,43 @@ func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
 	if _, err := db.Exec(args[1]); err != nil {
 		ts.Fatalf("sql: %v", err)
 	}
+}
+
+type linksKey struct{}
+
+// link start NAME HOST:PORT puts a bad line (internal/testlink) in front of
+// HOST:PORT and sets NAME to its address; link blackhole NAME DURATION
+// loses everything on it for so long, link down NAME DURATION refuses its
+// connections for so long, both from now on, while the script goes on.
+func cmdLink(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: link start NAME HOST:PORT | link blackhole|down NAME DURATION")
+	}
+	links := ts.Value(linksKey{}).(map[string]*testlink.Link)
+	if args[0] == "start" {
+		l, err := testlink.Start(args[2])
+		ts.Check(err)
+		ts.Defer(l.Close)
+		links[args[1]] = l
+		ts.Setenv(args[1], l.Addr())
+		return
+	}
+	l, ok := links[args[1]]
+	if !ok {
+		ts.Fatalf("link: no link %s", args[1])
+	}
+	d, err := time.ParseDuration(args[2])
+	ts.Check(err)
+	switch args[0] {
+	case "blackhole":
+		l.BlackHole()
+	case "down":
+		l.Down()
+	default:
+		ts.Fatalf("link: unknown action %q", args[0])
+	}
+	up := time.AfterFunc(d, func() { l.Up() })
+	ts.Defer(func() { up.Stop() })
 }
 
 // condition answers [have:PROGRAM]: whether one of the real age, zstd or

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/client"
 )
 
 type syncOptions struct {
@@ -76,9 +77,7 @@ func (a *app) runSync(ctx context.Context, o syncOptions, data, results bool) er
 	}
 	pr := a.newProgress()
 	defer pr.done()
-	if pr != nil {
-		s.Progress = pr.update
-	}
+	s.Progress, s.Retrying = pr.update, pr.retry
 	var lines []importer.Line
 	step := func(name string, fn func() ([]importer.Line, error)) error {
 		l, err := fn()
@@ -99,6 +98,11 @@ func (a *app) runSync(ctx context.Context, o syncOptions, data, results bool) er
 		}
 	}
 	pr.done()
+	var gave *client.GaveUpError
+	if errors.As(failed, &gave) {
+		failed = hinted{failed, fmt.Sprintf("what came is kept (downloads in part in %s, results not acknowledged in %s): the next sync resumes from there",
+			cl.Home.Path(client.IncomingDir), cl.Home.Path(client.OutgoingDir))}
+	}
 	if err := reportImport(a, "", lines, lines); err != nil {
 		return errors.Join(err, failed)
 	}

@@ -78,14 +78,18 @@ type options struct {
 	// cancel (see profile.go).
 	profileCtx string
 	root       string // the module's root folder
+
+	// thinTakers sizes the thin case (8): the test takers of the one
+	// client's organisation, whose first data bundle crosses a thin line.
+	thinTakers int
 }
 
 // presets are the sizes of the issue (full) and the CI smoke run (quick).
 var presets = map[string]options{
 	"full": {takers: 200_000, executions: 100_000, packages: []int64{256 * mib, 1 * gib},
-		httpClients: 200, httpTakers: 5_000, httpResults: 500},
+		httpClients: 200, httpTakers: 5_000, httpResults: 500, thinTakers: 90_000},
 	"quick": {takers: 5_000, executions: 2_000, packages: []int64{5 * mib, 20 * mib},
-		httpClients: 10, httpTakers: 100, httpResults: 20},
+		httpClients: 10, httpTakers: 100, httpResults: 20, thinTakers: 2_000},
 }
 
 func cliMain(args []string, stdout, stderr io.Writer) int {
@@ -98,7 +102,7 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&takers, "takers", 0, "test takers in the client's scope (overrides -size)")
 	fs.IntVar(&executions, "executions", 0, "executions sent back (overrides -size)")
 	fs.StringVar(&packages, "packages", "", "comma-separated total sizes in MiB of the QTI package cases, smallest first (overrides -size)")
-	fs.StringVar(&cases, "cases", "records,results,packages", "the scenarios to run: records (targets 1, 2, 4), results (6, needs records), packages (3, 5); http (7) only when named, or all")
+	fs.StringVar(&cases, "cases", "records,results,packages", "the scenarios to run: records (targets 1, 2, 4), results (6, needs records), packages (3, 5); http (7) and thin (8) only when named, or all")
 	fs.StringVar(&o.bin, "bin", "", "use this taosync binary instead of building ./cmd/taosync")
 	fs.StringVar(&o.jsonPath, "json", "", "write the results as JSON to this file")
 	fs.StringVar(&o.mdPath, "markdown", "", "write the table as Markdown to this file (for docs/performance.md)")
@@ -124,6 +128,7 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	}
 	o.takers, o.executions, o.packages = p.takers, p.executions, p.packages
 	o.httpClients, o.httpTakers, o.httpResults = p.httpClients, p.httpTakers, p.httpResults
+	o.thinTakers = p.thinTakers
 	if takers > 0 {
 		o.takers, o.size = takers, "custom"
 	}
@@ -144,14 +149,14 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	o.cases = map[string]bool{}
 	for _, c := range strings.Split(cases, ",") {
 		switch c = strings.TrimSpace(c); c {
-		case "records", "results", "packages", "http":
+		case "records", "results", "packages", "http", "thin":
 			o.cases[c] = true
 		case "all":
-			for _, c := range []string{"records", "results", "packages", "http"} {
+			for _, c := range []string{"records", "results", "packages", "http", "thin"} {
 				o.cases[c] = true
 			}
 		default:
-			fmt.Fprintf(stderr, "bench: -cases: unknown case %q (want records, results, packages, http or all)\n", c)
+			fmt.Fprintf(stderr, "bench: -cases: unknown case %q (want records, results, packages, http, thin or all)\n", c)
 			return 2
 		}
 	}
@@ -285,6 +290,14 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	} else {
 		b.rep.add(Figure{ID: "7", Name: "HTTP sync (sync data, sync results)", Status: statusNotMeasured,
 			Note: "not measured: no HTTP yet in this run (run with -cases http or all)"})
+	}
+	if o.cases["thin"] {
+		if err := b.thin(ctx); err != nil {
+			return b.finish(err)
+		}
+	} else {
+		b.rep.add(Figure{ID: "8", Name: "first sync data over a thin line", Status: statusNotMeasured,
+			Note: "not measured in this run (run with -cases thin or all)"})
 	}
 	return b.finish(nil)
 }

@@ -9,14 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -24,10 +26,10 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/manifest"
 )
 
 // Folders of a client home for bundles on the HTTP road: downloads in
@@ -38,24 +40,22 @@ const (
 	OutgoingDir = "outgoing"
 )
 
-// Retry bounds: a transient failure (a network error, a 5xx, a 429) is
-// tried again after 0.5 s, 1 s, 2 s, 4 s, 8 s, with jitter; a Retry-After
-// is honoured up to MaxWait. Nothing waits forever.
-const (
-	Attempts = 6
-	MaxWait  = 30 * time.Second
-)
-
 // Syncer exchanges bundles with central over HTTP.
 type Syncer struct {
 	c    *Client
+	link Link
 	http *http.Client
-	// newHTTP makes a fresh OAuth client, to fetch a new token when central
-	// no longer knows the one held (it restarted).
-	newHTTP func() *http.Client
-	root    string
-	// Progress, if set, is told of each file's bytes as they arrive.
+	// creds fetches a token; one is held for the whole run, and dropped
+	// when central no longer knows it (it restarted).
+	creds clientcredentials.Config
+	mu    sync.Mutex
+	token *oauth2.Token
+	root  string
+	// Progress, if set, is told of a bundle's bytes as they arrive; it may
+	// be called from several goroutines at once.
 	Progress func(name, phase string, done, total int64)
+	// Retrying, if set, is told of each wait before a step is tried again.
+	Retrying func(Retry)
 }
 
 // NewSyncer reads the credentials the client imported and prepares an OAuth
@@ -84,23 +84,29 @@ func (c *Client) NewSyncer(ctx context.Context, insecure bool) (*Syncer, error) 
 			return nil, err
 		}
 	}
-	// Every wait is bounded: connecting, the TLS handshake, and the answer's
-	// headers. A body may take long (a large chunk on a slow line) but an
-	// interrupted one resumes. The headers of a pull may wait on central
-	// preparing the bundles of the clients before it (it prepares one at a
-	// time): five minutes, measured with 200 clients pulling at once.
-	base := &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 5 * time.Minute,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   4,
-	}}
-	cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL,
-		AuthStyle: oauth2.AuthStyleInHeader}
-	newHTTP := func() *http.Client { return cfg.Client(context.WithValue(ctx, oauth2.HTTPClient, base)) }
-	return &Syncer{c: c, http: newHTTP(), newHTTP: newHTTP, root: strings.TrimRight(root, "/") + server.APIPrefix}, nil
+	link, err := LinkSettings(ctx, c.Home.DB)
+	if err != nil {
+		return nil, err
+	}
+	return &Syncer{c: c, link: link, http: &http.Client{Transport: link.transport()},
+		creds: clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader},
+		root:  strings.TrimRight(root, "/") + server.APIPrefix}, nil
+}
+
+// authorize gives req the token held, fetched first if there is none or it
+// expired; the fetch runs on ctx, the watchdog's of the request it serves.
+func (s *Syncer) authorize(ctx context.Context, req *http.Request) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.token.Valid() {
+		t, err := s.creds.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
+		if err != nil {
+			return err
+		}
+		s.token = t
+	}
+	s.token.SetAuthHeader(req)
+	return nil
 }
 
 // checkURL allows https, and http only to a loopback host or when insecure.
@@ -132,141 +138,157 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("central answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }
 
-func transient(err error) bool {
-	var se *StatusError
-	if errors.As(err, &se) {
-		// 401 from the API (not the token endpoint: that is a
-		// RetrieveError) means the token is no longer known; the retry
-		// gets a new one (see status).
-		return se.Status >= 500 || se.Status == http.StatusTooManyRequests || se.Status == http.StatusRequestTimeout ||
-			se.Status == http.StatusUnauthorized
-	}
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		return re.Response != nil && re.Response.StatusCode >= 500
-	}
-	if ioerr.Local(err) {
-		return false // waiting frees no disk space
-	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-}
-
-// retry runs fn until it succeeds, fails for good, or Attempts are spent.
-func retry(ctx context.Context, what string, fn func() (retryAfter time.Duration, err error)) error {
-	wait := 500 * time.Millisecond
-	var err error
-	for attempt := 1; ; attempt++ {
-		var after time.Duration
-		after, err = fn()
-		if err == nil || !transient(err) || attempt == Attempts {
-			break
-		}
-		d := wait + time.Duration(rand.Int64N(int64(wait/2)))
-		if after > 0 {
-			d = min(after, MaxWait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-		}
-		wait = min(2*wait, MaxWait)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
-}
-
 // call sends a request with a JSON or raw body and decodes a JSON answer
 // into out (if not nil). It returns the answer's status.
 func (s *Syncer) call(ctx context.Context, method, path string, body []byte, contentType string, out any) (int, error) {
 	var status int
-	err := retry(ctx, method+" "+path, func() (after time.Duration, err error) {
-		req, err := http.NewRequestWithContext(ctx, method, s.root+path, bytes.NewReader(body))
-		if err != nil {
-			return 0, err
-		}
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		status, after, err = s.exchange(req, out)
+	header := http.Header{}
+	if contentType != "" {
+		header.Set("Content-Type", contentType)
+	}
+	err := s.retry(ctx, method+" "+path, func() (after time.Duration, err error) {
+		status, after, err = s.jsonExchange(ctx, method, path, bytes.NewReader(body), int64(len(body)), header, out)
 		return after, err
 	})
 	return status, err
 }
 
-// exchange sends a request once and decodes a JSON answer into out (if
-// not nil). It returns the answer's status, and the Retry-After of an
-// unsuccessful one.
-func (s *Syncer) exchange(req *http.Request, out any) (int, time.Duration, error) {
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	status := resp.StatusCode
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return status, 0, err
-	}
-	if status >= 300 {
-		s.status(status)
-		var e struct {
-			Error string `json:"error"`
+// jsonExchange sends a request once (exchange) and decodes its JSON answer
+// into out (if not nil). It returns the answer's status, and for an
+// unsuccessful one a *StatusError and its Retry-After.
+func (s *Syncer) jsonExchange(ctx context.Context, method, path string, body io.Reader, size int64, header http.Header, out any) (status int, after time.Duration, err error) {
+	err = s.exchange(ctx, method, path, body, size, longAnswer(method, path), header, func(resp *http.Response) error {
+		status = resp.StatusCode
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		if err != nil {
+			return err
 		}
-		json.Unmarshal(b, &e)
-		after, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		return status, time.Duration(after) * time.Second, &StatusError{Status: status, Message: e.Error}
-	}
-	if out != nil && status != http.StatusNoContent {
-		if err := json.Unmarshal(b, out); err != nil {
-			return status, 0, fmt.Errorf("unreadable answer: %w", err)
+		if status >= 300 {
+			s.status(status)
+			var e struct {
+				Error string `json:"error"`
+			}
+			json.Unmarshal(b, &e)
+			n, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			after = time.Duration(n) * time.Second
+			return &StatusError{Status: status, Message: e.Error}
 		}
-	}
-	return status, 0, nil
+		if out != nil && status != http.StatusNoContent {
+			if err := json.Unmarshal(b, out); err != nil {
+				return fmt.Errorf("unreadable answer: %w", err)
+			}
+		}
+		return nil
+	})
+	return status, after, err
 }
 
-// download fetches the files of a bundle into dir/BUNDLE, resuming each
-// file where an earlier attempt stopped (Range, If-Range with the ETag) and
-// checking each against its hash; the manifest comes last, so that the
-// folder is a bundle only once it is whole.
+// longAnswer says whether central works before it answers a request, so
+// that the wait for its answer is Link.PullWait, not Link.StallTimeout: a
+// pull (central prepares the bundles of the clients before it, one at a
+// time) and an older client's commit. A result upload that commits (PUT
+// ...?commit=true) needs no long wait: central says "102 Processing" every
+// few seconds while it stores the bundle, which counts as bytes moving.
+func longAnswer(method, path string) bool {
+	return method == http.MethodPost && (path == "/data/pull" || strings.HasSuffix(path, "/commit"))
+}
+
+// download fetches the files of a bundle into dir/BUNDLE, Link.Parallel
+// at a time (on a line of long delay a file costs a round trip more than
+// its bytes), resuming each file where an earlier attempt stopped (Range,
+// If-Range with the ETag) and checking each against its hash. The manifest
+// comes along at once but is put in place last, so that the folder is a
+// bundle only once it is whole.
 func (s *Syncer) download(ctx context.Context, dir string, ref server.BundleRef) (string, error) {
 	// The names become paths here: only names of the API's forms.
 	if !server.ValidBundle(ref.Bundle) {
 		return "", fmt.Errorf("central named a bundle %q, which is not a bundle name", ref.Bundle)
 	}
-	bdir := filepath.Join(dir, ref.Bundle)
-	if err := safefile.MkdirAll(bdir, 0o700); err != nil {
-		return "", err
-	}
-	var total, done int64
-	for _, f := range ref.Files {
-		total += f.Size
-	}
+	var total int64
 	for _, f := range ref.Files {
 		if !server.ValidFile(f.Name) {
 			return "", fmt.Errorf("bundle %s: central named a file %q, which is not a bundle file name", ref.Bundle, f.Name)
 		}
-		if err := s.fetch(ctx, ref.Bundle, bdir, f, func(n int64) {
+		total += f.Size
+	}
+	bdir := filepath.Join(dir, ref.Bundle)
+	if err := safefile.MkdirAll(bdir, 0o700); err != nil {
+		return "", err
+	}
+	done := make([]atomic.Int64, len(ref.Files))
+	progress := func(i int) func(int64) {
+		return func(n int64) {
+			done[i].Store(n)
 			if s.Progress != nil {
-				s.Progress(ref.Bundle, "download", done+n, total)
+				var sum int64
+				for j := range done {
+					sum += done[j].Load()
+				}
+				s.Progress(ref.Bundle, "download", sum, total)
 			}
-		}); err != nil {
+		}
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	fail := func(err error) {
+		// The first failure stops the others: the step fails, and what
+		// each got stays for the next run.
+		once.Do(func() { first = err; cancel() })
+	}
+	var manifestPart string
+	if i := slices.IndexFunc(ref.Files, func(f server.File) bool { return f.Name == manifest.FileName }); i >= 0 {
+		// Small, first and out of the slots: its round trip overlaps the
+		// others'.
+		wg.Go(func() {
+			part, err := s.fetch(gctx, ref.Bundle, bdir, ref.Files[i], progress(i))
+			if err != nil {
+				fail(err)
+			}
+			manifestPart = part
+		})
+	}
+	slots := make(chan struct{}, max(s.link.Parallel, 1))
+	for i, f := range ref.Files {
+		if f.Name == manifest.FileName {
+			continue
+		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			part, err := s.fetch(gctx, ref.Bundle, bdir, f, progress(i))
+			if err == nil && part != "" {
+				err = safefile.Rename(part, filepath.Join(bdir, f.Name))
+			}
+			if err != nil {
+				fail(err)
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return "", first
+	}
+	if manifestPart != "" {
+		if err := safefile.Rename(manifestPart, filepath.Join(bdir, manifest.FileName)); err != nil {
 			return "", err
 		}
-		done += f.Size
 	}
 	return bdir, nil
 }
 
-func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.File, progress func(int64)) error {
-	final := filepath.Join(dir, f.Name)
-	if sum, err := fileHash(final); err == nil && sum == f.SHA256 {
-		return nil
+// fetch downloads f into its part file in dir, resuming it, checks it
+// against its hash and returns the part's path, for the caller to put in
+// place; or "" when the file is in place already.
+func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.File, progress func(int64)) (string, error) {
+	if sum, err := fileHash(filepath.Join(dir, f.Name)); err == nil && sum == f.SHA256 {
+		progress(f.Size)
+		return "", nil
 	}
 	part := filepath.Join(dir, "."+f.Name+".part")
-	return retry(ctx, "download "+bundleName+"/"+f.Name, func() (time.Duration, error) {
+	return part, s.retry(ctx, "download "+bundleName+"/"+f.Name, func() (time.Duration, error) {
 		out, err := safefile.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o600)
 		if err != nil {
 			return 0, err
@@ -280,7 +302,8 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 			// Whole already (cut short between the last byte and the
 			// rename): check it rather than ask for bytes past its end.
 			if sum, err := fileHash(part); err == nil && sum == f.SHA256 {
-				return 0, safefile.Rename(part, final)
+				progress(f.Size)
+				return 0, nil
 			}
 		}
 		if have >= f.Size {
@@ -289,40 +312,38 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 			}
 			have, _ = out.Seek(0, io.SeekStart)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.root+"/bundles/"+bundleName+"/"+f.Name, nil)
-		if err != nil {
-			return 0, err
-		}
+		header := http.Header{}
 		if have > 0 {
-			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
-			req.Header.Set("If-Range", `"`+f.SHA256+`"`)
+			header.Set("Range", fmt.Sprintf("bytes=%d-", have))
+			header.Set("If-Range", `"`+f.SHA256+`"`)
 		}
-		resp, err := s.http.Do(req)
+		err = s.exchange(ctx, http.MethodGet, "/bundles/"+bundleName+"/"+f.Name, nil, 0, false, header, func(resp *http.Response) error {
+			switch resp.StatusCode {
+			case http.StatusPartialContent:
+			case http.StatusOK:
+				// The whole file: start over.
+				if err := out.Truncate(0); err != nil {
+					return err
+				}
+				if have, err = out.Seek(0, io.SeekStart); err != nil {
+					return err
+				}
+			default:
+				s.status(resp.StatusCode)
+				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+				return &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(b))}
+			}
+			n, err := io.Copy(safefile.Writer(out, part), &countingReader{r: io.LimitReader(resp.Body, f.Size-have), n: have, report: progress})
+			if err != nil {
+				return err // transient: the next attempt resumes from here
+			}
+			if have+n != f.Size {
+				return fmt.Errorf("got %d of %d bytes", have+n, f.Size)
+			}
+			return nil
+		})
 		if err != nil {
 			return 0, err
-		}
-		defer resp.Body.Close()
-		switch resp.StatusCode {
-		case http.StatusPartialContent:
-		case http.StatusOK:
-			// The whole file: start over.
-			if err := out.Truncate(0); err != nil {
-				return 0, err
-			}
-			if have, err = out.Seek(0, io.SeekStart); err != nil {
-				return 0, err
-			}
-		default:
-			s.status(resp.StatusCode)
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-			return 0, &StatusError{Status: resp.StatusCode, Message: strings.TrimSpace(string(b))}
-		}
-		n, err := io.Copy(safefile.Writer(out, part), &countingReader{r: io.LimitReader(resp.Body, f.Size-have), n: have, report: progress})
-		if err != nil {
-			return 0, err // transient: the next attempt resumes from here
-		}
-		if have+n != f.Size {
-			return 0, fmt.Errorf("got %d of %d bytes", have+n, f.Size)
 		}
 		if err := safefile.Sync(out); err != nil {
 			// Pages a failed fsync could not write may be dropped, and
@@ -338,18 +359,19 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 			os.Remove(part)
 			return 0, fmt.Errorf("%s does not match its hash; downloading it again", f.Name)
 		}
-		return 0, safefile.Rename(part, final)
+		return 0, nil
 	})
 }
 
 // status reacts to an unsuccessful answer: on a 401 the token held is
 // dropped, so that the retry fetches a new one with the stored credentials
-// (central forgets its tokens when it restarts; x/oauth2 renews a token
-// only when it expires). A revoked credential then fails at the token
-// endpoint, for good.
+// (central forgets its tokens when it restarts). A revoked credential then
+// fails at the token endpoint, for good.
 func (s *Syncer) status(code int) {
 	if code == http.StatusUnauthorized {
-		s.http = s.newHTTP()
+		s.mu.Lock()
+		s.token = nil
+		s.mu.Unlock()
 	}
 }
 

@@ -68,23 +68,20 @@ func (s *Syncer) send(ctx context.Context, dir string) ([]importer.Line, error) 
 		return nil, fmt.Errorf("result bundle %s: %w", name, err)
 	}
 	var resp server.UploadStatus
-	err = retry(ctx, "upload "+name, func() (time.Duration, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.root+"/results/"+name+"?bundle_id="+m.ID, nil)
-		if err != nil {
-			return 0, err
-		}
+	err = s.retry(ctx, "upload "+name, func() (time.Duration, error) {
 		resp = server.UploadStatus{}
-		if _, after, err := s.exchange(req, &resp); err != nil || (resp.State == server.StateCommitted && resp.CommitResponse != nil) {
+		_, after, err := s.jsonExchange(ctx, http.MethodGet, "/results/"+name+"?bundle_id="+m.ID, nil, 0, nil, &resp)
+		if err != nil || (resp.State == server.StateCommitted && resp.CommitResponse != nil) {
 			return after, err
 		}
-		req, err = s.putRequest(ctx, name, files, resp.Offset)
+		body, header, err := s.putBody(name, files, resp.Offset)
 		if err != nil {
 			return 0, err
 		}
-		_, after, err := s.exchange(req, &resp)
+		_, after, err = s.jsonExchange(ctx, http.MethodPut, "/results/"+name+"?commit=true", body, body.size, header, &resp)
 		// The client may still be reading the body (central answered
 		// before the end): stop it, and its progress, here.
-		req.Body.Close()
+		body.Close()
 		var se *StatusError
 		if errors.As(err, &se) && se.Status == http.StatusConflict {
 			// Central's offset moved since it answered (a request cut
@@ -157,31 +154,27 @@ func streamFiles(dir string, m *manifest.Manifest) ([]streamFile, error) {
 	return files, nil
 }
 
-// putRequest makes the request that sends a bundle's stream from offset
-// on and commits it.
-func (s *Syncer) putRequest(ctx context.Context, name string, files []streamFile, offset int64) (*http.Request, error) {
+// putBody makes the body and headers of the request that sends a bundle's
+// stream from offset on and commits it.
+func (s *Syncer) putBody(name string, files []streamFile, offset int64) (*streamReader, http.Header, error) {
 	var total int64
 	for _, f := range files {
 		total += f.size
 	}
 	if offset < 0 || offset > total {
-		return nil, fmt.Errorf("central holds %d bytes of a stream of %d", offset, total)
+		return nil, nil, fmt.Errorf("central holds %d bytes of a stream of %d", offset, total)
 	}
-	body := &streamReader{files: files, skip: offset, n: offset, report: func(n int64) {
+	body := &streamReader{files: files, skip: offset, n: offset, size: total - offset, report: func(n int64) {
 		if s.Progress != nil {
 			s.Progress(name, "upload", n, total)
 		}
 	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, s.root+"/results/"+name+"?commit=true", body)
-	if err != nil {
-		return nil, err
-	}
-	req.ContentLength = total - offset
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set(server.HeaderOffset, strconv.FormatInt(offset, 10))
-	req.Header.Set(server.HeaderSignatureSize, strconv.FormatInt(files[0].size, 10))
-	req.Header.Set(server.HeaderManifestSize, strconv.FormatInt(files[1].size, 10))
-	return req, nil
+	header := http.Header{}
+	header.Set("Content-Type", "application/octet-stream")
+	header.Set(server.HeaderOffset, strconv.FormatInt(offset, 10))
+	header.Set(server.HeaderSignatureSize, strconv.FormatInt(files[0].size, 10))
+	header.Set(server.HeaderManifestSize, strconv.FormatInt(files[1].size, 10))
+	return body, header, nil
 }
 
 // streamReader reads files one after the other, skipping the first skip
@@ -195,6 +188,8 @@ type streamReader struct {
 	cur    *os.File
 	n      int64
 	report func(int64)
+	// size is the number of bytes it reads in all.
+	size int64
 }
 
 // Close closes the file being read; the HTTP client calls it when it is

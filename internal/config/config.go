@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/taosync/taosync/internal/store"
 )
@@ -61,6 +62,16 @@ func statuses(s string) (string, error) {
 	return strings.Join(out, ","), nil
 }
 
+func duration(low, high time.Duration) func(string) (string, error) {
+	return func(s string) (string, error) {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d < low || d > high {
+			return "", fmt.Errorf("want a duration from %s to %s, such as 30s or 5m", low, high)
+		}
+		return d.String(), nil
+	}
+}
+
 func serverURL(s string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -78,6 +89,14 @@ var Settings = []Setting{
 	{Key: "results.sendStatuses", Default: "finished", Help: "statuses of the executions sent: finished, or finished,terminated", check: statuses},
 	{Key: "server.url", Default: "http://127.0.0.1:8080", Help: "central's address as clients reach it (tokenUrl and rootUrl)", check: serverURL},
 	{Key: "results.expiryDays", Default: "365", Help: "days a result bundle stays valid", check: positiveInt(3650)},
+	// The link settings bound every wait of `sync`: the lows keep a typo from
+	// making a client hammer central, the highs keep a run from hanging for
+	// a day.
+	{Key: "sync.retryWait", Default: "5m0s", Help: "sync: total wait between the attempts of one step before it fails", check: duration(time.Second, 24*time.Hour)},
+	{Key: "sync.stallTimeout", Default: "30s", Help: "sync: a transfer that moves no byte for this long is dropped and resumed", check: duration(100*time.Millisecond, time.Hour)},
+	{Key: "sync.connectTimeout", Default: "10s", Help: "sync: wait for a connection (and its TLS handshake) to central", check: duration(100*time.Millisecond, 10*time.Minute)},
+	{Key: "sync.pullWait", Default: "5m0s", Help: "sync: wait for central to prepare a pull's bundle", check: duration(100*time.Millisecond, time.Hour)},
+	{Key: "sync.parallel", Default: "4", Help: "sync: files of a bundle downloaded at once", check: positiveInt(16)},
 }
 
 // ErrInvalid marks an unknown setting or a value it does not take.
@@ -134,6 +153,15 @@ func Int(ctx context.Context, q store.Querier, key string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(v)
+}
+
+// Duration returns a duration setting.
+func Duration(ctx context.Context, q store.Querier, key string) (time.Duration, error) {
+	v, err := Get(ctx, q, key)
+	if err != nil {
+		return 0, err
+	}
+	return time.ParseDuration(v)
 }
 
 // Bool returns a boolean setting.

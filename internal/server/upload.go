@@ -590,9 +590,42 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 		writeJSON(w, http.StatusOK, UploadStatus{State: st.state(), Offset: st.offset})
 		return
 	}
+	stop := processing(w, ProcessingEvery)
 	resp, err := s.importUpload(ctx, client, dir)
+	stop()
 	if !s.answered(w, "commit", err) {
 		writeJSON(w, http.StatusOK, UploadStatus{State: StateCommitted, Offset: st.offset, CommitResponse: &resp})
+	}
+}
+
+// ProcessingEvery is how often central tells a client waiting for a commit
+// that it is at work on it.
+const ProcessingEvery = 5 * time.Second
+
+// processing answers "102 Processing" every interval until stop is called,
+// so that a client waiting for the answer (central waits for its turn to
+// write, then checks and stores the bundle) tells a central at work from a
+// dead line: its stall detector counts these as bytes that moved. stop
+// returns once no 102 is being written; the final answer comes after it.
+func processing(w http.ResponseWriter, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				w.WriteHeader(http.StatusProcessing)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
 	}
 }
 
