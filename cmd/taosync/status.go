@@ -2,16 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync"
-	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -67,6 +67,26 @@ func (a *app) centralStatus(ctx context.Context) error {
 			if len(s.Gaps) > 0 {
 				fmt.Fprintf(w, "  missing: the result bundle before each of seq %v never arrived\n", s.Gaps)
 			}
+			if r := s.Report; r != nil {
+				ready := "ready"
+				if !r.Ready {
+					ready = "not ready"
+				}
+				free := "disk space unknown"
+				if r.FreeDisk >= 0 {
+					free = humanBytes(r.FreeDisk) + " free"
+				}
+				fmt.Fprintf(w, "  centre:  %s, taosync %s, data seq %d, %s pending, %s; reported %s by %s\n",
+					ready, r.Version, r.DataSeq, plural(r.Pending, "result"), free, r.At.Format(time.RFC3339), r.Via)
+				for _, p := range r.Problems {
+					fmt.Fprintf(w, "    - %s\n", p)
+				}
+			} else {
+				fmt.Fprintln(w, "  centre:  no readiness report yet")
+			}
+			if e := s.LastError; e != nil {
+				fmt.Fprintf(w, "  error:   %s: %s\n", e.At, e.Error)
+			}
 		}
 	})
 }
@@ -79,163 +99,35 @@ func countsLine(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// clientReport is the JSON form of `status` on a client.
-type clientReport struct {
-	Role       string           `json:"role"`
-	Client     string           `json:"client_id"`
-	Org        string           `json:"org"`
-	DataSeq    uint64           `json:"data_seq"`
-	Entities   map[string]int64 `json:"entities"`
-	Ready      bool             `json:"ready"`
-	Problems   []string         `json:"problems"`
-	Deliveries []deliveryState  `json:"deliveries"`
-	Results    map[string]int64 `json:"results"`
-	// Pending counts the executions to send that central has not yet
-	// acknowledged.
-	Pending int64 `json:"results_pending"`
-}
-
-type deliveryState struct {
-	ID      string `json:"id"`
-	Label   string `json:"label"`
-	Package string `json:"package"` // ok, missing, corrupt
-	Window  string `json:"window"`
-}
-
 func (a *app) clientStatus(ctx context.Context) error {
 	cl, err := a.openClient(ctx)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	h, local := cl.Home, cl.Local
-	r := clientReport{Role: "client", Entities: map[string]int64{}, Results: map[string]int64{}, Problems: []string{}}
-	if r.Client, err = h.ClientID(ctx); err != nil {
-		return err
-	}
-	if r.Org, err = store.Meta(ctx, h.DB, "org"); errors.Is(err, store.ErrNotFound) {
-		r.Org = ""
-	} else if err != nil {
-		return err
-	}
-	state, err := local.DataState(ctx)
+	st, err := cl.Status(ctx)
 	if err != nil {
 		return err
 	}
-	r.DataSeq = state.Seq
-	rows, err := h.DB.QueryContext(ctx, "SELECT type, COUNT(*) FROM entities GROUP BY type")
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var t string
-		var n int64
-		if err := rows.Scan(&t, &n); err != nil {
-			rows.Close()
-			return err
-		}
-		r.Entities[t] = n
-	}
-	rows.Close()
-	statuses, err := config.Get(ctx, h.DB, "results.sendStatuses")
-	if err != nil {
-		return err
-	}
-	err = h.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE state <> 'acknowledged'
-		AND status IN (SELECT value FROM json_each(?))`, `["`+strings.ReplaceAll(statuses, ",", `","`)+`"]`).Scan(&r.Pending)
-	if err != nil {
-		return err
-	}
-	rows, err = h.DB.QueryContext(ctx, "SELECT state, COUNT(*) FROM outbox GROUP BY state")
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var s string
-		var n int64
-		if err := rows.Scan(&s, &n); err != nil {
-			rows.Close()
-			return err
-		}
-		r.Results[s] = n
-	}
-	rows.Close()
-	if r.Deliveries, err = deliveryStates(ctx, h, local); err != nil {
-		return err
-	}
-	switch {
-	case r.Client == "":
-		r.Problems = append(r.Problems, "no credentials imported")
-	case r.DataSeq == 0:
-		r.Problems = append(r.Problems, "no data bundle imported yet")
-	}
-	if r.Entities[string(taosync.TestTaker)] == 0 {
-		r.Problems = append(r.Problems, "no test takers")
-	}
-	for _, d := range r.Deliveries {
-		if d.Package != "ok" {
-			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s", d.ID, d.Package))
-		}
-	}
-	if r.Pending > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d results to send are not yet acknowledged by central", r.Pending))
-	}
-	r.Ready = r.Client != "" && r.DataSeq > 0 && len(r.Deliveries) > 0 && r.Entities[string(taosync.TestTaker)] > 0
-	for _, d := range r.Deliveries {
-		r.Ready = r.Ready && d.Package == "ok"
-	}
-	return a.printer().object(r, func(w io.Writer) {
-		fmt.Fprintf(w, "client %s (org %s), data seq %d\n", orDash(r.Client), orDash(r.Org), r.DataSeq)
-		fmt.Fprintf(w, "holds:   %s\n", countsLine(r.Entities))
-		for _, d := range r.Deliveries {
+	report := struct {
+		Role string `json:"role"`
+		client.Status
+	}{"client", st}
+	return a.printer().object(report, func(w io.Writer) {
+		fmt.Fprintf(w, "client %s (org %s), data seq %d\n", orDash(st.Client), orDash(st.Org), st.DataSeq)
+		fmt.Fprintf(w, "holds:   %s\n", countsLine(st.Entities))
+		for _, d := range st.Deliveries {
 			fmt.Fprintf(w, "delivery %s %q: package %s, %s\n", d.ID, d.Label, d.Package, d.Window)
 		}
 		var states []string
-		for s, n := range r.Results {
+		for s, n := range st.Results {
 			states = append(states, fmt.Sprintf("%s %d", s, n))
 		}
 		sort.Strings(states)
 		fmt.Fprintf(w, "results: %s\n", orDash(strings.Join(states, ", ")))
-		fmt.Fprintf(w, "ready for exam day: %v\n", r.Ready)
-		for _, p := range r.Problems {
+		fmt.Fprintf(w, "ready for exam day: %v\n", st.Ready)
+		for _, p := range st.Problems {
 			fmt.Fprintf(w, "  - %s\n", p)
 		}
 	})
-}
-
-// deliveryStates checks each delivery's package against its hash.
-func deliveryStates(ctx context.Context, h *home.Home, local *store.Local) ([]deliveryState, error) {
-	rows, err := h.DB.QueryContext(ctx, `SELECT id, COALESCE(label, ''), COALESCE(start, ''), COALESCE("end", '') FROM deliveries ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	var out []deliveryState
-	for rows.Next() {
-		var d deliveryState
-		var start, end string
-		if err := rows.Scan(&d.ID, &d.Label, &start, &end); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		d.Window = "no window"
-		if start != "" || end != "" {
-			d.Window = fmt.Sprintf("window %s to %s", orDash(start), orDash(end))
-		}
-		out = append(out, d)
-	}
-	rows.Close()
-	for i := range out {
-		ref, err := store.DeliveryPackage(ctx, h.DB, out[i].ID)
-		switch {
-		case errors.Is(err, store.ErrNoPackage):
-			out[i].Package = "missing"
-		case err != nil:
-			return nil, err
-		case local.Chunks.Verify(&ref.Snapshot) != nil:
-			out[i].Package = "corrupt"
-		default:
-			out[i].Package = "ok"
-		}
-	}
-	return out, nil
 }

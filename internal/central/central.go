@@ -120,6 +120,13 @@ func (c *Central) ReportDataState(ctx context.Context, client string, seq, recei
 	return c.Store.ReportDataState(ctx, client, seq, receiptSeq, time.Now())
 }
 
+// RecordReport keeps the readiness report a client sent with a pull.
+func (c *Central) RecordReport(ctx context.Context, client string, r taosync.Readiness) error {
+	c.writes.Lock()
+	defer c.writes.Unlock()
+	return store.RecordReport(ctx, c.Home.DB, client, r, "http")
+}
+
 // ImportResults imports the result bundles in dir and, with receipts,
 // writes the receipt bundle answering each into receiptsDir. It returns
 // one line per bundle found and the receipt bundles' folders by result

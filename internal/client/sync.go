@@ -392,7 +392,11 @@ func (s *Syncer) Data(ctx context.Context, types []taosync.Type, full bool) ([]i
 	if err != nil {
 		return nil, err
 	}
-	req := server.PullRequest{DataSeq: state.Seq, DataBundle: state.Bundle, ReceiptSeq: cs.ReceiptSeq, Full: full}
+	st, err := s.c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := server.PullRequest{DataSeq: state.Seq, DataBundle: state.Bundle, ReceiptSeq: cs.ReceiptSeq, Full: full, Report: &st.Readiness}
 	for _, t := range types {
 		req.Types = append(req.Types, string(t))
 	}

@@ -156,6 +156,8 @@ type PullRequest struct {
 	ReceiptSeq uint64   `json:"receipt_seq"`
 	Types      []string `json:"types,omitempty"`
 	Full       bool     `json:"full,omitempty"`
+	// Report is the client's readiness report.
+	Report *taosync.Readiness `json:"report,omitempty"`
 }
 
 func (s *Server) clientLock(client string) *sync.Mutex {
@@ -188,10 +190,22 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 		}
 		types = append(types, t)
 	}
+	if req.Report != nil {
+		if err := req.Report.Check(); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
 	lock := s.clientLock(client)
 	lock.Lock()
 	defer lock.Unlock()
 	ctx := r.Context()
+	if req.Report != nil {
+		if err := s.c.RecordReport(ctx, client, *req.Report); err != nil {
+			s.fail(w, "pull: record report", err)
+			return
+		}
+	}
 	if err := s.c.ReportDataState(ctx, client, req.DataSeq, req.ReceiptSeq); err != nil {
 		s.fail(w, "pull: record state", err)
 		return

@@ -212,6 +212,11 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state export
 		state.DataSeq, reported, state.ReceiptSeq, a.client.ID, reported); err != nil {
 		return 0, err
 	}
+	if state.Report != nil {
+		if err := RecordReport(ctx, a.tx, a.client.ID, *state.Report, h.Transport); err != nil {
+			return 0, err
+		}
+	}
 	if err := AddHistory(ctx, a.tx, h); err != nil {
 		return 0, err
 	}
@@ -345,6 +350,9 @@ type ClientStatus struct {
 	Gaps       []uint64 `json:"result_bundles_after_gap"`
 	LastResult string   `json:"last_results_at,omitempty"`
 	Lag        uint64   `json:"data_lag"`
+	// Report is the client's latest readiness report, if it sent one.
+	Report    *Report    `json:"report,omitempty"`
+	LastError *LastError `json:"last_error,omitempty"`
 }
 
 // Status reports, per client, what it holds (as last exported), what it
@@ -354,9 +362,19 @@ func (c *Central) Status(ctx context.Context) ([]ClientStatus, error) {
 	if err != nil {
 		return nil, err
 	}
+	reports, err := c.Reports(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []ClientStatus
 	for _, cl := range clients {
 		s := ClientStatus{Client: cl, Entities: map[string]int64{}, Gaps: []uint64{}}
+		if r, ok := reports[cl.ID]; ok {
+			s.Report = &r
+		}
+		if s.LastError, err = c.lastError(ctx, cl.ID); err != nil {
+			return nil, err
+		}
 		if cl.DataSeq > cl.AckedSeq {
 			s.Lag = cl.DataSeq - cl.AckedSeq
 		}

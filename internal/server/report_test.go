@@ -1,0 +1,57 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/testfixture"
+)
+
+// TestPullReport: a client's sync sends its readiness report with the pull,
+// and central keeps it as come by HTTP; a report out of its bounds is
+// refused with 400 and changes nothing.
+func TestPullReport(t *testing.T) {
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := f.C.Store.Reports(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := reports["ca"]
+	if !ok || r.Via != "http" || r.Version == "" || r.At.IsZero() {
+		t.Fatalf("central keeps %+v (found %v), want the report of ca by http", r, ok)
+	}
+	token := f.TokenFor("ca")
+	for name, report := range map[string]string{
+		"no version":      `{"at":"2026-01-02T03:04:05Z","problems":[]}`,
+		"control char":    `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","problems":["a\u0007b"]}`,
+		"too many":        `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","problems":[` + strings.Repeat(`"x",`, 40) + `"x"]}`,
+		"negative":        `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","results_pending":-1}`,
+		"bad state":       `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","packages":[{"delivery":"d","state":"fine"}]}`,
+		"unknown field":   `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","secret":"x"}`,
+		"long version":    `{"taosync_version":"` + strings.Repeat("9", 65) + `","at":"2026-01-02T03:04:05Z"}`,
+		"acked > pending": `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","results_pending":1,"results_unacknowledged":2}`,
+	} {
+		body := `{"data_seq":0,"data_bundle":"","receipt_seq":0,"report":` + report + `}`
+		status, answer := f.API(http.MethodPost, server.APIPrefix+"/data/pull", token, strings.NewReader(body), "application/json")
+		if status != http.StatusBadRequest {
+			t.Errorf("%s: status %d (%s), want 400", name, status, answer)
+		}
+	}
+	after, err := f.C.Store.Reports(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(after["ca"].Readiness)
+	b, _ := json.Marshal(r.Readiness)
+	if string(a) != string(b) {
+		t.Errorf("a refused report changed what central keeps:\n%s\nwas\n%s", a, b)
+	}
+}

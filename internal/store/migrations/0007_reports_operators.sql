@@ -1,0 +1,26 @@
+-- Central only: each client's latest readiness report (taosync.Readiness as
+-- JSON), the time the client wrote it (its clock: the latest wins, whatever
+-- road brought it), the road (http or folder) and when central received it.
+CREATE TABLE client_reports (
+    client      TEXT PRIMARY KEY,
+    report      TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    via         TEXT NOT NULL,
+    received_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Central only: the last request of a client that central refused, and
+-- why (a client below the minimum version, for example).
+CREATE TABLE client_errors (
+    client TEXT PRIMARY KEY,
+    error  TEXT NOT NULL,
+    at     TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Central only: the accounts of the operator web view, each with the
+-- argon2id hash of its password (internal/password's encoding).
+CREATE TABLE operators (
+    name       TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
