@@ -85,6 +85,14 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 	if err != nil {
 		return err
 	}
+	// The stick road has no gate: the operator is warned instead.
+	have, min, err := cc.OutOfDate(ctx, o.client)
+	if err != nil {
+		return err
+	}
+	if have != "" {
+		fmt.Fprintf(a.stderr, "taosync: warning: client %s last reported taosync %s, older than %s (clients.minVersion): install taosync %s or later on that centre\n", o.client, have, min, min)
+	}
 	m := res.Manifest
 	out := struct {
 		Bundle   string                    `json:"bundle"`

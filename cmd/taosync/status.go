@@ -46,8 +46,7 @@ func (a *app) centralStatus(ctx context.Context) error {
 		return err
 	}
 	defer cc.Close()
-	c := cc.Store
-	clients, err := c.Status(ctx)
+	clients, min, err := cc.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,6 +82,9 @@ func (a *app) centralStatus(ctx context.Context) error {
 				}
 			} else {
 				fmt.Fprintln(w, "  centre:  no readiness report yet")
+			}
+			if s.UpgradeNeeded {
+				fmt.Fprintf(w, "  upgrade: needed, to taosync %s or later (clients.minVersion)\n", min)
 			}
 			if e := s.LastError; e != nil {
 				fmt.Fprintf(w, "  error:   %s: %s\n", e.At, e.Error)

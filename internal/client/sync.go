@@ -89,14 +89,14 @@ func (c *Client) NewSyncer(ctx context.Context, insecure bool) (*Syncer, error) 
 	// interrupted one resumes. The headers of a pull may wait on central
 	// preparing the bundles of the clients before it (it prepares one at a
 	// time): five minutes, measured with 200 clients pulling at once.
-	base := &http.Client{Transport: &http.Transport{
+	base := &http.Client{Transport: versioned{&http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 5 * time.Minute,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   4,
-	}}
+	}}}
 	cfg := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL,
 		AuthStyle: oauth2.AuthStyleInHeader}
 	newHTTP := func() *http.Client { return cfg.Client(context.WithValue(ctx, oauth2.HTTPClient, base)) }
@@ -413,7 +413,11 @@ func (s *Syncer) Data(ctx context.Context, types []taosync.Type, full bool) ([]i
 	if err != nil {
 		return nil, err
 	}
-	return s.importDownloaded(ctx, dir)
+	lines, err := s.importDownloaded(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return lines, s.report(ctx)
 }
 
 // Results sends the results to send: first the result bundles an earlier

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/internal/version"
 )
 
 // Setting is one known setting.
@@ -69,6 +70,19 @@ func serverURL(s string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
+// minVersion takes a release version (MAJOR.MINOR.PATCH), or nothing for
+// no minimum.
+func minVersion(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if _, err := version.Parse(s); err != nil {
+		return "", errors.New("want a release version such as 1.4.0, or an empty value for no minimum")
+	}
+	return strings.TrimPrefix(s, "v"), nil
+}
+
 // Settings lists every known setting.
 var Settings = []Setting{
 	{Key: "sync.chunkSize", Default: "5000", Help: "records per data bundle chunk", check: positiveInt(1_000_000)},
@@ -78,6 +92,7 @@ var Settings = []Setting{
 	{Key: "results.sendStatuses", Default: "finished", Help: "statuses of the executions sent: finished, or finished,terminated", check: statuses},
 	{Key: "server.url", Default: "http://127.0.0.1:8080", Help: "central's address as clients reach it (tokenUrl and rootUrl)", check: serverURL},
 	{Key: "results.expiryDays", Default: "365", Help: "days a result bundle stays valid", check: positiveInt(3650)},
+	{Key: "clients.minVersion", Default: "", Help: "the oldest taosync version central serves clients of (empty: any)", check: minVersion},
 }
 
 // ErrInvalid marks an unknown setting or a value it does not take.

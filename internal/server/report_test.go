@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 )
@@ -53,5 +54,56 @@ func TestPullReport(t *testing.T) {
 	b, _ := json.Marshal(r.Readiness)
 	if string(a) != string(b) {
 		t.Errorf("a refused report changed what central keeps:\n%s\nwas\n%s", a, b)
+	}
+}
+
+// TestVersionGate: with clients.minVersion set, a request naming an older
+// version, or none, is refused with 403 naming both versions, and recorded
+// as needing an upgrade; the minimum itself, a later one and a development
+// build pass.
+func TestVersionGate(t *testing.T) {
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	if _, err := config.Set(f.Ctx, f.C.Home.DB, "clients.minVersion", "1.4.0"); err != nil {
+		t.Fatal(err)
+	}
+	token := f.TokenFor("ca")
+	for _, tc := range []struct {
+		version string
+		status  int
+	}{
+		{"", http.StatusForbidden},
+		{"1.3.9", http.StatusForbidden},
+		{"garbage", http.StatusForbidden},
+		{"1.4.0", http.StatusOK},
+		{"1.10.0", http.StatusOK},
+		{"devel", http.StatusOK},
+	} {
+		req, err := http.NewRequestWithContext(f.Ctx, http.MethodGet, f.URL+server.APIPrefix+"/receipts", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if tc.version != "" {
+			req.Header.Set(server.VersionHeader, tc.version)
+		}
+		status, _, body := f.Do(req)
+		if status != tc.status {
+			t.Errorf("version %q: status %d, want %d", tc.version, status, tc.status)
+		}
+		if tc.status == http.StatusForbidden {
+			msg, _ := body["error"].(string)
+			if !strings.Contains(msg, "older than 1.4.0") || (tc.version != "" && !strings.Contains(msg, "taosync "+tc.version+" ")) {
+				t.Errorf("version %q: refusal %q does not name both versions", tc.version, msg)
+			}
+		}
+	}
+	clients, _, err := f.C.Status(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(clients) != 1 || !clients[0].UpgradeNeeded || clients[0].LastError == nil {
+		t.Errorf("after a refusal, central's status is %+v, want the centre to need an upgrade", clients)
 	}
 }

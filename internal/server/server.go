@@ -85,6 +85,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT "+APIPrefix+"/results/{bundle}/{file}", s.authed(s.upload))
 	mux.HandleFunc("POST "+APIPrefix+"/results/{bundle}/commit", s.authed(s.commit))
 	mux.HandleFunc("GET "+APIPrefix+"/receipts", s.authed(s.receipts))
+	mux.HandleFunc("POST "+ReportPath, s.authed(s.report))
 	return mux
 }
 
@@ -92,7 +93,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, client string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		client, ok := s.authenticate(w, r)
-		if ok {
+		if ok && s.gate(w, r, client) {
 			h(w, r, client)
 		}
 	}

@@ -37,11 +37,16 @@ func RecordReport(ctx context.Context, q Querier, client string, r taosync.Readi
 	return nil
 }
 
-// RecordRefusal keeps the last refusal of a client's request.
-func (c *Central) RecordRefusal(ctx context.Context, client, reason string) error {
-	_, err := c.DB.ExecContext(ctx, `INSERT INTO client_errors (client, error, at) VALUES (?, ?, ?)
-		ON CONFLICT (client) DO UPDATE SET error = excluded.error, at = excluded.at`, client, reason, now())
-	return err
+// RecordRefusal keeps the last refusal of a client's request or bundle;
+// upgrade says the version gate refused it.
+func (c *Central) RecordRefusal(ctx context.Context, client, reason string, upgrade bool) error {
+	_, err := c.DB.ExecContext(ctx, `INSERT INTO client_errors (client, error, at, upgrade) VALUES (?, ?, ?, ?)
+		ON CONFLICT (client) DO UPDATE SET error = excluded.error, at = excluded.at, upgrade = excluded.upgrade`,
+		client, reason, now(), upgrade)
+	if err != nil {
+		return fmt.Errorf("record a refusal of %s: %w", client, err)
+	}
+	return nil
 }
 
 // Reports returns the latest readiness report of each client that sent one.
@@ -70,11 +75,13 @@ func (c *Central) Reports(ctx context.Context) (map[string]Report, error) {
 type LastError struct {
 	Error string `json:"error"`
 	At    string `json:"at"`
+	// Upgrade says the version gate refused it.
+	Upgrade bool `json:"upgrade_needed,omitempty"`
 }
 
 func (c *Central) lastError(ctx context.Context, client string) (*LastError, error) {
 	var e LastError
-	err := c.DB.QueryRowContext(ctx, "SELECT error, at FROM client_errors WHERE client = ?", client).Scan(&e.Error, &e.At)
+	err := c.DB.QueryRowContext(ctx, "SELECT error, at, upgrade FROM client_errors WHERE client = ?", client).Scan(&e.Error, &e.At, &e.Upgrade)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

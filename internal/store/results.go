@@ -353,6 +353,9 @@ type ClientStatus struct {
 	// Report is the client's latest readiness report, if it sent one.
 	Report    *Report    `json:"report,omitempty"`
 	LastError *LastError `json:"last_error,omitempty"`
+	// UpgradeNeeded: its last report names a version below the minimum,
+	// or the version gate refused it since (set by central.Status).
+	UpgradeNeeded bool `json:"upgrade_needed"`
 }
 
 // Status reports, per client, what it holds (as last exported), what it

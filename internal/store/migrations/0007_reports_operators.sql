@@ -9,12 +9,13 @@ CREATE TABLE client_reports (
     received_at TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Central only: the last request of a client that central refused, and
--- why (a client below the minimum version, for example).
+-- Central only: the last request or bundle of a client that central
+-- refused, and why; upgrade is 1 when the version gate refused it.
 CREATE TABLE client_errors (
-    client TEXT PRIMARY KEY,
-    error  TEXT NOT NULL,
-    at     TEXT NOT NULL
+    client  TEXT PRIMARY KEY,
+    error   TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    upgrade INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 -- Central only: the accounts of the operator web view, each with the
