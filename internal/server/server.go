@@ -48,6 +48,8 @@ type Server struct {
 	tokens   tokens
 	limit    limiter
 	TokenTTL time.Duration
+	// Observe is told of bundles prepared and results received.
+	Observe Observer
 	// spool holds the bundles prepared for each client, inbox the result
 	// bundles being uploaded.
 	spool, inbox string
@@ -66,6 +68,7 @@ func New(c *central.Central, log *slog.Logger) *Server {
 		// typos, too few to guess a 256-bit secret, or even to annoy.
 		limit:    limiter{max: 10, window: time.Minute, m: map[string]*failures{}},
 		TokenTTL: 15 * time.Minute,
+		Observe:  noObserver{},
 		spool:    c.Home.Path("spool"),
 		inbox:    c.Home.Path("inbox"),
 		uploads:  map[string]int{},
@@ -226,7 +229,9 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 	// Over HTTP central knows what the client holds: a delta only applies
 	// on the last bundle central exported for it.
 	full := req.Full || req.DataSeq != cl.DataSeq || req.DataBundle != cl.DataBundle
+	start := time.Now()
 	res, err := s.c.ExportData(ctx, client, dir, central.ExportOptions{Types: types, Full: full, Transport: "http", SkipEmpty: true})
+	s.Observe.Prepared(time.Since(start))
 	if errors.Is(err, exporter.ErrNoChanges) {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -486,6 +491,11 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 		return
 	}
 	resp := CommitResponse{Outcome: lines[0].Outcome}
+	if lines[0].Outcome == importer.Applied && lines[0].Batch > 0 {
+		if n, err := s.c.Store.BatchCounts(ctx, client, lines[0].Batch); err == nil {
+			s.Observe.ResultsReceived(n[taosync.ReceiptReceived], n[taosync.ReceiptDuplicate], n[taosync.ReceiptConflict])
+		}
+	}
 	// A bundle of no execution is answered by no receipt.
 	if d := written[lines[0].BundleID]; d != "" {
 		ref, err := s.receiptRef(d)
