@@ -16,6 +16,7 @@ import (
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/metrics"
 	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/ui"
 )
 
 type serveOptions struct {
@@ -75,7 +76,8 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	defer cc.Close()
 	s := server.New(cc, a.log)
 	s.TokenTTL = o.tokenTTL
-	handler := s.Handler()
+	// The operator view beside the API: its cookies are Secure under TLS.
+	handler := ui.Mount(s.Handler(), ui.New(cc, server.NewLimiter(), o.tlsCert != "", a.log))
 	if o.metricsAddr != "" {
 		m := metrics.New(shortVersion(), central.States, cc.CountStates, a.log)
 		s.Observe = m
@@ -107,6 +109,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	a.log.Info("serving", "url", scheme+"://"+ln.Addr().String())
 	fmt.Fprintf(a.stderr, "taosync: serving %s://%s\n", scheme, ln.Addr())
+	fmt.Fprintf(a.stderr, "taosync: operator view at %s://%s%s\n", scheme, ln.Addr(), ui.Prefix)
 	return server.Serve(ctx, srv, func() error {
 		if o.tlsCert != "" {
 			return srv.ServeTLS(ln, o.tlsCert, o.tlsKey)
