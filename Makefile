@@ -1,6 +1,6 @@
 # taosync: build, test, demo, fuzz, bench. Needs Go and a C compiler (cgo, for
-# SQLite); the interop tests need the age, zstd and minisign programs
-# (.ci/run installs them on Debian).
+# SQLite); the interop tests need the age, zstd and minisign programs, and
+# the operator view's browser test Debian's chromium (.ci/run installs them).
 
 GO       ?= go
 BIN      ?= bin/taosync
