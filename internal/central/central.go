@@ -178,6 +178,15 @@ func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.O
 	if err := RecordRefusals(ctx, c.Home, lines, opts); err != nil {
 		return nil, nil, err
 	}
+	// A refused bundle whose sender is known is that client's last error,
+	// as the operator view shows it.
+	for _, l := range lines {
+		if l.Outcome == importer.Refused && l.Client != "" && !opts.DryRun {
+			if err := c.Store.RecordRefusal(ctx, l.Client, l.Reason, false); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	written := map[string]string{}
 	if opts.DryRun || receiptsDir == "" {
 		return lines, written, nil
