@@ -19,9 +19,11 @@ type Report struct {
 	ReceivedAt string `json:"received_at"`
 }
 
-// RecordReport keeps a client's readiness report unless central holds a
-// later one (by the client's own clock): a stick written days ago does not
-// hide what the centre said over HTTP since.
+// RecordReport keeps a client's readiness report. One over HTTP is the
+// centre's state now, and always replaces the one kept; one from a stick
+// replaces it only if the client wrote it later (by its own clock): a stick
+// written days ago does not hide what the centre said since. (A client
+// clock set back is thus no trap on the HTTP road.)
 func RecordReport(ctx context.Context, q Querier, client string, r taosync.Readiness, via string) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
@@ -29,7 +31,7 @@ func RecordReport(ctx context.Context, q Querier, client string, r taosync.Readi
 	}
 	_, err = q.ExecContext(ctx, `INSERT INTO client_reports (client, report, at, via, received_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (client) DO UPDATE SET report = excluded.report, at = excluded.at, via = excluded.via,
-		received_at = excluded.received_at WHERE excluded.at >= client_reports.at`,
+		received_at = excluded.received_at WHERE excluded.via = 'http' OR excluded.at >= client_reports.at`,
 		client, string(raw), r.At.UTC().Format(time.RFC3339Nano), via, now())
 	if err != nil {
 		return fmt.Errorf("record the readiness report of %s: %w", client, err)

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -174,5 +175,35 @@ func TestHostileNames(t *testing.T) {
 	_, page = b.do(http.MethodGet, "/ui/deliveries", nil, nil)
 	if !strings.Contains(page, "&lt;img src=x onerror=alert(1)&gt; &#34;Quoted&#34;") {
 		t.Errorf("the delivery's name is not shown as text:\n%s", page)
+	}
+}
+
+// TestFilter: the counts on top filter the centres by state; an unknown
+// state shows them all.
+func TestFilter(t *testing.T) {
+	f := setup(t, false)
+	f.Register("a-seen", "A")
+	f.Register("b-never", "B")
+	if _, err := f.Syncer("a-seen").Data(f.Ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, f)
+	if status := b.login(operator, secret); status != http.StatusSeeOther {
+		t.Fatalf("login: status %d", status)
+	}
+	for query, want := range map[string][]string{
+		"":                  {"a-seen", "b-never"},
+		"?state=never_seen": {"b-never"},
+		"?state=not_ready":  {"a-seen"},
+		"?state=ready":      {},
+		"?state=<b>":        {"a-seen", "b-never"},
+	} {
+		_, page := b.do(http.MethodGet, "/ui/"+query, nil, nil)
+		for _, c := range []string{"a-seen", "b-never"} {
+			shown := strings.Contains(page, `data-centre="`+c+`"`)
+			if shown != slices.Contains(want, c) {
+				t.Errorf("%q: centre %s shown %v", query, c, shown)
+			}
+		}
 	}
 }
