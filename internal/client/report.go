@@ -23,21 +23,21 @@ func (v versioned) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // report sends central the client's readiness report as it is now (after
-// a data bundle was applied: the pull carried it as it was before). A
-// central older than the report endpoint answers 404, which is no failure.
-func (s *Syncer) report(ctx context.Context) error {
+// a data bundle was applied: the pull carried it as it was before). The
+// data is applied whatever becomes of it, so a failure is only logged (the
+// next pull carries the report); a central older than the report endpoint
+// answers 404, which is no failure at all.
+func (s *Syncer) report(ctx context.Context) {
 	st, err := s.c.Status(ctx)
-	if err != nil {
-		return err
+	if err == nil {
+		var body []byte
+		body, err = json.Marshal(st.Readiness)
+		if err == nil {
+			_, err = s.call(ctx, http.MethodPost, strings.TrimPrefix(server.ReportPath, server.APIPrefix), body, "application/json", nil)
+		}
 	}
-	body, err := json.Marshal(st.Readiness)
-	if err != nil {
-		return err
-	}
-	_, err = s.call(ctx, http.MethodPost, strings.TrimPrefix(server.ReportPath, server.APIPrefix), body, "application/json", nil)
 	var se *StatusError
-	if errors.As(err, &se) && se.Status == http.StatusNotFound {
-		return nil
+	if err != nil && !(errors.As(err, &se) && se.Status == http.StatusNotFound) {
+		s.c.Log.Warn("readiness report not sent; the next sync sends it", "err", err)
 	}
-	return err
 }

@@ -414,10 +414,10 @@ func (s *Syncer) Data(ctx context.Context, types []taosync.Type, full bool) ([]i
 		return nil, err
 	}
 	lines, err := s.importDownloaded(ctx, dir)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		s.report(ctx)
 	}
-	return lines, s.report(ctx)
+	return lines, err
 }
 
 // Results sends the results to send: first the result bundles an earlier

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -156,16 +157,24 @@ func TestHostileNames(t *testing.T) {
 	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
+	// An error naming a chunk by its hash: no page shows a hash.
+	if err := f.C.Store.RecordRefusal(f.Ctx, "ca", "chunk "+strings.Repeat("ab", 32)+": chunk hash mismatch", false); err != nil {
+		t.Fatal(err)
+	}
 	b := newBrowser(t, f)
 	if status := b.login(operator, secret); status != http.StatusSeeOther {
 		t.Fatalf("login: status %d", status)
 	}
+	digest := regexp.MustCompile(`[0-9a-fA-F]{64}`)
 	for _, path := range []string{"/ui/", "/ui/centres/ca", "/ui/deliveries"} {
 		_, page := b.do(http.MethodGet, path, nil, nil)
 		for _, bad := range []string{"<script>", "<img"} {
 			if strings.Contains(page, bad) {
 				t.Errorf("%s holds %s unescaped:\n%s", path, bad, page)
 			}
+		}
+		if h := digest.FindString(page); h != "" {
+			t.Errorf("%s shows a hash, %s", path, h)
 		}
 	}
 	_, page := b.do(http.MethodGet, "/ui/", nil, nil)

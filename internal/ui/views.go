@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -16,10 +17,15 @@ import (
 	"github.com/taosync/taosync/internal/store"
 )
 
+// hashes matches SHA-256 digests in a message (a chunk named in an
+// error): no page shows a hash.
+var hashes = regexp.MustCompile(`[0-9a-fA-F]{64}`)
+
 var funcs = template.FuncMap{
-	"when":  when,
-	"bytes": humanBytes,
-	"label": func(state string) string { return stateLabels[state] },
+	"nohash": func(s string) string { return hashes.ReplaceAllString(s, "(hash)") },
+	"when":   when,
+	"bytes":  humanBytes,
+	"label":  func(state string) string { return stateLabels[state] },
 	"counts": func(m map[string]taosync.Counts) string {
 		var parts []string
 		for _, k := range slices.Sorted(func(yield func(string) bool) {
