@@ -29,6 +29,14 @@ func TestPullReport(t *testing.T) {
 	if !ok || r.Via != "http" || r.Version == "" || r.At.IsZero() {
 		t.Fatalf("central keeps %+v (found %v), want the report of ca by http", r, ok)
 	}
+	// The sync's requests used the credential: central says when.
+	clients, _, err := f.C.Status(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(clients) != 1 || clients[0].LastUsed == "" {
+		t.Errorf("after a sync, central's status %+v says no use of the credential", clients)
+	}
 	token := f.TokenFor("ca")
 	for name, report := range map[string]string{
 		"no version":      `{"at":"2026-01-02T03:04:05Z","problems":[]}`,

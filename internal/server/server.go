@@ -54,9 +54,10 @@ type Server struct {
 	// bundles being uploaded.
 	spool, inbox string
 
-	mu      sync.Mutex
-	uploads map[string]int
-	pulls   map[string]*sync.Mutex
+	mu       sync.Mutex
+	uploads  map[string]int
+	pulls    map[string]*sync.Mutex
+	lastUsed map[string]time.Time
 }
 
 // New returns a server for a central home.
@@ -73,6 +74,7 @@ func New(c *central.Central, log *slog.Logger) *Server {
 		inbox:    c.Home.Path("inbox"),
 		uploads:  map[string]int{},
 		pulls:    map[string]*sync.Mutex{},
+		lastUsed: map[string]time.Time{},
 	}
 }
 
@@ -97,6 +99,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, client st
 	return func(w http.ResponseWriter, r *http.Request) {
 		client, ok := s.authenticate(w, r)
 		if ok && s.gate(w, r, client) {
+			s.used(r.Context(), client)
 			h(w, r, client)
 		}
 	}

@@ -103,3 +103,10 @@ func (c *Central) BatchCounts(ctx context.Context, client string, batch uint64) 
 	})
 	return out, err
 }
+
+// CredentialUsed records that a client's credential was used now.
+func (c *Central) CredentialUsed(ctx context.Context, client string) error {
+	_, err := c.DB.ExecContext(ctx, `INSERT INTO credential_used (client, at) VALUES (?, ?)
+		ON CONFLICT (client) DO UPDATE SET at = excluded.at`, client, now())
+	return err
+}

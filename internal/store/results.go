@@ -353,6 +353,9 @@ type ClientStatus struct {
 	// Report is the client's latest readiness report, if it sent one.
 	Report    *Report    `json:"report,omitempty"`
 	LastError *LastError `json:"last_error,omitempty"`
+	// LastUsed is when its credential was last used over HTTP (to the
+	// minute).
+	LastUsed string `json:"credential_last_used_at,omitempty"`
 	// UpgradeNeeded: its last report names a version below the minimum,
 	// or the version gate refused it since (set by central.Status).
 	UpgradeNeeded bool `json:"upgrade_needed"`
@@ -376,6 +379,10 @@ func (c *Central) Status(ctx context.Context) ([]ClientStatus, error) {
 			s.Report = &r
 		}
 		if s.LastError, err = c.lastError(ctx, cl.ID); err != nil {
+			return nil, err
+		}
+		err := c.DB.QueryRowContext(ctx, "SELECT at FROM credential_used WHERE client = ?", cl.ID).Scan(&s.LastUsed)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
 		if cl.DataSeq > cl.AckedSeq {

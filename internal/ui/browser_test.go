@@ -222,6 +222,9 @@ func TestBrowser(t *testing.T) {
 	if got := text("#credential"); !strings.HasPrefix(got, "revoked") {
 		t.Errorf("after revoking, the credential is %q", got)
 	}
+	if got := text("#last-used"); !strings.Contains(got, "UTC") {
+		t.Errorf("a-ready's credential last used %q", got)
+	}
 	if got := text("#ready"); got != "yes" {
 		t.Errorf("a-ready's report says ready %q", got)
 	}

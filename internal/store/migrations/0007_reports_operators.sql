@@ -18,6 +18,13 @@ CREATE TABLE client_errors (
     upgrade INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
+-- Central only: when each client's credential was last used for a request
+-- of the API (to the minute: written at most once a minute per client).
+CREATE TABLE credential_used (
+    client TEXT PRIMARY KEY,
+    at     TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- Central only: the accounts of the operator web view, each with the
 -- argon2id hash of its password (internal/password's encoding).
 CREATE TABLE operators (
