@@ -157,14 +157,6 @@ func (c *Central) OutOfDate(ctx context.Context, client string) (have, min strin
 	return "", "", nil
 }
 
-// CredentialUsed records that a client's credential was used now, queued
-// with the other writes.
-func (c *Central) CredentialUsed(ctx context.Context, client string) error {
-	c.writes.Lock()
-	defer c.writes.Unlock()
-	return c.Store.CredentialUsed(ctx, client)
-}
-
 // RecordReport keeps the readiness report a client sent with a pull.
 func (c *Central) RecordReport(ctx context.Context, client string, r taosync.Readiness) error {
 	c.writes.Lock()
