@@ -204,6 +204,22 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("rows from %s to %s, want a-old first and a-ready last", first.Value, last.Value)
 	}
 
+	// On a phone the page fits the screen's width; the table scrolls
+	// inside it.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), shot("centres-phone")); err != nil {
+		t.Fatal(err)
+	}
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if width > 390 {
+		t.Errorf("on a phone the centres page is %d pixels wide, wider than the screen's 390", width)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateReset()); err != nil {
+		t.Fatal(err)
+	}
+
 	// A centre, then revoke its credential, confirming.
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`tr[data-centre="a-ready"] a`)),
