@@ -1,12 +1,12 @@
 # taosync: build, test, demo, fuzz, bench. Needs Go and a C compiler (cgo, for
-# SQLite); the interop tests need the age, zstd and minisign programs
-# (.ci/run installs them on Debian).
+# SQLite); the interop tests need the age, zstd and minisign programs, and
+# the operator view's browser test Debian's chromium (.ci/run installs them).
 
 GO       ?= go
 BIN      ?= bin/taosync
 FUZZTIME ?= 10s
 
-.PHONY: all build test vet fuzz demo bench bench-quick clean
+.PHONY: all build test vet fuzz demo demo-serve bench bench-quick clean
 
 all: build
 
@@ -43,6 +43,11 @@ fuzz:
 # The main job end to end, in temporary homes: see testdata/demo/run.sh.
 demo: build
 	./testdata/demo/run.sh $(BIN)
+
+# The same, then central keeps serving: its operator view at
+# http://127.0.0.1:8080/ui/ until Ctrl-C.
+demo-serve: build
+	./testdata/demo/run.sh --serve $(BIN)
 
 # The benchmark targets of the issue, each against baselines measured in the
 # same run (zstd | age, raw SQLite): see docs/performance.md. Needs the age

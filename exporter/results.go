@@ -35,6 +35,9 @@ type ClientState struct {
 	Version    string    `json:"taosync_version"`
 	FreeDisk   int64     `json:"free_disk_bytes"`
 	Clock      time.Time `json:"clock"`
+	// Report is the client's readiness report (taosync 1.x centrals
+	// before it ignore it).
+	Report *taosync.Readiness `json:"report,omitempty"`
 }
 
 // Limits of a client state's fields. A version is a release name, not an
@@ -112,6 +115,9 @@ type ResultOptions struct {
 	Now     time.Time
 	// Transport names the road, for the history ("folder" if empty).
 	Transport string
+	// ReportOnly writes the bundle even with no execution: it still
+	// carries the client's state and readiness report.
+	ReportOnly bool
 }
 
 // Results writes the packaged executions of ex into one result bundle in
@@ -153,7 +159,7 @@ func Results(ctx context.Context, ex ResultExport, out, bundleID string, o Resul
 		w.Abort()
 		return nil, fmt.Errorf("export results: %w", err)
 	}
-	if n == 0 {
+	if n == 0 && !o.ReportOnly {
 		// Everything packaged changed since (a new revision, queued
 		// again): no bundle, rather than one that carries nothing.
 		w.Abort()

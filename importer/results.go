@@ -142,6 +142,15 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 			return nil, 0, Refused, &bundle.Error{Bundle: b.Name(), Err: fmt.Errorf("%w: state: %v", bundle.ErrMalformed, err)}
 		}
 	}
+	// A readiness report out of its bounds is not kept; the results it
+	// came with still are: they matter more than what the centre said of
+	// itself.
+	if state.Report != nil {
+		if err := state.Report.Check(); err != nil {
+			o.Log.Warn("readiness report not kept", "bundle", b.Name(), "client", m.Sender.Client, "err", err)
+			state.Report = nil
+		}
+	}
 	start := time.Now()
 	ap, err := t.BeginResults(ctx, m.Sender.Client, state)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/central"
-	"github.com/taosync/taosync/internal/client"
 )
 
 func (a *app) exportCommand() *cobra.Command {
@@ -86,6 +85,14 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 	if err != nil {
 		return err
 	}
+	// The stick road has no gate: the operator is warned instead.
+	have, min, err := cc.OutOfDate(ctx, o.client)
+	if err != nil {
+		return err
+	}
+	if have != "" {
+		fmt.Fprintf(a.stderr, "taosync: warning: client %s last reported taosync %s, older than %s (clients.minVersion): install taosync %s or later on that centre\n", o.client, have, min, min)
+	}
 	m := res.Manifest
 	out := struct {
 		Bundle   string                    `json:"bundle"`
@@ -144,18 +151,16 @@ func (a *app) runExportResults(ctx context.Context, o exportResultsOptions) erro
 	}
 	defer unlock()
 	res, n, err := cl.ExportResults(ctx, o.out, o.resend, "folder")
-	p := a.printer()
-	if errors.Is(err, client.ErrNothingToSend) {
-		return p.object(map[string]any{"bundle": "", "executions": 0}, func(w io.Writer) {
-			fmt.Fprintln(w, "no results to send")
-		})
-	}
 	if err != nil {
 		return err
 	}
 	out := map[string]any{"bundle": res.Dir, "bundle_id": res.Manifest.ID, "seq": res.Manifest.Seq,
 		"executions": n, "bytes": res.Bytes()}
-	return p.object(out, func(w io.Writer) {
-		fmt.Fprintf(w, "wrote %s: %s, results seq %d, %s\n", res.Dir, plural(int64(n), "execution"), res.Manifest.Seq, humanBytes(res.Bytes()))
+	return a.printer().object(out, func(w io.Writer) {
+		what := plural(int64(n), "execution")
+		if n == 0 {
+			what = "no results, the readiness report only"
+		}
+		fmt.Fprintf(w, "wrote %s: %s, results seq %d, %s\n", res.Dir, what, res.Manifest.Seq, humanBytes(res.Bytes()))
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/store"
@@ -51,6 +52,7 @@ type app struct {
 
 // run is main without the process: tests drive the whole CLI through it.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	client.Version = shortVersion()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(normaliseArgs(args))

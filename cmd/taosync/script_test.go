@@ -24,7 +24,13 @@ import (
 // that they run the real CLI in a subprocess without a separate build.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"taosync": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"taosync": func() {
+			// A script plays an older release with TAOSYNC_TEST_RELEASE.
+			if v := os.Getenv("TAOSYNC_TEST_RELEASE"); v != "" {
+				release = v
+			}
+			os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		},
 	})
 }
 

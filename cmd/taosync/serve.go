@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/metrics"
 	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/ui"
 )
 
 type serveOptions struct {
@@ -21,6 +26,8 @@ type serveOptions struct {
 	tokenTTL        time.Duration
 	shutdownGrace   time.Duration
 	quota           server.Quota
+	metricsAddr     string
+	metricsToken    string
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -43,6 +50,8 @@ func (a *app) serveCommand() *cobra.Command {
 	f.IntVar(&o.quota.Bundles, "upload-max-bundles", server.DefaultQuota.Bundles, "result bundles a client may have uploaded and not committed")
 	f.Int64Var(&o.quota.Bytes, "upload-max-bytes", server.DefaultQuota.Bytes, "bytes a client may have uploaded and not committed")
 	f.DurationVar(&o.quota.Lifetime, "upload-lifetime", server.DefaultQuota.Lifetime, "how long an upload nobody commits is kept after its last byte")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address of their own (such as 127.0.0.1:9464)")
+	f.StringVar(&o.metricsToken, "metrics-token-file", "", "a file holding the bearer token /metrics asks for")
 	return cmd
 }
 
@@ -63,6 +72,10 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return hinted{fmt.Errorf("plain HTTP on %s would send credentials and tokens in clear", o.addr),
 			"pass --tls-cert and --tls-key, or --insecure-http on a network you trust"}
 	}
+	token, err := metricsToken(o)
+	if err != nil {
+		return err
+	}
 	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return err
@@ -71,12 +84,24 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	s := server.New(cc, a.log)
 	s.TokenTTL = o.tokenTTL
 	s.Quota = o.quota
+	// The operator view beside the API: its cookies are Secure under TLS.
+	handler := ui.Mount(s.Handler(), ui.New(cc, server.NewLimiter(), o.tlsCert != "", a.log))
+	if o.metricsAddr != "" {
+		m := metrics.New(shortVersion(), central.States, cc.CountStates, a.log)
+		s.Observe = m
+		handler = m.Wrap(handler)
+		stop, err := a.serveMetrics(o.metricsAddr, m.Handler(token))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	// Bounded everything: headers, idle connections, request headers'
 	// size. Bodies are bounded per endpoint; a body may be slow (a chunk on
 	// a poor line), so there is no whole-request timeout.
 	srv := &http.Server{
 		Addr:              o.addr,
-		Handler:           s.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
@@ -94,10 +119,62 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	go s.Housekeeping(ctx)
 	a.log.Info("serving", "url", scheme+"://"+ln.Addr().String())
 	fmt.Fprintf(a.stderr, "taosync: serving %s://%s\n", scheme, ln.Addr())
+	fmt.Fprintf(a.stderr, "taosync: operator view at %s://%s%s\n", scheme, ln.Addr(), ui.Prefix)
 	return server.Serve(ctx, srv, func() error {
 		if o.tlsCert != "" {
 			return srv.ServeTLS(ln, o.tlsCert, o.tlsKey)
 		}
 		return srv.Serve(ln)
 	}, o.shutdownGrace)
+}
+
+// metricsToken checks the metrics flags and reads the token. Metrics are
+// never served on the API's address; on an address other than loopback
+// they need a token.
+func metricsToken(o serveOptions) (string, error) {
+	if o.metricsAddr == "" {
+		if o.metricsToken != "" {
+			return "", usageError{errors.New("--metrics-token-file goes with --metrics-addr")}
+		}
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(o.metricsAddr)
+	if err != nil {
+		return "", usageError{fmt.Errorf("--metrics-addr %q: %w", o.metricsAddr, err)}
+	}
+	if _, apiPort, _ := net.SplitHostPort(o.addr); port == apiPort && port != "0" {
+		return "", usageError{fmt.Errorf("--metrics-addr %s: metrics are served on a port of their own, never the API's", o.metricsAddr)}
+	}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+	if o.metricsToken == "" {
+		if !loopback {
+			return "", hinted{fmt.Errorf("metrics on %s would be open to anyone who reaches it", o.metricsAddr),
+				"pass --metrics-token-file, or a loopback --metrics-addr such as 127.0.0.1:9464"}
+		}
+		return "", nil
+	}
+	b, err := os.ReadFile(o.metricsToken)
+	if err != nil {
+		return "", fmt.Errorf("read the metrics token: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < 16 || strings.ContainsAny(token, " \t\r\n") {
+		return "", usageError{fmt.Errorf("--metrics-token-file %s: want one token of at least 16 characters", o.metricsToken)}
+	}
+	return token, nil
+}
+
+// serveMetrics serves h at /metrics on addr until stop is called.
+func (a *app) serveMetrics(addr string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10}
+	go srv.Serve(ln)
+	fmt.Fprintf(a.stderr, "taosync: metrics at http://%s/metrics\n", ln.Addr())
+	return func() { srv.Close() }, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -12,9 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync"
-	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
-	"github.com/taosync/taosync/internal/qti"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -48,8 +46,7 @@ func (a *app) centralStatus(ctx context.Context) error {
 		return err
 	}
 	defer cc.Close()
-	c := cc.Store
-	clients, err := c.Status(ctx)
+	clients, min, err := cc.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -69,6 +66,29 @@ func (a *app) centralStatus(ctx context.Context) error {
 			if len(s.Gaps) > 0 {
 				fmt.Fprintf(w, "  missing: the result bundle before each of seq %v never arrived\n", s.Gaps)
 			}
+			if r := s.Report; r != nil {
+				ready := "ready"
+				if !r.Ready {
+					ready = "not ready"
+				}
+				free := "disk space unknown"
+				if r.FreeDisk >= 0 {
+					free = humanBytes(r.FreeDisk) + " free"
+				}
+				fmt.Fprintf(w, "  centre:  %s, taosync %s, data seq %d, %s pending, %s; reported %s by %s\n",
+					ready, r.Version, r.DataSeq, plural(r.Pending, "result"), free, r.At.Format(time.RFC3339), r.Via)
+				for _, p := range r.Problems {
+					fmt.Fprintf(w, "    - %s\n", p)
+				}
+			} else {
+				fmt.Fprintln(w, "  centre:  no readiness report yet")
+			}
+			if s.UpgradeNeeded {
+				fmt.Fprintf(w, "  upgrade: needed, to taosync %s or later (clients.minVersion)\n", min)
+			}
+			if e := s.LastError; e != nil {
+				fmt.Fprintf(w, "  error:   %s: %s\n", e.At, e.Error)
+			}
 		}
 	})
 }
@@ -81,145 +101,24 @@ func countsLine(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// clientReport is the JSON form of `status` on a client.
-type clientReport struct {
-	Role       string           `json:"role"`
-	Client     string           `json:"client_id"`
-	Org        string           `json:"org"`
-	DataSeq    uint64           `json:"data_seq"`
-	Entities   map[string]int64 `json:"entities"`
-	Ready      bool             `json:"ready"`
-	Problems   []string         `json:"problems"`
-	Deliveries []deliveryState  `json:"deliveries"`
-	Results    map[string]int64 `json:"results"`
-	// Pending counts the executions to send that central has not yet
-	// acknowledged.
-	Pending int64 `json:"results_pending"`
-	// Kept counts the terminated executions that the send setting keeps on
-	// this box: central never receives them.
-	Kept int64 `json:"results_kept"`
-	// InProgress counts the active and paused executions: not sent until
-	// they finish.
-	InProgress int64 `json:"results_in_progress"`
-}
-
-type deliveryState struct {
-	ID      string `json:"id"`
-	Label   string `json:"label"`
-	Package string `json:"package"` // ok, missing, corrupt, invalid
-	// Error says why an invalid package is refused.
-	Error string `json:"error,omitempty"`
-	// WindowStart and WindowEnd are the delivery's window (RFC 3339), empty
-	// when it has none; Ended tells that its end has passed.
-	WindowStart string `json:"window_start"`
-	WindowEnd   string `json:"window_end"`
-	Ended       bool   `json:"window_ended"`
-}
-
 func (a *app) clientStatus(ctx context.Context) error {
 	cl, err := a.openClient(ctx)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	h, local := cl.Home, cl.Local
-	r := clientReport{Role: "client", Entities: map[string]int64{}, Results: map[string]int64{}, Problems: []string{}}
-	if r.Client, err = h.ClientID(ctx); err != nil {
-		return err
-	}
-	if r.Org, err = store.Meta(ctx, h.DB, "org"); errors.Is(err, store.ErrNotFound) {
-		r.Org = ""
-	} else if err != nil {
-		return err
-	}
-	state, err := local.DataState(ctx)
+	st, err := cl.Status(ctx)
 	if err != nil {
 		return err
 	}
-	r.DataSeq = state.Seq
-	rows, err := h.DB.QueryContext(ctx, "SELECT type, COUNT(*) FROM entities GROUP BY type")
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var t string
-		var n int64
-		if err := rows.Scan(&t, &n); err != nil {
-			rows.Close()
-			return err
-		}
-		r.Entities[t] = n
-	}
-	rows.Close()
-	statuses, err := config.Get(ctx, h.DB, "results.sendStatuses")
-	if err != nil {
-		return err
-	}
-	err = h.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE state <> 'acknowledged'
-		AND status IN (SELECT value FROM json_each(?))`, `["`+strings.ReplaceAll(statuses, ",", `","`)+`"]`).Scan(&r.Pending)
-	if err != nil {
-		return err
-	}
-	rows, err = h.DB.QueryContext(ctx, "SELECT state, COUNT(*) FROM outbox GROUP BY state")
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var s string
-		var n int64
-		if err := rows.Scan(&s, &n); err != nil {
-			rows.Close()
-			return err
-		}
-		r.Results[s] = n
-	}
-	rows.Close()
-	unsent, err := local.Unsent(ctx, strings.Split(statuses, ","))
-	if err != nil {
-		return err
-	}
-	r.Kept = unsent[taosync.StatusTerminated]
-	r.InProgress = unsent[taosync.StatusActive] + unsent[taosync.StatusPaused]
-	now := time.Now()
-	if r.Deliveries, err = deliveryStates(ctx, h, local, now); err != nil {
-		return err
-	}
-	switch {
-	case r.Client == "":
-		r.Problems = append(r.Problems, "no credentials imported")
-	case r.DataSeq == 0:
-		r.Problems = append(r.Problems, "no data bundle imported yet")
-	}
-	if r.Entities[string(taosync.TestTaker)] == 0 {
-		r.Problems = append(r.Problems, "no test takers")
-	}
-	for _, d := range r.Deliveries {
-		switch {
-		case d.Error != "":
-			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s: %s", d.ID, d.Package, d.Error))
-		case d.Package != "ok":
-			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s", d.ID, d.Package))
-		}
-		if d.Ended {
-			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: its window ended at %s", d.ID, d.WindowEnd))
-		}
-	}
-	if r.Pending > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%s to send %s not yet acknowledged by central",
-			plural(r.Pending, "result"), map[bool]string{true: "is", false: "are"}[r.Pending == 1]))
-	}
-	if r.Kept > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%s kept on this box: central never receives %s while results.sendStatuses is %s (taosync config set results.sendStatuses finished,terminated sends them)",
-			plural(r.Kept, "terminated execution"), map[bool]string{true: "it", false: "them"}[r.Kept == 1], statuses))
-	}
-	r.Ready = r.Client != "" && r.DataSeq > 0 && len(r.Deliveries) > 0 && r.Entities[string(taosync.TestTaker)] > 0
-	for _, d := range r.Deliveries {
-		r.Ready = r.Ready && d.Package == "ok" && !d.Ended
-	}
-	return a.printer().object(r, func(w io.Writer) {
-		fmt.Fprintf(w, "client %s (org %s), data seq %d\n", orDash(r.Client), orDash(r.Org), r.DataSeq)
-		fmt.Fprintf(w, "holds:   %s\n", countsLine(r.Entities))
-		for _, d := range r.Deliveries {
+	report := struct {
+		Role string `json:"role"`
+		client.Status
+	}{"client", st}
+	return a.printer().object(report, func(w io.Writer) {
+		fmt.Fprintf(w, "client %s (org %s), data seq %d\n", orDash(st.Client), orDash(st.Org), st.DataSeq)
+		fmt.Fprintf(w, "holds:   %s\n", countsLine(st.Entities))
+		for _, d := range st.Deliveries {
 			window := "no window"
 			switch {
 			case d.Ended:
@@ -232,12 +131,12 @@ func (a *app) clientStatus(ctx context.Context) error {
 		// Queued executions the send setting keeps, or that are not
 		// finished, are said as such: they are not on their way.
 		shown := map[string]int64{}
-		for s, n := range r.Results {
+		for s, n := range st.Results {
 			shown[s] = n
 		}
-		shown[store.Queued] -= r.Kept + r.InProgress
-		shown["kept (terminated)"] = r.Kept
-		shown["in progress"] = r.InProgress
+		shown[store.Queued] -= st.Kept + st.InProgress
+		shown["kept (terminated)"] = st.Kept
+		shown["in progress"] = st.InProgress
 		var states []string
 		for s, n := range shown {
 			if n > 0 {
@@ -246,53 +145,9 @@ func (a *app) clientStatus(ctx context.Context) error {
 		}
 		sort.Strings(states)
 		fmt.Fprintf(w, "results: %s\n", orDash(strings.Join(states, ", ")))
-		fmt.Fprintf(w, "ready for exam day: %v\n", r.Ready)
-		for _, p := range r.Problems {
+		fmt.Fprintf(w, "ready for exam day: %v\n", st.Ready)
+		for _, p := range st.Problems {
 			fmt.Fprintf(w, "  - %s\n", p)
 		}
 	})
-}
-
-// deliveryStates checks each delivery's package against its hash, then
-// as central checks a package before publishing it (a central of an older
-// version may have let through one that this version refuses), and its
-// window against now.
-func deliveryStates(ctx context.Context, h *home.Home, local *store.Local, now time.Time) ([]deliveryState, error) {
-	rows, err := h.DB.QueryContext(ctx, `SELECT id, COALESCE(label, ''), COALESCE(start, ''), COALESCE("end", '') FROM deliveries ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	var out []deliveryState
-	for rows.Next() {
-		var d deliveryState
-		if err := rows.Scan(&d.ID, &d.Label, &d.WindowStart, &d.WindowEnd); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if end, err := time.Parse(time.RFC3339, d.WindowEnd); err == nil && end.Before(now) {
-			d.Ended = true
-		}
-		out = append(out, d)
-	}
-	rows.Close()
-	for i := range out {
-		ref, err := store.DeliveryPackage(ctx, h.DB, out[i].ID)
-		switch {
-		case errors.Is(err, store.ErrNoPackage):
-			out[i].Package = "missing"
-		case err != nil:
-			return nil, err
-		case local.Chunks.Verify(&ref.Snapshot) != nil:
-			out[i].Package = "corrupt"
-		default:
-			out[i].Package = "ok"
-			r := local.Chunks.Reader(&ref.Snapshot)
-			_, err := qti.Validate(r, ref.Size, qti.DefaultLimits)
-			r.Close()
-			if err != nil {
-				out[i].Package, out[i].Error = "invalid", err.Error()
-			}
-		}
-	}
-	return out, nil
 }

@@ -67,12 +67,17 @@ func TestStatusFlagsAnInvalidPackage(t *testing.T) {
 	must("--home", c, "export", "data", "--client", "k1", "--out", usb)
 	must("--home", k, "import", usb)
 
-	var report clientReport
+	type delivery struct{ ID, Label, Package, Error string }
+	var report struct {
+		Deliveries []delivery `json:"deliveries"`
+		Ready      bool       `json:"ready"`
+		Problems   []string   `json:"problems"`
+	}
 	if err := json.Unmarshal([]byte(must("--home", k, "status", "--json")), &report); err != nil {
 		t.Fatal(err)
 	}
 	const reason = `qti: bad assessmentItem: "question5.xml": line 22: element <p> closed by </div>`
-	want := []deliveryState{
+	want := []delivery{
 		{ID: "d1", Label: "Web developer", Package: "invalid", Error: reason},
 		{ID: "d2", Label: "Spare", Package: "ok"},
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/internal/version"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -121,6 +122,49 @@ func (c *Central) ReportDataState(ctx context.Context, client string, seq, recei
 	return c.Store.ReportDataState(ctx, client, seq, receiptSeq, time.Now())
 }
 
+// Status is the store's status of each client, with whether it needs an
+// upgrade, and the minimum version (clients.minVersion, "" for none).
+func (c *Central) Status(ctx context.Context) ([]store.ClientStatus, string, error) {
+	min, err := config.Get(ctx, c.Home.DB, "clients.minVersion")
+	if err != nil {
+		return nil, "", err
+	}
+	clients, err := c.Store.Status(ctx)
+	if err != nil || min == "" {
+		return clients, min, err
+	}
+	for i, s := range clients {
+		gated := s.LastError != nil && s.LastError.Upgrade && (s.Report == nil || s.LastError.At > s.Report.ReceivedAt)
+		clients[i].UpgradeNeeded = gated || (s.Report != nil && version.Below(s.Report.Version, min))
+	}
+	return clients, min, nil
+}
+
+// OutOfDate returns the version a client last reported when it is below
+// the minimum (clients.minVersion), and that minimum; "" when it is not,
+// or when the client never reported.
+func (c *Central) OutOfDate(ctx context.Context, client string) (have, min string, err error) {
+	min, err = config.Get(ctx, c.Home.DB, "clients.minVersion")
+	if err != nil || min == "" {
+		return "", "", err
+	}
+	reports, err := c.Store.Reports(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if r, ok := reports[client]; ok && version.Below(r.Version, min) {
+		return r.Version, min, nil
+	}
+	return "", "", nil
+}
+
+// RecordReport keeps the readiness report a client sent with a pull.
+func (c *Central) RecordReport(ctx context.Context, client string, r taosync.Readiness) error {
+	c.writes.Lock()
+	defer c.writes.Unlock()
+	return store.RecordReport(ctx, c.Home.DB, client, r, "http")
+}
+
 // ImportResults imports the result bundles in dir and, with receipts,
 // writes the receipt bundle answering each into receiptsDir. It returns
 // one line per bundle found (those before the bundle a failed disk stopped
@@ -135,6 +179,15 @@ func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.O
 	}
 	if err != nil {
 		return lines, nil, err
+	}
+	// A refused bundle whose sender is known is that client's last error,
+	// as the operator view shows it.
+	for _, l := range lines {
+		if l.Outcome == importer.Refused && l.Client != "" && !opts.DryRun {
+			if err := c.Store.RecordRefusal(ctx, l.Client, l.Reason, false); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	written := map[string]string{}
 	if opts.DryRun || receiptsDir == "" {

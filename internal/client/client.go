@@ -86,7 +86,9 @@ func (c *Client) Import(ctx context.Context, dir string, opts importer.Options) 
 var ErrNothingToSend = exporter.ErrNothingToSend
 
 // ExportResults packages the executions to send into a result bundle in
-// out, encrypted to central and signed by this client.
+// out, encrypted to central and signed by this client, with the client's
+// readiness report. On the folder road a bundle is written even with no
+// execution to send: it carries the report.
 func (c *Client) ExportResults(ctx context.Context, out string, resend bool, transport string) (*bundle.Result, int64, error) {
 	h := c.Home
 	id, err := h.ClientID(ctx)
@@ -122,6 +124,11 @@ func (c *Client) ExportResults(ctx context.Context, out string, resend bool, tra
 		return nil, 0, err
 	}
 	state.Version, state.FreeDisk, state.Clock = Version, freeDisk(h.Dir), time.Now().UTC()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	state.Report = &st.Readiness
 	if err := safefile.MkdirAll(out, 0o755); err != nil {
 		return nil, 0, err
 	}
@@ -130,12 +137,16 @@ func (c *Client) ExportResults(ctx context.Context, out string, resend bool, tra
 	if err != nil {
 		return nil, 0, err
 	}
-	if ex.Count() == 0 {
+	// Over HTTP every pull carries the readiness report; on a stick, a
+	// bundle of no execution still carries it to central.
+	reportOnly := transport != "http"
+	if ex.Count() == 0 && !reportOnly {
 		return nil, 0, ErrNothingToSend
 	}
 	res, err := exporter.Results(ctx, ex, out, bundleID, exporter.ResultOptions{
 		Client: id, ChunkRecords: chunkRecords, Expiry: time.Duration(days) * 24 * time.Hour,
 		Signer: signer, AgeRecipient: keys.Age, Central: to, State: state, Now: time.Now(), Transport: transport,
+		ReportOnly: reportOnly,
 	})
 	return res, ex.Count(), err
 }

@@ -88,7 +88,7 @@ func (c *Client) NewSyncer(ctx context.Context, insecure bool) (*Syncer, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Syncer{c: c, link: link, http: &http.Client{Transport: link.transport()},
+	return &Syncer{c: c, link: link, http: &http.Client{Transport: versioned{link.transport()}},
 		creds: clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader},
 		root:  strings.TrimRight(root, "/") + server.APIPrefix}, nil
 }
@@ -428,7 +428,11 @@ func (s *Syncer) Data(ctx context.Context, types []taosync.Type, full bool) ([]i
 	if err != nil {
 		return nil, err
 	}
-	req := server.PullRequest{DataSeq: state.Seq, DataBundle: state.Bundle, ReceiptSeq: cs.ReceiptSeq, Full: full}
+	st, err := s.c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := server.PullRequest{DataSeq: state.Seq, DataBundle: state.Bundle, ReceiptSeq: cs.ReceiptSeq, Full: full, Report: &st.Readiness}
 	for _, t := range types {
 		req.Types = append(req.Types, string(t))
 	}
@@ -445,7 +449,11 @@ func (s *Syncer) Data(ctx context.Context, types []taosync.Type, full bool) ([]i
 	if err != nil {
 		return nil, err
 	}
-	return s.importDownloaded(ctx, dir)
+	lines, err := s.importDownloaded(ctx, dir)
+	if err == nil {
+		s.report(ctx)
+	}
+	return lines, err
 }
 
 // Receipts fetches and applies the receipt bundles of batches this client

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/internal/version"
 )
 
 // Setting is one known setting.
@@ -80,6 +81,19 @@ func serverURL(s string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
+// minVersion takes a release version (MAJOR.MINOR.PATCH), or nothing for
+// no minimum.
+func minVersion(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if _, err := version.Parse(s); err != nil {
+		return "", errors.New("want a release version such as 1.4.0, or an empty value for no minimum")
+	}
+	return strings.TrimPrefix(s, "v"), nil
+}
+
 // Settings lists every known setting.
 var Settings = []Setting{
 	{Key: "sync.chunkSize", Default: "5000", Help: "records per data bundle chunk", check: positiveInt(1_000_000)},
@@ -97,6 +111,7 @@ var Settings = []Setting{
 	{Key: "sync.connectTimeout", Default: "10s", Help: "sync: wait for a connection (and its TLS handshake) to central", check: duration(100*time.Millisecond, 10*time.Minute)},
 	{Key: "sync.pullWait", Default: "5m0s", Help: "sync: wait for central to prepare a pull's bundle", check: duration(100*time.Millisecond, time.Hour)},
 	{Key: "sync.parallel", Default: "4", Help: "sync: files of a bundle downloaded at once", check: positiveInt(16)},
+	{Key: "clients.minVersion", Default: "", Help: "the oldest taosync version central serves clients of (empty: any)", check: minVersion},
 }
 
 // ErrInvalid marks an unknown setting or a value it does not take.

@@ -54,6 +54,8 @@ type Server struct {
 	// BodyTimeout bounds the reading of a token request's or a pull's
 	// body.
 	BodyTimeout time.Duration
+	// Observe is told of bundles prepared and results received.
+	Observe Observer
 	// spool holds the bundles prepared for each client, inbox the result
 	// bundles being uploaded.
 	spool, inbox string
@@ -68,6 +70,8 @@ type Server struct {
 	reserved map[string]int64
 	busy     map[string]bool
 	pulls    map[string]*sync.Mutex
+	// lastUsed is when each client's credential was last recorded used.
+	lastUsed map[string]time.Time
 }
 
 // New returns a server for a central home.
@@ -85,6 +89,8 @@ func New(c *central.Central, log *slog.Logger) *Server {
 		inbox:       c.Home.Path("inbox"),
 		uploads:     map[string]int{},
 		pulls:       map[string]*sync.Mutex{},
+		lastUsed:    map[string]time.Time{},
+		Observe:     noObserver{},
 	}
 }
 
@@ -102,6 +108,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT "+APIPrefix+"/results/{bundle}/{file}", s.authed(s.upload))
 	mux.HandleFunc("POST "+APIPrefix+"/results/{bundle}/commit", s.authed(s.commit))
 	mux.HandleFunc("GET "+APIPrefix+"/receipts", s.authed(s.receipts))
+	mux.HandleFunc("POST "+ReportPath, s.authed(s.report))
 	return mux
 }
 
@@ -109,7 +116,8 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, client string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		client, ok := s.authenticate(w, r)
-		if ok {
+		if ok && s.gate(w, r, client) {
+			s.used(r.Context(), client)
 			h(w, r, client)
 		}
 	}
@@ -173,6 +181,8 @@ type PullRequest struct {
 	ReceiptSeq uint64   `json:"receipt_seq"`
 	Types      []string `json:"types,omitempty"`
 	Full       bool     `json:"full,omitempty"`
+	// Report is the client's readiness report.
+	Report *taosync.Readiness `json:"report,omitempty"`
 }
 
 // check refuses a pull request out of shape, and returns the types it
@@ -221,6 +231,12 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 		writeError(w, http.StatusBadRequest, errmsg.Short(err.Error()))
 		return
 	}
+	if req.Report != nil {
+		if err := req.Report.Check(); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
 	lock := s.clientLock(client)
 	lock.Lock()
 	defer lock.Unlock()
@@ -231,6 +247,12 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 	} else if err != nil {
 		s.fail(w, "pull: record state", err)
 		return
+	}
+	if req.Report != nil {
+		if err := s.c.RecordReport(ctx, client, *req.Report); err != nil {
+			s.fail(w, "pull: record report", err)
+			return
+		}
 	}
 	cl, err := s.c.Store.GetClient(ctx, s.c.Store.DB, client)
 	if err != nil {
@@ -247,7 +269,9 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 	// Over HTTP central knows what the client holds: a delta only applies
 	// on the last bundle central exported for it.
 	full := req.Full || req.DataSeq != cl.DataSeq || req.DataBundle != cl.DataBundle
+	start := time.Now()
 	res, err := s.c.ExportData(ctx, client, dir, central.ExportOptions{Types: types, Full: full, Transport: "http", SkipEmpty: true})
+	s.Observe.Prepared(time.Since(start))
 	if errors.Is(err, exporter.ErrNoChanges) {
 		w.WriteHeader(http.StatusNoContent)
 		return

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/central"
@@ -423,6 +424,11 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitRe
 		return CommitResponse{}, &refusal{http.StatusUnprocessableEntity, reason}
 	}
 	resp := CommitResponse{Outcome: lines[0].Outcome}
+	if lines[0].Outcome == importer.Applied && lines[0].Batch > 0 {
+		if n, err := s.c.Store.BatchCounts(ctx, client, lines[0].Batch); err == nil {
+			s.Observe.ResultsReceived(n[taosync.ReceiptReceived], n[taosync.ReceiptDuplicate], n[taosync.ReceiptConflict])
+		}
+	}
 	// A bundle of no execution is answered by no receipt.
 	if d := written[lines[0].BundleID]; d != "" {
 		ref, err := s.receiptRef(d)

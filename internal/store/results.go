@@ -291,6 +291,11 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state export
 		state.DataSeq, reported, state.ReceiptSeq, a.client.ID, reported); err != nil {
 		return 0, err
 	}
+	if state.Report != nil {
+		if err := RecordReport(ctx, a.tx, a.client.ID, *state.Report, h.Transport); err != nil {
+			return 0, err
+		}
+	}
 	if err := AddHistory(ctx, a.tx, h); err != nil {
 		return 0, err
 	}
@@ -424,6 +429,15 @@ type ClientStatus struct {
 	Gaps       []uint64 `json:"result_bundles_after_gap"`
 	LastResult string   `json:"last_results_at,omitempty"`
 	Lag        uint64   `json:"data_lag"`
+	// Report is the client's latest readiness report, if it sent one.
+	Report    *Report    `json:"report,omitempty"`
+	LastError *LastError `json:"last_error,omitempty"`
+	// LastUsed is when its credential was last used over HTTP (to the
+	// minute).
+	LastUsed string `json:"credential_last_used_at,omitempty"`
+	// UpgradeNeeded: its last report names a version below the minimum,
+	// or the version gate refused it since (set by central.Status).
+	UpgradeNeeded bool `json:"upgrade_needed"`
 }
 
 // Status reports, per client, what it holds (as last exported), what it
@@ -433,9 +447,23 @@ func (c *Central) Status(ctx context.Context) ([]ClientStatus, error) {
 	if err != nil {
 		return nil, err
 	}
+	reports, err := c.Reports(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []ClientStatus
 	for _, cl := range clients {
 		s := ClientStatus{Client: cl, Entities: map[string]int64{}, Gaps: []uint64{}}
+		if r, ok := reports[cl.ID]; ok {
+			s.Report = &r
+		}
+		if s.LastError, err = c.lastError(ctx, cl.ID); err != nil {
+			return nil, err
+		}
+		err := c.DB.QueryRowContext(ctx, "SELECT at FROM credential_used WHERE client = ?", cl.ID).Scan(&s.LastUsed)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
 		if cl.DataSeq > cl.AckedSeq {
 			s.Lag = cl.DataSeq - cl.AckedSeq
 		}

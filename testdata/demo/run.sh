@@ -4,11 +4,19 @@
 # package published, the client registered; data carried to the client on a
 # "USB stick" (a folder), verified and imported; results handed in on the
 # client, carried to central on the stick, and central's receipts carried
-# back; then the state and history of both sides.
+# back; then the state and history of both sides, and the operator web view
+# over the demo central.
 #
-# Usage: run.sh [TAOSYNC_BINARY]   (DEMO_KEEP=1 keeps the temporary folder)
+# Usage: run.sh [--serve] [TAOSYNC_BINARY]   (DEMO_KEEP=1 keeps the temporary folder)
+# --serve keeps central serving its API and operator view at the end, until
+# Ctrl-C.
 set -euo pipefail
 
+serve=
+if [ "${1:-}" = --serve ]; then
+	serve=1
+	shift
+fi
 taosync=$(realpath "${1:-bin/taosync}")
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/taosync-demo.XXXXXX")
@@ -87,3 +95,13 @@ step "history of central"
 central history
 step "history of the client"
 client history
+
+step "central: an operator account for the web view"
+password=demo-operator-password
+printf '%s\n' "$password" | central central operator add demo
+if [ -n "$serve" ]; then
+	step "the operator view: open http://127.0.0.1:8080/ui/ (operator demo, password $password); Ctrl-C stops"
+	central serve --addr 127.0.0.1:8080
+else
+	step "the operator view of this central: make demo-serve, then open http://127.0.0.1:8080/ui/ (operator demo, password $password)"
+fi

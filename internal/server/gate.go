@@ -1,0 +1,49 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/version"
+)
+
+// VersionHeader names the request header in which a client sends its
+// taosync version with every request.
+const VersionHeader = "Taosync-Version"
+
+// gate refuses the request of a client older than central's minimum
+// (clients.minVersion), naming both versions and what to do, and records
+// the refusal so that the operator sees the centre needs an upgrade. A
+// request without a version comes from a client older than the header,
+// below any minimum; a development build passes.
+func (s *Server) gate(w http.ResponseWriter, r *http.Request, client string) bool {
+	ctx := r.Context()
+	min, err := config.Get(ctx, s.c.Home.DB, "clients.minVersion")
+	if err != nil {
+		s.fail(w, "version gate", err)
+		return false
+	}
+	have := r.Header.Get(VersionHeader)
+	if min == "" {
+		return true
+	}
+	if have == version.Devel {
+		s.log.Debug("a development build passes the version gate", "client", client, "min", min)
+		return true
+	}
+	if !version.Below(have, min) {
+		return true
+	}
+	if have == "" {
+		have = "of a version that does not say"
+	} else if len(have) > 64 {
+		have = have[:64]
+	}
+	msg := fmt.Sprintf("taosync %s on this centre is older than %s, the oldest version central serves: install taosync %s or later on this centre, then sync again", have, min, min)
+	if err := s.c.Store.RecordRefusal(ctx, client, msg, true); err != nil {
+		s.log.Error("version gate", "err", err)
+	}
+	writeError(w, http.StatusForbidden, msg)
+	return false
+}

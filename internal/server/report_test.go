@@ -1,0 +1,117 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/testfixture"
+)
+
+// TestPullReport: a client's sync sends its readiness report with the pull,
+// and central keeps it as come by HTTP; a report out of its bounds is
+// refused with 400 and changes nothing.
+func TestPullReport(t *testing.T) {
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := f.C.Store.Reports(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := reports["ca"]
+	if !ok || r.Via != "http" || r.Version == "" || r.At.IsZero() {
+		t.Fatalf("central keeps %+v (found %v), want the report of ca by http", r, ok)
+	}
+	// The sync's requests used the credential: central says when.
+	clients, _, err := f.C.Status(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(clients) != 1 || clients[0].LastUsed == "" {
+		t.Errorf("after a sync, central's status %+v says no use of the credential", clients)
+	}
+	token := f.TokenFor("ca")
+	for name, report := range map[string]string{
+		"no version":      `{"at":"2026-01-02T03:04:05Z","problems":[]}`,
+		"control char":    `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","problems":["a\u0007b"]}`,
+		"too many":        `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","problems":[` + strings.Repeat(`"x",`, 40) + `"x"]}`,
+		"negative":        `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","results_pending":-1}`,
+		"bad state":       `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","packages":[{"delivery":"d","state":"fine"}]}`,
+		"unknown field":   `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","secret":"x"}`,
+		"long version":    `{"taosync_version":"` + strings.Repeat("9", 65) + `","at":"2026-01-02T03:04:05Z"}`,
+		"acked > pending": `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","results_pending":1,"results_unacknowledged":2}`,
+	} {
+		body := `{"data_seq":0,"data_bundle":"","receipt_seq":0,"report":` + report + `}`
+		status, answer := f.API(http.MethodPost, server.APIPrefix+"/data/pull", token, strings.NewReader(body), "application/json")
+		if status != http.StatusBadRequest {
+			t.Errorf("%s: status %d (%s), want 400", name, status, answer)
+		}
+	}
+	after, err := f.C.Store.Reports(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(after["ca"].Readiness)
+	b, _ := json.Marshal(r.Readiness)
+	if string(a) != string(b) {
+		t.Errorf("a refused report changed what central keeps:\n%s\nwas\n%s", a, b)
+	}
+}
+
+// TestVersionGate: with clients.minVersion set, a request naming an older
+// version, or none, is refused with 403 naming both versions, and recorded
+// as needing an upgrade; the minimum itself, a later one and a development
+// build pass.
+func TestVersionGate(t *testing.T) {
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	if _, err := config.Set(f.Ctx, f.C.Home.DB, "clients.minVersion", "1.4.0"); err != nil {
+		t.Fatal(err)
+	}
+	token := f.TokenFor("ca")
+	for _, tc := range []struct {
+		version string
+		status  int
+	}{
+		{"", http.StatusForbidden},
+		{"1.3.9", http.StatusForbidden},
+		{"garbage", http.StatusForbidden},
+		{"1.4.0", http.StatusOK},
+		{"1.10.0", http.StatusOK},
+		{"devel", http.StatusOK},
+	} {
+		req, err := http.NewRequestWithContext(f.Ctx, http.MethodGet, f.URL+server.APIPrefix+"/receipts", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if tc.version != "" {
+			req.Header.Set(server.VersionHeader, tc.version)
+		}
+		status, _, body := f.Do(req)
+		if status != tc.status {
+			t.Errorf("version %q: status %d, want %d", tc.version, status, tc.status)
+		}
+		if tc.status == http.StatusForbidden {
+			msg, _ := body["error"].(string)
+			if !strings.Contains(msg, "older than 1.4.0") || (tc.version != "" && !strings.Contains(msg, "taosync "+tc.version+" ")) {
+				t.Errorf("version %q: refusal %q does not name both versions", tc.version, msg)
+			}
+		}
+	}
+	clients, _, err := f.C.Status(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(clients) != 1 || !clients[0].UpgradeNeeded || clients[0].LastError == nil {
+		t.Errorf("after a refusal, central's status is %+v, want the centre to need an upgrade", clients)
+	}
+}

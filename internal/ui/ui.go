@@ -1,0 +1,300 @@
+// Package ui is central's operator web view, which serve shows under /ui/:
+// every centre's readiness at a glance, a centre's history and credential,
+// and the deliveries. Pages are rendered on the server from html/template
+// (which escapes whatever the data holds), embedded in the binary, and
+// need no JavaScript.
+//
+// Operators log in with a name and password (`taosync central operator
+// add`); a session is a random cookie (HttpOnly, Secure under TLS,
+// SameSite=Strict) held in memory, and every form carries the session's
+// CSRF token. No page shows a secret, a hash, a key, or a candidate's
+// personal data beyond counts.
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/password"
+	"github.com/taosync/taosync/internal/store"
+)
+
+// Prefix is where the view is served.
+const Prefix = "/ui/"
+
+// Cookie names: the session, and the login form's CSRF token before there
+// is a session.
+const (
+	sessionCookie = "taosync_session"
+	loginCookie   = "taosync_login"
+)
+
+// Session bounds: a working day, and a table that a flood of logins
+// cannot grow without end.
+const (
+	sessionTTL  = 12 * time.Hour
+	maxSessions = 1024
+	maxFormBody = 8 << 10
+)
+
+//go:embed templates/*.html templates/style.css
+var files embed.FS
+
+// Limiter refuses an address for a while once its logins failed too
+// often; the token endpoint's limiter is one.
+type Limiter interface {
+	Blocked(r *http.Request) time.Duration
+	Fail(r *http.Request)
+}
+
+// UI serves the operator view of a central home.
+type UI struct {
+	c      *central.Central
+	log    *slog.Logger
+	limit  Limiter
+	secure bool
+	pages  map[string]*template.Template
+
+	mu       sync.Mutex
+	sessions map[string]session
+}
+
+type session struct {
+	operator, csrf string
+	expires        time.Time
+}
+
+// New returns the view; secure marks its cookies Secure (serve under TLS).
+func New(c *central.Central, limit Limiter, secure bool, log *slog.Logger) *UI {
+	u := &UI{c: c, log: log, limit: limit, secure: secure, pages: map[string]*template.Template{}, sessions: map[string]session{}}
+	for _, p := range []string{"login", "centres", "centre", "revoke", "deliveries"} {
+		u.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))
+	}
+	return u
+}
+
+// Mount serves the view under Prefix beside api, which serves the rest.
+func Mount(api http.Handler, u *UI) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.Handle(Prefix, u.Handler())
+	return mux
+}
+
+// Handler returns the view's handler, for paths under Prefix.
+func (u *UI) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ui/style.css", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := fs.ReadFile(files, "templates/style.css")
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Write(b)
+	})
+	mux.HandleFunc("GET /ui/login", u.loginPage)
+	mux.HandleFunc("POST /ui/login", u.login)
+	mux.HandleFunc("POST /ui/logout", u.authed(u.logout))
+	mux.HandleFunc("GET /ui/{$}", u.authed(u.centres))
+	mux.HandleFunc("GET /ui/centres/{id}", u.authed(u.centre))
+	mux.HandleFunc("GET /ui/centres/{id}/revoke", u.authed(u.revokePage))
+	mux.HandleFunc("POST /ui/centres/{id}/revoke", u.authed(u.revoke))
+	mux.HandleFunc("GET /ui/deliveries", u.authed(u.deliveries))
+	return headers(mux)
+}
+
+// headers sets what every page of the view needs: no caching (pages hold
+// the state of now), no framing, no script, nothing sent elsewhere.
+func headers(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func random() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (u *UI) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: Prefix, MaxAge: maxAge, HttpOnly: true,
+		Secure: u.secure, SameSite: http.SameSiteStrictMode}
+}
+
+// page is what every page's template gets.
+type page struct {
+	Title    string
+	Operator string
+	CSRF     string
+	Error    string
+	Data     any
+}
+
+func (u *UI) render(w http.ResponseWriter, status int, name string, p page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := u.pages[name].Execute(w, p); err != nil {
+		u.log.Error("ui: render", "page", name, "err", err)
+	}
+}
+
+func (u *UI) fail(w http.ResponseWriter, what string, err error) {
+	u.log.Error("ui: "+what, "err", err)
+	http.Error(w, what+" failed; see central's log", http.StatusInternalServerError)
+}
+
+// authed serves h to an operator with a live session, and sends anyone else
+// to the login page. A POST must carry the session's CSRF token.
+func (u *UI) authed(h func(w http.ResponseWriter, r *http.Request, s session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := u.session(r)
+		if ok {
+			// An operator removed since loses the session at once.
+			if _, err := u.c.Store.OperatorHash(r.Context(), s.operator); err != nil {
+				u.end(r)
+				ok = false
+			}
+		}
+		if !ok {
+			if r.Method != http.MethodGet {
+				http.Error(w, "log in first", http.StatusForbidden)
+				return
+			}
+			http.Redirect(w, r, Prefix+"login", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
+				http.Error(w, "the form's token is missing or not this session's: reload the page and try again", http.StatusForbidden)
+				return
+			}
+		}
+		h(w, r, s)
+	}
+}
+
+func (u *UI) session(r *http.Request) (session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s, ok := u.sessions[c.Value]
+	if !ok || time.Now().After(s.expires) {
+		delete(u.sessions, c.Value)
+		return session{}, false
+	}
+	return s, true
+}
+
+func (u *UI) end(r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		u.mu.Lock()
+		delete(u.sessions, c.Value)
+		u.mu.Unlock()
+	}
+}
+
+func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := u.session(r); ok {
+		http.Redirect(w, r, Prefix, http.StatusSeeOther)
+		return
+	}
+	u.loginForm(w, http.StatusOK, "")
+}
+
+// loginForm shows the login form with a fresh CSRF token, also set as a
+// cookie: the form's POST must bring both, equal.
+func (u *UI) loginForm(w http.ResponseWriter, status int, msg string) {
+	token := random()
+	http.SetCookie(w, u.cookie(loginCookie, token, 3600))
+	u.render(w, status, "login", page{Title: "Log in", CSRF: token, Error: msg})
+}
+
+func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	if wait := u.limit.Blocked(r); wait > 0 {
+		u.loginForm(w, http.StatusTooManyRequests, "Too many failed logins from this address: try again in a minute.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	c, err := r.Cookie(loginCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(c.Value)) != 1 {
+		u.loginForm(w, http.StatusForbidden, "The form's token is missing or stale: try again.")
+		return
+	}
+	name, pw := r.PostFormValue("name"), r.PostFormValue("password")
+	ok, err := u.check(r.Context(), name, pw)
+	if err != nil {
+		u.fail(w, "log in", err)
+		return
+	}
+	if !ok {
+		u.limit.Fail(r)
+		u.log.Info("ui: login refused", "operator", name, "addr", r.RemoteAddr)
+		u.loginForm(w, http.StatusUnauthorized, "Unknown operator or wrong password.")
+		return
+	}
+	id := random()
+	u.mu.Lock()
+	now := time.Now()
+	if len(u.sessions) >= maxSessions {
+		for k, s := range u.sessions {
+			if now.After(s.expires) {
+				delete(u.sessions, k)
+			}
+		}
+	}
+	if len(u.sessions) >= maxSessions {
+		u.mu.Unlock()
+		http.Error(w, "too many sessions; log out elsewhere or try again later", http.StatusServiceUnavailable)
+		return
+	}
+	u.sessions[id] = session{operator: name, csrf: random(), expires: now.Add(sessionTTL)}
+	u.mu.Unlock()
+	http.SetCookie(w, u.cookie(loginCookie, "", -1))
+	http.SetCookie(w, u.cookie(sessionCookie, id, int(sessionTTL/time.Second)))
+	http.Redirect(w, r, Prefix, http.StatusSeeOther)
+}
+
+// check verifies an operator's password; an unknown operator is a wrong
+// password, after the same work, so that names cannot be told apart.
+func (u *UI) check(ctx context.Context, name, pw string) (bool, error) {
+	hash, err := u.c.Store.OperatorHash(ctx, name)
+	if errors.Is(err, store.ErrUnknownOperator) {
+		password.Verify(pw, dummyHash())
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return password.Verify(pw, hash)
+}
+
+// dummyHash is checked against for an unknown operator: the same cost as a
+// real one. Made once, when first needed.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := password.Hash(random())
+	return h
+})
+
+func (u *UI) logout(w http.ResponseWriter, r *http.Request, _ session) {
+	u.end(r)
+	http.SetCookie(w, u.cookie(sessionCookie, "", -1))
+	http.Redirect(w, r, Prefix+"login", http.StatusSeeOther)
+}
