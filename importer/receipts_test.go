@@ -59,6 +59,12 @@ func outgoing(id string) exporter.OutgoingExecution {
 // (or to to, if set), and returns the folder holding it.
 func signResults(t *testing.T, cl *client.Client, claim string, to *manifest.Party, seq uint64, xs ...exporter.OutgoingExecution) string {
 	t.Helper()
+	return signResultsID(t, cl, claim, to, seq, bundle.NewID(), xs...)
+}
+
+// signResultsID is signResults with the bundle id given.
+func signResultsID(t *testing.T, cl *client.Client, claim string, to *manifest.Party, seq uint64, id string, xs ...exporter.OutgoingExecution) string {
+	t.Helper()
 	ctx := context.Background()
 	signer, err := cl.Home.Signer()
 	if err != nil {
@@ -76,7 +82,7 @@ func signResults(t *testing.T, cl *client.Client, claim string, to *manifest.Par
 		party = *to
 	}
 	out := t.TempDir()
-	_, err = exporter.Results(ctx, &forged{seq: seq, xs: xs}, out, bundle.NewID(), exporter.ResultOptions{
+	_, err = exporter.Results(ctx, &forged{seq: seq, xs: xs}, out, id, exporter.ResultOptions{
 		Client: claim, Signer: signer, AgeRecipient: keys.Age, Central: party, Expiry: 24 * time.Hour, Now: time.Now(),
 	})
 	if err != nil {

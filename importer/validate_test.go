@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/testfixture"
@@ -186,5 +187,32 @@ func TestOutOfScopeOverHTTP(t *testing.T) {
 	}
 	if xs := executions(t, f.C); len(xs) != 0 {
 		t.Errorf("central stored %+v from a refused commit", xs)
+	}
+}
+
+// TestBundleIdOfAnotherClient: a client that sends a bundle under another
+// client's bundle id (the manifest on a stick is plain text) first does
+// not have the genuine bundle taken for one already received: it is
+// applied, and its results stored.
+func TestBundleIdOfAnotherClient(t *testing.T) {
+	f := testfixture.New(t)
+	a := f.Register("ca", "A")
+	b := f.Register("cb", "B")
+	id := bundle.NewID()
+	genuine := signResultsID(t, a, "ca", nil, 1, id, outgoing("x-1"), outgoing("x-2"))
+	own := outgoing("y-1")
+	own.TestCenter, own.TestTaker = "b1", "t4"
+	own.ContentHash = own.Execution.ContentHash()
+	lines, _ := importOnCentral(t, f.C, signResultsID(t, b, "cb", nil, 1, id, own))
+	if l := lineOfKind(t, lines, "results"); l.Outcome != importer.Applied {
+		t.Fatalf("B's bundle: %+v", l)
+	}
+	lines, written := importOnCentral(t, f.C, genuine)
+	l := lineOfKind(t, lines, "results")
+	if l.Outcome != importer.Applied || written[l.BundleID] == "" {
+		t.Fatalf("A's genuine bundle after B's of the same id: %+v, receipts %v", l, written)
+	}
+	if got := l.Counts[exporter.ResultsSection].Created; got != 2 {
+		t.Errorf("A's bundle: %d received, want 2", got)
 	}
 }

@@ -44,4 +44,13 @@ func TestStreamReader(t *testing.T) {
 	if n, err := r.Read(make([]byte, 10)); n != 0 || err != io.EOF {
 		t.Errorf("after Close: %d, %v", n, err)
 	}
+	// Closed between two files (none open): nothing more is read either.
+	r = &streamReader{files: files, report: func(int64) {}}
+	if _, err := io.ReadFull(r, make([]byte, 3)); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if n, err := r.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+		t.Errorf("after Close between files: %d, %v", n, err)
+	}
 }

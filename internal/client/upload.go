@@ -197,11 +197,13 @@ type streamReader struct {
 func (r *streamReader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Nothing more is read once closed, even between two files.
+	r.files = nil
 	if r.cur == nil {
 		return nil
 	}
 	err := r.cur.Close()
-	r.cur, r.files = nil, nil
+	r.cur = nil
 	return err
 }
 

@@ -33,3 +33,10 @@ func Local(err error) bool {
 	}
 	return false
 }
+
+// Busy reports whether err is SQLite's database busy or locked by another
+// writer past the wait for it: the same work may pass a moment later.
+func Busy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
+}

@@ -34,3 +34,20 @@ func TestLocal(t *testing.T) {
 		}
 	}
 }
+
+func TestBusy(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("bad chunk"), false},
+		{fmt.Errorf("begin: %w", sqlite3.Error{Code: sqlite3.ErrBusy}), true},
+		{sqlite3.Error{Code: sqlite3.ErrLocked}, true},
+		{sqlite3.Error{Code: sqlite3.ErrFull}, false},
+	} {
+		if got := Busy(c.err); got != c.want {
+			t.Errorf("Busy(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}

@@ -296,3 +296,53 @@ func clipped(v string) string {
 	}
 	return v
 }
+
+// TestReceiptsBoundedAnswer: a client whose word moved its receipt batches
+// far up (within the window a restore from a backup needs) makes central
+// write no more than MaxReceiptsPerAnswer receipt bundles per request; the
+// next request goes on from there.
+func TestReceiptsBoundedAnswer(t *testing.T) {
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	tok := f.TokenFor("ca")
+	jump := fmt.Sprintf(`{"data_seq":0,"data_bundle":"","receipt_seq":%d}`, 1000)
+	if st, b := f.API(http.MethodPost, server.APIPrefix+"/data/pull", tok, strings.NewReader(jump), "application/json"); st >= 300 {
+		t.Fatalf("pull: %d %s", st, b)
+	}
+	// The client's word is kept: its next batch is numbered above it.
+	cl, err := f.C.Store.GetClient(f.Ctx, f.C.Store.DB, "ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.AckedReceiptSeq != 1000 {
+		t.Fatalf("acked receipt seq %d, want 1000", cl.AckedReceiptSeq)
+	}
+	// Make central's last batch far above what the client holds, as after
+	// a restore: 1000 batches the client asks for from 0.
+	if _, err := f.C.Store.DB.ExecContext(f.Ctx, "UPDATE clients SET receipt_seq = 1000 WHERE id = 'ca'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []int{0, server.MaxReceiptsPerAnswer} {
+		st, b := f.API(http.MethodGet, fmt.Sprintf("%s/receipts?after=%d", server.APIPrefix, after), tok, nil, "")
+		if st != http.StatusOK {
+			t.Fatalf("receipts after %d: %d %s", after, st, b)
+		}
+		var list struct {
+			Bundles []server.BundleRef `json:"bundles"`
+		}
+		if err := json.Unmarshal(b, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Bundles) != server.MaxReceiptsPerAnswer || list.Bundles[0].Seq != uint64(after+1) {
+			t.Fatalf("receipts after %d: %d bundles from %d, want %d from %d", after, len(list.Bundles), list.Bundles[0].Seq, server.MaxReceiptsPerAnswer, after+1)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(f.C.Home.Dir, "spool", "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) > 2*server.MaxReceiptsPerAnswer+1 {
+		t.Errorf("%d bundles in the spool after two requests", len(entries))
+	}
+}

@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -367,5 +369,44 @@ func TestUploadQuotaInFlight(t *testing.T) {
 	}
 	if n, err := f.S.Sweep(later); n != 1 || err != nil {
 		t.Errorf("the sweep once the upload is done: %d removed, %v", n, err)
+	}
+}
+
+// TestUploadQuotaOverflow: a Content-Length near the top of int64 cannot
+// wrap the byte quota around: the request is refused before anything of
+// its body is kept.
+func TestUploadQuotaOverflow(t *testing.T) {
+	f := testfixture.New(t)
+	f.Start(nil)
+	dir, tok := resultBundle(t, f, 2)
+	stream, sig, man := testfixture.Stream(t, dir)
+	name := filepath.Base(dir)
+	f.S.Quota.Bytes = 10
+	// One byte held first: the sum of what is held and a body near the
+	// top of int64 would wrap.
+	if st, _, b := f.PutStream(tok, name, 0, stream[:1], sig, man, false); st != http.StatusOK {
+		t.Fatalf("the first byte: %d %s", st, b)
+	}
+	before := inboxOf(f, "ca")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "PUT %s/results/%s?commit=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/octet-stream\r\nUpload-Offset: 1\r\nUpload-Signature-Size: %d\r\nUpload-Manifest-Size: %d\r\n"+
+		"Content-Length: 9223372036854775807\r\n\r\n", server.APIPrefix, name, tok, sig, man)
+	conn.Write(stream[1:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "at most 10 bytes") {
+		t.Errorf("%d %s, want 413 naming the quota", resp.StatusCode, b)
+	}
+	if after := inboxOf(f, "ca"); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the inbox went from %v to %v", before, after)
 	}
 }

@@ -38,6 +38,9 @@ const APIPrefix = "/api/v1"
 
 // Limits.
 const (
+	// MaxReceiptsPerAnswer bounds the receipt bundles one receipts request
+	// lists: the first ones after the batch asked after.
+	MaxReceiptsPerAnswer = 64
 	// MaxUploadsPerClient bounds one client's concurrent uploads, so that
 	// no client can take all of the server's disk bandwidth.
 	MaxUploadsPerClient = 4
@@ -450,7 +453,10 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string)
 		return
 	}
 	refs := []BundleRef{}
-	for batch := after + 1; batch <= cl.ReceiptSeq; batch++ {
+	// A bounded answer: a client whose word moved the batch numbers far up
+	// (central restored from a backup, or a client forging it) catches up
+	// over several syncs, and no request writes more than this many.
+	for batch := after + 1; batch <= min(cl.ReceiptSeq, after+MaxReceiptsPerAnswer); batch++ {
 		d, err := s.c.ReceiptBundle(ctx, filepath.Join(s.spool, client), client, batch, "http")
 		if err != nil {
 			s.fail(w, "receipts", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
@@ -219,7 +220,7 @@ func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir st
 			s.Quota.Bundles, s.Quota.Lifetime))
 		return "", nil, false
 	}
-	if used+s.reserved[client]+n > s.Quota.Bytes {
+	if n > s.Quota.Bytes-used-s.reserved[client] {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
 			"at most %d bytes of uncommitted uploads per client, and %d are held", s.Quota.Bytes, used+s.reserved[client]))
 		return "", nil, false
@@ -378,6 +379,12 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 		return
 	}
 	defer s.release(client)
+	if !s.lockBundle(client, b) {
+		w.Header().Set("Retry-After", "2")
+		writeError(w, http.StatusTooManyRequests, "bundle "+b+" is being uploaded by another request")
+		return
+	}
+	defer s.unlockBundle(client, b)
 	dir := filepath.Join(s.inbox, client, b)
 	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
 	if err != nil {
@@ -415,7 +422,7 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitRe
 		// A bundle refused for what it holds, not for what is still to
 		// come, is refused again whenever it is committed: it goes, and
 		// takes no room of the client's quota.
-		if len(lines) == 1 && !errors.Is(lines[0].Err(), bundle.ErrMissingChunk) && !errors.Is(lines[0].Err(), bundle.ErrIncomplete) {
+		if len(lines) == 1 && refusedForContent(lines[0].Err()) {
 			s.mu.Lock()
 			os.RemoveAll(dir)
 			os.Remove(filepath.Dir(dir))
@@ -439,6 +446,14 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitRe
 	}
 	os.RemoveAll(dir)
 	return resp, nil
+}
+
+// refusedForContent tells a refusal that the same bytes would meet again
+// from one that may pass later: a chunk still to come, a disk that was
+// full, a database busy with another writer, a request cut short.
+func refusedForContent(err error) bool {
+	return err != nil && !errors.Is(err, bundle.ErrMissingChunk) && !errors.Is(err, bundle.ErrIncomplete) &&
+		!ioerr.Local(err) && !ioerr.Busy(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // answered answers a refusal or a failure; it returns false on no error.
@@ -465,6 +480,12 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 		writeError(w, http.StatusNotFound, "no such upload")
 		return
 	}
+	// It verifies a signature over a manifest: one of the client's
+	// requests at once, as an upload is.
+	if !s.acquire(w, client) {
+		return
+	}
+	defer s.release(client)
 	ctx := r.Context()
 	if id := r.URL.Query().Get("bundle_id"); id != "" {
 		if len(id) != 32 || !strings.HasSuffix(b, "-"+id[:8]) {
@@ -569,6 +590,11 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 	}
 	if total := st.total(); total >= 0 && r.ContentLength > total-from {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is longer than the %d bytes left of %s", total-from, b))
+		return
+	}
+	if r.ContentLength > s.Quota.Bytes {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			"at most %d bytes of uncommitted uploads per client, and the body is %d", s.Quota.Bytes, r.ContentLength))
 		return
 	}
 	want := r.ContentLength
@@ -825,9 +851,14 @@ func (st *stream) fill(path string, body io.Reader, want int64) error {
 		return err
 	}
 	defer f.Close()
-	n, err := io.CopyN(f, body, want-st.part)
+	fw := &writeErr{w: f}
+	n, err := io.CopyN(fw, body, want-st.part)
 	st.part += n
 	st.offset += n
+	if fw.err != nil {
+		// This machine's disk, not the client's line: a failure.
+		return fw.err
+	}
 	if errors.Is(err, io.EOF) {
 		return errShort
 	}
@@ -836,6 +867,21 @@ func (st *stream) fill(path string, body io.Reader, want int64) error {
 		return fmt.Errorf("%w: %w", errShort, err)
 	}
 	return f.Sync()
+}
+
+// writeErr keeps the error of the writer beneath, so that a copy's read
+// errors (a cut) and write errors (a full disk) are told apart.
+type writeErr struct {
+	w   io.Writer
+	err error
+}
+
+func (w *writeErr) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
 }
 
 func (st *stream) storeHead(path string) error {

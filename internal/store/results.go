@@ -97,7 +97,8 @@ type scopeKey struct{ center, taker, delivery string }
 
 func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bool, error) {
 	var seq uint64
-	err := a.tx.QueryRowContext(ctx, "SELECT receipt_seq FROM result_bundles WHERE bundle_id = ?", bundleID).Scan(&seq)
+	err := a.tx.QueryRowContext(ctx, "SELECT receipt_seq FROM result_bundles WHERE client = ? AND bundle_id = ?",
+		a.client.ID, bundleID).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
