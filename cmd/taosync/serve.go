@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -21,6 +22,7 @@ type serveOptions struct {
 	tokenTTL        time.Duration
 	shutdownGrace   time.Duration
 	quota           server.Quota
+	accessLog       bool
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -43,6 +45,7 @@ func (a *app) serveCommand() *cobra.Command {
 	f.IntVar(&o.quota.Bundles, "upload-max-bundles", server.DefaultQuota.Bundles, "result bundles a client may have uploaded and not committed")
 	f.Int64Var(&o.quota.Bytes, "upload-max-bytes", server.DefaultQuota.Bytes, "bytes a client may have uploaded and not committed")
 	f.DurationVar(&o.quota.Lifetime, "upload-lifetime", server.DefaultQuota.Lifetime, "how long an upload nobody commits is kept after its last byte")
+	f.BoolVar(&o.accessLog, "access-log", true, "log one line per request on stderr, whatever --log-level (--access-log=false: none)")
 	return cmd
 }
 
@@ -71,6 +74,12 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	s := server.New(cc, a.log)
 	s.TokenTTL = o.tokenTTL
 	s.Quota = o.quota
+	// The access log is what an operator reads on exam week: on by
+	// default, at info level, and so not silenced by --log-level's
+	// default of warn.
+	if o.accessLog {
+		s.AccessLog = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	// Bounded everything: headers, idle connections, request headers'
 	// size. Bodies are bounded per endpoint; a body may be slow (a chunk on
 	// a poor line), so there is no whole-request timeout.

@@ -60,6 +60,8 @@ type Server struct {
 
 	// Quota bounds each client's uploads nobody committed yet.
 	Quota Quota
+	// AccessLog, if not nil, gets one line per request (accesslog.go).
+	AccessLog *slog.Logger
 
 	mu sync.Mutex
 	// uploads counts each client's uploads running, reserved their bytes;
@@ -102,7 +104,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT "+APIPrefix+"/results/{bundle}/{file}", s.authed(s.upload))
 	mux.HandleFunc("POST "+APIPrefix+"/results/{bundle}/commit", s.authed(s.commit))
 	mux.HandleFunc("GET "+APIPrefix+"/receipts", s.authed(s.receipts))
-	return mux
+	if s.AccessLog == nil {
+		return mux
+	}
+	return accessLog(mux, s.AccessLog)
 }
 
 // authed wraps a handler that needs the bearer token's client.
@@ -110,6 +115,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, client st
 	return func(w http.ResponseWriter, r *http.Request) {
 		client, ok := s.authenticate(w, r)
 		if ok {
+			noteClient(r, client)
 			h(w, r, client)
 		}
 	}
