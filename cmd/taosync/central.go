@@ -396,10 +396,18 @@ func (a *app) clientListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return table(a.printer(), clients, []string{"CLIENT", "ORG", "KEY ID", "DATA SEQ", "LAST EXPORT", "REVOKED"},
+			// When a client was revoked goes under its row: two times
+			// side by side do not fit 80 columns.
+			return detailTable(a.printer(), clients, []string{"CLIENT", "ORG", "KEY ID", "DATA SEQ", "LAST EXPORT", "REVOKED"},
 				func(c store.Client) []any {
-					return []any{c.ID, c.Org, c.KeyID, c.DataSeq, orDash(c.DataAt), orDash(c.RevokedAt)}
-				})
+					return []any{c.ID, c.Org, c.KeyID, c.DataSeq, toSecond(c.DataAt), map[bool]string{true: "yes", false: "-"}[c.RevokedAt != ""]}
+				},
+				func(c store.Client) []string {
+					if c.RevokedAt == "" {
+						return nil
+					}
+					return []string{"    revoked " + toSecond(c.RevokedAt)}
+				}, 0)
 		},
 	}
 }

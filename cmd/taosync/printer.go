@@ -141,9 +141,15 @@ func plural(n int64, word string) string {
 // wrap cuts text into lines of at most width runes after indent, at spaces
 // (a word longer than the line stays whole).
 func wrap(text, indent string, width int) []string {
+	return wrapWords(strings.Fields(text), indent, width)
+}
+
+// wrapWords is wrap of words already cut, which may hold spaces: a line
+// breaks only between them.
+func wrapWords(words []string, indent string, width int) []string {
 	var lines []string
 	line := indent
-	for _, w := range strings.Fields(text) {
+	for _, w := range words {
 		if line != indent && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) > width {
 			lines = append(lines, line)
 			line = indent

@@ -19,17 +19,25 @@ import (
 )
 
 func (a *app) statusCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "status",
+	var o statusOptions
+	cmd := &cobra.Command{
+		Use:   "status [--client ID] [--since WHEN]",
 		Short: "Client: what it holds, its readiness, what is pending; central: per client state, lag, missing result bundles",
-		Args:  noArgs,
+		Example: "  taosync status                  # on a test centre's box: ready for exam day?\n" +
+			"  taosync status --client lyon-3  # on central: one centre\n" +
+			"  taosync status --since 24h      # on central: the centres not heard from for a day",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runStatus(cmd.Context())
+			return a.runStatus(cmd.Context(), o)
 		},
 	}
+	cmd.Flags().StringVar(&o.client, "client", "", "central: only this client")
+	cmd.Flags().StringVar(&o.since, "since", "", "central: only the clients not heard from since WHEN: a time (RFC 3339), a date (2027-05-01) or a duration back from now (90m, 24h, 7d)")
+	cmd.RegisterFlagCompletionFunc("client", a.completeClients)
+	return cmd
 }
 
-func (a *app) runStatus(ctx context.Context) error {
+func (a *app) runStatus(ctx context.Context, o statusOptions) error {
 	h, err := a.open(ctx, "")
 	if err != nil {
 		return err
@@ -37,12 +45,15 @@ func (a *app) runStatus(ctx context.Context) error {
 	role := h.Role
 	h.Close()
 	if role == home.Central {
-		return a.centralStatus(ctx)
+		return a.centralStatus(ctx, o)
+	}
+	if o.client != "" || o.since != "" {
+		return usageError{errors.New("--client and --since are for central's status: a client's is its own")}
 	}
 	return a.clientStatus(ctx)
 }
 
-func (a *app) centralStatus(ctx context.Context) error {
+func (a *app) centralStatus(ctx context.Context, o statusOptions) error {
 	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return err
@@ -53,22 +64,19 @@ func (a *app) centralStatus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if clients, err = selectClients(clients, o, time.Now()); err != nil {
+		return err
+	}
 	report := struct {
 		Role    string               `json:"role"`
 		Clients []store.ClientStatus `json:"clients"`
 	}{"central", clients}
 	return a.printer().object(report, func(w io.Writer) {
 		if len(clients) == 0 {
-			fmt.Fprintln(w, "no clients registered")
+			fmt.Fprintln(w, noClientsLine(o))
 		}
 		for _, s := range clients {
-			fmt.Fprintf(w, "client %s (org %s)%s\n", s.ID, s.Org, map[bool]string{true: ", revoked " + s.RevokedAt}[s.RevokedAt != ""])
-			fmt.Fprintf(w, "  data:    exported seq %d at %s; client reported seq %d (lag %d)\n", s.DataSeq, orDash(s.DataAt), s.AckedSeq, s.Lag)
-			fmt.Fprintf(w, "  holds:   %s\n", countsLine(s.Entities))
-			fmt.Fprintf(w, "  results: %d received, %d conflicts, %d bundles, last at %s\n", s.Received, s.Conflicts, s.Bundles, orDash(s.LastResult))
-			if len(s.Gaps) > 0 {
-				fmt.Fprintf(w, "  missing: the result bundle before each of seq %v never arrived\n", s.Gaps)
-			}
+			writeClientStatus(w, s)
 		}
 	})
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/taosync/taosync/internal/store"
+)
+
+// statusOptions are central's filters of `status`.
+type statusOptions struct {
+	client string
+	since  string
+}
+
+// selectClients keeps the clients o asks for: one client by id, and with
+// --since those central has not heard from since then (never, or before):
+// on exam week, the centres to call.
+func selectClients(clients []store.ClientStatus, o statusOptions, now time.Time) ([]store.ClientStatus, error) {
+	since, err := parseSince(o.since, now)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--since: %w", err)}
+	}
+	if o.client != "" {
+		i := slices.IndexFunc(clients, func(s store.ClientStatus) bool { return s.ID == o.client })
+		if i < 0 {
+			return nil, fmt.Errorf("%w %q", store.ErrUnknownClient, o.client)
+		}
+		clients = clients[i : i+1]
+	}
+	var out []store.ClientStatus
+	for _, s := range clients {
+		if at, ok := lastContact(s); o.since == "" || !ok || at.Before(since) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// lastContact is when central last heard from a client: its last report of
+// what it holds (with every pull, and in every result bundle) or its last
+// result bundle, both by central's clock.
+func lastContact(s store.ClientStatus) (time.Time, bool) {
+	var last time.Time
+	for _, v := range []string{s.AckedAt, s.LastResult} {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.After(last) {
+			last = t
+		}
+	}
+	return last, !last.IsZero()
+}
+
+// writeClientStatus writes central's view of one client for people, each
+// field's lines wrapped at 80 columns.
+func writeClientStatus(w io.Writer, s store.ClientStatus) {
+	head := fmt.Sprintf("client %s (org %s)", s.ID, s.Org)
+	if s.RevokedAt != "" {
+		head += ", revoked " + toSecond(s.RevokedAt)
+	}
+	fmt.Fprintln(w, head)
+	// A line breaks only between clauses: after ", " or "; ".
+	field := func(label, text string) {
+		const indent = "           "
+		var clauses []string
+		for _, p := range strings.SplitAfter(text, ", ") {
+			for _, q := range strings.SplitAfter(p, "; ") {
+				clauses = append(clauses, strings.TrimSpace(q))
+			}
+		}
+		for i, l := range wrapWords(clauses, indent, width) {
+			if i == 0 {
+				l = fmt.Sprintf("  %-9s", label+":") + l[len(indent):]
+			}
+			fmt.Fprintln(w, l)
+		}
+	}
+	if s.DataSeq == 0 {
+		field("data", "nothing exported yet")
+	} else {
+		field("data", fmt.Sprintf("exported seq %d at %s; client reported seq %d (lag %d)",
+			s.DataSeq, toSecond(s.DataAt), s.AckedSeq, s.Lag))
+	}
+	field("holds", countsLine(s.Entities))
+	results := fmt.Sprintf("%d received, %s, %s", s.Received, plural(s.Conflicts, "conflict"), plural(s.Bundles, "bundle"))
+	if s.LastResult != "" {
+		results += ", last at " + toSecond(s.LastResult)
+	}
+	field("results", results)
+	if at, ok := lastContact(s); ok {
+		field("contact", at.Local().Format(time.DateTime))
+	} else {
+		field("contact", "never")
+	}
+	if len(s.Gaps) > 0 {
+		field("missing", fmt.Sprintf("the result bundle before each of seq %v never arrived", s.Gaps))
+	}
+}
+
+// noClientsLine says why central's status lists no client.
+func noClientsLine(o statusOptions) string {
+	if o.since != "" {
+		return "every client was heard from since " + o.since
+	}
+	return "no clients registered"
+}
+
+// toSecond shows a stored time (RFC 3339, maybe with nanoseconds) for
+// people: local time to the second, "-" when there is none.
+func toSecond(s string) string {
+	if s == "" {
+		return "-"
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.Local().Format(time.DateTime)
+}
