@@ -133,11 +133,23 @@ func (a *app) runLoad(ctx context.Context, o loadOptions, file string) error {
 		return err
 	}
 	defer in.Close()
-	r, err := load.NewReader(in, file, f, t)
+	// On a terminal, a line counts the rows read.
+	read := &countingReader{r: in}
+	r, err := load.NewReader(read, file, f, t)
 	if err != nil {
 		return refusedRow(err)
 	}
-	res, err := c.Load(ctx, file, t, r, o.prune)
+	var src store.EntitySource = r
+	counter := a.newCounter()
+	if counter != nil {
+		var size int64
+		if st, err := in.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+		src = &countingSource{src: r, read: read, size: size, c: counter, name: filepath.Base(file)}
+	}
+	res, err := c.Load(ctx, file, t, src, o.prune)
+	counter.done()
 	if err != nil {
 		return refusedRow(fmt.Errorf("%w (nothing of %s was loaded)", err, file))
 	}
