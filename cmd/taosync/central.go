@@ -67,7 +67,9 @@ func (a *app) loadCommand() *cobra.Command {
 		Use:   "load --type TYPE FILE",
 		Short: "Load master data from CSV or JSON Lines (upsert by id; --prune: the file is the full state)",
 		Long:  loadHelp(),
-		Args:  exactArgs(1),
+		Example: "  taosync central load --type test-taker exports/test-taker.csv\n" +
+			"  taosync central load --type eligibility --prune exports/eligibility.jsonl",
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runLoad(cmd.Context(), o, args[0])
 		},
@@ -175,9 +177,10 @@ type publishOptions struct {
 func (a *app) publishCommand() *cobra.Command {
 	var o publishOptions
 	cmd := &cobra.Command{
-		Use:   "publish --delivery ID PACKAGE.zip",
-		Short: "Validate a QTI content package and publish it as the delivery's test",
-		Args:  exactArgs(1),
+		Use:     "publish --delivery ID PACKAGE.zip",
+		Short:   "Validate a QTI content package and publish it as the delivery's test",
+		Example: "  taosync central publish --delivery maths-2027 maths-2027.zip",
+		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runPublish(cmd.Context(), o, args[0])
 		},
@@ -275,7 +278,10 @@ func (a *app) clientAddCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add ID --org ORG --client-key KEY [--cmd]",
 		Short: "Register a test centre's client and print its credentials (the secret is shown once)",
-		Args:  exactArgs(1),
+		Example: "  taosync central client add lyon-3 --org org-fr --client-key KEY --cmd\n" +
+			"  # KEY: what `taosync keys` printed on the centre's box; --cmd prints\n" +
+			"  # the one command to run there",
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runClientAdd(cmd.Context(), o, args[0])
 		},

@@ -37,7 +37,8 @@ func (a *app) exportDataCommand() *cobra.Command {
 		Use:   "data --client ID|--all --out DIR [--type T]... [--full]",
 		Short: "Write a data bundle for one client, or for each (a delta on its last bundle, or a full snapshot)",
 		Example: "  taosync export data --client lyon-3 --out /media/usb\n" +
-			"  taosync export data --all --out /srv/exam-week   # DIR/CLIENT/<bundle> for each client; run again to resume",
+			"  taosync export data --all --out /srv/exam-week\n" +
+			"  # a folder per client, /srv/exam-week/CLIENT; run it again to resume",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runExportData(cmd.Context(), o)

@@ -33,7 +33,8 @@ func (a *app) resultsCommand() *cobra.Command {
 			"Fields (strings): id, delivery, test_taker, test_center, status (active, paused,\n" +
 			"finished, terminated), started_at and finished_at (RFC 3339), result_xml (an IMS QTI\n" +
 			"assessmentResult document). Rules and an example: docs/cli.md, \"results add\".",
-		Args: exactArgs(1),
+		Example: "  taosync results add executions.jsonl",
+		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runResultsAdd(cmd.Context(), args[0])
 		},

@@ -23,9 +23,9 @@ func (a *app) statusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [--client ID] [--since WHEN]",
 		Short: "Client: what it holds, its readiness, what is pending; central: per client state, lag, missing result bundles",
-		Example: "  taosync status                  # on a test centre's box: ready for exam day?\n" +
+		Example: "  taosync status                  # on a centre's box: ready for exam day?\n" +
 			"  taosync status --client lyon-3  # on central: one centre\n" +
-			"  taosync status --since 24h      # on central: the centres not heard from for a day",
+			"  taosync status --since 24h      # on central: the centres silent for a day",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runStatus(cmd.Context(), o)
