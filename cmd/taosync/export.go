@@ -112,7 +112,7 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 		}
 		fmt.Fprintf(w, "wrote %s: data %s seq %d for client %s, %s, %s\n", out.Bundle, kind, out.Seq, o.client,
 			plural(int64(out.Chunks), "chunk"), humanBytes(out.Bytes))
-		fmt.Fprintf(w, "  %s\n", formatCounts(out.Counts))
+		printLines(w, wrapClauses(formatCounts(out.Counts), "  ", "  ", width))
 	})
 }
 

@@ -134,7 +134,7 @@ func (a *app) runResultsList(ctx context.Context, documents bool) error {
 	}
 	return table(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "CLIENT", "DELIVERY", "TEST TAKER", "RECEIVED"},
 		func(e store.ExecutionEntry) []any {
-			return []any{e.ID, e.State, e.Status, e.Revision, e.Client, e.Delivery, e.TestTaker, e.ReceivedAt}
+			return []any{e.ID, e.State, e.Status, e.Revision, e.Client, e.Delivery, e.TestTaker, toSecond(e.ReceivedAt)}
 		})
 }
 

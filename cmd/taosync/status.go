@@ -205,6 +205,8 @@ func (a *app) clientStatus(ctx context.Context) error {
 		switch {
 		case d.Error != "":
 			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s: %s", d.ID, d.Package, d.Error))
+		case d.Package == "missing":
+			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package missing: central published none for it in the data this box holds (on central: taosync central publish --delivery %s PACKAGE.zip, then export or sync the data)", d.ID, d.ID))
 		case d.Package != "ok":
 			r.Problems = append(r.Problems, fmt.Sprintf("delivery %s: package %s", d.ID, d.Package))
 		}
@@ -226,7 +228,7 @@ func (a *app) clientStatus(ctx context.Context) error {
 	}
 	return a.printer().object(r, func(w io.Writer) {
 		fmt.Fprintf(w, "client %s (org %s), data seq %d\n", orDash(r.Client), orDash(r.Org), r.DataSeq)
-		fmt.Fprintf(w, "holds:   %s\n", countsLine(r.Entities))
+		printLines(w, wrapClauses(countsLine(r.Entities), "holds:   ", "         ", width))
 		for _, d := range r.Deliveries {
 			window := "no window"
 			switch {
@@ -235,7 +237,7 @@ func (a *app) clientStatus(ctx context.Context) error {
 			case d.WindowStart != "" || d.WindowEnd != "":
 				window = fmt.Sprintf("window %s to %s", orDash(d.WindowStart), orDash(d.WindowEnd))
 			}
-			fmt.Fprintf(w, "delivery %s %q: package %s, %s\n", d.ID, d.Label, d.Package, window)
+			printLines(w, wrapClauses(fmt.Sprintf("delivery %s %q: package %s, %s", d.ID, d.Label, d.Package, window), "", "         ", width))
 		}
 		// Queued executions the send setting keeps, or that are not
 		// finished, are said as such: they are not on their way.
@@ -254,9 +256,9 @@ func (a *app) clientStatus(ctx context.Context) error {
 		}
 		sort.Strings(states)
 		fmt.Fprintf(w, "results: %s\n", orDash(strings.Join(states, ", ")))
-		fmt.Fprintf(w, "ready for exam day: %v\n", r.Ready)
+		fmt.Fprintln(w, readyLine(r))
 		for _, p := range r.Problems {
-			fmt.Fprintf(w, "  - %s\n", p)
+			printLines(w, bullet(p))
 		}
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/taosync/taosync/internal/store"
@@ -61,19 +60,8 @@ func writeClientStatus(w io.Writer, s store.ClientStatus) {
 		head += ", revoked " + toSecond(s.RevokedAt)
 	}
 	fmt.Fprintln(w, head)
-	// A line breaks only between clauses: after ", " or "; ".
 	field := func(label, text string) {
-		const indent = "           "
-		var clauses []string
-		for _, p := range strings.SplitAfter(text, ", ") {
-			for _, q := range strings.SplitAfter(p, "; ") {
-				clauses = append(clauses, strings.TrimSpace(q))
-			}
-		}
-		for i, l := range wrapWords(clauses, indent, width) {
-			if i == 0 {
-				l = fmt.Sprintf("  %-9s", label+":") + l[len(indent):]
-			}
+		for _, l := range wrapClauses(text, fmt.Sprintf("  %-9s", label+":"), "           ", width) {
 			fmt.Fprintln(w, l)
 		}
 	}
