@@ -10,12 +10,13 @@ import (
 
 // The access log: one line per request, at info level, with the method,
 // the route's pattern (never the raw path, whose bundle names are the
-// client's), the client when its token was good, the status, the bytes of
-// the answer and the time taken. Nothing of the request's headers, query
-// or body is logged, so no secret or token can reach the log.
+// client's), the client when its secret or token was good, the status,
+// the bytes of the answer and the time taken. Nothing of the request's
+// headers, query or body is logged, so no secret or token can reach the
+// log.
 
 // requestNote is what a handler learns about its request that the access
-// log says: the client its token names.
+// log says: the client its secret or token authenticated.
 type requestNote struct{ client string }
 
 type noteKey struct{}

@@ -33,7 +33,7 @@ func (s *syncBuffer) String() string {
 
 // TestAccessLog: each request gets one line at info level with the method,
 // the route's pattern (not the path with its bundle name), the client once
-// its token was good, the status and the bytes of the answer; no secret
+// its secret or its token was good, the status and the bytes of the answer; no secret
 // and no token appear in the log.
 func TestAccessLog(t *testing.T) {
 	f := testfixture.New(t)
@@ -70,7 +70,7 @@ func TestAccessLog(t *testing.T) {
 		Duration                          *int64
 	}
 	want := []line{
-		{Method: "POST", Route: server.TokenPath, Status: 200},
+		{Method: "POST", Route: server.TokenPath, Client: "ca", Status: 200},
 		{Method: "POST", Route: server.APIPrefix + "/data/pull", Client: "ca", Status: 200},
 		{Method: "GET", Route: server.APIPrefix + "/bundles/{bundle}/{file}", Client: "ca", Status: 200},
 		{Method: "GET", Route: server.APIPrefix + "/receipts", Status: 401},
