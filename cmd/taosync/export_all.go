@@ -24,11 +24,9 @@ type exportAllReport struct {
 // summary. It fails (exit 1) if one client failed, after the others.
 func (a *app) exportAll(ctx context.Context, cc *central.Central, out string, o central.ExportOptions) error {
 	counter := a.newCounter()
-	n := 0
-	all, err := cc.ExportAll(ctx, out, o, func(e central.ClientExport) {
-		n++
+	all, err := cc.ExportAll(ctx, out, o, func(e central.ClientExport, n, of int) {
 		counter.show(false, func(elapsed time.Duration) string {
-			return fmt.Sprintf("export data --all: %s done, last %s", plural(int64(n), "client"), e.Client)
+			return fmt.Sprintf("export data --all: %d/%d clients (%d%%), last %s", n, of, n*100/of, e.Client)
 		})
 	})
 	counter.done()

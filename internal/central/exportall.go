@@ -44,13 +44,14 @@ type ClientExport struct {
 
 // ExportAll writes a data bundle for every client that is not revoked into
 // its own folder, out/CLIENT, each bundle published atomically as
-// ExportData does, and calls done after each client. A client whose folder
+// ExportData does, and calls done after each client with how many are
+// done of how many. A client whose folder
 // already holds the last bundle central exported for it, when a delta on
 // it would carry nothing, is current: nothing is written for it, so that
 // a run cut short runs again from where it stopped. One client's failure
 // does not stop the others; only the context's end does, returning what
 // was done so far and its error.
-func (c *Central) ExportAll(ctx context.Context, out string, o ExportOptions, done func(ClientExport)) ([]ClientExport, error) {
+func (c *Central) ExportAll(ctx context.Context, out string, o ExportOptions, done func(e ClientExport, n, of int)) ([]ClientExport, error) {
 	clients, err := c.Store.Clients(ctx)
 	if err != nil {
 		return nil, err
@@ -66,7 +67,7 @@ func (c *Central) ExportAll(ctx context.Context, out string, o ExportOptions, do
 		}
 		all = append(all, e)
 		if done != nil {
-			done(e)
+			done(e, len(all), len(clients))
 		}
 	}
 	return all, nil
