@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"time"
+	"unicode/utf8"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/store"
@@ -46,8 +47,9 @@ func (c *counter) show(force bool, line func(elapsed time.Duration) string) {
 	}
 	c.last = now
 	l := line(now.Sub(c.start))
-	pad := max(c.wide-len(l), 0)
-	c.wide = len(l)
+	n := utf8.RuneCountInString(l)
+	pad := max(c.wide-n, 0)
+	c.wide = n
 	fmt.Fprintf(c.w, "\r%s%*s", l, pad, "")
 }
 

@@ -18,7 +18,7 @@ else
 	trap 'rm -rf "$work"' EXIT
 fi
 # Everything happens in the temporary folder, so that the paths printed
-# are short: usb-stick/..., not /tmp/taosync-demo.XXXXXX/usb-stick/....
+# are short: usb-stick/..., not the temporary folder's full path.
 cd "$work"
 cp "$here"/*.csv "$here"/*.jsonl "$here/../qti/WebDeveloperTest1.zip" .
 stick=usb-stick
