@@ -14,7 +14,7 @@ import (
 
 // TestLoadCounter: central load's line on a terminal says the rows read
 // and how much of the file, rewritten in place over a longer one; done
-// clears it.
+// clears it, as many characters (not bytes: the file's name is not ASCII).
 func TestLoadCounter(t *testing.T) {
 	csv := "id,login\ntt1,anna\ntt2,ben\ntt3,carla\ntt4,dan\n"
 	var out bytes.Buffer
@@ -25,7 +25,7 @@ func TestLoadCounter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &countingSource{src: r, read: read, size: int64(len(csv)), c: c, name: "tt.csv"}
+	src := &countingSource{src: r, read: read, size: int64(len(csv)), c: c, name: "tt-é.csv"}
 	for {
 		c.last = time.Time{} // as if a tenth of a second had passed
 		if _, _, err := src.Next(); err == io.EOF {
@@ -36,11 +36,11 @@ func TestLoadCounter(t *testing.T) {
 	}
 	c.done()
 	want := "" +
-		"\rloading tt.csv: 1 row (40% of 44 B)" +
-		"\rloading tt.csv: 2 rows (59% of 44 B)" +
-		"\rloading tt.csv: 3 rows (81% of 44 B)" +
-		"\rloading tt.csv: 4 rows (100% of 44 B)" +
-		"\r" + strings.Repeat(" ", 37) + "\r"
+		"\rloading tt-é.csv: 1 row (40% of 44 B)" +
+		"\rloading tt-é.csv: 2 rows (59% of 44 B)" +
+		"\rloading tt-é.csv: 3 rows (81% of 44 B)" +
+		"\rloading tt-é.csv: 4 rows (100% of 44 B)" +
+		"\r" + strings.Repeat(" ", 39) + "\r"
 	if got := out.String(); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
