@@ -67,7 +67,9 @@ func (a *app) loadCommand() *cobra.Command {
 		Use:   "load --type TYPE FILE",
 		Short: "Load master data from CSV or JSON Lines (upsert by id; --prune: the file is the full state)",
 		Long:  loadHelp(),
-		Args:  exactArgs(1),
+		Example: "  taosync central load --type test-taker exports/test-taker.csv\n" +
+			"  taosync central load --type eligibility --prune exports/eligibility.jsonl",
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runLoad(cmd.Context(), o, args[0])
 		},
@@ -133,11 +135,23 @@ func (a *app) runLoad(ctx context.Context, o loadOptions, file string) error {
 		return err
 	}
 	defer in.Close()
-	r, err := load.NewReader(in, file, f, t)
+	// On a terminal, a line counts the rows read.
+	read := &countingReader{r: in}
+	r, err := load.NewReader(read, file, f, t)
 	if err != nil {
 		return refusedRow(err)
 	}
-	res, err := c.Load(ctx, file, t, r, o.prune)
+	var src store.EntitySource = r
+	counter := a.newCounter()
+	if counter != nil {
+		var size int64
+		if st, err := in.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+		src = &countingSource{src: r, read: read, size: size, c: counter, name: filepath.Base(file)}
+	}
+	res, err := c.Load(ctx, file, t, src, o.prune)
+	counter.done()
 	if err != nil {
 		return refusedRow(fmt.Errorf("%w (nothing of %s was loaded)", err, file))
 	}
@@ -163,9 +177,10 @@ type publishOptions struct {
 func (a *app) publishCommand() *cobra.Command {
 	var o publishOptions
 	cmd := &cobra.Command{
-		Use:   "publish --delivery ID PACKAGE.zip",
-		Short: "Validate a QTI content package and publish it as the delivery's test",
-		Args:  exactArgs(1),
+		Use:     "publish --delivery ID PACKAGE.zip",
+		Short:   "Validate a QTI content package and publish it as the delivery's test",
+		Example: "  taosync central publish --delivery maths-2027 maths-2027.zip",
+		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runPublish(cmd.Context(), o, args[0])
 		},
@@ -263,7 +278,10 @@ func (a *app) clientAddCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add ID --org ORG --client-key KEY [--cmd]",
 		Short: "Register a test centre's client and print its credentials (the secret is shown once)",
-		Args:  exactArgs(1),
+		Example: "  taosync central client add lyon-3 --org org-fr --client-key KEY --cmd\n" +
+			"  # KEY: what `taosync keys` printed on the centre's box; --cmd prints\n" +
+			"  # the one command to run there",
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runClientAdd(cmd.Context(), o, args[0])
 		},
@@ -396,10 +414,18 @@ func (a *app) clientListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return table(a.printer(), clients, []string{"CLIENT", "ORG", "KEY ID", "DATA SEQ", "LAST EXPORT", "REVOKED"},
+			// When a client was revoked goes under its row: two times
+			// side by side do not fit 80 columns.
+			return detailTable(a.printer(), clients, []string{"CLIENT", "ORG", "KEY ID", "DATA SEQ", "LAST EXPORT", "REVOKED"},
 				func(c store.Client) []any {
-					return []any{c.ID, c.Org, c.KeyID, c.DataSeq, orDash(c.DataAt), orDash(c.RevokedAt)}
-				})
+					return []any{c.ID, c.Org, c.KeyID, c.DataSeq, toSecond(c.DataAt), map[bool]string{true: "yes", false: "-"}[c.RevokedAt != ""]}
+				},
+				func(c store.Client) []string {
+					if c.RevokedAt == "" {
+						return nil
+					}
+					return []string{"    revoked " + toSecond(c.RevokedAt)}
+				}, 0)
 		},
 	}
 }

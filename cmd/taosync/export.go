@@ -24,6 +24,7 @@ func (a *app) exportCommand() *cobra.Command {
 
 type exportDataOptions struct {
 	client string
+	all    bool
 	out    string
 	types  []string
 	full   bool
@@ -32,14 +33,18 @@ type exportDataOptions struct {
 func (a *app) exportDataCommand() *cobra.Command {
 	var o exportDataOptions
 	cmd := &cobra.Command{
-		Use:   "data --client ID --out DIR [--type T]... [--full]",
-		Short: "Write a data bundle for one client (a delta on its last bundle, or a full snapshot)",
-		Args:  noArgs,
+		Use:   "data --client ID|--all --out DIR [--type T]... [--full]",
+		Short: "Write a data bundle for one client, or for each (a delta on its last bundle, or a full snapshot)",
+		Example: "  taosync export data --client lyon-3 --out /media/usb\n" +
+			"  taosync export data --all --out /srv/exam-week\n" +
+			"  # a folder per client, /srv/exam-week/CLIENT; run it again to resume",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runExportData(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.client, "client", "", "the client's id (required)")
+	cmd.Flags().StringVar(&o.client, "client", "", "the client's id (this or --all)")
+	cmd.Flags().BoolVar(&o.all, "all", false, "every client that is not revoked, each into DIR/CLIENT; a client whose bundle there is current is skipped")
 	cmd.Flags().StringVar(&o.out, "out", "", "the folder to write the bundle into (required)")
 	cmd.Flags().StringSliceVar(&o.types, "type", nil, "only these types (repeatable)")
 	cmd.Flags().BoolVar(&o.full, "full", false, "a full snapshot, whatever the client's state")
@@ -64,8 +69,8 @@ func parseTypes(names []string) ([]taosync.Type, error) {
 }
 
 func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
-	if o.client == "" || o.out == "" {
-		return usageError{errors.New("--client and --out are required")}
+	if (o.client == "") == !o.all || o.out == "" {
+		return usageError{errors.New("--client ID or --all, and --out, are required")}
 	}
 	types, err := parseTypes(o.types)
 	if err != nil {
@@ -81,6 +86,9 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 		return err
 	}
 	defer unlock()
+	if o.all {
+		return a.exportAll(ctx, cc, o.out, central.ExportOptions{Types: types, Full: o.full})
+	}
 	res, err := cc.ExportData(ctx, o.client, o.out, central.ExportOptions{Types: types, Full: o.full, Transport: "folder"})
 	if err != nil {
 		return err
@@ -111,7 +119,7 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 		}
 		fmt.Fprintf(w, "wrote %s: data %s seq %d for client %s, %s, %s\n", out.Bundle, kind, out.Seq, o.client,
 			plural(int64(out.Chunks), "chunk"), humanBytes(out.Bytes))
-		fmt.Fprintf(w, "  %s\n", formatCounts(out.Counts))
+		writeLines(w, wrapClauses(formatCounts(out.Counts), "  ", "  ", width))
 	})
 }
 

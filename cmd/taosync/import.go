@@ -31,6 +31,8 @@ func (a *app) importCommand() *cobra.Command {
 On a client: data bundles and receipt bundles from central. On central: result
 bundles from clients; for each, a receipt bundle is written into DIR beside
 it (unless --no-receipts), so that the stick carries the receipts home.`,
+		Example: "  taosync import --dry-run /media/usb   # what would change; nothing changes\n" +
+			"  taosync import /media/usb",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runImport(cmd.Context(), o, args[0])

@@ -22,7 +22,9 @@ func (a *app) initCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init --role central|client [--url URL]",
 		Short: "Create the home: database and keys",
-		Args:  noArgs,
+		Example: "  taosync --home /srv/central init --role central --url https://c.example.org\n" +
+			"  taosync --home /var/lib/taosync init --role client",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runInit(cmd.Context(), o)
 		},

@@ -141,9 +141,32 @@ func plural(n int64, word string) string {
 // wrap cuts text into lines of at most width runes after indent, at spaces
 // (a word longer than the line stays whole).
 func wrap(text, indent string, width int) []string {
+	return wrapWords(strings.Fields(text), indent, width)
+}
+
+// wrapClauses cuts text into lines of at most width runes, the first after
+// first, the others after indent (as long), breaking only after ", " and
+// "; ", so that "seq 1", a time or a count stays whole.
+func wrapClauses(text, first, indent string, width int) []string {
+	var clauses []string
+	for _, p := range strings.SplitAfter(text, ", ") {
+		for _, q := range strings.SplitAfter(p, "; ") {
+			clauses = append(clauses, strings.TrimSpace(q))
+		}
+	}
+	lines := wrapWords(clauses, indent, width)
+	if len(lines) > 0 {
+		lines[0] = first + strings.TrimPrefix(lines[0], indent)
+	}
+	return lines
+}
+
+// wrapWords is wrap of words already cut, which may hold spaces: a line
+// breaks only between them.
+func wrapWords(words []string, indent string, width int) []string {
 	var lines []string
 	line := indent
-	for _, w := range strings.Fields(text) {
+	for _, w := range words {
 		if line != indent && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) > width {
 			lines = append(lines, line)
 			line = indent

@@ -2,8 +2,10 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestHumanBytes(t *testing.T) {
@@ -59,6 +61,30 @@ func TestParseSince(t *testing.T) {
 	for _, bad := range []string{"yesterday", "-1h", "-2d", "2027-13-01", "d"} {
 		if _, err := parseSince(bad, now); err == nil {
 			t.Errorf("parseSince(%q): no error", bad)
+		}
+	}
+}
+
+// TestExamples: the main commands show examples in their help, each line
+// within 80 columns.
+func TestExamples(t *testing.T) {
+	root := (&app{}).rootCommand()
+	for _, path := range []string{
+		"init", "central load", "central publish", "central client add", "export data", "import",
+		"sync", "results add", "status", "history", "verify",
+	} {
+		cmd, _, err := root.Find(strings.Fields(path))
+		if err != nil || cmd.CommandPath() != "taosync "+path {
+			t.Errorf("%s: not found (%v)", path, err)
+			continue
+		}
+		if cmd.Example == "" {
+			t.Errorf("%s: no example", path)
+		}
+		for _, l := range strings.Split(cmd.Example, "\n") {
+			if n := utf8.RuneCountInString(l); n > 80 || !strings.HasPrefix(l, "  taosync ") && !strings.HasPrefix(l, "  # ") {
+				t.Errorf("%s: example line of %d characters, or not a command or a comment: %q", path, n, l)
+			}
 		}
 	}
 }

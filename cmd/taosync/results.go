@@ -33,7 +33,8 @@ func (a *app) resultsCommand() *cobra.Command {
 			"Fields (strings): id, delivery, test_taker, test_center, status (active, paused,\n" +
 			"finished, terminated), started_at and finished_at (RFC 3339), result_xml (an IMS QTI\n" +
 			"assessmentResult document). Rules and an example: docs/cli.md, \"results add\".",
-		Args: exactArgs(1),
+		Example: "  taosync results add executions.jsonl",
+		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runResultsAdd(cmd.Context(), args[0])
 		},
@@ -133,7 +134,7 @@ func (a *app) runResultsList(ctx context.Context, documents bool) error {
 	}
 	return table(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "CLIENT", "DELIVERY", "TEST TAKER", "RECEIVED"},
 		func(e store.ExecutionEntry) []any {
-			return []any{e.ID, e.State, e.Status, e.Revision, e.Client, e.Delivery, e.TestTaker, e.ReceivedAt}
+			return []any{e.ID, e.State, e.Status, e.Revision, e.Client, e.Delivery, e.TestTaker, toSecond(e.ReceivedAt)}
 		})
 }
 

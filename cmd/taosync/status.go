@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -17,17 +18,25 @@ import (
 )
 
 func (a *app) statusCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "status",
+	var o statusOptions
+	cmd := &cobra.Command{
+		Use:   "status [--client ID] [--since WHEN]",
 		Short: "Client: what it holds, its readiness, what is pending; central: per client state, lag, missing result bundles",
-		Args:  noArgs,
+		Example: "  taosync status                  # on a centre's box: ready for exam day?\n" +
+			"  taosync status --client lyon-3  # on central: one centre\n" +
+			"  taosync status --since 24h      # on central: the centres silent for a day",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runStatus(cmd.Context())
+			return a.runStatus(cmd.Context(), o)
 		},
 	}
+	cmd.Flags().StringVar(&o.client, "client", "", "central: only this client")
+	cmd.Flags().StringVar(&o.since, "since", "", "central: only the clients not heard from since WHEN: a time (RFC 3339), a date (2027-05-01) or a duration back from now (90m, 24h, 7d)")
+	cmd.RegisterFlagCompletionFunc("client", a.completeClients)
+	return cmd
 }
 
-func (a *app) runStatus(ctx context.Context) error {
+func (a *app) runStatus(ctx context.Context, o statusOptions) error {
 	h, err := a.open(ctx, "")
 	if err != nil {
 		return err
@@ -35,12 +44,15 @@ func (a *app) runStatus(ctx context.Context) error {
 	role := h.Role
 	h.Close()
 	if role == home.Central {
-		return a.centralStatus(ctx)
+		return a.centralStatus(ctx, o)
+	}
+	if o.client != "" || o.since != "" {
+		return usageError{errors.New("--client and --since are for central's status: a client's is its own")}
 	}
 	return a.clientStatus(ctx)
 }
 
-func (a *app) centralStatus(ctx context.Context) error {
+func (a *app) centralStatus(ctx context.Context, o statusOptions) error {
 	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return err
@@ -50,45 +62,19 @@ func (a *app) centralStatus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if clients, err = selectClients(clients, o, time.Now()); err != nil {
+		return err
+	}
 	report := struct {
 		Role    string               `json:"role"`
 		Clients []store.ClientStatus `json:"clients"`
 	}{"central", clients}
 	return a.printer().object(report, func(w io.Writer) {
 		if len(clients) == 0 {
-			fmt.Fprintln(w, "no clients registered")
+			fmt.Fprintln(w, noClientsLine(o))
 		}
 		for _, s := range clients {
-			fmt.Fprintf(w, "client %s (org %s)%s\n", s.ID, s.Org, map[bool]string{true: ", revoked " + s.RevokedAt}[s.RevokedAt != ""])
-			fmt.Fprintf(w, "  data:    exported seq %d at %s; client reported seq %d (lag %d)\n", s.DataSeq, orDash(s.DataAt), s.AckedSeq, s.Lag)
-			fmt.Fprintf(w, "  holds:   %s\n", countsLine(s.Entities))
-			fmt.Fprintf(w, "  results: %d received, %d conflicts, %d bundles, last at %s\n", s.Received, s.Conflicts, s.Bundles, orDash(s.LastResult))
-			if len(s.Gaps) > 0 {
-				fmt.Fprintf(w, "  missing: the result bundle before each of seq %v never arrived\n", s.Gaps)
-			}
-			if r := s.Report; r != nil {
-				ready := "ready"
-				if !r.Ready {
-					ready = "not ready"
-				}
-				free := "disk space unknown"
-				if r.FreeDisk >= 0 {
-					free = humanBytes(r.FreeDisk) + " free"
-				}
-				fmt.Fprintf(w, "  centre:  %s, taosync %s, data seq %d, %s pending, %s; reported %s by %s\n",
-					ready, r.Version, r.DataSeq, plural(r.Pending, "result"), free, r.At.Format(time.RFC3339), r.Via)
-				for _, p := range r.Problems {
-					fmt.Fprintf(w, "    - %s\n", p)
-				}
-			} else {
-				fmt.Fprintln(w, "  centre:  no readiness report yet")
-			}
-			if s.UpgradeNeeded {
-				fmt.Fprintf(w, "  upgrade: needed, to taosync %s or later (clients.minVersion)\n", min)
-			}
-			if e := s.LastError; e != nil {
-				fmt.Fprintf(w, "  error:   %s: %s\n", e.At, e.Error)
-			}
+			writeClientStatus(w, s, min)
 		}
 	})
 }
@@ -117,7 +103,7 @@ func (a *app) clientStatus(ctx context.Context) error {
 	}{"client", st}
 	return a.printer().object(report, func(w io.Writer) {
 		fmt.Fprintf(w, "client %s (org %s), data seq %d\n", orDash(st.Client), orDash(st.Org), st.DataSeq)
-		fmt.Fprintf(w, "holds:   %s\n", countsLine(st.Entities))
+		writeLines(w, wrapClauses(countsLine(st.Entities), "holds:   ", "         ", width))
 		for _, d := range st.Deliveries {
 			window := "no window"
 			switch {
@@ -126,7 +112,7 @@ func (a *app) clientStatus(ctx context.Context) error {
 			case d.WindowStart != "" || d.WindowEnd != "":
 				window = fmt.Sprintf("window %s to %s", orDash(d.WindowStart), orDash(d.WindowEnd))
 			}
-			fmt.Fprintf(w, "delivery %s %q: package %s, %s\n", d.ID, d.Label, d.Package, window)
+			writeLines(w, wrapClauses(fmt.Sprintf("delivery %s %q: package %s, %s", d.ID, d.Label, d.Package, window), "", "         ", width))
 		}
 		// Queued executions the send setting keeps, or that are not
 		// finished, are said as such: they are not on their way.
@@ -145,9 +131,9 @@ func (a *app) clientStatus(ctx context.Context) error {
 		}
 		sort.Strings(states)
 		fmt.Fprintf(w, "results: %s\n", orDash(strings.Join(states, ", ")))
-		fmt.Fprintf(w, "ready for exam day: %v\n", st.Ready)
+		fmt.Fprintln(w, readyLine(st))
 		for _, p := range st.Problems {
-			fmt.Fprintf(w, "  - %s\n", p)
+			writeLines(w, bullet(p))
 		}
 	})
 }

@@ -90,7 +90,9 @@ func TestStatusFlagsAnInvalidPackage(t *testing.T) {
 	if p := "delivery d1: package invalid: " + reason; len(report.Problems) != 1 || report.Problems[0] != p {
 		t.Errorf("problems %q, want [%q]", report.Problems, p)
 	}
-	if out := must("--home", k, "status"); !strings.Contains(out, "\n  - delivery d1: package invalid: "+reason+"\n") {
+	// The text wraps the problem at 80 columns, under its dash.
+	if out := must("--home", k, "status"); !strings.Contains(strings.Join(strings.Fields(out), " ")+" ", " - delivery d1: package invalid: "+reason+" ") ||
+		!strings.Contains(out, "\n  - delivery d1: package invalid: ") {
 		t.Errorf("status does not list the problem:\n%s", out)
 	}
 }

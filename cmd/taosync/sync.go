@@ -22,7 +22,9 @@ func (a *app) syncCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync data|results|all",
 		Short: "Exchange bundles with central over HTTP",
-		Args:  noArgs,
+		Example: "  taosync sync all    # data, then results, then receipts\n" +
+			"  taosync sync data --full",
+		Args: noArgs,
 	}
 	cmd.PersistentFlags().BoolVar(&o.insecure, "insecure-http", false, "allow plain HTTP to a host that is not loopback")
 	a.waitFlag(cmd.PersistentFlags())

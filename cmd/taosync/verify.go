@@ -14,9 +14,10 @@ import (
 
 func (a *app) verifyCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "verify DIR",
-		Short: "Check the signatures and hashes of the bundles in DIR without applying them",
-		Args:  exactArgs(1),
+		Use:     "verify DIR",
+		Short:   "Check the signatures and hashes of the bundles in DIR without applying them",
+		Example: "  taosync verify /media/usb",
+		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runVerify(cmd.Context(), args[0])
 		},

@@ -127,6 +127,8 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		switch {
 		case d.Error != "":
 			problem("delivery %s: package %s: %s", d.ID, d.Package, d.Error)
+		case d.Package == taosync.PackageMissing:
+			problem("delivery %s: package missing: central published none for it in the data this box holds (on central: taosync central publish --delivery %s PACKAGE.zip, then export or sync the data)", d.ID, d.ID)
 		case d.Package != taosync.PackageOK:
 			problem("delivery %s: package %s", d.ID, d.Package)
 		}

@@ -133,7 +133,9 @@ type countingWriter struct {
 }
 
 func (w *countingWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
+	// An informational answer (102 Processing while central commits) is
+	// not the request's status.
+	if !w.wroteHeader && code >= 200 {
 		w.code, w.wroteHeader = code, true
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -65,6 +65,8 @@ type Server struct {
 
 	// Quota bounds each client's uploads nobody committed yet.
 	Quota Quota
+	// AccessLog, if not nil, gets one line per request (accesslog.go).
+	AccessLog *slog.Logger
 
 	mu sync.Mutex
 	// uploads counts each client's uploads running, reserved their bytes;
@@ -112,13 +114,19 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+APIPrefix+"/results/{bundle}/commit", s.authed(s.commit))
 	mux.HandleFunc("GET "+APIPrefix+"/receipts", s.authed(s.receipts))
 	mux.HandleFunc("POST "+ReportPath, s.authed(s.report))
-	return mux
+	if s.AccessLog == nil {
+		return mux
+	}
+	return accessLog(mux, s.AccessLog)
 }
 
 // authed wraps a handler that needs the bearer token's client.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, client string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		client, ok := s.authenticate(w, r)
+		if ok {
+			noteClient(r, client)
+		}
 		if ok && s.gate(w, r, client) {
 			s.used(r.Context(), client)
 			h(w, r, client)

@@ -25,10 +25,14 @@ if [ "${DEMO_KEEP:-}" = 1 ]; then
 else
 	trap 'rm -rf "$work"' EXIT
 fi
-stick="$work/usb-stick"
+# Everything happens in the temporary folder, so that the paths printed
+# are short: usb-stick/..., not the temporary folder's full path.
+cd "$work"
+cp "$here"/*.csv "$here"/*.jsonl "$here/../qti/WebDeveloperTest1.zip" .
+stick=usb-stick
 
-central() { "$taosync" --home "$work/central" "$@"; }
-client() { "$taosync" --home "$work/client" "$@"; }
+central() { "$taosync" --home central "$@"; }
+client() { "$taosync" --home client "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 
@@ -38,15 +42,15 @@ client init --role client
 
 step "central: load master data (two organisations, non-ASCII names)"
 for t in test-center administrator proctor test-taker delivery eligibility; do
-	central central load --type "$t" "$here/$t".*
+	central central load --type "$t" "$t".*
 done
 
 step "central: publish the QTI test package of delivery webdev-1"
-central central publish --delivery webdev-1 "$here/../qti/WebDeveloperTest1.zip"
+central central publish --delivery webdev-1 WebDeveloperTest1.zip
 
 step "central: register the test centre's client (organisation org-1)"
 key=$(client keys --json | json_field client_key)
-cmd=$(central central client add centre-1 --org org-1 --client-key "$key" --cmd --client-home "$work/client")
+cmd=$(central central client add centre-1 --org org-1 --client-key "$key" --cmd --client-home client)
 echo "$cmd"
 
 step "client: import the credentials central printed"
@@ -68,11 +72,11 @@ for t in test-center administrator proctor test-taker delivery eligibility; do
 done
 client list test-center
 client list delivery
-client package webdev-1 --out "$work/webdev-1.zip"
-cmp "$work/webdev-1.zip" "$here/../qti/WebDeveloperTest1.zip" && echo "the package is byte for byte the published ZIP"
+client package webdev-1 --out webdev-1.zip
+cmp webdev-1.zip WebDeveloperTest1.zip && echo "the package is byte for byte the published ZIP"
 
-step "client: the test-delivery application hands in results (3 done, 1 still active)"
-client results add "$here/executions.jsonl"
+step "client: the delivery application hands in results (3 done, 1 active)"
+client results add executions.jsonl
 client results list
 
 step "client: export the finished results onto the stick"
@@ -88,7 +92,7 @@ client results list
 
 step "status of central"
 central status
-step "status of the client"
+step "status of the client (not ready: only webdev-1 has a package here)"
 client status
 
 step "history of central"
