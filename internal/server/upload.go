@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -135,15 +136,21 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 		return
 	}
 	defer done()
-	tmp, err := os.CreateTemp(dir, ".upload-*")
+	tmpName := filepath.Join(dir, fmt.Sprintf(".upload-%s-%016x", name, rand.Uint64()))
+	tmp, err := safefile.OpenFile(tmpName, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		s.fail(w, "upload", err)
 		return
 	}
-	defer os.Remove(tmp.Name())
+	defer os.Remove(tmpName)
 	defer tmp.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), http.MaxBytesReader(w, r.Body, want))
+	fw := &writeErr{w: safefile.Writer(tmp, tmpName)}
+	n, err := io.Copy(io.MultiWriter(fw, h), http.MaxBytesReader(w, r.Body, want))
+	if fw.err != nil {
+		s.fail(w, "upload", fw.err)
+		return
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -167,11 +174,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 		writeJSON(w, http.StatusOK, File{Name: name, Size: n, SHA256: sum})
 		return
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := safefile.Sync(tmp); err != nil {
 		s.fail(w, "upload", err)
 		return
 	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := safefile.Rename(tmpName, final); err != nil {
 		s.fail(w, "upload", err)
 		return
 	}
@@ -225,7 +232,7 @@ func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir st
 			"at most %d bytes of uncommitted uploads per client, and %d are held", s.Quota.Bytes, used+s.reserved[client]))
 		return "", nil, false
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := safefile.MkdirAll(dir, 0o700); err != nil {
 		s.fail(w, "upload", err)
 		return "", nil, false
 	}
@@ -846,12 +853,12 @@ func (st *stream) receive(body io.Reader) error {
 
 // fill appends the body to the part file until it holds want bytes.
 func (st *stream) fill(path string, body io.Reader, want int64) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := safefile.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fw := &writeErr{w: f}
+	fw := &writeErr{w: safefile.Writer(f, path)}
 	n, err := io.CopyN(fw, body, want-st.part)
 	st.part += n
 	st.offset += n
@@ -866,7 +873,7 @@ func (st *stream) fill(path string, body io.Reader, want int64) error {
 		// A cut: what came stays for the next request.
 		return fmt.Errorf("%w: %w", errShort, err)
 	}
-	return f.Sync()
+	return safefile.Sync(f)
 }
 
 // writeErr keeps the error of the writer beneath, so that a copy's read
@@ -925,7 +932,7 @@ func (st *stream) storeChunk(path string) error {
 	if hex.EncodeToString(h.Sum(nil)) != c.Hash {
 		return &refusal{http.StatusBadRequest, fmt.Sprintf("bundle %s: chunk %s does not match its hash", st.bundle, c.Hash)}
 	}
-	if err := os.Rename(path, filepath.Join(st.dir, c.Hash)); err != nil {
+	if err := safefile.Rename(path, filepath.Join(st.dir, c.Hash)); err != nil {
 		return err
 	}
 	st.part = 0
