@@ -242,7 +242,7 @@ func (b *bench) http(ctx context.Context) error {
 			Command string `json:"command"`
 		}
 		if _, err := b.cli.json(ctx, &cr, central, "central", "client", "add", c.id, "--org", c.org,
-			"--client-key", keys[i].ClientKey, "--cmd"); err != nil {
+			"--client-key", keys[i].ClientKey, "--cmd", "--client-home", c.home); err != nil {
 			return err
 		}
 		args, ok := strings.CutPrefix(cr.Command, "taosync ")
