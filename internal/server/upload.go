@@ -382,16 +382,11 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 		writeError(w, http.StatusNotFound, "no such upload")
 		return
 	}
-	if !s.acquire(w, client) {
+	done, ok := s.claim(w, client, b)
+	if !ok {
 		return
 	}
-	defer s.release(client)
-	if !s.lockBundle(client, b) {
-		w.Header().Set("Retry-After", "2")
-		writeError(w, http.StatusTooManyRequests, "bundle "+b+" is being uploaded by another request")
-		return
-	}
-	defer s.unlockBundle(client, b)
+	defer done()
 	dir := filepath.Join(s.inbox, client, b)
 	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
 	if err != nil {
@@ -453,6 +448,21 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitRe
 	}
 	os.RemoveAll(dir)
 	return resp, nil
+}
+
+// claim takes one of the client's uploads at once and bundle b's lock, or
+// answers that they are taken; done gives both back.
+func (s *Server) claim(w http.ResponseWriter, client, b string) (done func(), ok bool) {
+	if !s.acquire(w, client) {
+		return nil, false
+	}
+	if !s.lockBundle(client, b) {
+		s.release(client)
+		w.Header().Set("Retry-After", "2")
+		writeError(w, http.StatusTooManyRequests, "bundle "+b+" is being uploaded by another request")
+		return nil, false
+	}
+	return func() { s.unlockBundle(client, b); s.release(client) }, true
 }
 
 // refusedForContent tells a refusal that the same bytes would meet again
@@ -561,16 +571,11 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !s.acquire(w, client) {
+	done, ok := s.claim(w, client, b)
+	if !ok {
 		return
 	}
-	defer s.release(client)
-	if !s.lockBundle(client, b) {
-		w.Header().Set("Retry-After", "2")
-		writeError(w, http.StatusTooManyRequests, "bundle "+b+" is being uploaded by another request")
-		return
-	}
-	defer s.unlockBundle(client, b)
+	defer done()
 	ctx := r.Context()
 	key, err := s.signKey(ctx, client)
 	if s.answered(w, "upload", err) {
@@ -609,11 +614,11 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 	if want < 0 {
 		want, st.end = manifest.MaxChunkStored, -1
 	}
-	_, done, ok := s.admit(w, client, b, want)
+	_, admitted, ok := s.admit(w, client, b, want)
 	if !ok {
 		return
 	}
-	defer done()
+	defer admitted()
 	err = st.receive(http.MaxBytesReader(w, r.Body, want))
 	var tooBig *http.MaxBytesError
 	switch {
