@@ -96,7 +96,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	// The operator view beside the API: its cookies are Secure under TLS.
 	handler := ui.Mount(s.Handler(), ui.New(cc, server.NewLimiter(), o.tlsCert != "", a.log))
 	if o.metricsAddr != "" {
-		m := metrics.New(shortVersion(), central.States, cc.CountStates, a.log)
+		m := metrics.New(buildInfo(), central.States, cc.CountStates, a.log)
 		s.Observe = m
 		handler = m.Wrap(handler)
 		stop, err := a.serveMetrics(o.metricsAddr, m.Handler(token))

@@ -3,6 +3,8 @@ package main
 import (
 	"runtime/debug"
 	"strings"
+
+	"github.com/taosync/taosync/internal/metrics"
 )
 
 // version says which build this is, from what Go records in the binary: the
@@ -67,4 +69,16 @@ func setting(bi *debug.BuildInfo, key string) string {
 		}
 	}
 	return ""
+}
+
+// buildInfo is what version says, in parts: for taosync_build_info.
+func buildInfo() metrics.Build {
+	b := metrics.Build{Version: shortVersion()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		b.Commit, b.Time, b.GoVersion = setting(bi, "vcs.revision"), setting(bi, "vcs.time"), bi.GoVersion
+		if setting(bi, "vcs.modified") == "true" {
+			b.Commit += "+dirty"
+		}
+	}
+	return b
 }

@@ -33,9 +33,14 @@ type Metrics struct {
 	authFailures *prometheus.CounterVec
 }
 
-// New registers the metrics; version names the build, states counts the
+// Build names the build serving, as `taosync --version` does.
+type Build struct {
+	Version, Commit, Time, GoVersion string
+}
+
+// New registers the metrics; build names the build, states counts the
 // clients by readiness state (each of names is reported, 0 if absent).
-func New(version string, names []string, states States, log *slog.Logger) *Metrics {
+func New(build Build, names []string, states States, log *slog.Logger) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -64,12 +69,13 @@ func New(version string, names []string, states States, log *slog.Logger) *Metri
 			Name: "taosync_auth_failures_total", Help: "Requests refused for their credentials (401), by route.",
 		}, []string{"route"}),
 	}
-	build := prometheus.NewGauge(prometheus.GaugeOpts{
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "taosync_build_info", Help: "The taosync build serving: always 1.",
-		ConstLabels: prometheus.Labels{"version": version},
+		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "commit_time": build.Time,
+			"goversion": build.GoVersion},
 	})
-	build.Set(1)
-	m.reg.MustRegister(m.requests, m.duration, m.sent, m.recv, m.prepare, m.results, m.authFailures, build,
+	info.Set(1)
+	m.reg.MustRegister(m.requests, m.duration, m.sent, m.recv, m.prepare, m.results, m.authFailures, info,
 		&clientStates{names: names, states: states, log: log,
 			desc: prometheus.NewDesc("taosync_clients", "Registered clients by readiness state.", []string{"state"}, nil)},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -21,7 +21,7 @@ import (
 // the metrics ask for their token.
 func TestMetrics(t *testing.T) {
 	f := testfixture.New(t)
-	m := metrics.New("1.2.3", central.States, f.C.CountStates, f.Log)
+	m := metrics.New(metrics.Build{Version: "1.2.3", Commit: "0123456789ab", Time: "2027-01-01T00:00:00Z", GoVersion: "go1.26.8"}, central.States, f.C.CountStates, f.Log)
 	f.S.Observe = m
 	f.Start(m.Wrap)
 	ca := f.Register("centre-a", "A")
@@ -95,7 +95,7 @@ func TestMetrics(t *testing.T) {
 	exactly(`taosync_results_received_total{outcome="new"}`, 3)
 	exactly(`taosync_results_received_total{outcome="duplicate"}`, 0)
 	exactly(`taosync_clients{state="never_seen"}`, 1)
-	exactly(`taosync_build_info{version="1.2.3"}`, 1)
+	exactly(`taosync_build_info{commit="0123456789ab",commit_time="2027-01-01T00:00:00Z",goversion="go1.26.8",version="1.2.3"}`, 1)
 	var sum float64
 	for _, st := range central.States {
 		sum += value(`taosync_clients{state="` + st + `"}`)
