@@ -21,3 +21,7 @@ func (l *Limiter) Blocked(r *http.Request) time.Duration {
 
 // Fail counts a failed login from the request's address.
 func (l *Limiter) Fail(r *http.Request) { l.l.fail(remoteHost(r), time.Now()) }
+
+// Forgive takes back one failure of the request's address: a login counted
+// as failed before its check, which then passed.
+func (l *Limiter) Forgive(r *http.Request) { l.l.forgive(remoteHost(r)) }

@@ -140,6 +140,14 @@ func (l *limiter) fail(addr string, now time.Time) {
 	f.n++
 }
 
+func (l *limiter) forgive(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f := l.m[addr]; f != nil && f.n > 0 {
+		f.n--
+	}
+}
+
 // oauthError answers with an RFC 6749 §5.2 error.
 func oauthError(w http.ResponseWriter, status int, code, description string) {
 	w.Header().Set("Content-Type", "application/json")

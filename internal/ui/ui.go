@@ -56,6 +56,7 @@ var files embed.FS
 type Limiter interface {
 	Blocked(r *http.Request) time.Duration
 	Fail(r *http.Request)
+	Forgive(r *http.Request)
 }
 
 // UI serves the operator view of a central home.
@@ -68,16 +69,27 @@ type UI struct {
 
 	mu       sync.Mutex
 	sessions map[string]session
+	// checks bounds the password checks running at once: each costs
+	// argon2id's memory and time, and the login page is open to anyone.
+	checks chan struct{}
 }
+
+// maxChecks is how many password checks run at once; a login beyond them
+// is told to come back.
+const maxChecks = 2
 
 type session struct {
 	operator, csrf string
-	expires        time.Time
+	// hash is the operator's password hash at login: a password reset
+	// (operator remove, then add) ends the sessions of the old one.
+	hash    string
+	expires time.Time
 }
 
 // New returns the view; secure marks its cookies Secure (serve under TLS).
 func New(c *central.Central, limit Limiter, secure bool, log *slog.Logger) *UI {
-	u := &UI{c: c, log: log, limit: limit, secure: secure, pages: map[string]*template.Template{}, sessions: map[string]session{}}
+	u := &UI{c: c, log: log, limit: limit, secure: secure, pages: map[string]*template.Template{}, sessions: map[string]session{},
+		checks: make(chan struct{}, maxChecks)}
 	for _, p := range []string{"login", "centres", "centre", "revoke", "deliveries"} {
 		u.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))
 	}
@@ -163,8 +175,10 @@ func (u *UI) authed(h func(w http.ResponseWriter, r *http.Request, s session)) h
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, ok := u.session(r)
 		if ok {
-			// An operator removed since loses the session at once.
-			if _, err := u.c.Store.OperatorHash(r.Context(), s.operator); err != nil {
+			// An operator removed since, or whose password was reset,
+			// loses the session at once.
+			if hash, err := u.c.Store.OperatorHash(r.Context(), s.operator); err != nil ||
+				subtle.ConstantTimeCompare([]byte(hash), []byte(s.hash)) != 1 {
 				u.end(r)
 				ok = false
 			}
@@ -239,14 +253,26 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, pw := r.PostFormValue("name"), r.PostFormValue("password")
-	ok, err := u.check(r.Context(), name, pw)
+	// A check is counted as a failure before it runs, and taken back if
+	// it passes: attempts in flight count against the address too.
+	select {
+	case u.checks <- struct{}{}:
+	default:
+		u.loginForm(w, http.StatusTooManyRequests, "Too many logins at once: try again in a moment.")
+		return
+	}
+	u.limit.Fail(r)
+	hash, ok, err := u.check(r.Context(), name, pw)
+	<-u.checks
 	if err != nil {
 		u.fail(w, "log in", err)
 		return
 	}
+	if ok {
+		u.limit.Forgive(r)
+	}
 	if !ok {
-		u.limit.Fail(r)
-		u.log.Info("ui: login refused", "operator", name, "addr", r.RemoteAddr)
+		u.log.Warn("ui: login refused", "operator", name, "addr", r.RemoteAddr)
 		u.loginForm(w, http.StatusUnauthorized, "Unknown operator or wrong password.")
 		return
 	}
@@ -265,25 +291,27 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many sessions; log out elsewhere or try again later", http.StatusServiceUnavailable)
 		return
 	}
-	u.sessions[id] = session{operator: name, csrf: random(), expires: now.Add(sessionTTL)}
+	u.sessions[id] = session{operator: name, csrf: random(), hash: hash, expires: now.Add(sessionTTL)}
 	u.mu.Unlock()
 	http.SetCookie(w, u.cookie(loginCookie, "", -1))
 	http.SetCookie(w, u.cookie(sessionCookie, id, int(sessionTTL/time.Second)))
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
-// check verifies an operator's password; an unknown operator is a wrong
-// password, after the same work, so that names cannot be told apart.
-func (u *UI) check(ctx context.Context, name, pw string) (bool, error) {
+// check verifies an operator's password and returns its hash; an unknown
+// operator is a wrong password, after the same work, so that names cannot
+// be told apart.
+func (u *UI) check(ctx context.Context, name, pw string) (string, bool, error) {
 	hash, err := u.c.Store.OperatorHash(ctx, name)
 	if errors.Is(err, store.ErrUnknownOperator) {
 		password.Verify(pw, dummyHash())
-		return false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
-	return password.Verify(pw, hash)
+	ok, err := password.Verify(pw, hash)
+	return hash, ok, err
 }
 
 // dummyHash is checked against for an unknown operator: the same cost as a

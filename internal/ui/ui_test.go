@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/server"
 )
 
@@ -214,5 +215,35 @@ func TestFilter(t *testing.T) {
 				t.Errorf("%q: centre %s shown %v", query, c, shown)
 			}
 		}
+	}
+}
+
+// TestPasswordResetEndsSessions: an operator removed and added again with
+// a new password (the way to reset one) loses the sessions opened with the
+// old one; a right password does not count against the address.
+func TestPasswordResetEndsSessions(t *testing.T) {
+	f := setup(t, false)
+	var b *browser
+	for range 12 {
+		b = newBrowser(t, f)
+		if status := b.login(operator, secret); status != http.StatusSeeOther {
+			t.Fatalf("login: status %d", status)
+		}
+	}
+	if resp, _ := b.do(http.MethodGet, "/ui/", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("centres: status %d", resp.StatusCode)
+	}
+	if err := f.C.Store.RemoveOperator(f.Ctx, operator); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := password.Hash("a new password for the operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.C.Store.AddOperator(f.Ctx, operator, hash); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := b.do(http.MethodGet, "/ui/", nil, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the old password's session after a reset: status %d, want 303 to the login", resp.StatusCode)
 	}
 }
