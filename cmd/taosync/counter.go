@@ -28,7 +28,7 @@ func (a *app) newCounter() *counter {
 	if !ok {
 		return nil
 	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(f) {
 		return nil
 	}
 	now := time.Now()

@@ -109,8 +109,3 @@ func (a *app) operatorPassword() (string, bool, error) {
 	}
 	return pw, false, nil
 }
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}

@@ -40,8 +40,7 @@ type progress struct {
 func (a *app) newProgress() *progress {
 	p := &progress{w: a.stderr}
 	if f, ok := a.stderr.(*os.File); ok {
-		st, err := f.Stat()
-		p.term = err == nil && st.Mode()&os.ModeCharDevice != 0
+		p.term = isTerminal(f)
 	}
 	return p
 }

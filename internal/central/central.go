@@ -162,7 +162,7 @@ func (c *Central) OutOfDate(ctx context.Context, client string) (have, min strin
 func (c *Central) RecordReport(ctx context.Context, client string, r taosync.Readiness) error {
 	c.writes.Lock()
 	defer c.writes.Unlock()
-	return store.RecordReport(ctx, c.Home.DB, client, r, "http")
+	return store.RecordReport(ctx, c.Home.DB, client, r, "http", true)
 }
 
 // ImportResults imports the result bundles in dir and, with receipts,

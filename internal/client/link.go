@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -150,6 +152,15 @@ func transient(ctx context.Context, err error) bool {
 	if errors.As(err, &re) {
 		return re.Response != nil && re.Response.StatusCode >= 500
 	}
+	// A certificate central's name or authority does not vouch for does
+	// not heal by waiting either: said at once, not after minutes.
+	var cve *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &cve) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid) {
+		return false
+	}
 	// The home's own files (a full disk, a rename) and its database do not
 	// heal by waiting.
 	var pe *fs.PathError
@@ -230,9 +241,15 @@ func (s *Syncer) exchange(ctx context.Context, method, path string, body io.Read
 		first = s.link.StallTimeout
 	}
 	// An informational answer (central's "102 Processing" while it works
-	// on a commit) shows the line alive.
+	// on a commit) shows the line alive, but a central stuck at its work
+	// does not hold the sync beyond Link.PullWait from the first of them.
+	var workSince atomic.Int64
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(int, textproto.MIMEHeader) error {
-		kick(answer)
+		now := time.Now().UnixNano()
+		workSince.CompareAndSwap(0, now)
+		if left := s.link.PullWait - time.Duration(now-workSince.Load()); left > 0 {
+			kick(min(answer, left))
+		}
 		return nil
 	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(tctx, trace), method, s.root+path, rb)

@@ -2,11 +2,14 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -65,6 +68,8 @@ func TestTransient(t *testing.T) {
 		{"token endpoint 502", live, &oauth2.RetrieveError{Response: &http.Response{StatusCode: 502}}, true},
 		{"full disk", live, &fs.PathError{Op: "write", Path: "part", Err: errors.New("no space left on device")}, false},
 		{"rename", live, &os.LinkError{Op: "rename", Old: "a", New: "b", Err: errors.New("busy")}, false},
+		{"certificate of another name", live, &url.Error{Op: "Post", URL: "https://x", Err: &tls.CertificateVerificationError{Err: x509.HostnameError{Host: "x"}}}, false},
+		{"unknown authority", live, fmt.Errorf("get a token: %w", x509.UnknownAuthorityError{}), false},
 	} {
 		if got := transient(tc.ctx, tc.err); got != tc.want {
 			t.Errorf("%s: transient(%v) = %v, want %v", tc.name, tc.err, got, tc.want)

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/manifest"
 )
 
 // ReportPath is where a client posts its readiness report after a sync
@@ -21,12 +24,16 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, client string) {
 		return
 	}
 	ctx := r.Context()
-	if err := s.c.RecordReport(ctx, client, rep); err != nil {
+	// The data bundle it now holds is its acknowledgement, as a pull's,
+	// checked first: a number central never made refuses the report whole.
+	if err := s.c.ReportDataState(ctx, client, rep.DataSeq, 0); errors.Is(err, store.ErrOutOfRange) {
+		s.refuse(ctx, w, client, string(manifest.KindData), err)
+		return
+	} else if err != nil {
 		s.fail(w, "report", err)
 		return
 	}
-	// The data bundle it now holds is its acknowledgement, as a pull's.
-	if err := s.c.ReportDataState(ctx, client, rep.DataSeq, 0); err != nil {
+	if err := s.c.RecordReport(ctx, client, rep); err != nil {
 		s.fail(w, "report", err)
 		return
 	}

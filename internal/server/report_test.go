@@ -115,3 +115,23 @@ func TestVersionGate(t *testing.T) {
 		t.Errorf("after a refusal, central's status is %+v, want the centre to need an upgrade", clients)
 	}
 }
+
+// TestReportOutOfRange: a report naming a data bundle central never made
+// is refused (400) and kept nowhere, the request recorded as a refusal.
+func TestReportOutOfRange(t *testing.T) {
+	f := testfixture.New(t)
+	f.Start(nil)
+	f.Register("ca", "A")
+	body := `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","data_seq":1099511627776,"data_bundle":"0123456789abcdef0123456789abcdef","problems":[]}`
+	st, b := f.API(http.MethodPost, server.ReportPath, f.TokenFor("ca"), strings.NewReader(body), "application/json")
+	if st != http.StatusBadRequest || !strings.Contains(string(b), "out of range") {
+		t.Fatalf("a report of a data bundle never made: %d %s, want 400 out of range", st, b)
+	}
+	reports, err := f.C.Store.Reports(f.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := reports["ca"]; ok {
+		t.Errorf("central keeps the refused report %+v", r)
+	}
+}

@@ -111,10 +111,13 @@ func (c *Central) RevokeClient(ctx context.Context, id string) error {
 		if _, err := c.GetClient(ctx, c.DB, id); err != nil {
 			return err
 		}
-		return fmt.Errorf("client %s is already revoked", id)
+		return fmt.Errorf("client %s is %w", id, ErrAlreadyRevoked)
 	}
 	return nil
 }
+
+// ErrAlreadyRevoked: the client's credential was revoked before.
+var ErrAlreadyRevoked = errors.New("already revoked")
 
 // Credential returns the hash of a client's OAuth secret and when it was
 // revoked ("" if it was not).

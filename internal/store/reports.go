@@ -19,20 +19,28 @@ type Report struct {
 	ReceivedAt string `json:"received_at"`
 }
 
-// RecordReport keeps a client's readiness report. One over HTTP is the
-// centre's state now, and always replaces the one kept; one from a stick
-// replaces it only if the client wrote it later (by its own clock): a stick
-// written days ago does not hide what the centre said since. (A client
-// clock set back is thus no trap on the HTTP road.)
-func RecordReport(ctx context.Context, q Querier, client string, r taosync.Readiness, via string) error {
+// RecordReport keeps a client's readiness report. A live one (with a pull,
+// or sent on its own) is the centre's state now, and always replaces the one
+// kept; one inside a result bundle, by either road, replaces it only if the
+// client wrote it later (by its own clock): a stick written days ago, or a
+// bundle sent again after a failed upload, does not hide what the centre
+// said since. (A client clock set back is thus no trap for live reports.) A
+// report dated after central's own clock counts as of now, so that a clock
+// set years ahead does not freeze the report of a centre on the stick road.
+func RecordReport(ctx context.Context, q Querier, client string, r taosync.Readiness, via string, live bool) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
+	received := time.Now().UTC()
+	at := r.At.UTC()
+	if at.After(received) {
+		at = received
+	}
 	_, err = q.ExecContext(ctx, `INSERT INTO client_reports (client, report, at, via, received_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (client) DO UPDATE SET report = excluded.report, at = excluded.at, via = excluded.via,
-		received_at = excluded.received_at WHERE excluded.via = 'http' OR excluded.at >= client_reports.at`,
-		client, string(raw), r.At.UTC().Format(time.RFC3339Nano), via, now())
+		received_at = excluded.received_at WHERE ? OR excluded.at >= client_reports.at`,
+		client, string(raw), at.Format(time.RFC3339Nano), via, received.Format(time.RFC3339Nano), live)
 	if err != nil {
 		return fmt.Errorf("record the readiness report of %s: %w", client, err)
 	}

@@ -287,13 +287,13 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state export
 	// The report is dated by central's clock, as a pull's is, so that the
 	// two compare; the latest received wins.
 	reported := time.Now().UTC().Format(time.RFC3339Nano)
-	if _, err := a.tx.ExecContext(ctx, `UPDATE clients SET acked_seq = ?, acked_at = ?,
+	if _, err := a.tx.ExecContext(ctx, `UPDATE clients SET acked_seq = MAX(acked_seq, ?), acked_at = ?,
 		acked_receipt_seq = MAX(acked_receipt_seq, ?) WHERE id = ? AND acked_at < ?`,
 		state.DataSeq, reported, state.ReceiptSeq, a.client.ID, reported); err != nil {
 		return 0, err
 	}
 	if state.Report != nil {
-		if err := RecordReport(ctx, a.tx, a.client.ID, *state.Report, h.Transport); err != nil {
+		if err := RecordReport(ctx, a.tx, a.client.ID, *state.Report, h.Transport, false); err != nil {
 			return 0, err
 		}
 	}

@@ -233,10 +233,13 @@ func (u *UI) revoke(w http.ResponseWriter, r *http.Request, s session) {
 			Error: "Type the centre's id to confirm."})
 		return
 	}
-	if err := u.c.Store.RevokeClient(r.Context(), c.ID); err != nil && !errors.Is(err, store.ErrUnknownClient) {
-		u.log.Warn("ui: revoke", "client", c.ID, "err", err)
+	// Revoked already (by another operator) is what was asked for; any
+	// other failure is said, not taken for a revocation.
+	if err := u.c.Store.RevokeClient(r.Context(), c.ID); err != nil && !errors.Is(err, store.ErrAlreadyRevoked) {
+		u.fail(w, "revoke", err)
+		return
 	}
-	u.log.Info("ui: credential revoked", "client", c.ID, "operator", s.operator)
+	u.log.Warn("ui: credential revoked", "client", c.ID, "operator", s.operator)
 	http.Redirect(w, r, Prefix+"centres/"+url.PathEscape(c.ID), http.StatusSeeOther)
 }
 
