@@ -397,7 +397,7 @@ func TestImportStopsAtAFullDisk(t *testing.T) {
 		t.Errorf("a refusal was recorded:\n%s", h)
 	}
 	out := w.must("--home", "@client", "import", "@stick")
-	if !regexp.MustCompile(`(?m)^applied +\S+/data-cA-000002-[0-9a-f]{8} \(data delta seq 2\): .*test-taker \+0 ~300 -0`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^applied +\S+/data-cA-000002-[0-9a-f]{8} \(data delta seq 2\)\n  .*test-taker ~300`).MatchString(out) {
 		t.Errorf("import once there is room:\n%s", out)
 	}
 }

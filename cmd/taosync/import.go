@@ -185,7 +185,8 @@ func printImport(w io.Writer, lines []importer.Line) {
 			if l.Kind == "data" {
 				kind += map[bool]string{true: " full", false: " delta"}[l.Full]
 			}
-			fmt.Fprintf(w, "%-12s %s (%s seq %d): %s\n", l.Outcome, l.Bundle, kind, l.Seq, formatCounts(l.Counts))
+			fmt.Fprintf(w, "%-12s %s (%s seq %d)\n", l.Outcome, l.Bundle, kind, l.Seq)
+			writeLines(w, wrapClauses(shortCounts(l.Counts), "  ", "  ", width))
 		case importer.Refused:
 			fmt.Fprintf(w, "%-12s %s\n", l.Outcome, l.Reason)
 		default:
