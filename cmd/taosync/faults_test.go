@@ -389,7 +389,7 @@ func TestImportStopsAtAFullDisk(t *testing.T) {
 	code, stdout, stderr := w.run("--home", "@client", "import", "@stick")
 	clear()
 	if code != exitFailure ||
-		!regexp.MustCompile(`(?m)^skipped +\S+/data-cA-000001-[0-9a-f]{8}: already applied$`).MatchString(stdout) ||
+		!regexp.MustCompile(`(?m)^skipped +\S+/data-cA-000001-[0-9a-f]{8}:\s+already applied$`).MatchString(stdout) ||
 		!regexp.MustCompile(`^taosync: error: bundle data-cA-000002-[0-9a-f]{8} not applied: a disk failed, not the bundle: database or disk is full\n`).MatchString(stderr) {
 		t.Fatalf("import on a full disk: exit %d\nstdout:\n%sstderr:\n%s", code, stdout, stderr)
 	}

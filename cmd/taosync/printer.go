@@ -139,6 +139,16 @@ func plural(n int64, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
+// orBeneath is head and tail on one line if it fits in width, else tail
+// on the line beneath, indented and whole (a reason or a path, read as
+// one).
+func orBeneath(head, tail string) []string {
+	if utf8.RuneCountInString(head)+1+utf8.RuneCountInString(tail) <= width {
+		return []string{head + " " + tail}
+	}
+	return []string{head, "  " + tail}
+}
+
 // wrap cuts text into lines of at most width runes after indent, at spaces
 // (a word longer than the line stays whole).
 func wrap(text, indent string, width int) []string {
