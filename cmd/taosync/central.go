@@ -156,8 +156,20 @@ func (a *app) runLoad(ctx context.Context, o loadOptions, file string) error {
 		return refusedRow(fmt.Errorf("%w (nothing of %s was loaded)", err, file))
 	}
 	return a.printer().object(res, func(w io.Writer) {
-		fmt.Fprintf(w, "loaded %s from %s: %d created, %d updated, %d unchanged, %d deleted\n",
-			res.Type, res.File, res.Created, res.Updated, res.Unchanged, res.Deleted)
+		// Only the counts that are not zero, as import says what changed.
+		var counts []string
+		for _, c := range []struct {
+			n    int64
+			word string
+		}{{res.Created, "created"}, {res.Updated, "updated"}, {res.Unchanged, "unchanged"}, {res.Deleted, "deleted"}} {
+			if c.n != 0 {
+				counts = append(counts, fmt.Sprintf("%d %s", c.n, c.word))
+			}
+		}
+		if len(counts) == 0 {
+			counts = []string{"no rows"}
+		}
+		writeLines(w, wrapClauses(fmt.Sprintf("loaded %s from %s: %s", res.Type, res.File, strings.Join(counts, ", ")), "", "  ", width))
 	})
 }
 
@@ -252,9 +264,9 @@ func (a *app) runPublish(ctx context.Context, o publishOptions, path string) err
 			fmt.Fprintf(w, "delivery %s already has this package (%s)\n", o.delivery, res.SHA256)
 			return
 		}
-		fmt.Fprintf(w, "published %s as delivery %s: test %s, %s, %s in %s (%d shared with the previous snapshot)\n",
+		writeLines(w, wrapClauses(fmt.Sprintf("published %s as delivery %s: test %s, %s, %s in %s (%d shared with the previous snapshot)",
 			filepath.Base(path), o.delivery, pkg.Test, plural(int64(pkg.Items), "item"), humanBytes(res.Size),
-			plural(int64(res.Chunks), "chunk"), res.Shared)
+			plural(int64(res.Chunks), "chunk"), res.Shared), "", "  ", width))
 	})
 }
 

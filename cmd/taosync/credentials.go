@@ -100,6 +100,7 @@ func (a *app) runCredentialsImport(ctx context.Context, o credentialsOptions) er
 	}
 	return a.printer().object(map[string]string{"client_id": o.key, "root_url": o.rootURL, "central_key_id": central.Sign.IDString()},
 		func(w io.Writer) {
-			fmt.Fprintf(w, "stored the credentials of client %s for %s; trusting central's key %s\n", o.key, o.rootURL, central.Sign.IDString())
+			writeLines(w, wrapClauses(fmt.Sprintf("stored the credentials of client %s for %s; trusting central's key %s",
+				o.key, o.rootURL, central.Sign.IDString()), "", "  ", width))
 		})
 }

@@ -117,9 +117,9 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 		if out.Full {
 			kind = "full snapshot"
 		}
-		fmt.Fprintf(w, "wrote %s: data %s seq %d for client %s, %s, %s\n", out.Bundle, kind, out.Seq, o.client,
-			plural(int64(out.Chunks), "chunk"), humanBytes(out.Bytes))
-		writeLines(w, wrapClauses(formatCounts(out.Counts), "  ", "  ", width))
+		fmt.Fprintf(w, "wrote %s (data %s seq %d)\n", out.Bundle, kind, out.Seq)
+		writeLines(w, wrapClauses(fmt.Sprintf("for client %s, %s, %s, %s", o.client, plural(int64(out.Chunks), "chunk"),
+			humanBytes(out.Bytes), shortCounts(out.Counts)), "  ", "  ", width))
 	})
 }
 
@@ -169,6 +169,6 @@ func (a *app) runExportResults(ctx context.Context, o exportResultsOptions) erro
 		if n == 0 {
 			what = "no results, the readiness report only"
 		}
-		fmt.Fprintf(w, "wrote %s: %s, results seq %d, %s\n", res.Dir, what, res.Manifest.Seq, humanBytes(res.Bytes()))
+		writeLines(w, wrapClauses(fmt.Sprintf("wrote %s: %s, results seq %d, %s", res.Dir, what, res.Manifest.Seq, humanBytes(res.Bytes())), "", "  ", width))
 	})
 }

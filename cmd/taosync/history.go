@@ -120,14 +120,6 @@ func shortCounts(c map[string]taosync.Counts) string {
 	})
 }
 
-// formatCounts shows per type counts as "test-taker +3 ~1 -2", as import
-// and export print them.
-func formatCounts(c map[string]taosync.Counts) string {
-	return joinCounts(c, func(n taosync.Counts) string {
-		return fmt.Sprintf(" +%d ~%d -%d", n.Created, n.Updated, n.Deleted)
-	})
-}
-
 // joinCounts joins "TYPE" + format(counts) for each type with a change, in
 // order of type, or says "no changes".
 func joinCounts(c map[string]taosync.Counts, format func(taosync.Counts) string) string {

@@ -114,7 +114,7 @@ func (a *app) importResults(ctx context.Context, cc *central.Central, dir string
 	for i, l := range lines {
 		plain[i] = l.Line
 		if d := written[l.BundleID]; d != "" {
-			fmt.Fprintf(a.stderr, "receipts for %s: %s\n", filepath.Base(l.Bundle), d)
+			writeLines(a.stderr, orBeneath("receipts for "+filepath.Base(l.Bundle)+":", d))
 		}
 	}
 	if err != nil {
@@ -185,11 +185,12 @@ func printImport(w io.Writer, lines []importer.Line) {
 			if l.Kind == "data" {
 				kind += map[bool]string{true: " full", false: " delta"}[l.Full]
 			}
-			fmt.Fprintf(w, "%-12s %s (%s seq %d): %s\n", l.Outcome, l.Bundle, kind, l.Seq, formatCounts(l.Counts))
+			fmt.Fprintf(w, "%-12s %s (%s seq %d)\n", l.Outcome, l.Bundle, kind, l.Seq)
+			writeLines(w, wrapClauses(shortCounts(l.Counts), "  ", "  ", width))
 		case importer.Refused:
 			fmt.Fprintf(w, "%-12s %s\n", l.Outcome, l.Reason)
 		default:
-			fmt.Fprintf(w, "%-12s %s: %s\n", l.Outcome, l.Bundle, l.Reason)
+			writeLines(w, orBeneath(fmt.Sprintf("%-12s %s:", l.Outcome, l.Bundle), l.Reason))
 		}
 	}
 }

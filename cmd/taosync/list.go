@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -59,25 +60,45 @@ func (a *app) runList(ctx context.Context, name string) error {
 	if err != nil || p.json {
 		return err
 	}
-	cols := listColumns[t]
-	return table(p, text, cols, func(m map[string]any) []any {
+	l := listings[t]
+	return detailTable(p, text, l.cols, func(m map[string]any) []any {
 		var row []any
-		for _, c := range cols {
+		for _, c := range l.cols {
 			row = append(row, cell(m[c]))
 		}
 		return row
-	})
+	}, func(m map[string]any) []string {
+		var parts []string
+		for _, c := range l.below {
+			if v, ok := m[c]; ok && v != nil && v != "" {
+				s := cell(v)
+				if c == "start" || c == "end" {
+					s = toSecond(s)
+				}
+				parts = append(parts, c+" "+s)
+			}
+		}
+		return wrapClauses(strings.Join(parts, ", "), "    ", "    ", width)
+	}, l.flex)
 }
 
-// listColumns are the columns the text listing shows per type; --json shows
+// listing is what the text listing of a type shows, in 80 columns: the
+// fields of its columns, the one (flex) cut short when the table is too
+// wide, and the fields (below) on a line under each row; --json shows
 // every field.
-var listColumns = map[taosync.Type][]string{
-	taosync.TestCenter:    {"id", "label", "org_id"},
-	taosync.Administrator: {"id", "login", "first_name", "last_name", "email", "test_centers"},
-	taosync.Proctor:       {"id", "login", "first_name", "last_name", "email", "test_centers"},
-	taosync.TestTaker:     {"id", "login", "first_name", "last_name", "email", "language"},
-	taosync.Eligibility:   {"id", "test_center", "delivery", "test_takers", "proctored"},
-	taosync.Delivery:      {"id", "label", "max_executions", "start", "end", "package"},
+type listing struct {
+	cols  []string
+	flex  int
+	below []string
+}
+
+var listings = map[taosync.Type]listing{
+	taosync.TestCenter:    {[]string{"id", "label", "org_id"}, 1, nil},
+	taosync.Administrator: {[]string{"id", "login", "first_name", "last_name", "test_centers"}, 1, []string{"email"}},
+	taosync.Proctor:       {[]string{"id", "login", "first_name", "last_name", "test_centers"}, 1, []string{"email"}},
+	taosync.TestTaker:     {[]string{"id", "login", "first_name", "last_name", "language"}, 1, []string{"email"}},
+	taosync.Eligibility:   {[]string{"id", "test_center", "delivery", "test_takers", "proctored"}, -1, nil},
+	taosync.Delivery:      {[]string{"id", "label", "max_executions", "package"}, 1, []string{"start", "end"}},
 }
 
 func cell(v any) string {

@@ -51,5 +51,7 @@ func (a *app) runPackage(ctx context.Context, delivery, out string) error {
 		return err
 	}
 	return a.printer().object(map[string]any{"delivery": delivery, "file": out, "sha256": ref.Hash, "size": ref.Size},
-		func(w io.Writer) { fmt.Fprintf(w, "wrote %s: %s, sha256 %s\n", out, humanBytes(ref.Size), ref.Hash) })
+		func(w io.Writer) {
+			writeLines(w, wrapClauses(fmt.Sprintf("wrote %s: %s, sha256 %s", out, humanBytes(ref.Size), ref.Hash), "", "  ", width))
+		})
 }

@@ -40,7 +40,8 @@ const width = 80
 // detailTable is table with, under each row, the detail lines that details
 // gives (already indented): what does not fit a column at 80 characters.
 // Column flex, if not -1, gives way: a cell too long for the table to fit
-// in 80 characters is cut short with "…" and shown whole under its row.
+// in 80 characters is cut short with "…" and shown whole under its row
+// (wrapped).
 func detailTable[T any](p *printer, items []T, header []string, row func(T) []any, details func(T) []string, flex int) error {
 	if p.json {
 		enc := json.NewEncoder(p.w)
@@ -88,7 +89,7 @@ func detailTable[T any](p *printer, items []T, header []string, row func(T) []an
 		if avail > 0 && utf8.RuneCountInString(r[flex]) > avail {
 			whole := r[flex]
 			r[flex] = string([]rune(whole)[:avail-1]) + "…"
-			lines[i+1] = append(lines[i+1], "    "+strings.ToLower(header[flex])+": "+whole)
+			lines[i+1] = append(lines[i+1], wrap(strings.ToLower(header[flex])+": "+whole, "    ", width)...)
 		}
 		if details != nil {
 			lines[i+1] = append(lines[i+1], details(items[i])...)
@@ -136,6 +137,16 @@ func plural(n int64, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// orBeneath is head and tail on one line if it fits in width, else tail
+// on the line beneath, indented and whole (a reason or a path, read as
+// one).
+func orBeneath(head, tail string) []string {
+	if utf8.RuneCountInString(head)+1+utf8.RuneCountInString(tail) <= width {
+		return []string{head + " " + tail}
+	}
+	return []string{head, "  " + tail}
 }
 
 // wrap cuts text into lines of at most width runes after indent, at spaces

@@ -41,6 +41,16 @@ func TestWrap(t *testing.T) {
 	}
 }
 
+func TestOrBeneath(t *testing.T) {
+	if got, want := orBeneath("skipped      b:", "already applied"), []string{"skipped      b: already applied"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("orBeneath of a short line = %q, want %q", got, want)
+	}
+	head := "not-for-this-home usb-stick/results-centre-1-000001-841dd639:"
+	if got, want := orBeneath(head, "sent from this home"), []string{head, "  sent from this home"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("orBeneath of 81 characters = %q, want %q", got, want)
+	}
+}
+
 func TestParseSince(t *testing.T) {
 	now := time.Date(2027, 5, 10, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {

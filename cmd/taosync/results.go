@@ -119,23 +119,35 @@ func (a *app) runResultsList(ctx context.Context, documents bool) error {
 		if err != nil {
 			return err
 		}
-		return table(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "DELIVERY", "TEST TAKER", "FINISHED", "PAYLOAD"},
+		return detailTable(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "FINISHED"},
 			func(e store.OutboxEntry) []any {
-				payload := "kept"
+				return []any{e.ID, shownState(e, send), e.Status, e.Revision, toSecond(e.FinishedAt)}
+			},
+			func(e store.OutboxEntry) []string {
+				d := executionDetail(e.Delivery, e.TestTaker)
 				if !e.Payload {
-					payload = "deleted"
+					d += ", payload deleted"
 				}
-				return []any{e.ID, shownState(e, send), e.Status, e.Revision, e.Delivery, e.TestTaker, orDash(e.FinishedAt), payload}
-			})
+				return wrapClauses(d, "    ", "    ", width)
+			}, 0)
 	}
 	entries, err := (&store.Central{DB: h.DB}).Executions(ctx)
 	if err != nil {
 		return err
 	}
-	return table(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "CLIENT", "DELIVERY", "TEST TAKER", "RECEIVED"},
+	return detailTable(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "CLIENT", "RECEIVED"},
 		func(e store.ExecutionEntry) []any {
-			return []any{e.ID, e.State, e.Status, e.Revision, e.Client, e.Delivery, e.TestTaker, toSecond(e.ReceivedAt)}
-		})
+			return []any{e.ID, e.State, e.Status, e.Revision, e.Client, toSecond(e.ReceivedAt)}
+		},
+		func(e store.ExecutionEntry) []string {
+			return wrapClauses(executionDetail(e.Delivery, e.TestTaker), "    ", "    ", width)
+		}, 0)
+}
+
+// executionDetail is the line under an execution in results list: what it
+// was taken for, and by whom.
+func executionDetail(delivery, testTaker string) string {
+	return "delivery " + delivery + ", test taker " + testTaker
 }
 
 // shownState is an execution's outbox state as a person reads it: a queued

@@ -100,8 +100,9 @@ func printVerify(w io.Writer, lines []verifyLine) {
 		if l.Kind == string(manifest.KindData) {
 			kind += map[bool]string{true: " full", false: " delta"}[l.Full]
 		}
-		fmt.Fprintf(w, "valid    %s: %s seq %d, %s to %s, %s, %s\n",
-			l.Bundle, kind, l.Seq, l.Sender, l.Recipient, plural(int64(l.Chunks), "chunk"), humanBytes(l.Bytes))
+		fmt.Fprintf(w, "valid    %s (%s seq %d)\n", l.Bundle, kind, l.Seq)
+		writeLines(w, wrapClauses(fmt.Sprintf("%s to %s, %s, %s", l.Sender, l.Recipient,
+			plural(int64(l.Chunks), "chunk"), humanBytes(l.Bytes)), "  ", "  ", width))
 	}
 }
 

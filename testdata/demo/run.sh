@@ -104,8 +104,10 @@ step "central: an operator account for the web view"
 password=demo-operator-password
 printf '%s\n' "$password" | central central operator add demo
 if [ -n "$serve" ]; then
-	step "the operator view: open http://127.0.0.1:8080/ui/ (operator demo, password $password); Ctrl-C stops"
+	step "the operator view: open http://127.0.0.1:8080/ui/; Ctrl-C stops"
+	echo "operator demo, password $password"
 	central serve --addr 127.0.0.1:8080
 else
-	step "the operator view of this central: make demo-serve, then open http://127.0.0.1:8080/ui/ (operator demo, password $password)"
+	step "the operator view of this central: make demo-serve, then"
+	echo "open http://127.0.0.1:8080/ui/ (operator demo, password $password)"
 fi
