@@ -93,8 +93,13 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if o.accessLog {
 		s.AccessLog = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	// The operator view beside the API: its cookies are Secure under TLS.
-	handler := ui.Mount(s.Handler(), ui.New(cc, server.NewLimiter(), o.tlsCert != "", a.log))
+	// The operator view beside the API: its cookies are Secure under TLS,
+	// and its requests are in the access log too.
+	view := ui.New(cc, server.NewLimiter(), o.tlsCert != "", a.log).Handler()
+	if s.AccessLog != nil {
+		view = server.LogRequests(view, s.AccessLog)
+	}
+	handler := ui.Mount(s.Handler(), view)
 	if o.metricsAddr != "" {
 		m := metrics.New(buildInfo(), central.States, cc.CountStates, a.log)
 		s.Observe = m

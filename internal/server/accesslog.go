@@ -29,8 +29,9 @@ func noteClient(r *http.Request, client string) {
 	}
 }
 
-// accessLog wraps h to log each request it serves on log.
-func accessLog(h http.Handler, log *slog.Logger) http.Handler {
+// LogRequests wraps h to log each request it serves on log: the access
+// log of the API (Handler), and of the operator view beside it.
+func LogRequests(h http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		note := &requestNote{}

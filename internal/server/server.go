@@ -117,7 +117,7 @@ func (s *Server) Handler() http.Handler {
 	if s.AccessLog == nil {
 		return mux
 	}
-	return accessLog(mux, s.AccessLog)
+	return LogRequests(mux, s.AccessLog)
 }
 
 // authed wraps a handler that needs the bearer token's client.

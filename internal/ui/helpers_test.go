@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -26,10 +27,20 @@ const (
 // setup starts central's server with the operator view mounted as serve
 // mounts it, and adds an operator.
 func setup(t *testing.T, secure bool) *testfixture.Fixture {
+	return setupLogged(t, secure, nil)
+}
+
+// setupLogged is setup with the view's requests logged on log, if not nil,
+// as serve's access log does.
+func setupLogged(t *testing.T, secure bool, log *slog.Logger) *testfixture.Fixture {
 	t.Helper()
 	f := testfixture.New(t)
 	u := ui.New(f.C, server.NewLimiter(), secure, f.Log)
-	f.Start(func(h http.Handler) http.Handler { return ui.Mount(h, u) })
+	view := u.Handler()
+	if log != nil {
+		view = server.LogRequests(view, log)
+	}
+	f.Start(func(h http.Handler) http.Handler { return ui.Mount(h, view) })
 	hash, err := password.Hash(secret)
 	if err != nil {
 		t.Fatal(err)

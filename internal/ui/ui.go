@@ -97,10 +97,10 @@ func New(c *central.Central, limit Limiter, secure bool, log *slog.Logger) *UI {
 }
 
 // Mount serves the view under Prefix beside api, which serves the rest.
-func Mount(api http.Handler, u *UI) http.Handler {
+func Mount(api, view http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
-	mux.Handle(Prefix, u.Handler())
+	mux.Handle(Prefix, view)
 	return mux
 }
 
@@ -287,9 +287,16 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(u.sessions) >= maxSessions {
-		u.mu.Unlock()
-		http.Error(w, "too many sessions; log out elsewhere or try again later", http.StatusServiceUnavailable)
-		return
+		// Full of live sessions (a script that drops its cookie makes
+		// one a login): the oldest goes, rather than every operator
+		// being locked out.
+		oldest := ""
+		for k, s := range u.sessions {
+			if oldest == "" || s.expires.Before(u.sessions[oldest].expires) {
+				oldest = k
+			}
+		}
+		delete(u.sessions, oldest)
 	}
 	u.sessions[id] = session{operator: name, csrf: random(), hash: hash, expires: now.Add(sessionTTL)}
 	u.mu.Unlock()

@@ -1,11 +1,13 @@
 package ui_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/taosync/taosync"
@@ -247,3 +249,33 @@ func TestPasswordResetEndsSessions(t *testing.T) {
 		t.Fatalf("the old password's session after a reset: status %d, want 303 to the login", resp.StatusCode)
 	}
 }
+
+// TestViewAccessLog: the view's requests are in the access log, by route,
+// and no password or session is.
+func TestViewAccessLog(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	f := setupLogged(t, false, log)
+	b := newBrowser(t, f)
+	if status := b.login(operator, secret); status != http.StatusSeeOther {
+		t.Fatalf("login: status %d", status)
+	}
+	mu.Lock()
+	got := buf.String()
+	mu.Unlock()
+	if !strings.Contains(got, "method=POST route=/ui/login") || !strings.Contains(got, "status=303") {
+		t.Errorf("the access log has no line of the login:\n%s", got)
+	}
+	if strings.Contains(got, secret) || strings.Contains(got, "taosync_session") {
+		t.Errorf("the access log shows a password or a session:\n%s", got)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
