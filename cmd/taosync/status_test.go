@@ -12,7 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -95,6 +97,44 @@ func TestStatusFlagsAnInvalidPackage(t *testing.T) {
 		!strings.Contains(out, "\n  - delivery d1: package invalid: ") {
 		t.Errorf("status does not list the problem:\n%s", out)
 	}
+
+	// The report a sync sends checks that each package's pieces are all
+	// there, and reads none whole: its items are status's to check. A
+	// piece gone is said.
+	cl, err := client.Open(context.Background(), k, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rep, err := cl.Report(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := packageStates(rep.Packages); got != "d1 ok, d2 ok" {
+		t.Errorf("the report's packages: %s, want d1 ok, d2 ok", got)
+	}
+	ref, err := store.DeliveryPackage(context.Background(), cl.Home.DB, "d2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	piece := ref.Snapshot.Chunks[0].Hash
+	if err := os.Remove(filepath.Join(k, "store", "chunks", piece[:2], piece)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err = cl.Report(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := packageStates(rep.Packages); got != "d1 ok, d2 corrupt" || rep.Ready {
+		t.Errorf("the report with a piece of d2 gone: %s, ready %v; want d1 ok, d2 corrupt, not ready", got, rep.Ready)
+	}
+}
+
+func packageStates(ps []taosync.PackageState) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Delivery+" "+p.State)
+	}
+	return strings.Join(out, ", ")
 }
 
 // brokenWebDeveloper is WebDeveloperTest1 with a mismatched tag in the

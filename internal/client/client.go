@@ -124,7 +124,7 @@ func (c *Client) ExportResults(ctx context.Context, out string, resend bool, tra
 		return nil, 0, err
 	}
 	state.Version, state.FreeDisk, state.Clock = Version, freeDisk(h.Dir), time.Now().UTC()
-	st, err := c.Status(ctx)
+	st, err := c.Report(ctx)
 	if err != nil {
 		return nil, 0, err
 	}

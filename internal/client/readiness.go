@@ -52,7 +52,17 @@ type Delivery struct {
 // against its hash, then as central checks a package before publishing it
 // (a central of an older version may have let through one that this
 // version refuses), and each delivery's window against now.
-func (c *Client) Status(ctx context.Context) (Status, error) {
+func (c *Client) Status(ctx context.Context) (Status, error) { return c.status(ctx, true) }
+
+// Report is Status for the report that goes to central with every pull,
+// after every apply and in every result bundle: each package is checked to
+// have all its pieces (each was checked against its hash when it came), not
+// read again whole, which on a sync would read every package twice.
+func (c *Client) Report(ctx context.Context) (Status, error) { return c.status(ctx, false) }
+
+// status is Status; deep reads every package whole, to check its hashes
+// and items.
+func (c *Client) status(ctx context.Context, deep bool) (Status, error) {
 	h, db := c.Home, c.Home.DB
 	s := Status{Entities: map[string]int64{}, Results: map[string]int64{}}
 	r := &s.Readiness
@@ -93,7 +103,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	}
 	s.Kept = unsent[taosync.StatusTerminated]
 	s.InProgress = unsent[taosync.StatusActive] + unsent[taosync.StatusPaused]
-	if s.Deliveries, err = c.deliveries(ctx, r.At); err != nil {
+	if s.Deliveries, err = c.deliveries(ctx, r.At, deep); err != nil {
 		return s, err
 	}
 	for _, d := range s.Deliveries {
@@ -168,9 +178,9 @@ func countBy(ctx context.Context, db *store.DB, query string, into map[string]in
 	return rows.Err()
 }
 
-// deliveries lists the deliveries held, checking each one's package, and
-// its window against now.
-func (c *Client) deliveries(ctx context.Context, now time.Time) ([]Delivery, error) {
+// deliveries lists the deliveries held, checking each one's package (deep:
+// read whole; else its pieces there), and its window against now.
+func (c *Client) deliveries(ctx context.Context, now time.Time, deep bool) ([]Delivery, error) {
 	db := c.Home.DB
 	rows, err := db.QueryContext(ctx, `SELECT id, COALESCE(label, ''), COALESCE(start, ''), COALESCE("end", '') FROM deliveries ORDER BY id`)
 	if err != nil {
@@ -199,6 +209,11 @@ func (c *Client) deliveries(ctx context.Context, now time.Time) ([]Delivery, err
 			out[i].Package = taosync.PackageMissing
 		case err != nil:
 			return nil, err
+		case !deep:
+			out[i].Package, out[i].sha256 = taosync.PackageOK, ref.Hash
+			if len(c.Local.Chunks.Missing(&ref.Snapshot)) > 0 {
+				out[i].Package, out[i].sha256 = taosync.PackageCorrupt, ""
+			}
 		case c.Local.Chunks.Verify(&ref.Snapshot) != nil:
 			out[i].Package = taosync.PackageCorrupt
 		default:

@@ -36,7 +36,7 @@ func (v versioned) CloseIdleConnections() {
 // next pull carries the report); a central older than the report endpoint
 // answers 404, which is no failure at all.
 func (s *Syncer) report(ctx context.Context) {
-	st, err := s.c.Status(ctx)
+	st, err := s.c.Report(ctx)
 	if err == nil {
 		var body []byte
 		body, err = json.Marshal(st.Readiness)

@@ -428,7 +428,7 @@ func (s *Syncer) Data(ctx context.Context, types []taosync.Type, full bool) ([]i
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.c.Status(ctx)
+	st, err := s.c.Report(ctx)
 	if err != nil {
 		return nil, err
 	}
