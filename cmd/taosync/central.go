@@ -17,6 +17,7 @@ import (
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/load"
 	"github.com/taosync/taosync/internal/qti"
 	"github.com/taosync/taosync/internal/server"
@@ -265,7 +266,7 @@ func (a *app) runPublish(ctx context.Context, o publishOptions, path string) err
 			return
 		}
 		writeLines(w, wrapClauses(fmt.Sprintf("published %s as delivery %s: test %s, %s, %s in %s (%d shared with the previous snapshot)",
-			filepath.Base(path), o.delivery, pkg.Test, plural(int64(pkg.Items), "item"), humanBytes(res.Size),
+			filepath.Base(path), o.delivery, pkg.Test, plural(int64(pkg.Items), "item"), human.Bytes(res.Size),
 			plural(int64(res.Chunks), "chunk"), res.Shared), "", "  ", width))
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -89,7 +90,7 @@ func (s *countingSource) Next() (taosync.Entity, int, error) {
 		s.c.show(false, func(elapsed time.Duration) string {
 			pct := ""
 			if s.size > 0 {
-				pct = fmt.Sprintf(" (%d%% of %s)", min(100, s.read.n*100/s.size), humanBytes(s.size))
+				pct = fmt.Sprintf(" (%d%% of %s)", min(100, s.read.n*100/s.size), human.Bytes(s.size))
 			}
 			return fmt.Sprintf("loading %s: %s%s%s", s.name, plural(s.rows, "row"), pct, perSecond(s.rows, elapsed, "rows"))
 		})

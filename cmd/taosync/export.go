@@ -10,6 +10,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/human"
 )
 
 func (a *app) exportCommand() *cobra.Command {
@@ -119,7 +120,7 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 		}
 		fmt.Fprintf(w, "wrote %s (data %s seq %d)\n", out.Bundle, kind, out.Seq)
 		writeLines(w, wrapClauses(fmt.Sprintf("for client %s, %s, %s, %s", o.client, plural(int64(out.Chunks), "chunk"),
-			humanBytes(out.Bytes), shortCounts(out.Counts)), "  ", "  ", width))
+			human.Bytes(out.Bytes), shortCounts(out.Counts)), "  ", "  ", width))
 	})
 }
 
@@ -169,6 +170,6 @@ func (a *app) runExportResults(ctx context.Context, o exportResultsOptions) erro
 		if n == 0 {
 			what = "no results, the readiness report only"
 		}
-		writeLines(w, wrapClauses(fmt.Sprintf("wrote %s: %s, results seq %d, %s", res.Dir, what, res.Manifest.Seq, humanBytes(res.Bytes())), "", "  ", width))
+		writeLines(w, wrapClauses(fmt.Sprintf("wrote %s: %s, results seq %d, %s", res.Dir, what, res.Manifest.Seq, human.Bytes(res.Bytes())), "", "  ", width))
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/human"
 )
 
 // exportAllReport is the JSON form of `export data --all`.
@@ -79,7 +80,7 @@ func writeClientExport(w io.Writer, e central.ClientExport) {
 		if e.Full {
 			kind = "full snapshot"
 		}
-		fmt.Fprintf(w, "wrote   %s: data %s seq %d, %s, %s\n", e.Bundle, kind, e.Seq, plural(int64(e.Chunks), "chunk"), humanBytes(e.Bytes))
+		fmt.Fprintf(w, "wrote   %s: data %s seq %d, %s, %s\n", e.Bundle, kind, e.Seq, plural(int64(e.Chunks), "chunk"), human.Bytes(e.Bytes))
 	case central.Current:
 		fmt.Fprintf(w, "current %s: nothing new since\n", e.Bundle)
 	case central.Revoked:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -66,7 +67,7 @@ func (a *app) runHistory(ctx context.Context, o historyOptions) error {
 				kind += map[bool]string{true: " full", false: " delta"}[e.Full]
 			}
 			return []any{e.At.Local().Format(time.DateTime), e.Direction, e.Transport, e.Peer, kind, e.Seq,
-				humanBytes(e.Bytes), e.Outcome}
+				human.Bytes(e.Bytes), e.Outcome}
 		},
 		func(e taosync.HistoryEntry) []string {
 			var lines []string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -52,6 +53,6 @@ func (a *app) runPackage(ctx context.Context, delivery, out string) error {
 	}
 	return a.printer().object(map[string]any{"delivery": delivery, "file": out, "sha256": ref.Hash, "size": ref.Size},
 		func(w io.Writer) {
-			writeLines(w, wrapClauses(fmt.Sprintf("wrote %s: %s, sha256 %s", out, humanBytes(ref.Size), ref.Hash), "", "  ", width))
+			writeLines(w, wrapClauses(fmt.Sprintf("wrote %s: %s, sha256 %s", out, human.Bytes(ref.Size), ref.Hash), "", "  ", width))
 		})
 }

@@ -114,22 +114,6 @@ func detailTable[T any](p *printer, items []T, header []string, row func(T) []an
 	return err
 }
 
-// humanBytes says a byte count for people: 512 B, 22.1 KiB, 3.4 MiB, 1.2 GiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, suffix := float64(n)/unit, "KiB"
-	for _, s := range []string{"MiB", "GiB", "TiB"} {
-		if v < unit {
-			break
-		}
-		v, suffix = v/unit, s
-	}
-	return fmt.Sprintf("%.1f %s", v, suffix)
-}
-
 // plural says "1 bundle", "2 bundles": n and the word, in the plural unless
 // n is 1 (the words used here all take an s).
 func plural(n int64, word string) string {

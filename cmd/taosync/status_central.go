@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -93,7 +94,7 @@ func writeClientStatus(w io.Writer, s store.ClientStatus, min string) {
 		}
 		free := "disk space unknown"
 		if r.FreeDisk >= 0 {
-			free = humanBytes(r.FreeDisk) + " free"
+			free = human.Bytes(r.FreeDisk) + " free"
 		}
 		field("centre", fmt.Sprintf("%s, taosync %s, data seq %d, %s pending, %s; reported %s by %s",
 			ready, r.Version, r.DataSeq, plural(r.Pending, "result"), free, r.At.Local().Format(time.DateTime), r.Via))

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync/bundle"
+	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -102,7 +103,7 @@ func printVerify(w io.Writer, lines []verifyLine) {
 		}
 		fmt.Fprintf(w, "valid    %s (%s seq %d)\n", l.Bundle, kind, l.Seq)
 		writeLines(w, wrapClauses(fmt.Sprintf("%s to %s, %s, %s", l.Sender, l.Recipient,
-			plural(int64(l.Chunks), "chunk"), humanBytes(l.Bytes)), "  ", "  ", width))
+			plural(int64(l.Chunks), "chunk"), human.Bytes(l.Bytes)), "  ", "  ", width))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -81,18 +82,7 @@ func humanBytes(n int64) string {
 	if n < 0 {
 		return "unknown"
 	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, suffix := float64(n)/unit, "KiB"
-	for _, s := range []string{"MiB", "GiB", "TiB"} {
-		if v < unit {
-			break
-		}
-		v, suffix = v/unit, s
-	}
-	return fmt.Sprintf("%.1f %s", v, suffix)
+	return human.Bytes(n)
 }
 
 // row is one centre on the centres page.
