@@ -254,15 +254,19 @@ func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, err
 }
 
 // stopped returns the error that stops an import when err, met while
-// applying b, is a disk of this machine failing (ioerr.Local: full, or
-// failing to write or read), not a fault of the bundle: b is not refused,
-// its transaction is rolled back, and the same import applies it once the
-// fault is cleared.
+// applying b, is this machine failing, not a fault of the bundle: a disk
+// failing (ioerr.Local: full, or failing to write or read), or the database
+// busy with another writer past the wait for it (ioerr.Busy). b is not
+// refused, its transaction is rolled back, and the same import applies it
+// once the fault is cleared.
 func stopped(b *bundle.Bundle, err error) error {
-	if !ioerr.Local(err) {
-		return nil
+	switch {
+	case ioerr.Local(err):
+		return fmt.Errorf("bundle %s not applied: a disk failed, not the bundle: %w", b.Name(), err)
+	case ioerr.Busy(err):
+		return fmt.Errorf("bundle %s not applied: the database was busy with another writer, not the bundle's fault: %w", b.Name(), err)
 	}
-	return fmt.Errorf("bundle %s not applied: a disk failed, not the bundle: %w", b.Name(), err)
+	return nil
 }
 
 // openOutcome says what a bundle that did not open is: not for this home,

@@ -20,7 +20,6 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/central"
-	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
@@ -466,11 +465,12 @@ func (s *Server) claim(w http.ResponseWriter, client, b string) (done func(), ok
 }
 
 // refusedForContent tells a refusal that the same bytes would meet again
-// from one that may pass later: a chunk still to come, a disk that was
-// full, a database busy with another writer, a request cut short.
+// from one that may pass later: a chunk still to come, a request cut
+// short. (A full disk or a busy database stops the import instead of
+// refusing the bundle: an error, answered 500.)
 func refusedForContent(err error) bool {
 	return err != nil && !errors.Is(err, bundle.ErrMissingChunk) && !errors.Is(err, bundle.ErrIncomplete) &&
-		!ioerr.Local(err) && !ioerr.Busy(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // answered answers a refusal or a failure; it returns false on no error.
