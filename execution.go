@@ -39,19 +39,3 @@ func (e *Execution) ContentHash() string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
-
-// Receipt statuses: how central took an execution revision.
-const (
-	ReceiptReceived  = "received"  // stored
-	ReceiptDuplicate = "duplicate" // already stored: the same content again
-	ReceiptConflict  = "conflict"  // stored aside: other content under the same id
-)
-
-// Receipt is central's signed word that it holds one execution revision.
-type Receipt struct {
-	Batch       uint64 `json:"batch"`
-	ID          string `json:"id"`
-	Revision    int64  `json:"revision"`
-	ContentHash string `json:"content_hash"`
-	Status      string `json:"status"`
-}

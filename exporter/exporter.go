@@ -9,12 +9,10 @@ package exporter
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"time"
 
 	"filippo.io/age"
@@ -24,87 +22,6 @@ import (
 	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
 )
-
-// Change says what a record does to the client.
-type Change int
-
-// Changes.
-const (
-	Unchanged Change = iota // the client holds it already (full snapshots only)
-	Created
-	Updated
-	Deleted
-)
-
-// Record is one entity as it goes to a client.
-type Record struct {
-	ID      string
-	Version int64
-	Data    []byte // the entity's JSON object; nil when Deleted
-	Change  Change
-}
-
-// Recipient is the client a data bundle is for, and the state its next
-// bundle applies on.
-type Recipient struct {
-	ID           string
-	Org          string
-	AgeRecipient string
-	SignKeyID    string
-	// Seq, Bundle and Hash name the last data bundle exported for it; Seq 0
-	// means none, and the next bundle is a full snapshot.
-	Seq    uint64
-	Bundle string
-	Hash   string
-	// NextSeq is the sequence number reserved for the bundle being
-	// written; numbers are never reused, so it may skip some.
-	NextSeq uint64
-	// Behind is set when no delta can follow safely: the client reported,
-	// after the last export, an older state than it (it lost bundles), or
-	// an export died after its bundle may have been written. The next
-	// bundle is a full snapshot.
-	Behind bool
-}
-
-// DataSource starts data exports.
-type DataSource interface {
-	BeginDataExport(ctx context.Context, client string) (DataExport, error)
-}
-
-// DataExport is one export in progress: a consistent view of the client's
-// scope, and the client's recorded state.
-type DataExport interface {
-	Recipient() Recipient
-	// Records calls fn with each record of type t the bundle carries: every
-	// entity in the client's scope (in a full snapshot), or those the
-	// client lacks or holds in an older version (in a delta), then every
-	// entity the client holds that was deleted or left its scope.
-	Records(ctx context.Context, t taosync.Type, full bool, fn func(Record) error) error
-	// Chunks calls fn with the content hash of each package chunk of the
-	// deliveries in scope that the client has not been sent (all of them
-	// when full), once each, package by package in the package's order (so
-	// that the client can hash each package as its chunks arrive), and
-	// Chunk reads one, checked against its hash.
-	Chunks(ctx context.Context, full bool, fn func(hash string) error) error
-	Chunk(hash string) ([]byte, error)
-	// Snapshot calls fn with the chunks, in order, of the full snapshot
-	// of type t that an earlier export for the client's organisation wrote
-	// and kept (Keep), and returns what they change for the client. ok is
-	// false, and fn is not called, unless one is kept of the data as it is
-	// now, in chunks of chunkRecords records of RecordFormat.
-	Snapshot(ctx context.Context, t taosync.Type, chunkRecords int, fn func(bundle.Compressed) error) (n taosync.Counts, ok bool, err error)
-	// Keep keeps the chunks of the full snapshot of type t that this
-	// export wrote, for Snapshot, if the export is committed.
-	Keep(ctx context.Context, t taosync.Type, chunkRecords int, chunks []bundle.Compressed) error
-	// Receipts calls fn with the receipts the client has not reported
-	// holding.
-	Receipts(ctx context.Context, fn func(taosync.Receipt) error) error
-	// Commit records the bundle as the client's state for types, calls
-	// publish, and makes the record durable only if publish succeeds.
-	Commit(ctx context.Context, res *bundle.Result, types []taosync.Type, chunks []string, h taosync.HistoryEntry, publish func() error) error
-	// Rollback abandons the export; it is a no-op after Commit.
-	Rollback() error
-}
 
 // DataOptions configure a data export.
 type DataOptions struct {
@@ -138,19 +55,11 @@ type DataResult struct {
 	Counts map[string]taosync.Counts
 }
 
-// RecordFormat is the form of the records AppendRecord writes. Snapshots
-// kept (DataExport.Keep) in another form are not sent again: a change to
-// AppendRecord changes it.
-const RecordFormat = 1
-
-// PackageSection is the blob section carrying package chunks.
-const PackageSection = "packages"
-
 // Stream names the data stream of a client.
 func Stream(client string) string { return "data/" + client }
 
 // Data writes one data bundle for a client into out.
-func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*DataResult, error) {
+func Data(ctx context.Context, src taosync.DataSource, out string, o DataOptions) (*DataResult, error) {
 	types := o.Types
 	if len(types) == 0 {
 		types = taosync.Types
@@ -168,7 +77,7 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 	if err != nil {
 		return nil, fmt.Errorf("client %s: age recipient: %w", rc.ID, err)
 	}
-	m := header(manifest.KindData, centralParty(o.Signer, o.AgeRecipient), rc.party(), Stream(rc.ID), rc.NextSeq, o.Now, o.Expiry)
+	m := header(manifest.KindData, centralParty(o.Signer, o.AgeRecipient), party(rc), Stream(rc.ID), rc.NextSeq, o.Now, o.Expiry)
 	m.Prev = rc.Hash
 	if !full {
 		m.Base = &manifest.Ref{Seq: rc.Seq, ID: rc.Bundle}
@@ -208,27 +117,27 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 			keep = append(keep, t)
 		}
 		var n taosync.Counts
-		err := ex.Records(ctx, t, full, func(r Record) error {
+		err := ex.Records(ctx, t, full, func(r taosync.Record) error {
 			switch r.Change {
-			case Created:
+			case taosync.Created:
 				n.Created++
-			case Updated:
+			case taosync.Updated:
 				n.Updated++
-			case Deleted:
+			case taosync.Deleted:
 				n.Deleted++
 				if full {
 					return nil // a full snapshot deletes what it lacks
 				}
 			}
-			line = AppendRecord(line[:0], r)
-			return w.Record(line, r.Change == Deleted)
+			line = taosync.AppendRecord(line[:0], r)
+			return w.Record(line, r.Change == taosync.Deleted)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("export %s: %w", t, err)
 		}
 		counts[string(t)] = n
 	}
-	if err := w.BeginRecords(ReceiptsSection); err != nil {
+	if err := w.BeginRecords(taosync.ReceiptsSection); err != nil {
 		return nil, err
 	}
 	if err := ex.Receipts(ctx, receiptWriter(w)); err != nil {
@@ -236,7 +145,7 @@ func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*Data
 	}
 	var chunks []string
 	if slices.Contains(types, taosync.Delivery) {
-		if err := w.BeginBlob(PackageSection); err != nil {
+		if err := w.BeginBlob(taosync.PackageSection); err != nil {
 			return nil, err
 		}
 		err := ex.Chunks(ctx, full, func(hash string) error {
@@ -304,45 +213,12 @@ func header(kind manifest.Kind, sender, recipient manifest.Party, stream string,
 	}
 }
 
-// appendString appends s as encoding/json writes it. An id of printable
-// ASCII without a quote, a backslash or one of the characters json escapes
-// for HTML (<, >, &), as ids mostly are, is written between quotes as is,
-// without json.Marshal's allocation; any other goes through json.Marshal.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
 // centralParty names central as a bundle's sender.
 func centralParty(signer minisign.PrivateKey, ageRecipient string) manifest.Party {
 	return manifest.Party{Role: "central", KeyID: signer.Public().IDString(), AgeRecipient: ageRecipient}
 }
 
 // party names the client as a bundle's recipient.
-func (r Recipient) party() manifest.Party {
+func party(r taosync.Recipient) manifest.Party {
 	return manifest.Party{Role: "client", Client: r.ID, Org: r.Org, KeyID: r.SignKeyID, AgeRecipient: r.AgeRecipient}
-}
-
-// AppendRecord appends the bundle form of a record: a JSON object with the
-// id, central's version, and either the entity's data or "deleted": true.
-// It is built by hand because it runs once per record of every export and
-// the entity's data is already JSON.
-func AppendRecord(b []byte, r Record) []byte {
-	b = append(b, `{"id":`...)
-	b = appendString(b, r.ID)
-	b = append(b, `,"v":`...)
-	b = strconv.AppendInt(b, r.Version, 10)
-	if r.Change == Deleted {
-		return append(b, `,"deleted":true}`...)
-	}
-	b = append(b, `,"data":`...)
-	b = append(b, r.Data...)
-	return append(b, '}')
 }

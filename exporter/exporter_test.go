@@ -143,7 +143,7 @@ func (f *fixture) open(client string, res *exporter.DataResult) decoded {
 			d.blobs = append(d.blobs, p.Chunk.ContentHash)
 			return nil
 		}
-		if p.Section.Name == exporter.ReceiptsSection {
+		if p.Section.Name == taosync.ReceiptsSection {
 			return nil
 		}
 		t := taosync.Type(p.Section.Name)
@@ -272,7 +272,7 @@ func TestTypeRestrictsTheBundle(t *testing.T) {
 	for _, s := range res.Manifest.Sections {
 		names = append(names, s.Name)
 	}
-	want := []string{"test-center", "test-taker", exporter.ReceiptsSection}
+	want := []string{"test-center", "test-taker", taosync.ReceiptsSection}
 	if !slices.Equal(names, want) {
 		t.Fatalf("sections %v, want %v", names, want)
 	}
@@ -520,7 +520,7 @@ func FuzzAppendRecordID(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, id string) {
 		want, _ := json.Marshal(id)
-		line := exporter.AppendRecord(nil, exporter.Record{ID: id, Version: 1, Change: exporter.Deleted})
+		line := taosync.AppendRecord(nil, taosync.Record{ID: id, Version: 1, Change: taosync.Deleted})
 		if got := string(line); got != `{"id":`+string(want)+`,"v":1,"deleted":true}` {
 			t.Fatalf("id %q written as %s, json.Marshal writes %s", id, got, want)
 		}

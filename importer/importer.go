@@ -12,30 +12,26 @@
 package importer
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sort"
 	"time"
-	"unicode/utf8"
 
 	"filippo.io/age"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/manifest"
 )
 
 // Errors of the stream checks, wrapped in a *bundle.Error naming the bundle.
+// taosync.ErrRollback is the third.
 var (
-	ErrRollback  = errors.New("rollback refused")
 	ErrNeedsBase = errors.New("bundle applies on a state this home does not hold")
 	ErrSeqReused = errors.New("sequence number already used by another bundle")
 )
@@ -43,7 +39,7 @@ var (
 // NeedsBaseError says which bundle must be applied first.
 type NeedsBaseError struct {
 	Need manifest.Ref
-	Have State
+	Have taosync.DataState
 }
 
 func (e *NeedsBaseError) Error() string {
@@ -56,69 +52,6 @@ func (e *NeedsBaseError) Error() string {
 }
 
 func (e *NeedsBaseError) Unwrap() error { return ErrNeedsBase }
-
-// State is the data state a client holds: the last data bundle applied.
-type State struct {
-	Seq    uint64
-	Bundle string
-	Hash   string
-}
-
-// StreamState is what the stream checks read: the data state, and the
-// bundles applied.
-type StreamState interface {
-	DataState(ctx context.Context) (State, error)
-	// Applied reports whether the bundle with this id was applied.
-	Applied(ctx context.Context, bundleID string) (bool, error)
-}
-
-// DataTarget is where data bundles are applied (a client's store).
-type DataTarget interface {
-	StreamState
-	// BeginApply starts applying a bundle; full says it is a full
-	// snapshot, whose types' contents it replaces; packageChunks are the
-	// content hashes of the package chunks it carries, in its order.
-	BeginApply(ctx context.Context, full bool, packageChunks []string) (DataApply, error)
-}
-
-// DataApply is one bundle being applied, in one transaction.
-type DataApply interface {
-	// StreamState reads the state inside the transaction, which holds the
-	// database's write lock: another import may have moved it since the
-	// checks made before the transaction began.
-	StreamState
-	// Upsert stores an entity and says whether it was created, updated or
-	// already held in that version.
-	Upsert(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error)
-	// Delete removes an entity and says whether it was there.
-	Delete(ctx context.Context, t taosync.Type, id string) (bool, error)
-	// Sweep deletes the entities of type t not upserted since the apply
-	// began (a full snapshot's types) and counts them; it is called once
-	// per type, after the type's records.
-	Sweep(ctx context.Context, t taosync.Type) (int64, error)
-	// Receipt applies one of central's receipts: the execution revision it
-	// names becomes acknowledged, and Receipt says whether it was not
-	// already. A receipt for an execution the client never had fails with
-	// ErrUnknownExecution.
-	Receipt(ctx context.Context, r taosync.Receipt) (bool, error)
-	// StoreChunk stores a package chunk by its content hash, which the
-	// caller has checked data against. Chunks are content-addressed
-	// files: storing one early is harmless if the transaction later rolls
-	// back. It is called concurrently, in any order.
-	StoreChunk(hash string, data []byte) error
-	// ChunkStored is told of each package chunk once StoreChunk has
-	// stored it, in the bundle's order, with the same checked data.
-	ChunkStored(ctx context.Context, hash string, data []byte) error
-	// CheckPackages checks that the package of every delivery upserted is
-	// complete and matches its hash.
-	CheckPackages(ctx context.Context) error
-	// Commit makes the chunks stored durable, records the bundle as
-	// applied with the new state and the history entry, and commits. It
-	// never moves the data sequence backwards: a data bundle whose seq is
-	// not above the state's fails with ErrRollback.
-	Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryEntry) error
-	Rollback() error
-}
 
 // Options configure an import.
 type Options struct {
@@ -206,7 +139,7 @@ func Open(dir string, trust bundle.Trust) ([]opened, error) {
 // sequence order.
 // It returns one line per bundle found; the error is set only when the
 // import could not run at all.
-func Data(ctx context.Context, dir string, t DataTarget, o Options) ([]Line, error) {
+func Data(ctx context.Context, dir string, t taosync.DataTarget, o Options) ([]Line, error) {
 	found, err := Open(dir, o.Trust)
 	if err != nil {
 		return nil, err
@@ -309,7 +242,7 @@ func addressedTo(dir string, self bundle.Self) bool {
 }
 
 // checkStream decides whether a data bundle applies on state s.
-func checkStream(b *bundle.Bundle, s State, applied bool) (skip bool, err error) {
+func checkStream(b *bundle.Bundle, s taosync.DataState, applied bool) (skip bool, err error) {
 	m := b.Manifest
 	fail := func(err error) (bool, error) { return false, &bundle.Error{Bundle: b.Name(), Err: err} }
 	switch {
@@ -319,73 +252,11 @@ func checkStream(b *bundle.Bundle, s State, applied bool) (skip bool, err error)
 		return fail(fmt.Errorf("%w: seq %d is bundle %s here, this is bundle %s; ask central for a full export (taosync export data --full)",
 			ErrSeqReused, m.Seq, s.Bundle, m.ID))
 	case m.Seq < s.Seq:
-		return fail(fmt.Errorf("%w: seq %d is older than the seq %d this client holds", ErrRollback, m.Seq, s.Seq))
+		return fail(fmt.Errorf("%w: seq %d is older than the seq %d this client holds", taosync.ErrRollback, m.Seq, s.Seq))
 	case m.Base != nil && (m.Base.Seq != s.Seq || m.Base.ID != s.Bundle):
 		return fail(&NeedsBaseError{Need: *m.Base, Have: s})
 	}
 	return false, nil
-}
-
-// record is a data record as a bundle carries it (exporter.AppendRecord).
-type record struct {
-	ID      string          `json:"id"`
-	V       int64           `json:"v"`
-	Data    json.RawMessage `json:"data"`
-	Deleted bool            `json:"deleted"`
-}
-
-// parseRecord reads one data record. The records exporter.AppendRecord
-// writes take a fast path that slices the line instead of decoding it
-// (the entity's data is stored as the JSON it is); anything else is
-// decoded in full. A record is valid with an id and either data or
-// "deleted": true.
-func parseRecord(line []byte) (record, bool) {
-	if r, ok := fastRecord(line); ok {
-		return r, true
-	}
-	var r record
-	if err := json.Unmarshal(line, &r); err != nil || r.ID == "" || (!r.Deleted && len(r.Data) == 0) || (r.Deleted && len(r.Data) > 0) {
-		return r, false
-	}
-	return r, true
-}
-
-// fastRecord parses {"id":"ID","v":N,"data":{...}} and
-// {"id":"ID","v":N,"deleted":true} where ID needs no unescaping.
-func fastRecord(line []byte) (record, bool) {
-	var r record
-	rest, ok := bytes.CutPrefix(line, []byte(`{"id":"`))
-	if !ok {
-		return r, false
-	}
-	end := bytes.IndexByte(rest, '"')
-	if end <= 0 || bytes.IndexByte(rest[:end], '\\') >= 0 || !utf8.Valid(rest[:end]) {
-		return r, false
-	}
-	r.ID = string(rest[:end])
-	if rest, ok = bytes.CutPrefix(rest[end+1:], []byte(`,"v":`)); !ok {
-		return r, false
-	}
-	i := 0
-	for i < len(rest) && i < 18 && rest[i] >= '0' && rest[i] <= '9' {
-		r.V = r.V*10 + int64(rest[i]-'0')
-		i++
-	}
-	if i == 0 {
-		return r, false
-	}
-	rest = rest[i:]
-	if bytes.Equal(rest, []byte(`,"deleted":true}`)) {
-		r.Deleted = true
-		return r, true
-	}
-	data, ok := bytes.CutPrefix(rest, []byte(`,"data":{`))
-	if !ok || len(data) < 2 || data[len(data)-1] != '}' || data[len(data)-2] != '}' {
-		return r, false
-	}
-	r.Data = rest[len(`,"data":`) : len(rest)-1]
-	// The signature vouches for the bytes; the store still gets valid JSON.
-	return r, json.Valid(r.Data)
 }
 
 // decodeRecords returns the decode step of a data bundle's Read: it parses
@@ -394,14 +265,14 @@ func fastRecord(line []byte) (record, bool) {
 // payloads (receipts, package chunks) are left to the callback.
 func decodeRecords(b *bundle.Bundle) func(bundle.Payload) (any, error) {
 	return func(p bundle.Payload) (any, error) {
-		if p.Section.Kind != manifest.Records || p.Section.Name == exporter.ReceiptsSection {
+		if p.Section.Kind != manifest.Records || p.Section.Name == taosync.ReceiptsSection {
 			return nil, nil
 		}
 		// At least a byte a record: a manifest cannot make this allocate
 		// more than the payload's size in records.
-		recs := make([]record, 0, min(p.Chunk.Records, int64(len(p.Data))))
+		recs := make([]taosync.Record, 0, min(p.Chunk.Records, int64(len(p.Data))))
 		err := jsonl.EachLine(p.Data, func(line []byte) error {
-			r, ok := parseRecord(line)
+			r, ok := taosync.ParseRecord(line)
 			if !ok {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad record in section %s", bundle.ErrMalformed, p.Section.Name)}
 			}
@@ -415,7 +286,7 @@ func decodeRecords(b *bundle.Bundle) func(bundle.Payload) (any, error) {
 // streamOutcome runs the stream checks of a data or receipt bundle against
 // s: it says Skipped for a bundle already applied, Refused with the error
 // for one that does not apply, and "" for one to apply.
-func streamOutcome(ctx context.Context, b *bundle.Bundle, s StreamState) (string, error) {
+func streamOutcome(ctx context.Context, b *bundle.Bundle, s taosync.StreamState) (string, error) {
 	state, err := s.DataState(ctx)
 	if err != nil {
 		return Refused, err
@@ -437,14 +308,14 @@ func streamOutcome(ctx context.Context, b *bundle.Bundle, s StreamState) (string
 	return "", nil
 }
 
-func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (map[string]taosync.Counts, string, error) {
+func applyData(ctx context.Context, b *bundle.Bundle, t taosync.DataTarget, o Options) (map[string]taosync.Counts, string, error) {
 	// Checked first without the write lock, so that a stick of bundles
 	// already applied takes none; checked again in the transaction.
 	if outcome, err := streamOutcome(ctx, b, t); outcome != "" {
 		return nil, outcome, err
 	}
 	for _, s := range b.Manifest.Sections {
-		if s.Kind == manifest.Records && s.Name != exporter.ReceiptsSection {
+		if s.Kind == manifest.Records && s.Name != taosync.ReceiptsSection {
 			if _, err := taosync.ParseType(s.Name); err != nil {
 				return nil, Refused, &bundle.Error{Bundle: b.Name(), Err: fmt.Errorf("%w: section %q", bundle.ErrMalformed, s.Name)}
 			}
@@ -498,13 +369,13 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 			}
 			return ap.ChunkStored(ctx, p.Chunk.ContentHash, p.Data)
 		}
-		if p.Section.Name == exporter.ReceiptsSection {
+		if p.Section.Name == taosync.ReceiptsSection {
 			return applyReceipts(ctx, b, p, ap, counts, o.Log)
 		}
 		typ := taosync.Type(p.Section.Name)
 		n := counts[p.Section.Name]
-		for _, r := range p.Decoded.([]record) {
-			if r.Deleted {
+		for _, r := range p.Decoded.([]taosync.Record) {
+			if r.Change == taosync.Deleted {
 				gone, err := ap.Delete(ctx, typ, r.ID)
 				if err != nil {
 					return err
@@ -514,12 +385,12 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 				}
 				continue
 			}
-			switch ch, err := ap.Upsert(ctx, typ, r.ID, r.V, r.Data); {
+			switch ch, err := ap.Upsert(ctx, typ, r.ID, r.Version, r.Data); {
 			case err != nil:
 				return err
-			case ch == exporter.Created:
+			case ch == taosync.Created:
 				n.Created++
-			case ch == exporter.Updated:
+			case ch == taosync.Updated:
 				n.Updated++
 			}
 		}
@@ -533,7 +404,7 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 	}
 	if b.Manifest.Kind == manifest.KindData && b.Manifest.Full() {
 		for _, s := range b.Manifest.Sections {
-			if s.Kind != manifest.Records || s.Name == exporter.ReceiptsSection {
+			if s.Kind != manifest.Records || s.Name == taosync.ReceiptsSection {
 				continue
 			}
 			n, err := ap.Sweep(ctx, taosync.Type(s.Name))
@@ -568,17 +439,17 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 // they acknowledge. A receipt bundle naming an execution this client never
 // had is refused; in a data bundle, such receipts are counted and skipped,
 // so that a client restored from an old backup still gets its data.
-func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap DataApply, counts map[string]taosync.Counts, log *slog.Logger) error {
-	n := counts[exporter.ReceiptsSection]
+func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap taosync.DataApply, counts map[string]taosync.Counts, log *slog.Logger) error {
+	n := counts[taosync.ReceiptsSection]
 	unknown := 0
 	err := jsonl.EachLine(p.Data, func(line []byte) error {
-		var r taosync.Receipt
-		if err := json.Unmarshal(line, &r); err != nil || r.ID == "" || r.Batch == 0 {
+		r, ok := taosync.ParseReceipt(line)
+		if !ok {
 			return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad receipt", bundle.ErrMalformed)}
 		}
 		acked, err := ap.Receipt(ctx, r)
 		switch {
-		case errors.Is(err, ErrUnknownExecution) && b.Manifest.Kind == manifest.KindData:
+		case errors.Is(err, taosync.ErrUnknownExecution) && b.Manifest.Kind == manifest.KindData:
 			unknown++
 			return nil
 		case err != nil:
@@ -591,6 +462,6 @@ func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap D
 	if unknown > 0 && log != nil {
 		log.Warn("receipts for executions this client does not have were skipped", "bundle", b.Name(), "count", unknown)
 	}
-	counts[exporter.ReceiptsSection] = n
+	counts[taosync.ReceiptsSection] = n
 	return err
 }

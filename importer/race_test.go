@@ -19,11 +19,11 @@ import (
 // makes before its transaction and the transaction itself, as a second
 // process would: other runs once, just before the transaction begins.
 type racingTarget struct {
-	importer.DataTarget
+	taosync.DataTarget
 	other func()
 }
 
-func (t *racingTarget) BeginApply(ctx context.Context, full bool, packageChunks []string) (importer.DataApply, error) {
+func (t *racingTarget) BeginApply(ctx context.Context, full bool, packageChunks []string) (taosync.DataApply, error) {
 	if t.other != nil {
 		t.other()
 		t.other = nil
@@ -51,7 +51,7 @@ func exportData(t *testing.T, f *testfixture.Fixture, name string, full bool) st
 	return out
 }
 
-func importInto(t *testing.T, cl *client.Client, dir string, target importer.DataTarget) []importer.Line {
+func importInto(t *testing.T, cl *client.Client, dir string, target taosync.DataTarget) []importer.Line {
 	t.Helper()
 	opts, err := cl.Options(context.Background(), "folder")
 	if err != nil {
@@ -81,7 +81,7 @@ func TestImportRaceNeverRollsBack(t *testing.T) {
 		}
 	}}
 	lines := importInto(t, cl, delta, race)
-	if len(lines) != 1 || lines[0].Outcome != importer.Refused || !errors.Is(lines[0].Err(), importer.ErrRollback) {
+	if len(lines) != 1 || lines[0].Outcome != importer.Refused || !errors.Is(lines[0].Err(), taosync.ErrRollback) {
 		t.Fatalf("the delta: %+v; want it refused as a rollback", lines)
 	}
 	s, err := cl.Local.DataState(f.Ctx)
@@ -140,7 +140,7 @@ func TestCommitNeverMovesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ap.Rollback()
-	if err := ap.Commit(f.Ctx, b, taosync.HistoryEntry{}); !errors.Is(err, importer.ErrRollback) {
+	if err := ap.Commit(f.Ctx, b, taosync.HistoryEntry{}); !errors.Is(err, taosync.ErrRollback) {
 		t.Fatalf("commit of seq 1 on seq 2: %v, want ErrRollback", err)
 	}
 }

@@ -23,19 +23,19 @@ import (
 	"github.com/taosync/taosync/manifest"
 )
 
-// forged is an exporter.ResultExport over a fixed list of executions, so
+// forged is an taosync.ResultExport over a fixed list of executions, so
 // that a client's key can sign a result bundle whose content no outbox
 // holds: executions the client does not have, a content hash that does not
 // match, another client's name.
 type forged struct {
 	seq uint64
-	xs  []exporter.OutgoingExecution
+	xs  []taosync.OutgoingExecution
 }
 
 func (f *forged) Seq() uint64                              { return f.seq }
 func (f *forged) Count() int64                             { return int64(len(f.xs)) }
 func (f *forged) Prev(ctx context.Context) (string, error) { return "", nil }
-func (f *forged) Each(ctx context.Context, fn func(exporter.OutgoingExecution) error) error {
+func (f *forged) Each(ctx context.Context, fn func(taosync.OutgoingExecution) error) error {
 	for _, x := range f.xs {
 		if err := fn(x); err != nil {
 			return err
@@ -49,21 +49,21 @@ func (f *forged) Commit(ctx context.Context, hash string, h taosync.HistoryEntry
 
 // outgoing is execution id of a client of org A (as testfixture.AddResults
 // hands them in) at revision 1, with its true content hash.
-func outgoing(id string) exporter.OutgoingExecution {
+func outgoing(id string) taosync.OutgoingExecution {
 	e := testfixture.Execution(id, "a1", "d1", "t1")
-	return exporter.OutgoingExecution{Execution: e, Revision: 1, ContentHash: e.ContentHash()}
+	return taosync.OutgoingExecution{Execution: e, Revision: 1, ContentHash: e.ContentHash()}
 }
 
 // signResults writes into a new folder a result bundle signed with cl's key,
 // claiming to come from client claim, addressed to the central cl trusts
 // (or to to, if set), and returns the folder holding it.
-func signResults(t *testing.T, cl *client.Client, claim string, to *manifest.Party, seq uint64, xs ...exporter.OutgoingExecution) string {
+func signResults(t *testing.T, cl *client.Client, claim string, to *manifest.Party, seq uint64, xs ...taosync.OutgoingExecution) string {
 	t.Helper()
 	return signResultsID(t, cl, claim, to, seq, bundle.NewID(), xs...)
 }
 
 // signResultsID is signResults with the bundle id given.
-func signResultsID(t *testing.T, cl *client.Client, claim string, to *manifest.Party, seq uint64, id string, xs ...exporter.OutgoingExecution) string {
+func signResultsID(t *testing.T, cl *client.Client, claim string, to *manifest.Party, seq uint64, id string, xs ...taosync.OutgoingExecution) string {
 	t.Helper()
 	ctx := context.Background()
 	signer, err := cl.Home.Signer()
@@ -198,7 +198,7 @@ func TestReceiptForUnknownExecution(t *testing.T) {
 
 	got := importOnClient(t, a, dir)
 	r := lineOfKind(t, got, "receipts")
-	if r.Outcome != importer.Refused || !errors.Is(r.Err(), importer.ErrUnknownExecution) {
+	if r.Outcome != importer.Refused || !errors.Is(r.Err(), taosync.ErrUnknownExecution) {
 		t.Fatalf("receipts naming ghost: outcome %s, error %v; want refused with ErrUnknownExecution", r.Outcome, r.Err())
 	}
 	if !strings.Contains(r.Reason, "ghost") {
@@ -365,7 +365,7 @@ func TestTamperedResultBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec := m.Section(exporter.ResultsSection)
+	sec := m.Section(taosync.ResultsSection)
 	if sec == nil || len(sec.Chunks) == 0 {
 		t.Fatalf("no chunk in %s", b)
 	}
@@ -442,7 +442,7 @@ func TestConflictKeptAside(t *testing.T) {
 	// The same content as A's x-2, sent by B: a duplicate, stored once.
 	dup := signResults(t, b, "cb", nil, 9, outgoing("x-2"))
 	lines, _ = importOnCentral(t, f.C, dup)
-	if l := lineOfKind(t, lines, "results"); l.Outcome != importer.Applied || l.Counts[exporter.ResultsSection].Created != 0 {
+	if l := lineOfKind(t, lines, "results"); l.Outcome != importer.Applied || l.Counts[taosync.ResultsSection].Created != 0 {
 		t.Errorf("B sending A's x-2 again: %+v", l)
 	}
 	if n := len(executions(t, f.C)); n != 3 {
@@ -455,7 +455,7 @@ func TestConflictKeptAside(t *testing.T) {
 func TestResultDocumentsStored(t *testing.T) {
 	f := testfixture.New(t)
 	a := f.Register("ca", "A")
-	xs := []exporter.OutgoingExecution{outgoing("x-1"), outgoing("x-2"), outgoing("x-3")}
+	xs := []taosync.OutgoingExecution{outgoing("x-1"), outgoing("x-2"), outgoing("x-3")}
 	xs[1].ResultXML = strings.Replace(xs[1].ResultXML, "<context/>", "<context sourcedId=\"é&amp;\u2028漢😀\"/>\t\r\n", 1)
 	// An active execution, without a document yet.
 	xs[2].Status, xs[2].FinishedAt, xs[2].ResultXML = taosync.StatusActive, "", ""

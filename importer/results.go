@@ -2,89 +2,27 @@ package importer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/internal/errmsg"
 	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/internal/results"
 	"github.com/taosync/taosync/manifest"
 )
 
-// ErrUnknownExecution refuses a receipt naming an execution this client
-// never had.
-var ErrUnknownExecution = errors.New("receipt for an execution this client does not have")
-
 // ErrBadExecution refuses a result bundle holding an execution whose content
 // does not match the hash it claims.
 var ErrBadExecution = errors.New("execution does not match its content hash")
 
-// Errors an ExecutionError wraps: the execution is invalid on its own (the
-// checks of `results add`, results.Check), or it names what the sending
-// client may not report on.
-var (
-	ErrInvalidExecution = errors.New("invalid execution")
-	ErrOutOfScope       = errors.New("execution outside the client's scope")
-)
-
-// ExecutionError refuses a result bundle for one of its executions, naming
-// it and the field to blame.
-type ExecutionError struct {
-	Err    error // ErrInvalidExecution or ErrOutOfScope
-	ID     string
-	Field  string
-	Reason string
-}
-
-func (e *ExecutionError) Error() string {
-	id := e.ID
-	// The id of an invalid execution may be anything: shown cut.
-	if len(id) > 64 {
-		id = strings.ToValidUTF8(id[:64], "") + "..."
-	}
-	return fmt.Sprintf("execution %q: %s: %s", id, e.Field, e.Reason)
-}
-
-func (e *ExecutionError) Unwrap() error { return e.Err }
-
-// ResultTarget is where central stores the results of its clients.
-type ResultTarget interface {
-	// BeginResults starts storing a bundle of the client's, with the state
-	// it carries: new receipt batches are numbered above the one up to
-	// which it says the client holds every receipt. A state naming numbers
-	// central never made for the client is refused.
-	BeginResults(ctx context.Context, client string, state exporter.ClientState) (ResultApply, error)
-}
-
-// ResultApply is one result bundle being stored, in one transaction.
-type ResultApply interface {
-	// Received returns the receipt batch of a bundle already stored.
-	Received(ctx context.Context, bundleID string) (batch uint64, ok bool, err error)
-	// Prepare is called with each chunk's execution revisions in the
-	// bundle reader's workers, concurrently and in any order, and Put gets
-	// what it returns: work that needs no order (compressing documents)
-	// runs there, beside the statements of the chunks before.
-	Prepare(xs []exporter.OutgoingExecution) any
-	// Put stores the execution revisions of one chunk, each once, and
-	// says how it took each, in order. An execution naming a test
-	// centre, test taker or delivery outside the client's scope, or a
-	// test taker not eligible for the delivery, fails it with an
-	// *ExecutionError wrapping ErrOutOfScope.
-	Put(ctx context.Context, xs []exporter.OutgoingExecution, prepared any, bundleID string) (statuses []string, err error)
-	// Commit records the bundle and the client's state and returns the
-	// receipt batch that answers the bundle.
-	Commit(ctx context.Context, b *bundle.Bundle, state exporter.ClientState, h taosync.HistoryEntry) (uint64, error)
-	Rollback() error
-}
-
 // resultChunk is a chunk's execution revisions, parsed and prepared in the
 // bundle reader's workers.
 type resultChunk struct {
-	xs       []exporter.OutgoingExecution
+	xs       []taosync.OutgoingExecution
 	prepared any
 }
 
@@ -98,7 +36,7 @@ type ResultLine struct {
 // Results imports every result bundle in dir on central. Each bundle is
 // stored in one transaction; a bundle already stored is answered with its
 // receipt batch again.
-func Results(ctx context.Context, dir string, t ResultTarget, o Options) ([]ResultLine, error) {
+func Results(ctx context.Context, dir string, t taosync.ResultTarget, o Options) ([]ResultLine, error) {
 	found, err := Open(dir, o.Trust)
 	if err != nil {
 		return nil, err
@@ -133,12 +71,23 @@ func Results(ctx context.Context, dir string, t ResultTarget, o Options) ([]Resu
 	return lines, nil
 }
 
-func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Options) (map[string]taosync.Counts, uint64, string, error) {
+// ParseClientState reads the client state a result bundle carries, and
+// checks it.
+func ParseClientState(raw []byte) (taosync.ClientState, error) {
+	var s taosync.ClientState
+	if err := json.Unmarshal(raw, &s); err != nil {
+		// The message may quote what the client sent, of any size.
+		return s, errors.New(errmsg.Short(err.Error()))
+	}
+	return s, s.Check()
+}
+
+func applyResults(ctx context.Context, b *bundle.Bundle, t taosync.ResultTarget, o Options) (map[string]taosync.Counts, uint64, string, error) {
 	m := b.Manifest
-	var state exporter.ClientState
+	var state taosync.ClientState
 	if len(m.State) > 0 {
 		var err error
-		if state, err = exporter.ParseClientState(m.State); err != nil {
+		if state, err = ParseClientState(m.State); err != nil {
 			return nil, 0, Refused, &bundle.Error{Bundle: b.Name(), Err: fmt.Errorf("%w: state: %v", bundle.ErrMalformed, err)}
 		}
 	}
@@ -165,9 +114,9 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	// The lines of a chunk are parsed, checked and prepared in Read's
 	// workers, while the executions of the chunks before are stored.
 	decode := func(p bundle.Payload) (any, error) {
-		var xs []exporter.OutgoingExecution
+		var xs []taosync.OutgoingExecution
 		err := jsonl.EachLine(p.Data, func(line []byte) error {
-			x, hash, ok := parseExecution(line)
+			x, hash, ok := taosync.ParseExecution(line)
 			if !ok {
 				return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad execution record", bundle.ErrMalformed)}
 			}
@@ -177,7 +126,7 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 			// Checked as `results add` checked it on the client: a bundle
 			// signed by a client is no proof that it went through that.
 			if invalid := results.Check(x.Execution); invalid != nil {
-				return &bundle.Error{Bundle: b.Name(), Err: &ExecutionError{Err: ErrInvalidExecution, ID: x.ID, Field: invalid.Field, Reason: invalid.Reason}}
+				return &bundle.Error{Bundle: b.Name(), Err: &taosync.ExecutionError{Err: taosync.ErrInvalidExecution, ID: x.ID, Field: invalid.Field, Reason: invalid.Reason}}
 			}
 			xs = append(xs, x)
 			return nil
@@ -187,10 +136,10 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 		}
 		return resultChunk{xs, ap.Prepare(xs)}, nil
 	}
-	err = b.ReadDecoded(ctx, o.Identity, []string{exporter.ResultsSection}, decode, func(p bundle.Payload) error {
+	err = b.ReadDecoded(ctx, o.Identity, []string{taosync.ResultsSection}, decode, func(p bundle.Payload) error {
 		c := p.Decoded.(resultChunk)
 		statuses, err := ap.Put(ctx, c.xs, c.prepared, m.ID)
-		if _, ok := errors.AsType[*ExecutionError](err); ok {
+		if _, ok := errors.AsType[*taosync.ExecutionError](err); ok {
 			err = &bundle.Error{Bundle: b.Name(), Err: err}
 		}
 		for _, status := range statuses {
@@ -206,7 +155,7 @@ func applyResults(ctx context.Context, b *bundle.Bundle, t ResultTarget, o Optio
 	if err != nil {
 		return nil, 0, Refused, err
 	}
-	counts := map[string]taosync.Counts{exporter.ResultsSection: n}
+	counts := map[string]taosync.Counts{taosync.ResultsSection: n}
 	if conflicts > 0 {
 		counts["conflicts"] = taosync.Counts{Created: conflicts}
 	}

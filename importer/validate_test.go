@@ -12,7 +12,6 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/testfixture"
 )
@@ -29,37 +28,37 @@ func TestInvalidExecutionRefused(t *testing.T) {
 		want   error
 		reason string
 	}{
-		{"another organisation's test centre", func(x *taosync.Execution) { x.TestCenter = "b1" }, importer.ErrOutOfScope,
+		{"another organisation's test centre", func(x *taosync.Execution) { x.TestCenter = "b1" }, taosync.ErrOutOfScope,
 			`execution "x-2": test_center: test-center "b1" is not in the scope of client ca (organisation A)`},
-		{"another organisation's test taker", func(x *taosync.Execution) { x.TestTaker = "t4" }, importer.ErrOutOfScope,
+		{"another organisation's test taker", func(x *taosync.Execution) { x.TestTaker = "t4" }, taosync.ErrOutOfScope,
 			`execution "x-2": test_taker: test-taker "t4" is not in the scope of client ca (organisation A)`},
 		{"another organisation's centre, taker and delivery", func(x *taosync.Execution) { x.TestCenter, x.TestTaker, x.Delivery = "b1", "t4", "d3" },
-			importer.ErrOutOfScope, `execution "x-2": delivery: delivery "d3" is not in the scope of client ca (organisation A)`},
-		{"unknown delivery", func(x *taosync.Execution) { x.Delivery = "d9" }, importer.ErrOutOfScope,
+			taosync.ErrOutOfScope, `execution "x-2": delivery: delivery "d3" is not in the scope of client ca (organisation A)`},
+		{"unknown delivery", func(x *taosync.Execution) { x.Delivery = "d9" }, taosync.ErrOutOfScope,
 			`execution "x-2": delivery: unknown delivery "d9"`},
-		{"unknown test centre", func(x *taosync.Execution) { x.TestCenter = "nowhere" }, importer.ErrOutOfScope,
+		{"unknown test centre", func(x *taosync.Execution) { x.TestCenter = "nowhere" }, taosync.ErrOutOfScope,
 			`execution "x-2": test_center: unknown test-center "nowhere"`},
 		// t3 is in A's scope (eligible for d2 at a2), d1 too, but no
 		// eligibility of A names t3 for d1 (B's does).
-		{"test taker not eligible for the delivery", func(x *taosync.Execution) { x.TestTaker = "t3" }, importer.ErrOutOfScope,
+		{"test taker not eligible for the delivery", func(x *taosync.Execution) { x.TestTaker = "t3" }, taosync.ErrOutOfScope,
 			`execution "x-2": test_taker: test-taker "t3" is not eligible for delivery "d1" in organisation A`},
-		{"bogus status", func(x *taosync.Execution) { x.Status = "bogus" }, importer.ErrInvalidExecution,
+		{"bogus status", func(x *taosync.Execution) { x.Status = "bogus" }, taosync.ErrInvalidExecution,
 			`execution "x-2": status: must be one of active, paused, finished, terminated, not "bogus"`},
-		{"started_at yesterday", func(x *taosync.Execution) { x.StartedAt = "yesterday" }, importer.ErrInvalidExecution,
+		{"started_at yesterday", func(x *taosync.Execution) { x.StartedAt = "yesterday" }, taosync.ErrInvalidExecution,
 			`execution "x-2": started_at: not an RFC 3339 time (like 2025-06-12T09:30:00Z): "yesterday"`},
-		{"finished before started", func(x *taosync.Execution) { x.FinishedAt = "2025-06-12T09:00:00Z" }, importer.ErrInvalidExecution,
+		{"finished before started", func(x *taosync.Execution) { x.FinishedAt = "2025-06-12T09:00:00Z" }, taosync.ErrInvalidExecution,
 			`execution "x-2": finished_at: 2025-06-12T09:00:00Z is before started_at 2025-06-12T09:30:00Z`},
-		{"active with finished_at", func(x *taosync.Execution) { x.Status = taosync.StatusActive }, importer.ErrInvalidExecution,
+		{"active with finished_at", func(x *taosync.Execution) { x.Status = taosync.StatusActive }, taosync.ErrInvalidExecution,
 			`execution "x-2": finished_at: must be empty while status is active`},
-		{"result not XML", func(x *taosync.Execution) { x.ResultXML = "all correct, 10 of 10" }, importer.ErrInvalidExecution,
+		{"result not XML", func(x *taosync.Execution) { x.ResultXML = "all correct, 10 of 10" }, taosync.ErrInvalidExecution,
 			`execution "x-2": result_xml: text before the root element`},
 		{"result of a bad item", func(x *taosync.Execution) {
 			x.ResultXML = strings.Replace(x.ResultXML, "/></assessmentResult>", `/><itemResult identifier="i1" datestamp="d" sessionStatus="done"/></assessmentResult>`, 1)
-		}, importer.ErrInvalidExecution,
+		}, taosync.ErrInvalidExecution,
 			`execution "x-2": result_xml: itemResult "i1": sessionStatus "done" is not one of final, initial, pendingResponseProcessing, pendingSubmission`},
-		{"finished without a result", func(x *taosync.Execution) { x.ResultXML = "" }, importer.ErrInvalidExecution,
+		{"finished without a result", func(x *taosync.Execution) { x.ResultXML = "" }, taosync.ErrInvalidExecution,
 			`execution "x-2": result_xml: required when status is finished`},
-		{"id with a control character", func(x *taosync.Execution) { x.ID = "x-2\n" }, importer.ErrInvalidExecution,
+		{"id with a control character", func(x *taosync.Execution) { x.ID = "x-2\n" }, taosync.ErrInvalidExecution,
 			`execution "x-2\n": id: contains a control character (U+000A)`},
 	}
 	for _, tt := range tests {
@@ -72,9 +71,9 @@ func TestInvalidExecutionRefused(t *testing.T) {
 			bad.ContentHash = bad.Execution.ContentHash()
 			dir := signResults(t, a, "ca", nil, 1, outgoing("x-1"), bad, outgoing("x-3"))
 			l := checkRefusedOnCentral(t, f, dir, tt.want)
-			var ee *importer.ExecutionError
+			var ee *taosync.ExecutionError
 			if !errors.As(l.Err(), &ee) {
-				t.Fatalf("error %v is not an *importer.ExecutionError", l.Err())
+				t.Fatalf("error %v is not an *taosync.ExecutionError", l.Err())
 			}
 			if want := "bundle " + l.Bundle[strings.LastIndex(l.Bundle, "/")+1:] + ": " + tt.reason; l.Reason != want {
 				t.Errorf("reason\n %s\nwant\n %s", l.Reason, want)
@@ -92,7 +91,7 @@ func TestExecutionIdOfAnotherOrganisation(t *testing.T) {
 	f := testfixture.New(t)
 	a := f.Register("ca", "A")
 	b := f.Register("cb", "B")
-	at := func(id string, rev int64, center, taker, started string) exporter.OutgoingExecution {
+	at := func(id string, rev int64, center, taker, started string) taosync.OutgoingExecution {
 		x := outgoing(id)
 		x.TestCenter, x.TestTaker, x.StartedAt, x.Revision = center, taker, started, rev
 		x.ContentHash = x.Execution.ContentHash()
@@ -105,7 +104,7 @@ func TestExecutionIdOfAnotherOrganisation(t *testing.T) {
 		if l.Outcome != importer.Applied || written[l.BundleID] == "" {
 			t.Fatalf("%s: %+v, receipts %v", who, l, written)
 		}
-		if got := l.Counts[exporter.ResultsSection].Created; got != wantReceived {
+		if got := l.Counts[taosync.ResultsSection].Created; got != wantReceived {
 			t.Errorf("%s: %d received, want %d", who, got, wantReceived)
 		}
 		if got := l.Counts["conflicts"].Created; got != wantConflicts {
@@ -128,7 +127,7 @@ func TestExecutionIdOfAnotherOrganisation(t *testing.T) {
 	// A sending B's x-1 as B sent it, to claim it: refused, nothing stored.
 	before := executions(t, f.C)
 	lines, written := importOnCentral(t, f.C, signResults(t, a, "ca", nil, 3, at("x-1", 2, "b1", "t4", "2025-06-12T09:31:00Z")))
-	if l := lineOfKind(t, lines, "results"); l.Outcome != importer.Refused || !errors.Is(l.Err(), importer.ErrOutOfScope) || len(written) != 0 {
+	if l := lineOfKind(t, lines, "results"); l.Outcome != importer.Refused || !errors.Is(l.Err(), taosync.ErrOutOfScope) || len(written) != 0 {
 		t.Fatalf("A claiming B's x-1: %+v, receipts %v", l, written)
 	}
 	if after := executions(t, f.C); !reflect.DeepEqual(after, before) {
@@ -212,7 +211,7 @@ func TestBundleIdOfAnotherClient(t *testing.T) {
 	if l.Outcome != importer.Applied || written[l.BundleID] == "" {
 		t.Fatalf("A's genuine bundle after B's of the same id: %+v, receipts %v", l, written)
 	}
-	if got := l.Counts[exporter.ResultsSection].Created; got != 2 {
+	if got := l.Counts[taosync.ResultsSection].Created; got != 2 {
 		t.Errorf("A's bundle: %d received, want 2", got)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/taosync/taosync"
-	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/internal/jsonl"
 	"github.com/taosync/taosync/internal/sample"
 )
@@ -210,7 +209,7 @@ func (b *bench) records(ctx context.Context) (*pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := recordCount(m, exporter.ReceiptsSection)
+	n := recordCount(m, taosync.ReceiptsSection)
 
 	// Baseline: the same records, decrypted back out of the bundle, as one
 	// JSON Lines stream through zstd and age.
@@ -220,7 +219,7 @@ func (b *bench) records(ctx context.Context) (*pair, error) {
 		return nil, err
 	}
 	var rows [][]any
-	err = decryptRecords(full.Bundle, p.clientKeys.AgeIdentityFile, exporter.ReceiptsSection, func(section string, payload []byte) error {
+	err = decryptRecords(full.Bundle, p.clientKeys.AgeIdentityFile, taosync.ReceiptsSection, func(section string, payload []byte) error {
 		if _, err := w.Write(payload); err != nil {
 			return err
 		}
@@ -267,7 +266,7 @@ func (b *bench) records(ctx context.Context) (*pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n2 := recordCount(m2, exporter.ReceiptsSection); !full2.Full || n2 != n {
+	if n2 := recordCount(m2, taosync.ReceiptsSection); !full2.Full || n2 != n {
 		return nil, fmt.Errorf("the export for %s holds %d records (full: %v), the first %d", second, n2, full2.Full, n)
 	}
 	b.rep.add(Figure{ID: "1", Name: fmt.Sprintf("export data, full snapshot, as above, for a second client of the organisation: %s records (the snapshot kept by the first export, encrypted for it)", count(n)),

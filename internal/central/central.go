@@ -239,7 +239,7 @@ func (c *Central) receiptBundle(ctx context.Context, dir, client string, batch u
 	m := res.Manifest
 	err = store.AddHistory(ctx, c.Home.DB, taosync.HistoryEntry{Direction: "out", Transport: transport, Peer: client,
 		BundleID: m.ID, Bundle: filepath.Base(res.Dir), Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq,
-		Counts: map[string]taosync.Counts{exporter.ReceiptsSection: {Created: m.Section(exporter.ReceiptsSection).Records}},
+		Counts: map[string]taosync.Counts{taosync.ReceiptsSection: {Created: m.Section(taosync.ReceiptsSection).Records}},
 		Bytes:  res.Bytes(), Outcome: taosync.OutcomeOK})
 	return res.Dir, err
 }

@@ -199,7 +199,7 @@ type PullRequest struct {
 // check refuses a pull request out of shape, and returns the types it
 // names.
 func (req PullRequest) check() ([]taosync.Type, error) {
-	if err := (exporter.ClientState{DataSeq: req.DataSeq, DataBundle: req.DataBundle}).Check(); err != nil {
+	if err := (taosync.ClientState{DataSeq: req.DataSeq, DataBundle: req.DataBundle}).Check(); err != nil {
 		return nil, err
 	}
 	var types []taosync.Type

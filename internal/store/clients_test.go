@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -69,7 +69,7 @@ func TestReportBounds(t *testing.T) {
 		if !tc.ok && after != before {
 			t.Errorf("report %d, %d refused, but the client changed: %+v, was %+v", tc.data, tc.receipts, after, before)
 		}
-		state := exporter.ClientState{DataSeq: tc.data, ReceiptSeq: tc.receipts}
+		state := taosync.ClientState{DataSeq: tc.data, ReceiptSeq: tc.receipts}
 		a, err := c.BeginResults(ctx, "ca", state)
 		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, store.ErrOutOfRange)) {
 			t.Errorf("result state %d, %d: %v, want ok %v", tc.data, tc.receipts, err, tc.ok)

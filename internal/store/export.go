@@ -12,12 +12,11 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/exporter"
 )
 
 // BeginDataExport starts a data export for a client: one transaction, in
 // which its scope is its organisation's, by its registration only.
-func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.DataExport, error) {
+func (c *Central) BeginDataExport(ctx context.Context, client string) (taosync.DataExport, error) {
 	// The sequence number is reserved in a transaction of its own, so that
 	// it is never handed out twice, even when an export dies between
 	// writing its bundle and recording it: see docs/operations.md. It is
@@ -46,7 +45,7 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.
 		e.clearPending()
 		return nil, err
 	}
-	fail := func(err error) (exporter.DataExport, error) {
+	fail := func(err error) (taosync.DataExport, error) {
 		e.Rollback()
 		return nil, err
 	}
@@ -90,8 +89,8 @@ type dataExport struct {
 	versions map[taosync.Type][]int64
 }
 
-func (c Client) recipient() exporter.Recipient {
-	return exporter.Recipient{
+func (c Client) recipient() taosync.Recipient {
+	return taosync.Recipient{
 		ID: c.ID, Org: c.Org, AgeRecipient: c.AgeRecipient, SignKeyID: c.KeyID,
 		Seq: c.DataSeq, Bundle: c.DataBundle, Hash: c.DataHash, Behind: c.behind(),
 	}
@@ -109,7 +108,7 @@ func (c Client) behind() bool {
 	return err1 == nil && err2 == nil && acked.After(exported)
 }
 
-func (e *dataExport) Recipient() exporter.Recipient {
+func (e *dataExport) Recipient() taosync.Recipient {
 	r := e.client.recipient()
 	r.NextSeq = e.seq
 	r.Behind = r.Behind || e.died
@@ -125,7 +124,7 @@ func (e *dataExport) Receipts(ctx context.Context, fn func(taosync.Receipt) erro
 // Records gives the entities of type t in the client's scope, in id order,
 // each marked against what the client holds, then those it holds that have
 // left the scope, as deletions. A delta leaves out those it holds already.
-func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn func(exporter.Record) error) error {
+func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn func(taosync.Record) error) error {
 	rows, err := e.tx.QueryContext(ctx, `SELECT s.id, e.version, e.data
 		FROM scopes s JOIN entities e ON e.type = s.type AND e.id = s.id
 		WHERE s.org = ?1 AND s.type = ?2 AND e.deleted = 0 ORDER BY s.id`, e.client.Org, string(t))
@@ -138,7 +137,7 @@ func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn 
 	var versions []int64
 	var data sql.RawBytes
 	for rows.Next() {
-		var r exporter.Record
+		var r taosync.Record
 		if err := rows.Scan(&r.ID, &r.Version, &data); err != nil {
 			return err
 		}
@@ -146,7 +145,7 @@ func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn 
 		if full {
 			versions = append(versions, r.Version)
 		}
-		if r.Change = m.mark(r.ID, r.Version); r.Change == exporter.Unchanged && !full {
+		if r.Change = m.mark(r.ID, r.Version); r.Change == taosync.Unchanged && !full {
 			continue
 		}
 		r.Data = data
@@ -162,7 +161,7 @@ func (e *dataExport) Records(ctx context.Context, t taosync.Type, full bool, fn 
 		e.versions[t] = versions
 	}
 	for _, id := range m.left() {
-		if err := fn(exporter.Record{ID: id, Change: exporter.Deleted}); err != nil {
+		if err := fn(taosync.Record{ID: id, Change: taosync.Deleted}); err != nil {
 			return err
 		}
 	}
@@ -179,20 +178,20 @@ type marker struct {
 
 // mark says what the entity id at version is to the client; ids come in
 // order.
-func (m *marker) mark(id string, version int64) exporter.Change {
+func (m *marker) mark(id string, version int64) taosync.Change {
 	for m.i < len(m.h.ids) && m.h.ids[m.i] < id {
 		m.gone = append(m.gone, m.h.ids[m.i])
 		m.i++
 	}
 	switch {
 	case m.i == len(m.h.ids) || m.h.ids[m.i] != id:
-		return exporter.Created
+		return taosync.Created
 	case version > m.h.version:
 		m.i++
-		return exporter.Updated
+		return taosync.Updated
 	default:
 		m.i++
-		return exporter.Unchanged
+		return taosync.Unchanged
 	}
 }
 
@@ -211,7 +210,7 @@ func (e *dataExport) Snapshot(ctx context.Context, t taosync.Type, chunkRecords 
 	var packed []byte
 	err := e.tx.QueryRowContext(ctx, `SELECT ids, versions FROM snapshots
 		WHERE org = ? AND type = ? AND version = ? AND chunk_records = ? AND format = ?`,
-		e.client.Org, string(t), e.version, chunkRecords, exporter.RecordFormat).Scan(&idList, &packed)
+		e.client.Org, string(t), e.version, chunkRecords, taosync.RecordFormat).Scan(&idList, &packed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return n, false, nil
 	}
@@ -230,9 +229,9 @@ func (e *dataExport) Snapshot(ctx context.Context, t taosync.Type, chunkRecords 
 		}
 		packed = packed[k:]
 		switch m.mark(id, int64(v)) {
-		case exporter.Created:
+		case taosync.Created:
 			n.Created++
-		case exporter.Updated:
+		case taosync.Updated:
 			n.Updated++
 		}
 	}
@@ -285,7 +284,7 @@ func (e *dataExport) Keep(ctx context.Context, t taosync.Type, chunkRecords int,
 	_, err := e.tx.ExecContext(ctx, `INSERT INTO snapshots (org, type, version, chunk_records, format, ids, versions)
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, type) DO UPDATE SET version = excluded.version,
 		chunk_records = excluded.chunk_records, format = excluded.format, ids = excluded.ids, versions = excluded.versions`,
-		e.client.Org, string(t), e.version, chunkRecords, exporter.RecordFormat, strings.Join(ids, "\n"), packed)
+		e.client.Org, string(t), e.version, chunkRecords, taosync.RecordFormat, strings.Join(ids, "\n"), packed)
 	if err != nil {
 		return err
 	}

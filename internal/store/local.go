@@ -10,8 +10,6 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/exporter"
-	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
@@ -26,7 +24,7 @@ type Local struct {
 }
 
 // DataState returns the last data bundle applied.
-func (l *Local) DataState(ctx context.Context) (importer.State, error) {
+func (l *Local) DataState(ctx context.Context) (taosync.DataState, error) {
 	return dataState(ctx, l.DB)
 }
 
@@ -35,8 +33,8 @@ func (l *Local) Applied(ctx context.Context, bundleID string) (bool, error) {
 	return applied(ctx, l.DB, bundleID)
 }
 
-func dataState(ctx context.Context, q Querier) (importer.State, error) {
-	var s importer.State
+func dataState(ctx context.Context, q Querier) (taosync.DataState, error) {
+	var s taosync.DataState
 	seq, err := Meta(ctx, q, "data_seq")
 	if errors.Is(err, ErrNotFound) {
 		return s, nil
@@ -68,7 +66,7 @@ func applied(ctx context.Context, q Querier, bundleID string) (bool, error) {
 // already held in their version then cost no statement at all, the others
 // one (an insert or an update), and what the snapshot lacks is known without
 // a statement per record.
-func (l *Local) BeginApply(ctx context.Context, full bool, packageChunks []string) (importer.DataApply, error) {
+func (l *Local) BeginApply(ctx context.Context, full bool, packageChunks []string) (taosync.DataApply, error) {
 	tx, err := l.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -146,7 +144,7 @@ func (a *apply) heldVersion(ctx context.Context, t taosync.Type, id string) (int
 }
 
 // DataState reads the data state inside the transaction.
-func (a *apply) DataState(ctx context.Context) (importer.State, error) {
+func (a *apply) DataState(ctx context.Context) (taosync.DataState, error) {
 	return dataState(ctx, a.tx)
 }
 
@@ -155,12 +153,12 @@ func (a *apply) Applied(ctx context.Context, bundleID string) (bool, error) {
 	return applied(ctx, a.tx, bundleID)
 }
 
-func (a *apply) Upsert(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error) {
+func (a *apply) Upsert(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (taosync.Change, error) {
 	change, err := a.write(rowContext(ctx), t, id, version, data) // the importer checks cancellation between chunks
 	if err != nil {
 		return 0, err
 	}
-	if t == taosync.Delivery && change != exporter.Unchanged {
+	if t == taosync.Delivery && change != taosync.Unchanged {
 		a.deliveries = append(a.deliveries, id)
 	}
 	return change, nil
@@ -170,7 +168,7 @@ func (a *apply) Upsert(ctx context.Context, t taosync.Type, id string, version i
 // snapshot, the versions held are not known: the update is tried first (a
 // delta's records are mostly changes), then the insert; each says by the
 // rows it changed whether it applied, so that no record costs a query.
-func (a *apply) write(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (exporter.Change, error) {
+func (a *apply) write(ctx context.Context, t taosync.Type, id string, version int64, data []byte) (taosync.Change, error) {
 	if a.held != nil {
 		have, ok, err := a.heldVersion(ctx, t, id)
 		switch {
@@ -178,21 +176,21 @@ func (a *apply) write(ctx context.Context, t taosync.Type, id string, version in
 			return 0, err
 		case !ok:
 			_, err = changed(ctx, a.ins, string(t), id, data, version)
-			return exporter.Created, err
+			return taosync.Created, err
 		case have == version:
-			return exporter.Unchanged, nil
+			return taosync.Unchanged, nil
 		}
 		_, err = changed(ctx, a.upd, data, version, string(t), id, version)
-		return exporter.Updated, err
+		return taosync.Updated, err
 	}
 	if n, err := changed(ctx, a.upd, data, version, string(t), id, version); err != nil || n > 0 {
-		return exporter.Updated, err
+		return taosync.Updated, err
 	}
 	n, err := changed(ctx, a.add, string(t), id, data, version)
 	if err != nil || n > 0 {
-		return exporter.Created, err
+		return taosync.Created, err
 	}
-	return exporter.Unchanged, nil
+	return taosync.Unchanged, nil
 }
 
 // changed runs a prepared statement and returns the number of rows it changed.
@@ -246,7 +244,7 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 	var rev int64
 	err := a.tx.QueryRowContext(ctx, "SELECT content_hash, revision FROM outbox WHERE id = ?", r.ID).Scan(&hash, &rev)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, fmt.Errorf("%w: %s", importer.ErrUnknownExecution, r.ID)
+		return false, fmt.Errorf("%w: %s", taosync.ErrUnknownExecution, r.ID)
 	}
 	if err != nil {
 		return false, err
@@ -327,7 +325,7 @@ func (a *apply) Commit(ctx context.Context, b *bundle.Bundle, h taosync.HistoryE
 			return err
 		}
 		if m.Seq <= s.Seq {
-			return &bundle.Error{Bundle: b.Name(), Err: fmt.Errorf("%w: seq %d is not above the seq %d this client holds", importer.ErrRollback, m.Seq, s.Seq)}
+			return &bundle.Error{Bundle: b.Name(), Err: fmt.Errorf("%w: seq %d is not above the seq %d this client holds", taosync.ErrRollback, m.Seq, s.Seq)}
 		}
 		for k, v := range map[string]string{
 			"data_seq": strconv.FormatUint(m.Seq, 10), "data_bundle": m.ID, "data_hash": b.Hash,

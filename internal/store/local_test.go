@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync"
-	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -22,10 +21,10 @@ func TestApplyChanges(t *testing.T) {
 	type step struct {
 		id      string
 		version int64
-		want    exporter.Change
+		want    taosync.Change
 	}
-	first := []step{{"same", 1, exporter.Unchanged}, {"older", 2, exporter.Updated}, {"new", 3, exporter.Created}}
-	again := []step{{"older", 2, exporter.Unchanged}, {"new", 3, exporter.Unchanged}, {"new", 4, exporter.Updated}}
+	first := []step{{"same", 1, taosync.Unchanged}, {"older", 2, taosync.Updated}, {"new", 3, taosync.Created}}
+	again := []step{{"older", 2, taosync.Unchanged}, {"new", 3, taosync.Unchanged}, {"new", 4, taosync.Updated}}
 	for _, c := range []struct {
 		full  bool
 		steps []step

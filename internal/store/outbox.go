@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/taosync/taosync"
-	"github.com/taosync/taosync/exporter"
 )
 
 // Outbox states on a client.
@@ -173,7 +172,7 @@ func metaString(ctx context.Context, q Querier, key string) (string, error) {
 // execution is one whose bundle may never have been written) with one of
 // the statuses, and with resend the sent ones too. A packaged execution's
 // content is frozen: a later change is a new revision.
-func (l *Local) BeginResultExport(ctx context.Context, bundleID string, statuses []string, resend bool) (exporter.ResultExport, error) {
+func (l *Local) BeginResultExport(ctx context.Context, bundleID string, statuses []string, resend bool) (taosync.ResultExport, error) {
 	states := []any{Queued, Packaged}
 	if resend {
 		states = append(states, Sent)
@@ -222,7 +221,7 @@ func (e *resultExport) Prev(ctx context.Context) (string, error) {
 	return metaString(ctx, e.l.DB, "results_hash")
 }
 
-func (e *resultExport) Each(ctx context.Context, fn func(x exporter.OutgoingExecution) error) error {
+func (e *resultExport) Each(ctx context.Context, fn func(x taosync.OutgoingExecution) error) error {
 	rows, err := e.l.DB.QueryContext(ctx, `SELECT o.id, delivery, test_taker, test_center, status, started_at, finished_at,
 		COALESCE(p.result_xml, ''), revision, content_hash FROM outbox o LEFT JOIN outbox_payloads p ON p.id = o.id
 		WHERE state = 'packaged' AND bundle_id = ? ORDER BY o.id`, e.bundleID)
@@ -231,7 +230,7 @@ func (e *resultExport) Each(ctx context.Context, fn func(x exporter.OutgoingExec
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var x exporter.OutgoingExecution
+		var x taosync.OutgoingExecution
 		if err := rows.Scan(&x.ID, &x.Delivery, &x.TestTaker, &x.TestCenter, &x.Status, &x.StartedAt, &x.FinishedAt,
 			&x.ResultXML, &x.Revision, &x.ContentHash); err != nil {
 			return err
@@ -270,8 +269,8 @@ func (e *resultExport) Commit(ctx context.Context, hash string, h taosync.Histor
 }
 
 // ClientState is what a client reports of itself in each result bundle.
-func (l *Local) ClientState(ctx context.Context) (exporter.ClientState, error) {
-	var s exporter.ClientState
+func (l *Local) ClientState(ctx context.Context) (taosync.ClientState, error) {
+	var s taosync.ClientState
 	var err error
 	if s.DataSeq, err = metaUint(ctx, l.DB, "data_seq"); err != nil {
 		return s, err

@@ -11,8 +11,6 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/exporter"
-	"github.com/taosync/taosync/importer"
 )
 
 // Central execution states.
@@ -24,7 +22,7 @@ const (
 // BeginResults starts importing one result bundle of a client, in one
 // transaction. A bundle whose state names a data bundle or a receipt batch
 // that central never made for the client is refused (ErrOutOfRange).
-func (c *Central) BeginResults(ctx context.Context, client string, state exporter.ClientState) (importer.ResultApply, error) {
+func (c *Central) BeginResults(ctx context.Context, client string, state taosync.ClientState) (taosync.ResultApply, error) {
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -107,7 +105,7 @@ func (a *resultApply) Received(ctx context.Context, bundleID string) (uint64, bo
 
 // Prepare compresses the documents of a chunk's execution revisions; the
 // importer calls it in the bundle reader's workers, ahead of Put.
-func (a *resultApply) Prepare(xs []exporter.OutgoingExecution) any {
+func (a *resultApply) Prepare(xs []taosync.OutgoingExecution) any {
 	docs := make([][]byte, len(xs))
 	for i, x := range xs {
 		docs[i] = compressDocument(x.ResultXML)
@@ -117,7 +115,7 @@ func (a *resultApply) Prepare(xs []exporter.OutgoingExecution) any {
 
 // Put stores the execution revisions of a chunk, in order, with their
 // documents as Prepare compressed them.
-func (a *resultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, prepared any, bundleID string) ([]string, error) {
+func (a *resultApply) Put(ctx context.Context, xs []taosync.OutgoingExecution, prepared any, bundleID string) ([]string, error) {
 	ctx = rowContext(ctx) // the importer checks cancellation between chunks
 	docs, ok := prepared.([][]byte)
 	if !ok || len(docs) != len(xs) {
@@ -148,7 +146,7 @@ func (a *resultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, 
 // meet: a client cannot have another organisation's result set aside as a
 // conflict by sending its id first, nor block that organisation's later
 // revisions by sending it after.
-func (a *resultApply) put(ctx context.Context, x exporter.OutgoingExecution, doc []byte, bundleID string) (string, error) {
+func (a *resultApply) put(ctx context.Context, x taosync.OutgoingExecution, doc []byte, bundleID string) (string, error) {
 	if err := a.checkScope(ctx, x); err != nil {
 		return "", err
 	}
@@ -205,8 +203,8 @@ func (a *resultApply) put(ctx context.Context, x exporter.OutgoingExecution, doc
 // checkScope refuses an execution naming a test centre, test taker or
 // delivery outside the client's organisation's scope, or a test taker that
 // no eligibility of it names for the delivery, with an
-// *importer.ExecutionError.
-func (a *resultApply) checkScope(ctx context.Context, x exporter.OutgoingExecution) error {
+// *taosync.ExecutionError.
+func (a *resultApply) checkScope(ctx context.Context, x taosync.OutgoingExecution) error {
 	key := scopeKey{x.TestCenter, x.TestTaker, x.Delivery}
 	if a.inScope[key] {
 		return nil
@@ -238,10 +236,10 @@ func (a *resultApply) checkScope(ctx context.Context, x exporter.OutgoingExecuti
 		if !live {
 			reason = fmt.Sprintf("unknown %s %q", r.typ, r.id)
 		}
-		return &importer.ExecutionError{Err: importer.ErrOutOfScope, ID: x.ID, Field: r.field, Reason: reason}
+		return &taosync.ExecutionError{Err: taosync.ErrOutOfScope, ID: x.ID, Field: r.field, Reason: reason}
 	}
 	if !eligible {
-		return &importer.ExecutionError{Err: importer.ErrOutOfScope, ID: x.ID, Field: "test_taker",
+		return &taosync.ExecutionError{Err: taosync.ErrOutOfScope, ID: x.ID, Field: "test_taker",
 			Reason: fmt.Sprintf("test-taker %q is not eligible for delivery %q in organisation %s", x.TestTaker, x.Delivery, a.client.Org)}
 	}
 	a.inScope[key] = true
@@ -250,7 +248,7 @@ func (a *resultApply) checkScope(ctx context.Context, x exporter.OutgoingExecuti
 
 // store runs one of the insert statements for x and returns the number of
 // rows inserted.
-func (a *resultApply) store(ctx context.Context, stmt *sql.Stmt, x exporter.OutgoingExecution, doc []byte, state, bundleID string) (int64, error) {
+func (a *resultApply) store(ctx context.Context, stmt *sql.Stmt, x taosync.OutgoingExecution, doc []byte, state, bundleID string) (int64, error) {
 	res, err := stmt.ExecContext(ctx,
 		x.ID, x.ContentHash, x.Revision, a.client.ID, x.Delivery, x.TestTaker, x.TestCenter, x.Status,
 		x.StartedAt, x.FinishedAt, doc, state, bundleID, now())
@@ -260,14 +258,14 @@ func (a *resultApply) store(ctx context.Context, stmt *sql.Stmt, x exporter.Outg
 	return res.RowsAffected()
 }
 
-func (a *resultApply) receipt(ctx context.Context, x exporter.OutgoingExecution, status string) error {
+func (a *resultApply) receipt(ctx context.Context, x taosync.OutgoingExecution, status string) error {
 	_, err := a.receipted.ExecContext(ctx, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, status)
 	return err
 }
 
 // Commit records the bundle and the client's state, and returns the receipt
 // batch answering it.
-func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state exporter.ClientState, h taosync.HistoryEntry) (uint64, error) {
+func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state taosync.ClientState, h taosync.HistoryEntry) (uint64, error) {
 	raw, err := json.Marshal(state)
 	if err != nil {
 		return 0, err
@@ -329,10 +327,10 @@ func (c *Central) Receipts(ctx context.Context, client string, from, to uint64, 
 }
 
 // Recipient is a client as the receipts it is sent address it.
-func (c *Central) Recipient(ctx context.Context, client string) (exporter.Recipient, error) {
+func (c *Central) Recipient(ctx context.Context, client string) (taosync.Recipient, error) {
 	cl, err := c.GetClient(ctx, c.DB, client)
 	if err != nil {
-		return exporter.Recipient{}, err
+		return taosync.Recipient{}, err
 	}
 	return cl.recipient(), nil
 }

@@ -11,8 +11,6 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/exporter"
-	"github.com/taosync/taosync/importer"
 )
 
 // execSource is a store.ExecutionSource over a slice, as `results add`
@@ -67,7 +65,7 @@ var exportKillNames = []string{"none", "abandon", "in-each", "before-commit", "a
 // before the executions are read (at -1), after reading the at-th one, or
 // before the commit (at >= Count).
 type killExport struct {
-	exporter.ResultExport
+	taosync.ResultExport
 	during func()
 	at     int
 	mode   int
@@ -85,10 +83,10 @@ func (k *killExport) interleave(at int) {
 	}
 }
 
-func (k *killExport) Each(ctx context.Context, fn func(exporter.OutgoingExecution) error) error {
+func (k *killExport) Each(ctx context.Context, fn func(taosync.OutgoingExecution) error) error {
 	k.interleave(-1)
 	i := 0
-	return k.ResultExport.Each(ctx, func(x exporter.OutgoingExecution) error {
+	return k.ResultExport.Each(ctx, func(x taosync.OutgoingExecution) error {
 		k.interleave(i)
 		if k.mode == exportKillInEach && i == k.after {
 			// The process dies here: nothing after this point runs.
@@ -169,11 +167,11 @@ func (k *killer) at(point int) {
 
 // killResultTarget wraps central's ResultTarget.
 type killResultTarget struct {
-	importer.ResultTarget
+	taosync.ResultTarget
 	k *killer
 }
 
-func (t *killResultTarget) BeginResults(ctx context.Context, client string, state exporter.ClientState) (importer.ResultApply, error) {
+func (t *killResultTarget) BeginResults(ctx context.Context, client string, state taosync.ClientState) (taosync.ResultApply, error) {
 	a, err := t.ResultTarget.BeginResults(ctx, client, state)
 	if err != nil {
 		return nil, err
@@ -182,16 +180,16 @@ func (t *killResultTarget) BeginResults(ctx context.Context, client string, stat
 }
 
 type killResultApply struct {
-	importer.ResultApply
+	taosync.ResultApply
 	k *killer
 }
 
-func (a *killResultApply) Put(ctx context.Context, xs []exporter.OutgoingExecution, prepared any, bundleID string) ([]string, error) {
+func (a *killResultApply) Put(ctx context.Context, xs []taosync.OutgoingExecution, prepared any, bundleID string) ([]string, error) {
 	a.k.at(importKillInRecords)
 	return a.ResultApply.Put(ctx, xs, prepared, bundleID)
 }
 
-func (a *killResultApply) Commit(ctx context.Context, b *bundle.Bundle, s exporter.ClientState, h taosync.HistoryEntry) (uint64, error) {
+func (a *killResultApply) Commit(ctx context.Context, b *bundle.Bundle, s taosync.ClientState, h taosync.HistoryEntry) (uint64, error) {
 	a.k.at(importKillBeforeCommit)
 	batch, err := a.ResultApply.Commit(ctx, b, s, h)
 	if err == nil {
@@ -202,11 +200,11 @@ func (a *killResultApply) Commit(ctx context.Context, b *bundle.Bundle, s export
 
 // killDataTarget wraps a client's DataTarget.
 type killDataTarget struct {
-	importer.DataTarget
+	taosync.DataTarget
 	k *killer
 }
 
-func (t *killDataTarget) BeginApply(ctx context.Context, full bool, packageChunks []string) (importer.DataApply, error) {
+func (t *killDataTarget) BeginApply(ctx context.Context, full bool, packageChunks []string) (taosync.DataApply, error) {
 	a, err := t.DataTarget.BeginApply(ctx, full, packageChunks)
 	if err != nil {
 		return nil, err
@@ -215,7 +213,7 @@ func (t *killDataTarget) BeginApply(ctx context.Context, full bool, packageChunk
 }
 
 type killDataApply struct {
-	importer.DataApply
+	taosync.DataApply
 	k *killer
 }
 

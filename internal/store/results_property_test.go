@@ -737,7 +737,7 @@ func (w *world) exportResults(c *clientSide, stick string, resend bool, kill int
 		w.logf("%s: %d packaged, then the process died", what, ex.Count())
 		return
 	}
-	var wrapped exporter.ResultExport = ex
+	var wrapped taosync.ResultExport = ex
 	ke := &killExport{ResultExport: ex, mode: kill, after: w.rng.IntN(int(ex.Count())), cancel: cancel, stick: stick, id: id}
 	if kill == exportKillInEach || kill == exportKillBeforeCommit || kill == exportKillAfterPublish {
 		wrapped = ke
@@ -767,7 +767,7 @@ func (w *world) exportResults(c *clientSide, stick string, resend bool, kill int
 	case exportKillNone, exportKillNoManifest:
 		w.must(err, what)
 		w.logf("%s: %s seq %d, %d executions (%d packaged)", what, base(res.Dir), res.Manifest.Seq,
-			res.Manifest.Section(exporter.ResultsSection).Records, ex.Count())
+			res.Manifest.Section(taosync.ResultsSection).Records, ex.Count())
 		if kill == exportKillNoManifest {
 			w.must(os.Remove(filepath.Join(res.Dir, manifest.FileName)), "remove manifest")
 		}
@@ -909,7 +909,7 @@ func (w *world) importCentral(stick string, kill int) []importer.ResultLine {
 	defer cancel()
 	trust, err := w.central.h.Trust(ctx, time.Now())
 	w.must(err, "central trust")
-	var target importer.ResultTarget = w.c
+	var target taosync.ResultTarget = w.c
 	var k *killer
 	if kill != importKillNone {
 		k = &killer{mode: kill, n: w.rng.IntN(2), cancel: cancel}
@@ -931,7 +931,7 @@ func (w *world) importCentral(stick string, kill int) []importer.ResultLine {
 	}
 	for _, l := range lines {
 		w.tally.add("central: result bundle "+l.Outcome, 1)
-		w.tally.add("central: execution revisions stored", int(l.Counts[exporter.ResultsSection].Created))
+		w.tally.add("central: execution revisions stored", int(l.Counts[taosync.ResultsSection].Created))
 		w.tally.add("central: conflicts stored", int(l.Counts["conflicts"].Created))
 	}
 	w.logf("import %s on central (kill %s, fired %v): %s", base(stick), importKillNames[kill], killed, strings.Join(desc, " "))
@@ -976,7 +976,7 @@ func (w *world) writeReceipts(ctx context.Context, dir, client string, batch uin
 	m := res.Manifest
 	err = store.AddHistory(ctx, w.central.h.DB, taosync.HistoryEntry{Direction: "out", Transport: "folder", Peer: client,
 		BundleID: m.ID, Bundle: filepath.Base(res.Dir), Kind: string(m.Kind), Stream: m.Stream, Seq: m.Seq,
-		Counts: map[string]taosync.Counts{exporter.ReceiptsSection: {Created: m.Section(exporter.ReceiptsSection).Records}},
+		Counts: map[string]taosync.Counts{taosync.ReceiptsSection: {Created: m.Section(taosync.ReceiptsSection).Records}},
 		Bytes:  res.Bytes(), Outcome: taosync.OutcomeOK})
 	w.must(err, "receipt history")
 	return res.Dir
@@ -988,7 +988,7 @@ func (w *world) importClient(c *clientSide, dir string, kill int) []importer.Lin
 	defer cancel()
 	trust, err := c.h.Trust(ctx, time.Now())
 	w.must(err, "client trust")
-	var target importer.DataTarget = c.local
+	var target taosync.DataTarget = c.local
 	var k *killer
 	if kill != importKillNone {
 		k = &killer{mode: kill, n: w.rng.IntN(2), cancel: cancel}
@@ -1011,7 +1011,7 @@ func (w *world) importClient(c *clientSide, dir string, kill int) []importer.Lin
 	for _, l := range lines {
 		w.tally.add(fmt.Sprintf("client: %s bundle %s", l.Kind, l.Outcome), 1)
 		if l.Outcome == importer.Applied {
-			w.tally.add(fmt.Sprintf("client: receipts applied from %s bundles", l.Kind), int(l.Counts[exporter.ReceiptsSection].Updated))
+			w.tally.add(fmt.Sprintf("client: receipts applied from %s bundles", l.Kind), int(l.Counts[taosync.ReceiptsSection].Updated))
 		}
 	}
 	w.logf("import %s on %s (das %v, kill %s, fired %v): %s", base(dir), c.name, c.local.DeleteAfterSend,
@@ -1045,7 +1045,7 @@ func (w *world) dataBundle(c *clientSide, kill int) *exporter.DataResult {
 	if kept > 0 && res.Manifest.Base == nil {
 		w.tally.add(keptSnapshot, 1)
 	}
-	w.logf("export data for %s: %s (%d receipts)", c.name, base(res.Dir), res.Manifest.Section(exporter.ReceiptsSection).Records)
+	w.logf("export data for %s: %s (%d receipts)", c.name, base(res.Dir), res.Manifest.Section(taosync.ReceiptsSection).Records)
 	lines := w.importClient(c, dir, kill)
 	if kill != importKillNone {
 		lines = w.importClient(c, dir, importKillNone)

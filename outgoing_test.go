@@ -1,48 +1,42 @@
-package importer
+package taosync
 
 import (
 	"encoding/json"
 	"os"
 	"testing"
-
-	"github.com/taosync/taosync"
-	"github.com/taosync/taosync/exporter"
+	"unicode/utf8"
 )
 
-// executionLines are execution records as the exporter writes them, with
+// executionLines are execution records as AppendExecution writes them, with
 // every character encoding/json escapes.
 func executionLines(t testing.TB) [][]byte {
-	doc, err := os.ReadFile("../testdata/results/assessmentResult.xml")
+	doc, err := os.ReadFile("testdata/results/assessmentResult.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lines [][]byte
-	for _, x := range []exporter.OutgoingExecution{
-		{Execution: taosync.Execution{ID: "e1", Delivery: "d1", TestTaker: "t1", TestCenter: "c1", Status: "finished",
+	for _, x := range []OutgoingExecution{
+		{Execution: Execution{ID: "e1", Delivery: "d1", TestTaker: "t1", TestCenter: "c1", Status: "finished",
 			StartedAt: "2027-06-14T08:30:00Z", FinishedAt: "2027-06-14T09:30:00Z", ResultXML: string(doc)}, Revision: 3},
-		{Execution: taosync.Execution{ID: "e\"2\\", Delivery: "d<&>", Status: "active", StartedAt: "x",
+		{Execution: Execution{ID: "e\"2\\", Delivery: "d<&>", Status: "active", StartedAt: "x",
 			ResultXML: "\x00\x01\b\t\n\f\r\x1f\x7f \u2028\u2029 \ufffd é 漢字 😀 </>"}, Revision: 0},
-		{Execution: taosync.Execution{ID: "漢", ResultXML: ""}, Revision: 123456789012345678},
+		{Execution: Execution{ID: "漢", ResultXML: ""}, Revision: 123456789012345678},
 	} {
 		x.ContentHash = x.Execution.ContentHash()
-		line, err := json.Marshal(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, line)
+		lines = append(lines, AppendExecution(nil, x))
 	}
 	return lines
 }
 
-// TestParseExecutionFast checks that what the exporter writes takes the
+// TestParseExecutionFast checks that what AppendExecution writes takes the
 // fast path, and reads as the full decoder reads it, with the same hash.
 func TestParseExecutionFast(t *testing.T) {
 	for _, line := range executionLines(t) {
 		if _, _, ok := fastExecution(line); !ok {
 			t.Errorf("%s: not on the fast path", line)
 		}
-		x, hash, ok := parseExecution(line)
-		var want exporter.OutgoingExecution
+		x, hash, ok := ParseExecution(line)
+		var want OutgoingExecution
 		if err := json.Unmarshal(line, &want); err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +46,7 @@ func TestParseExecutionFast(t *testing.T) {
 	}
 }
 
-// TestParseExecutionSlow checks lines the exporter does not write: valid
+// TestParseExecutionSlow checks lines AppendExecution does not write: valid
 // ones are read as the full decoder reads them, hashed as Execution's
 // encoding; invalid ones are refused.
 func TestParseExecutionSlow(t *testing.T) {
@@ -74,7 +68,7 @@ func TestParseExecutionSlow(t *testing.T) {
 		{`[]`, false},
 		{``, false},
 	} {
-		x, hash, ok := parseExecution([]byte(tc.line))
+		x, hash, ok := ParseExecution([]byte(tc.line))
 		if ok != tc.ok {
 			t.Errorf("%s: ok %v, want %v", tc.line, ok, tc.ok)
 			continue
@@ -82,7 +76,7 @@ func TestParseExecutionSlow(t *testing.T) {
 		if !ok {
 			continue
 		}
-		var want exporter.OutgoingExecution
+		var want OutgoingExecution
 		if err := json.Unmarshal([]byte(tc.line), &want); err != nil {
 			t.Fatal(err)
 		}
@@ -92,20 +86,37 @@ func TestParseExecutionSlow(t *testing.T) {
 	}
 }
 
-// FuzzParseExecution checks that any line the fast path accepts means the
-// same to the full decoder, with the same content hash: receipts and the
-// clients' outboxes compare it.
-func FuzzParseExecution(f *testing.F) {
+// FuzzExecution: an execution written reads back the same, with its
+// content hash; any line the fast path accepts means the same to the full
+// decoder, with the same content hash (receipts and the clients' outboxes
+// compare it); any line read, written again, reads back the same.
+func FuzzExecution(f *testing.F) {
 	for _, line := range executionLines(f) {
-		f.Add(line)
+		f.Add(line, "e", "d", "<&>\u2028", "2027-06-14T08:30:00Z", "", int64(2))
 	}
-	f.Add([]byte(`{"id":"e","delivery":"","test_taker":"","test_center":"","status":"","started_at":"","finished_at":"f","result_xml":"\u00e9\u001f\n","revision":0,"content_hash":""}`))
-	f.Fuzz(func(t *testing.T, line []byte) {
+	f.Add([]byte(`{"id":"e","delivery":"","test_taker":"","test_center":"","status":"","started_at":"","finished_at":"f","result_xml":"\u00e9\u001f\n","revision":0,"content_hash":""}`),
+		"漢", "", "\x00\x7f", "", "f", int64(-1))
+	f.Fuzz(func(t *testing.T, line []byte, id, delivery, doc, started, finished string, revision int64) {
+		if id != "" && validUTF8(id, delivery, doc, started, finished) {
+			want := OutgoingExecution{Execution: Execution{ID: id, Delivery: delivery, ResultXML: doc, StartedAt: started, FinishedAt: finished}, Revision: revision}
+			want.ContentHash = want.Execution.ContentHash()
+			written := AppendExecution(nil, want)
+			if got, hash, ok := ParseExecution(written); !ok || got != want || hash != want.ContentHash {
+				t.Fatalf("%+v written as %s, read as %+v, %s, %v", want, written, got, hash, ok)
+			}
+		}
+		x, hash, ok := ParseExecution(line)
+		if !ok {
+			return
+		}
+		if again, hash2, ok := ParseExecution(AppendExecution(nil, x)); !ok || again != x || hash2 != hash {
+			t.Fatalf("%q read as %+v, written again read as %+v, %s, %v", line, x, again, hash2, ok)
+		}
 		x, end, ok := fastExecution(line)
 		if !ok {
 			return
 		}
-		var want exporter.OutgoingExecution
+		var want OutgoingExecution
 		if err := json.Unmarshal(line, &want); err != nil || want.ID == "" {
 			t.Fatalf("%q accepted, the decoder says %v", line, err)
 		}
@@ -126,8 +137,19 @@ func BenchmarkParseExecution(b *testing.B) {
 	line := executionLines(b)[0]
 	b.SetBytes(int64(len(line)))
 	for b.Loop() {
-		if _, _, ok := parseExecution(line); !ok {
+		if _, _, ok := ParseExecution(line); !ok {
 			b.Fatal("refused")
 		}
 	}
+}
+
+// validUTF8 reports whether every string is valid UTF-8 (encoding/json
+// writes any other with U+FFFD in place of the invalid bytes).
+func validUTF8(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,4 +1,4 @@
-package importer
+package taosync
 
 import (
 	"bytes"
@@ -7,22 +7,38 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/taosync/taosync/exporter"
 )
 
-// parseExecution reads one execution line of a result bundle and returns
+// OutgoingExecution is an execution as a result bundle carries it: the
+// execution, its revision on the client and its content hash.
+type OutgoingExecution struct {
+	Execution
+	Revision    int64  `json:"revision"`
+	ContentHash string `json:"content_hash"`
+}
+
+// AppendExecution appends the line of a result bundle that carries x: its
+// JSON encoding.
+func AppendExecution(b []byte, x OutgoingExecution) []byte {
+	line, err := json.Marshal(x)
+	if err != nil {
+		panic(err) // strings and an integer: cannot fail
+	}
+	return append(b, line...)
+}
+
+// ParseExecution reads one execution line of a result bundle and returns
 // it with the content hash of the execution it carries (which the line
 // claims in x.ContentHash). ok is false for a line that is not one valid
 // execution record with an id.
 //
-// The lines the exporter writes (json.Marshal of exporter.OutgoingExecution)
-// take a fast path: each string is checked to be exactly as encoding/json
-// writes it, so that the line's bytes up to the end of result_xml, closed
-// with "}", are the execution's JSON encoding, and the content hash is
-// taken of them instead of encoding the execution again. Anything else is
-// decoded in full and hashed by Execution.ContentHash, as before.
-func parseExecution(line []byte) (x exporter.OutgoingExecution, hash string, ok bool) {
+// The lines AppendExecution writes take a fast path: each string is
+// checked to be exactly as encoding/json writes it, so that the line's
+// bytes up to the end of result_xml, closed with "}", are the execution's
+// JSON encoding, and the content hash is taken of them instead of encoding
+// the execution again. Anything else is decoded in full and hashed by
+// Execution.ContentHash.
+func ParseExecution(line []byte) (x OutgoingExecution, hash string, ok bool) {
 	if x, end, ok := fastExecution(line); ok {
 		h := sha256.New()
 		h.Write(line[:end])
@@ -35,12 +51,12 @@ func parseExecution(line []byte) (x exporter.OutgoingExecution, hash string, ok 
 	return x, x.Execution.ContentHash(), true
 }
 
-// fastExecution parses a line exactly as json.Marshal writes an
-// exporter.OutgoingExecution: its fields in order, finished_at only when not
-// empty, every string in encoding/json's canonical form, the revision a
-// non-negative integer of at most 18 digits. end is the offset just after
+// fastExecution parses a line exactly as AppendExecution writes it: its
+// fields in order, finished_at only when not empty, every string in
+// encoding/json's canonical form, the revision a non-negative integer of at
+// most 18 digits. end is the offset just after
 // result_xml's value.
-func fastExecution(line []byte) (x exporter.OutgoingExecution, end int, ok bool) {
+func fastExecution(line []byte) (x OutgoingExecution, end int, ok bool) {
 	rest := line
 	field := func(key string, v *string) bool {
 		if !bytes.HasPrefix(rest, []byte(key)) {

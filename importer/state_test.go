@@ -1,4 +1,4 @@
-package exporter_test
+package importer_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/importer"
 )
 
 var stateCases = []struct {
@@ -33,7 +33,7 @@ var stateCases = []struct {
 // shape; the message of a refusal is one short line.
 func TestParseClientState(t *testing.T) {
 	for _, tc := range stateCases {
-		_, err := exporter.ParseClientState([]byte(tc.state))
+		_, err := importer.ParseClientState([]byte(tc.state))
 		if (err == nil) != tc.ok {
 			t.Errorf("%.80s: %v, want ok %v", tc.state, err, tc.ok)
 		}
@@ -50,7 +50,7 @@ func FuzzParseClientState(f *testing.F) {
 		f.Add([]byte(tc.state))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		s, err := exporter.ParseClientState(raw)
+		s, err := importer.ParseClientState(raw)
 		if err != nil {
 			return
 		}
@@ -58,7 +58,7 @@ func FuzzParseClientState(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := exporter.ParseClientState(b)
+		again, err := importer.ParseClientState(b)
 		if err != nil || !reflect.DeepEqual(again, s) {
 			t.Fatalf("%s taken as %+v, its encoding %s as %+v, %v", raw, s, b, again, err)
 		}
