@@ -1,6 +1,13 @@
 // Package taosync holds the domain of the tool: the six synchronised entity
 // types and their fields, shared by the loader, the stores, the exporter and
-// the importer. Adapters (SQLite, bundles, HTTP) live in sub-packages.
+// the importer, and the words both sides of an exchange speak: the records,
+// execution revisions and receipts a bundle carries, each with its writer
+// and its reader in one file (record.go, outgoing.go, receipt.go), the
+// client's state, the section names, and the interfaces the stores
+// implement for the exporter and the importer (store.go). Adapters (SQLite,
+// the bundle container, HTTP) live in sub-packages; of them the root
+// imports only the container (bundle, manifest), whose types the store
+// interfaces name.
 package taosync
 
 import "fmt"

@@ -1,8 +1,10 @@
 // Package exporter turns central's data into data bundles for one client,
 // and a client's results into result bundles for central.
 //
-// It reads through small interfaces (DataSource, DataExport), so that a store
-// other than SQLite can feed it. An export is one transaction on the source:
+// It reads through small interfaces (taosync.DataSource, taosync.DataExport,
+// taosync.ResultExport, taosync.ReceiptSource), so that a store other than
+// SQLite can feed it; they, and the records and states it writes, are the
+// module's root package's words, shared with the importer. An export is one transaction on the source:
 // it sees one consistent state, and it records the bundle as the client's new
 // state only if the bundle was published whole.
 package exporter

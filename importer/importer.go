@@ -9,6 +9,10 @@
 // in one transaction of the target, which makes the stream checks again, so
 // that two imports at once cannot both pass them: a failure or a kill at any
 // moment leaves the state before it.
+//
+// The targets it applies to (taosync.DataTarget, taosync.ResultTarget) and
+// the lines it reads (taosync.ParseRecord, ParseExecution, ParseReceipt)
+// are the module's root package's words, shared with the exporter.
 package importer
 
 import (
@@ -29,8 +33,8 @@ import (
 	"github.com/taosync/taosync/manifest"
 )
 
-// Errors of the stream checks, wrapped in a *bundle.Error naming the bundle.
-// taosync.ErrRollback is the third.
+// Errors of the stream checks, wrapped in a *bundle.Error naming the bundle,
+// beside taosync.ErrRollback, which the targets return too.
 var (
 	ErrNeedsBase = errors.New("bundle applies on a state this home does not hold")
 	ErrSeqReused = errors.New("sequence number already used by another bundle")
