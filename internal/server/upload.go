@@ -20,7 +20,6 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/api"
-	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
@@ -374,7 +373,7 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 // importUpload imports the uploaded result bundle in dir, removes it once
 // stored, and returns the answer.
 func (s *Server) importUpload(ctx context.Context, client, dir string) (api.CommitResponse, error) {
-	opts, err := central.Options(ctx, s.c.Home, "http", s.log)
+	opts, err := s.c.Home.ImportOptions(ctx, "http", s.log)
 	if err != nil {
 		return api.CommitResponse{}, err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/api"
-	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
 )
@@ -37,7 +36,7 @@ func copyBundle(t *testing.T, src, dir string) string {
 // from a stick.
 func usbImport(f *testfixture.Fixture, dir string) []importer.ResultLine {
 	f.T.Helper()
-	opts, err := central.Options(f.Ctx, f.C.Home, "folder", f.Log)
+	opts, err := f.C.Home.ImportOptions(f.Ctx, "folder", f.Log)
 	if err != nil {
 		f.T.Fatal(err)
 	}
