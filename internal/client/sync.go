@@ -184,11 +184,11 @@ func (s *Syncer) jsonExchange(ctx context.Context, method, path string, body io.
 // longAnswer says whether central works before it answers a request, so
 // that the wait for its answer is Link.PullWait, not Link.StallTimeout: a
 // pull (central prepares the bundles of the clients before it, one at a
-// time) and an older client's commit. A result upload that commits (PUT
-// ...?commit=true) needs no long wait: central says "102 Processing" every
-// few seconds while it stores the bundle, which counts as bytes moving.
+// time). A result upload that commits (PUT ...?commit=true) needs no long
+// wait: central says "102 Processing" every few seconds while it stores the
+// bundle, which counts as bytes moving.
 func longAnswer(method, path string) bool {
-	return method == http.MethodPost && (path == api.PullPath || strings.HasSuffix(path, "/commit"))
+	return method == http.MethodPost && path == api.PullPath
 }
 
 // download fetches the files of a bundle into dir/BUNDLE, Link.Parallel
