@@ -96,7 +96,7 @@ func signResultsID(t *testing.T, cl *client.Client, claim string, to *manifest.P
 func importOnCentral(t *testing.T, c *central.Central, dir string) ([]importer.ResultLine, map[string]string) {
 	t.Helper()
 	ctx := context.Background()
-	opts, err := central.Options(ctx, c.Home, "folder", nil)
+	opts, err := c.Home.ImportOptions(ctx, "folder", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestReceiptsFromAnotherCentral(t *testing.T) {
 func importOnCentralNoReceipts(t *testing.T, c *central.Central, dir string) []importer.ResultLine {
 	t.Helper()
 	ctx := context.Background()
-	opts, err := central.Options(ctx, c.Home, "folder", nil)
+	opts, err := c.Home.ImportOptions(ctx, "folder", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

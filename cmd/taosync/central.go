@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/config"
@@ -334,7 +335,7 @@ func newCredentials(ctx context.Context, cc *central.Central, id, secret string)
 	if err != nil {
 		return credentials{}, err
 	}
-	return credentials{ClientID: id, Key: id, Secret: secret, TokenURL: root + server.TokenPath, RootURL: root,
+	return credentials{ClientID: id, Key: id, Secret: secret, TokenURL: root + api.TokenPath, RootURL: root,
 		CentralKey: own.String()}, nil
 }
 

@@ -93,7 +93,7 @@ func (a *app) runImport(ctx context.Context, o importOptions, dir string) error 
 // bundles answering them beside them: into dir, or its parent when dir is
 // itself a bundle, so that the stick carries them home.
 func (a *app) importResults(ctx context.Context, cc *central.Central, dir string, o importOptions, pr *progress) error {
-	opts, err := central.Options(ctx, cc.Home, "folder", a.log)
+	opts, err := cc.Home.ImportOptions(ctx, "folder", a.log)
 	if err != nil {
 		return err
 	}

@@ -247,7 +247,7 @@ func (b *bench) profileResultsImport(ctx context.Context, centralCopy, stick, bu
 		return err
 	}
 	defer cc.Close()
-	opts, err := central.Options(ctx, cc.Home, "folder", quiet)
+	opts, err := cc.Home.ImportOptions(ctx, "folder", quiet)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/safefile"
@@ -65,7 +64,7 @@ var ErrNoCredentials = home.ErrNoCredentials
 
 // Options returns the import options of this client.
 func (c *Client) Options(ctx context.Context, transport string) (importer.Options, error) {
-	opts, err := central.Options(ctx, c.Home, transport, c.Log)
+	opts, err := c.Home.ImportOptions(ctx, transport, c.Log)
 	if err == nil && opts.Trust.Self.Client == "" {
 		err = ErrNoCredentials
 	}
@@ -76,7 +75,7 @@ func (c *Client) Options(ctx context.Context, transport string) (importer.Option
 // refusals in the history, those before a failure that stopped it too.
 func (c *Client) Import(ctx context.Context, dir string, opts importer.Options) ([]importer.Line, error) {
 	lines, err := importer.Data(ctx, dir, c.Local, opts)
-	if rerr := central.RecordRefusals(ctx, c.Home, lines, opts); err == nil {
+	if rerr := home.RecordRefusals(ctx, c.Home, lines, opts); err == nil {
 		err = rerr
 	}
 	return lines, err

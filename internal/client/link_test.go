@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/config"
-	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/internal/testlink"
 )
@@ -158,7 +158,7 @@ type stallOnce struct {
 }
 
 func (s *stallOnce) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, server.APIPrefix+"/bundles/") {
+	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, api.Prefix+"/bundles/") {
 		s.h.ServeHTTP(w, r)
 		return
 	}
@@ -267,7 +267,7 @@ type gate struct {
 }
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, server.APIPrefix+"/bundles/") {
+	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, api.Prefix+"/bundles/") {
 		g.h.ServeHTTP(w, r)
 		return
 	}
@@ -336,7 +336,7 @@ type stallUpload struct {
 
 func (s *stallUpload) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if r.URL.Path == server.TokenPath {
+	if r.URL.Path == api.TokenPath {
 		s.tokens++
 	}
 	put := r.Method == http.MethodPut
@@ -402,7 +402,7 @@ type slowPull struct {
 }
 
 func (s *slowPull) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost && r.URL.Path == server.APIPrefix+"/data/pull" {
+	if r.Method == http.MethodPost && r.URL.Path == api.Prefix+"/data/pull" {
 		time.Sleep(s.delay)
 	}
 	s.h.ServeHTTP(w, r)

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/api"
 )
 
 // versioned names the client's taosync version in every request it sends,
@@ -17,7 +16,7 @@ type versioned struct{ next http.RoundTripper }
 
 func (v versioned) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	r.Header.Set(server.VersionHeader, Version)
+	r.Header.Set(api.HeaderVersion, Version)
 	r.Header.Set("User-Agent", "taosync/"+Version)
 	return v.next.RoundTrip(r)
 }
@@ -41,7 +40,7 @@ func (s *Syncer) report(ctx context.Context) {
 		var body []byte
 		body, err = json.Marshal(st.Readiness)
 		if err == nil {
-			_, err = s.call(ctx, http.MethodPost, strings.TrimPrefix(server.ReportPath, server.APIPrefix), body, "application/json", nil)
+			_, err = s.call(ctx, http.MethodPost, api.ReportPath, body, "application/json", nil)
 		}
 	}
 	var se *StatusError

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/server"
@@ -44,7 +45,7 @@ type cutter struct {
 }
 
 func (c *cutter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, server.APIPrefix+"/bundles/") {
+	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, api.Prefix+"/bundles/") {
 		c.h.ServeHTTP(w, r)
 		return
 	}
@@ -319,13 +320,13 @@ func TestRetries(t *testing.T) {
 		wantErr    int // the StatusError expected, 0 for success
 		minElapsed time.Duration
 	}{
-		{"503 twice on pull", &faults{method: "POST", prefix: server.APIPrefix + "/data/pull", status: 503, n: 2}, 3, 0, 1100 * time.Millisecond},
-		{"503 twice on a download", &faults{method: "GET", prefix: server.APIPrefix + "/bundles/", status: 503, n: 2}, 3, 0, 1100 * time.Millisecond},
-		{"429 with Retry-After on pull", &faults{method: "POST", prefix: server.APIPrefix + "/data/pull", status: 429, n: 1, retryAfter: "1"}, 2, 0, time.Second},
-		{"404 on a download", &faults{method: "GET", prefix: server.APIPrefix + "/bundles/", status: 404, n: 100}, 1, 404, 0},
-		{"400 on pull", &faults{method: "POST", prefix: server.APIPrefix + "/data/pull", status: 400, n: 100}, 1, 400, 0},
-		{"403 on pull", &faults{method: "POST", prefix: server.APIPrefix + "/data/pull", status: 403, n: 100}, 1, 403, 0},
-		{"500 always on pull: bounded", &faults{method: "POST", prefix: server.APIPrefix + "/data/pull", status: 500, n: 100}, 4, 500, 0},
+		{"503 twice on pull", &faults{method: "POST", prefix: api.Prefix + "/data/pull", status: 503, n: 2}, 3, 0, 1100 * time.Millisecond},
+		{"503 twice on a download", &faults{method: "GET", prefix: api.Prefix + "/bundles/", status: 503, n: 2}, 3, 0, 1100 * time.Millisecond},
+		{"429 with Retry-After on pull", &faults{method: "POST", prefix: api.Prefix + "/data/pull", status: 429, n: 1, retryAfter: "1"}, 2, 0, time.Second},
+		{"404 on a download", &faults{method: "GET", prefix: api.Prefix + "/bundles/", status: 404, n: 100}, 1, 404, 0},
+		{"400 on pull", &faults{method: "POST", prefix: api.Prefix + "/data/pull", status: 400, n: 100}, 1, 400, 0},
+		{"403 on pull", &faults{method: "POST", prefix: api.Prefix + "/data/pull", status: 403, n: 100}, 1, 403, 0},
+		{"500 always on pull: bounded", &faults{method: "POST", prefix: api.Prefix + "/data/pull", status: 500, n: 100}, 4, 500, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := testfixture.New(t)
@@ -371,7 +372,7 @@ func TestRetries(t *testing.T) {
 // token endpoint's error, and are not retried.
 func TestTokenRefusedNotRetried(t *testing.T) {
 	f := testfixture.New(t)
-	fl := faults{method: "POST", prefix: server.TokenPath, status: 0}
+	fl := faults{method: "POST", prefix: api.TokenPath, status: 0}
 	f.Start(func(h http.Handler) http.Handler { fl.h = h; return &fl })
 	a := f.Register("ca", "A")
 	if _, err := a.Home.DB.ExecContext(f.Ctx, "UPDATE meta SET value = 'wrong' WHERE key = 'oauth_secret'"); err != nil {

@@ -26,8 +26,8 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/safefile"
-	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 )
@@ -90,7 +90,7 @@ func (c *Client) NewSyncer(ctx context.Context, insecure bool) (*Syncer, error) 
 	}
 	return &Syncer{c: c, link: link, http: &http.Client{Transport: versioned{link.transport()}},
 		creds: clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader},
-		root:  strings.TrimRight(root, "/") + server.APIPrefix}, nil
+		root:  strings.TrimRight(root, "/") + api.Prefix}, nil
 }
 
 // authorize gives req the token held, fetched first if there is none or it
@@ -165,13 +165,11 @@ func (s *Syncer) jsonExchange(ctx context.Context, method, path string, body io.
 		}
 		if status >= 300 {
 			s.status(status)
-			var e struct {
-				Error string `json:"error"`
-			}
+			var e api.Error
 			json.Unmarshal(b, &e)
 			n, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 			after = time.Duration(n) * time.Second
-			return &StatusError{Status: status, Message: e.Error}
+			return &StatusError{Status: status, Message: e.Message}
 		}
 		if out != nil && status != http.StatusNoContent {
 			if err := json.Unmarshal(b, out); err != nil {
@@ -186,11 +184,11 @@ func (s *Syncer) jsonExchange(ctx context.Context, method, path string, body io.
 // longAnswer says whether central works before it answers a request, so
 // that the wait for its answer is Link.PullWait, not Link.StallTimeout: a
 // pull (central prepares the bundles of the clients before it, one at a
-// time) and an older client's commit. A result upload that commits (PUT
-// ...?commit=true) needs no long wait: central says "102 Processing" every
-// few seconds while it stores the bundle, which counts as bytes moving.
+// time). A result upload that commits (PUT ...?commit=true) needs no long
+// wait: central says "102 Processing" every few seconds while it stores the
+// bundle, which counts as bytes moving.
 func longAnswer(method, path string) bool {
-	return method == http.MethodPost && (path == "/data/pull" || strings.HasSuffix(path, "/commit"))
+	return method == http.MethodPost && path == api.PullPath
 }
 
 // download fetches the files of a bundle into dir/BUNDLE, Link.Parallel
@@ -199,14 +197,14 @@ func longAnswer(method, path string) bool {
 // If-Range with the ETag) and checking each against its hash. The manifest
 // comes along at once but is put in place last, so that the folder is a
 // bundle only once it is whole.
-func (s *Syncer) download(ctx context.Context, dir string, ref server.BundleRef) (string, error) {
+func (s *Syncer) download(ctx context.Context, dir string, ref api.BundleRef) (string, error) {
 	// The names become paths here: only names of the API's forms.
-	if !server.ValidBundle(ref.Bundle) {
+	if !api.ValidBundle(ref.Bundle) {
 		return "", fmt.Errorf("central named a bundle %q, which is not a bundle name", ref.Bundle)
 	}
 	var total int64
 	for _, f := range ref.Files {
-		if !server.ValidFile(f.Name) {
+		if !api.ValidFile(f.Name) {
 			return "", fmt.Errorf("bundle %s: central named a file %q, which is not a bundle file name", ref.Bundle, f.Name)
 		}
 		total += f.Size
@@ -239,7 +237,7 @@ func (s *Syncer) download(ctx context.Context, dir string, ref server.BundleRef)
 		once.Do(func() { first = err; cancel() })
 	}
 	var manifestPart string
-	if i := slices.IndexFunc(ref.Files, func(f server.File) bool { return f.Name == manifest.FileName }); i >= 0 {
+	if i := slices.IndexFunc(ref.Files, func(f api.File) bool { return f.Name == manifest.FileName }); i >= 0 {
 		// Small, first and out of the slots: its round trip overlaps the
 		// others'.
 		wg.Go(func() {
@@ -282,7 +280,7 @@ func (s *Syncer) download(ctx context.Context, dir string, ref server.BundleRef)
 // fetch downloads f into its part file in dir, resuming it, checks it
 // against its hash and returns the part's path, for the caller to put in
 // place; or "" when the file is in place already.
-func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.File, progress func(int64)) (string, error) {
+func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f api.File, progress func(int64)) (string, error) {
 	if sum, err := fileHash(filepath.Join(dir, f.Name)); err == nil && sum == f.SHA256 {
 		progress(f.Size)
 		return "", nil
@@ -317,7 +315,7 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f server.Fil
 			header.Set("Range", fmt.Sprintf("bytes=%d-", have))
 			header.Set("If-Range", `"`+f.SHA256+`"`)
 		}
-		err = s.exchange(ctx, http.MethodGet, "/bundles/"+bundleName+"/"+f.Name, nil, 0, false, header, func(resp *http.Response) error {
+		err = s.exchange(ctx, http.MethodGet, api.BundleFilePath(bundleName, f.Name), nil, 0, false, header, func(resp *http.Response) error {
 			switch resp.StatusCode {
 			case http.StatusPartialContent:
 			case http.StatusOK:
@@ -432,7 +430,7 @@ func (s *Syncer) Data(ctx context.Context, types []taosync.Type, full bool) ([]i
 	if err != nil {
 		return nil, err
 	}
-	req := server.PullRequest{DataSeq: state.Seq, DataBundle: state.Bundle, ReceiptSeq: cs.ReceiptSeq, Full: full, Report: &st.Readiness}
+	req := api.PullRequest{DataSeq: state.Seq, DataBundle: state.Bundle, ReceiptSeq: cs.ReceiptSeq, Full: full, Report: &st.Readiness}
 	for _, t := range types {
 		req.Types = append(req.Types, string(t))
 	}
@@ -440,8 +438,8 @@ func (s *Syncer) Data(ctx context.Context, types []taosync.Type, full bool) ([]i
 	if err != nil {
 		return nil, err
 	}
-	var ref server.BundleRef
-	status, err := s.call(ctx, http.MethodPost, "/data/pull", body, "application/json", &ref)
+	var ref api.BundleRef
+	status, err := s.call(ctx, http.MethodPost, api.PullPath, body, "application/json", &ref)
 	if err != nil || status == http.StatusNoContent {
 		return nil, err
 	}
@@ -463,10 +461,8 @@ func (s *Syncer) Receipts(ctx context.Context) ([]importer.Line, error) {
 	if err != nil {
 		return nil, err
 	}
-	var list struct {
-		Bundles []server.BundleRef `json:"bundles"`
-	}
-	if _, err := s.call(ctx, http.MethodGet, "/receipts?after="+strconv.FormatUint(state.ReceiptSeq, 10), nil, "", &list); err != nil {
+	var list api.ReceiptList
+	if _, err := s.call(ctx, http.MethodGet, api.ReceiptsPath+"?after="+strconv.FormatUint(state.ReceiptSeq, 10), nil, "", &list); err != nil {
 		return nil, err
 	}
 	var lines []importer.Line

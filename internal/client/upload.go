@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/safefile"
-	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -74,13 +74,13 @@ func (s *Syncer) send(ctx context.Context, dir string, fresh bool) ([]importer.L
 	if err != nil {
 		return nil, fmt.Errorf("result bundle %s: %w", name, err)
 	}
-	var resp server.UploadStatus
+	var resp api.UploadStatus
 	ask := !fresh
 	err = s.retry(ctx, "upload "+name, func() (time.Duration, error) {
-		resp = server.UploadStatus{}
+		resp = api.UploadStatus{}
 		if ask {
-			_, after, err := s.jsonExchange(ctx, http.MethodGet, "/results/"+name+"?bundle_id="+m.ID, nil, 0, nil, &resp)
-			if err != nil || (resp.State == server.StateCommitted && resp.CommitResponse != nil) {
+			_, after, err := s.jsonExchange(ctx, http.MethodGet, api.ResultPath(name)+"?bundle_id="+m.ID, nil, 0, nil, &resp)
+			if err != nil || (resp.State == api.StateCommitted && resp.CommitResponse != nil) {
 				return after, err
 			}
 		}
@@ -91,7 +91,7 @@ func (s *Syncer) send(ctx context.Context, dir string, fresh bool) ([]importer.L
 		if err != nil {
 			return 0, err
 		}
-		_, after, err := s.jsonExchange(ctx, http.MethodPut, "/results/"+name+"?commit=true", body, body.size, header, &resp)
+		_, after, err := s.jsonExchange(ctx, http.MethodPut, api.ResultPath(name)+"?commit=true", body, body.size, header, &resp)
 		// The client may still be reading the body (central answered
 		// before the end): stop it, and its progress, here.
 		body.Close()
@@ -101,7 +101,7 @@ func (s *Syncer) send(ctx context.Context, dir string, fresh bool) ([]importer.L
 			// short was still running there): ask again.
 			return 0, errors.New(se.Error())
 		}
-		if err == nil && (resp.State != server.StateCommitted || resp.CommitResponse == nil) {
+		if err == nil && (resp.State != api.StateCommitted || resp.CommitResponse == nil) {
 			err = fmt.Errorf("central holds %d bytes and answered %q, not committed", resp.Offset, resp.State)
 		}
 		return after, err
@@ -184,9 +184,9 @@ func (s *Syncer) putBody(name string, files []streamFile, offset int64) (*stream
 	}}
 	header := http.Header{}
 	header.Set("Content-Type", "application/octet-stream")
-	header.Set(server.HeaderOffset, strconv.FormatInt(offset, 10))
-	header.Set(server.HeaderSignatureSize, strconv.FormatInt(files[0].size, 10))
-	header.Set(server.HeaderManifestSize, strconv.FormatInt(files[1].size, 10))
+	header.Set(api.HeaderOffset, strconv.FormatInt(offset, 10))
+	header.Set(api.HeaderSignatureSize, strconv.FormatInt(files[0].size, 10))
+	header.Set(api.HeaderManifestSize, strconv.FormatInt(files[1].size, 10))
 	return body, header, nil
 }
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/client"
-	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 )
 
@@ -35,7 +35,7 @@ type uploadLog struct {
 }
 
 func (u *uploadLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasPrefix(r.URL.Path, server.APIPrefix+"/results/") {
+	if !strings.HasPrefix(r.URL.Path, api.Prefix+"/results/") {
 		u.h.ServeHTTP(w, r)
 		return
 	}
@@ -148,7 +148,7 @@ func TestUploadResume(t *testing.T) {
 		t.Fatalf("requests: %v, want PUT GET PUT", methods)
 	}
 	want := int64(float64(u.length) * 0.6)
-	if got := u.requests[2].Header.Get(server.HeaderOffset); got != strconv.FormatInt(want, 10) {
+	if got := u.requests[2].Header.Get(api.HeaderOffset); got != strconv.FormatInt(want, 10) {
 		t.Errorf("resumed at %s, want %d", got, want)
 	}
 	if max := float64(u.length) * 1.15; float64(u.read) > max {

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/metrics"
-	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 )
 
@@ -34,7 +34,7 @@ func TestMetrics(t *testing.T) {
 	if _, err := s.Results(f.Ctx); err != nil {
 		t.Fatal(err)
 	}
-	if status, _ := f.API(http.MethodGet, server.APIPrefix+"/receipts", "not-a-token", nil, ""); status != http.StatusUnauthorized {
+	if status, _ := f.API(http.MethodGet, api.Prefix+"/receipts", "not-a-token", nil, ""); status != http.StatusUnauthorized {
 		t.Fatalf("a wrong token: status %d", status)
 	}
 

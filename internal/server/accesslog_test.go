@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/testfixture"
 )
 
@@ -56,11 +56,11 @@ func TestAccessLog(t *testing.T) {
 	}
 	var tok string
 	request(func() { tok = f.TokenFor("ca") })
-	var ref server.BundleRef
+	var ref api.BundleRef
 	request(func() { ref = f.Pull(tok) })
 	file := ref.Files[0].Name
-	request(func() { f.API(http.MethodGet, server.APIPrefix+"/bundles/"+ref.Bundle+"/"+file, tok, nil, "") })
-	request(func() { f.API(http.MethodGet, server.APIPrefix+"/receipts", "not-a-token", nil, "") })
+	request(func() { f.API(http.MethodGet, api.Prefix+"/bundles/"+ref.Bundle+"/"+file, tok, nil, "") })
+	request(func() { f.API(http.MethodGet, api.Prefix+"/receipts", "not-a-token", nil, "") })
 	request(func() { f.API(http.MethodGet, "/nowhere/"+ref.Bundle, tok, nil, "") })
 
 	type line struct {
@@ -70,10 +70,10 @@ func TestAccessLog(t *testing.T) {
 		Duration                          *int64
 	}
 	want := []line{
-		{Method: "POST", Route: server.TokenPath, Client: "ca", Status: 200},
-		{Method: "POST", Route: server.APIPrefix + "/data/pull", Client: "ca", Status: 200},
-		{Method: "GET", Route: server.APIPrefix + "/bundles/{bundle}/{file}", Client: "ca", Status: 200},
-		{Method: "GET", Route: server.APIPrefix + "/receipts", Status: 401},
+		{Method: "POST", Route: api.TokenPath, Client: "ca", Status: 200},
+		{Method: "POST", Route: api.Prefix + "/data/pull", Client: "ca", Status: 200},
+		{Method: "GET", Route: api.Prefix + "/bundles/{bundle}/{file}", Client: "ca", Status: 200},
+		{Method: "GET", Route: api.Prefix + "/receipts", Status: 401},
 		{Method: "GET", Route: "-", Status: 404},
 	}
 	text := log.String()

@@ -14,6 +14,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
@@ -139,7 +140,7 @@ func TestHostileNumbers(t *testing.T) {
 	src := testfixture.ExportResults(t, a)
 	tok := f.TokenFor("ca")
 	ref := f.Pull(tok)
-	api := server.APIPrefix
+	api := api.Prefix
 
 	// check sends one hostile request: never a 5xx, nor a long refusal; a
 	// number out of range is refused; a refusal changes nothing but, where
@@ -307,7 +308,7 @@ func TestReceiptsBoundedAnswer(t *testing.T) {
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
 	jump := fmt.Sprintf(`{"data_seq":0,"data_bundle":"","receipt_seq":%d}`, 1000)
-	if st, b := f.API(http.MethodPost, server.APIPrefix+"/data/pull", tok, strings.NewReader(jump), "application/json"); st >= 300 {
+	if st, b := f.API(http.MethodPost, api.Prefix+"/data/pull", tok, strings.NewReader(jump), "application/json"); st >= 300 {
 		t.Fatalf("pull: %d %s", st, b)
 	}
 	// The client's word is kept: its next batch is numbered above it.
@@ -324,12 +325,12 @@ func TestReceiptsBoundedAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, after := range []int{0, server.MaxReceiptsPerAnswer} {
-		st, b := f.API(http.MethodGet, fmt.Sprintf("%s/receipts?after=%d", server.APIPrefix, after), tok, nil, "")
+		st, b := f.API(http.MethodGet, fmt.Sprintf("%s/receipts?after=%d", api.Prefix, after), tok, nil, "")
 		if st != http.StatusOK {
 			t.Fatalf("receipts after %d: %d %s", after, st, b)
 		}
 		var list struct {
-			Bundles []server.BundleRef `json:"bundles"`
+			Bundles []api.BundleRef `json:"bundles"`
 		}
 		if err := json.Unmarshal(b, &list); err != nil {
 			t.Fatal(err)

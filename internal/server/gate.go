@@ -4,13 +4,10 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/version"
 )
-
-// VersionHeader names the request header in which a client sends its
-// taosync version with every request.
-const VersionHeader = "Taosync-Version"
 
 // gate refuses the request of a client older than central's minimum
 // (clients.minVersion), naming both versions and what to do, and records
@@ -24,7 +21,7 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, client string) boo
 		s.fail(w, "version gate", err)
 		return false
 	}
-	have := r.Header.Get(VersionHeader)
+	have := r.Header.Get(api.HeaderVersion)
 	if min == "" {
 		return true
 	}

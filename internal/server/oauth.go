@@ -20,9 +20,6 @@ import (
 	"github.com/taosync/taosync/internal/store"
 )
 
-// TokenPath is where the token endpoint answers.
-const TokenPath = "/oauth2/token"
-
 // HashSecret is how OAuth secrets are stored: SHA-256, which suffices for
 // the 256-bit random secrets central generates (there is no dictionary to
 // protect against), and lets every check compare in constant time.

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
 )
@@ -59,14 +59,14 @@ func TestUploadQuotaBundles(t *testing.T) {
 	stream, sig, man := testfixture.Stream(t, dir)
 	invented := func(i int) string { return fmt.Sprintf("results-ca-%06d-%08x", 100+i, i) }
 	for i := range 2 {
-		st, b := f.API(http.MethodPut, server.APIPrefix+"/results/"+invented(i)+"/"+manifest.SigName, tok, strings.NewReader("sig"), "application/octet-stream")
+		st, b := f.API(http.MethodPut, api.Prefix+"/results/"+invented(i)+"/"+manifest.SigName, tok, strings.NewReader("sig"), "application/octet-stream")
 		if st != http.StatusCreated {
 			t.Fatalf("upload %d: %d %s", i, st, b)
 		}
 	}
 	before := inboxOf(f, "ca")
 	name := filepath.Base(dir)
-	st, b := f.API(http.MethodPut, server.APIPrefix+"/results/"+name+"/"+manifest.SigName, tok, strings.NewReader("sig"), "application/octet-stream")
+	st, b := f.API(http.MethodPut, api.Prefix+"/results/"+name+"/"+manifest.SigName, tok, strings.NewReader("sig"), "application/octet-stream")
 	if st != http.StatusTooManyRequests || !strings.Contains(string(b), "at most 2 uncommitted result bundles") {
 		t.Errorf("a third bundle file by file: %d %s, want 429 naming the limit", st, b)
 	}
@@ -78,13 +78,13 @@ func TestUploadQuotaBundles(t *testing.T) {
 		t.Errorf("the inbox went from %v to %v", before, after)
 	}
 	// An open bundle takes more files.
-	st, b = f.API(http.MethodPut, server.APIPrefix+"/results/"+invented(0)+"/"+manifest.FileName, tok, strings.NewReader("{}"), "application/octet-stream")
+	st, b = f.API(http.MethodPut, api.Prefix+"/results/"+invented(0)+"/"+manifest.FileName, tok, strings.NewReader("{}"), "application/octet-stream")
 	if st != http.StatusCreated {
 		t.Errorf("more of an open bundle: %d %s", st, b)
 	}
 	// Another client has its own quota.
 	f.Register("cb", "B")
-	if st, b := f.API(http.MethodPut, server.APIPrefix+"/results/"+strings.Replace(invented(0), "-ca-", "-cb-", 1)+"/"+manifest.SigName, f.TokenFor("cb"), strings.NewReader("sig"), "application/octet-stream"); st != http.StatusCreated {
+	if st, b := f.API(http.MethodPut, api.Prefix+"/results/"+strings.Replace(invented(0), "-ca-", "-cb-", 1)+"/"+manifest.SigName, f.TokenFor("cb"), strings.NewReader("sig"), "application/octet-stream"); st != http.StatusCreated {
 		t.Errorf("another client's upload: %d %s", st, b)
 	}
 }
@@ -117,7 +117,7 @@ func TestUploadQuotaBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.S.Quota.Bytes = int64(sig+man+len(body)) - 1
-	st, b = f.API(http.MethodPut, server.APIPrefix+"/results/"+name+"/"+chunk, tok, bytes.NewReader(body), "application/octet-stream")
+	st, b = f.API(http.MethodPut, api.Prefix+"/results/"+name+"/"+chunk, tok, bytes.NewReader(body), "application/octet-stream")
 	if st != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "bytes of uncommitted uploads") {
 		t.Errorf("a chunk over the quota: %d %s, want 413", st, b)
 	}
@@ -167,7 +167,7 @@ func TestUploadLifetime(t *testing.T) {
 		t.Errorf("the empty folder stays: %v", held)
 	}
 	// The upload is resumable meanwhile.
-	if st, b := f.API(http.MethodGet, server.APIPrefix+"/results/"+name, tok, nil, ""); st != 200 || !strings.Contains(string(b), fmt.Sprintf(`"offset":%d`, len(stream)/2)) {
+	if st, b := f.API(http.MethodGet, api.Prefix+"/results/"+name, tok, nil, ""); st != 200 || !strings.Contains(string(b), fmt.Sprintf(`"offset":%d`, len(stream)/2)) {
 		t.Errorf("status: %d %s", st, b)
 	}
 	n, err = f.S.Sweep(now.Add(f.S.Quota.Lifetime + time.Minute))
@@ -177,7 +177,7 @@ func TestUploadLifetime(t *testing.T) {
 	if left, _ := os.ReadDir(f.C.Home.Path("inbox")); len(left) != 0 {
 		t.Errorf("left in the inbox: %v", left)
 	}
-	if st, b := f.API(http.MethodGet, server.APIPrefix+"/results/"+name, tok, nil, ""); st != 200 || !strings.Contains(string(b), `"state":"none"`) {
+	if st, b := f.API(http.MethodGet, api.Prefix+"/results/"+name, tok, nil, ""); st != 200 || !strings.Contains(string(b), `"state":"none"`) {
 		t.Errorf("status after the sweep: %d %s", st, b)
 	}
 }
@@ -191,49 +191,49 @@ func TestUploadStream(t *testing.T) {
 	dir, tok := resultBundle(t, f, 3)
 	stream, sig, man := testfixture.Stream(t, dir)
 	name := filepath.Base(dir)
-	status := func(query string) server.UploadStatus {
+	status := func(query string) api.UploadStatus {
 		t.Helper()
-		st, b := f.API(http.MethodGet, server.APIPrefix+"/results/"+name+query, tok, nil, "")
-		var us server.UploadStatus
+		st, b := f.API(http.MethodGet, api.Prefix+"/results/"+name+query, tok, nil, "")
+		var us api.UploadStatus
 		if err := json.Unmarshal(b, &us); st != 200 || err != nil {
 			t.Fatalf("status: %d %s", st, b)
 		}
 		return us
 	}
-	if us := status(""); us.State != server.StateNone || us.Offset != 0 {
+	if us := status(""); us.State != api.StateNone || us.Offset != 0 {
 		t.Errorf("before: %+v", us)
 	}
 	// Cut anywhere: in the signature, in the manifest, in a chunk.
 	at := []int{sig / 2, sig + man/2, sig + man + (len(stream)-sig-man)/2}
 	from := 0
 	for _, to := range at {
-		if st, h, b := f.PutStream(tok, name, int64(from), stream[from:to], sig, man, true); st != 200 || h.Get(server.HeaderOffset) != fmt.Sprint(to) {
-			t.Fatalf("bytes %d to %d: %d %s, offset %q", from, to, st, b, h.Get(server.HeaderOffset))
+		if st, h, b := f.PutStream(tok, name, int64(from), stream[from:to], sig, man, true); st != 200 || h.Get(api.HeaderOffset) != fmt.Sprint(to) {
+			t.Fatalf("bytes %d to %d: %d %s, offset %q", from, to, st, b, h.Get(api.HeaderOffset))
 		}
-		if us := status(""); us.State != server.StatePartial || us.Offset != int64(to) {
+		if us := status(""); us.State != api.StatePartial || us.Offset != int64(to) {
 			t.Errorf("after %d bytes: %+v", to, us)
 		}
 		from = to
 	}
 	// From the wrong offset: 409 with the right one, nothing changes.
 	st, h, b := f.PutStream(tok, name, 0, stream, sig, man, true)
-	if st != http.StatusConflict || h.Get(server.HeaderOffset) != fmt.Sprint(from) {
-		t.Errorf("from 0: %d %s, offset %q; want 409 at %d", st, b, h.Get(server.HeaderOffset), from)
+	if st != http.StatusConflict || h.Get(api.HeaderOffset) != fmt.Sprint(from) {
+		t.Errorf("from 0: %d %s, offset %q; want 409 at %d", st, b, h.Get(api.HeaderOffset), from)
 	}
 	// The rest without committing: complete; then a commit of no bytes.
 	st, _, b = f.PutStream(tok, name, int64(from), stream[from:], sig, man, false)
 	if st != 200 || !strings.Contains(string(b), fmt.Sprintf(`{"state":"complete","offset":%d}`, len(stream))) {
 		t.Fatalf("the rest: %d %s", st, b)
 	}
-	if us := status(""); us.State != server.StateComplete || us.Offset != int64(len(stream)) {
+	if us := status(""); us.State != api.StateComplete || us.Offset != int64(len(stream)) {
 		t.Errorf("complete: %+v", us)
 	}
 	if got := f.ExecutionsOf(); len(got) != 0 {
 		t.Fatalf("central holds %v before the commit", got)
 	}
 	st, _, b = f.PutStream(tok, name, int64(len(stream)), nil, sig, man, true)
-	var first server.UploadStatus
-	if err := json.Unmarshal(b, &first); st != 200 || err != nil || first.State != server.StateCommitted || first.Outcome != importer.Applied || first.Receipt == nil {
+	var first api.UploadStatus
+	if err := json.Unmarshal(b, &first); st != 200 || err != nil || first.State != api.StateCommitted || first.Outcome != importer.Applied || first.Receipt == nil {
 		t.Fatalf("the commit: %d %s", st, b)
 	}
 	if left := inboxOf(f, "ca"); len(left) != 0 {
@@ -244,11 +244,11 @@ func TestUploadStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := status("?bundle_id=" + m.ID)
-	if again.State != server.StateCommitted || again.Receipt == nil || again.Receipt.ID != first.Receipt.ID ||
+	if again.State != api.StateCommitted || again.Receipt == nil || again.Receipt.ID != first.Receipt.ID ||
 		again.Receipt.Bundle != first.Receipt.Bundle || again.Receipt.Seq != first.Receipt.Seq {
 		t.Errorf("asked again: %+v, want the first answer %+v", again, first)
 	}
-	if us := status(""); us.State != server.StateNone {
+	if us := status(""); us.State != api.StateNone {
 		t.Errorf("without the id: %+v", us)
 	}
 	f.CheckStatus("ca", 1, 3)
@@ -315,7 +315,7 @@ func TestUploadStreamRefusals(t *testing.T) {
 	if got := f.ExecutionsOf(); len(got) != 0 {
 		t.Errorf("central holds %v", got)
 	}
-	if st, b := f.API(http.MethodGet, server.APIPrefix+"/results/"+name+"?bundle_id=00000000000000000000000000000000", tok, nil, ""); st != 400 {
+	if st, b := f.API(http.MethodGet, api.Prefix+"/results/"+name+"?bundle_id=00000000000000000000000000000000", tok, nil, ""); st != 400 {
 		t.Errorf("a bundle_id not of the bundle: %d %s", st, b)
 	}
 }
@@ -330,7 +330,7 @@ func TestUploadQuotaInFlight(t *testing.T) {
 	_, tok := resultBundle(t, f, 1)
 	held := "results-ca-000100-0000aaaa"
 	pr, pw := io.Pipe()
-	req, err := http.NewRequestWithContext(f.Ctx, http.MethodPut, f.URL+server.APIPrefix+"/results/"+held+"/"+manifest.SigName, pr)
+	req, err := http.NewRequestWithContext(f.Ctx, http.MethodPut, f.URL+api.Prefix+"/results/"+held+"/"+manifest.SigName, pr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestUploadQuotaInFlight(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	st, b := f.API(http.MethodPut, server.APIPrefix+"/results/results-ca-000101-0000bbbb/"+manifest.SigName, tok, strings.NewReader(strings.Repeat("y", 500)), "application/octet-stream")
+	st, b := f.API(http.MethodPut, api.Prefix+"/results/results-ca-000101-0000bbbb/"+manifest.SigName, tok, strings.NewReader(strings.Repeat("y", 500)), "application/octet-stream")
 	if st != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "at most 1000 bytes of uncommitted uploads per client, and 600 are held") {
 		t.Errorf("an upload beside one running: %d %s, want 413", st, b)
 	}
@@ -396,7 +396,7 @@ func TestUploadQuotaOverflow(t *testing.T) {
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	fmt.Fprintf(conn, "PUT %s/results/%s?commit=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
 		"Content-Type: application/octet-stream\r\nUpload-Offset: 1\r\nUpload-Signature-Size: %d\r\nUpload-Manifest-Size: %d\r\n"+
-		"Content-Length: 9223372036854775807\r\n\r\n", server.APIPrefix, name, tok, sig, man)
+		"Content-Length: 9223372036854775807\r\n\r\n", api.Prefix, name, tok, sig, man)
 	conn.Write(stream[1:])
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {

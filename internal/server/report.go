@@ -9,10 +9,6 @@ import (
 	"github.com/taosync/taosync/manifest"
 )
 
-// ReportPath is where a client posts its readiness report after a sync
-// changed it (every pull carries the report as it was before).
-const ReportPath = APIPrefix + "/report"
-
 // report keeps a client's readiness report.
 func (s *Server) report(w http.ResponseWriter, r *http.Request, client string) {
 	var rep taosync.Readiness

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/config"
-	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 )
 
@@ -49,7 +49,7 @@ func TestPullReport(t *testing.T) {
 		"acked > pending": `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","results_pending":1,"results_unacknowledged":2}`,
 	} {
 		body := `{"data_seq":0,"data_bundle":"","receipt_seq":0,"report":` + report + `}`
-		status, answer := f.API(http.MethodPost, server.APIPrefix+"/data/pull", token, strings.NewReader(body), "application/json")
+		status, answer := f.API(http.MethodPost, api.Prefix+"/data/pull", token, strings.NewReader(body), "application/json")
 		if status != http.StatusBadRequest {
 			t.Errorf("%s: status %d (%s), want 400", name, status, answer)
 		}
@@ -88,13 +88,13 @@ func TestVersionGate(t *testing.T) {
 		{"1.10.0", http.StatusOK},
 		{"devel", http.StatusOK},
 	} {
-		req, err := http.NewRequestWithContext(f.Ctx, http.MethodGet, f.URL+server.APIPrefix+"/receipts", nil)
+		req, err := http.NewRequestWithContext(f.Ctx, http.MethodGet, f.URL+api.Prefix+"/receipts", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
 		if tc.version != "" {
-			req.Header.Set(server.VersionHeader, tc.version)
+			req.Header.Set(api.HeaderVersion, tc.version)
 		}
 		status, _, body := f.Do(req)
 		if status != tc.status {
@@ -123,7 +123,7 @@ func TestReportOutOfRange(t *testing.T) {
 	f.Start(nil)
 	f.Register("ca", "A")
 	body := `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","data_seq":1099511627776,"data_bundle":"0123456789abcdef0123456789abcdef","problems":[]}`
-	st, b := f.API(http.MethodPost, server.ReportPath, f.TokenFor("ca"), strings.NewReader(body), "application/json")
+	st, b := f.API(http.MethodPost, api.Prefix+api.ReportPath, f.TokenFor("ca"), strings.NewReader(body), "application/json")
 	if st != http.StatusBadRequest || !strings.Contains(string(b), "out of range") {
 		t.Fatalf("a report of a data bundle never made: %d %s, want 400 out of range", st, b)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
 )
@@ -20,13 +20,13 @@ func TestTwoAuthorizationHeaders(t *testing.T) {
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
 	for _, order := range [][2]string{{"Bearer " + tok, "Bearer nonsense"}, {"Bearer nonsense", "Bearer " + tok}} {
-		req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+server.APIPrefix+"/receipts", nil)
+		req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+api.Prefix+"/receipts", nil)
 		req.Header["Authorization"] = order[:]
 		if st, _, body := f.Do(req); st != http.StatusBadRequest {
 			t.Errorf("API, %.20s… first: %d %v, want 400", order[0], st, body)
 		}
 	}
-	req, _ := http.NewRequestWithContext(f.Ctx, "POST", f.URL+server.TokenPath, strings.NewReader("grant_type=client_credentials"))
+	req, _ := http.NewRequestWithContext(f.Ctx, "POST", f.URL+api.TokenPath, strings.NewReader("grant_type=client_credentials"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("ca", f.Secrets["ca"])
 	req.Header.Add("Authorization", "Basic Y2I6eA==")
@@ -45,8 +45,8 @@ func TestTrickledBody(t *testing.T) {
 	tok := f.TokenFor("ca")
 	host := strings.TrimPrefix(f.URL, "http://")
 	for _, raw := range []string{
-		fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=", server.TokenPath, host),
-		fmt.Sprintf("POST %s/data/pull HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", server.APIPrefix, host, tok),
+		fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=", api.TokenPath, host),
+		fmt.Sprintf("POST %s/data/pull HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", api.Prefix, host, tok),
 	} {
 		// rawRequest waits 10 s at most for the answer.
 		if got := rawRequest(t, f.URL, raw); !strings.HasPrefix(got, "HTTP/1.1 408") {
@@ -78,7 +78,7 @@ func TestEmptySuffixRange(t *testing.T) {
 		{"bytes=0-0, -0", 206, fmt.Sprintf("bytes 0-0/%d", file.Size)},
 		{"bytes=-1", 206, fmt.Sprintf("bytes %d-%d/%d", file.Size-1, file.Size-1, file.Size)},
 	} {
-		req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+server.APIPrefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
+		req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+api.Prefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Range", tc.rng)
 		st, h, _ := f.Do(req)
@@ -105,7 +105,7 @@ func TestJSONTrailingData(t *testing.T) {
 		{`{"data_seq":0}{"data_seq":1}`, 400},
 		{"{}\r\n\t ", 200},
 	} {
-		st, b := f.API("POST", server.APIPrefix+"/data/pull", tok, strings.NewReader(tc.body), "application/json")
+		st, b := f.API("POST", api.Prefix+"/data/pull", tok, strings.NewReader(tc.body), "application/json")
 		if st != tc.status {
 			t.Errorf("%q: %d %s, want %d", tc.body, st, b, tc.status)
 		}

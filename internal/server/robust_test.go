@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
@@ -36,7 +37,7 @@ func TestBadRequests(t *testing.T) {
 	chunk := files[0]
 	tok := f.TokenFor("ca")
 	ref := f.Pull(tok)
-	api := server.APIPrefix
+	api := api.Prefix
 	for _, tc := range []struct {
 		name, method, path, body, contentType string
 		token                                 string
@@ -94,7 +95,7 @@ func TestOversizedJSONBody(t *testing.T) {
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
 	body := `{"types":["` + strings.Repeat("x", 70<<10) + `"]}`
-	st, b := f.API("POST", server.APIPrefix+"/data/pull", tok, strings.NewReader(body), "application/json")
+	st, b := f.API("POST", api.Prefix+"/data/pull", tok, strings.NewReader(body), "application/json")
 	if st == http.StatusBadRequest && strings.Contains(string(b), "too large") {
 		t.Fatalf("an oversized JSON body is answered 400 (%s), not 413 as an oversized upload is", bytes.TrimSpace(b))
 	}
@@ -111,7 +112,7 @@ func TestBearerSchemeCaseInsensitive(t *testing.T) {
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
 	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
-		req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+server.APIPrefix+"/receipts", nil)
+		req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+api.Prefix+"/receipts", nil)
 		req.Header.Set("Authorization", scheme+" "+tok)
 		st, _, _ := f.Do(req)
 		if st != 200 {
@@ -159,7 +160,7 @@ func TestOversizedDeclared(t *testing.T) {
 			size = manifest.MaxChunkStored + 1
 		}
 		raw := fmt.Sprintf("PUT %s/results/results-ca-000001-00000000/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n",
-			server.APIPrefix, tc.file, host, tok, size)
+			api.Prefix, tc.file, host, tok, size)
 		if size < 256<<10 {
 			raw += strings.Repeat("x", int(size))
 		}
@@ -200,11 +201,11 @@ func TestAbruptDisconnects(t *testing.T) {
 		if i%2 == 0 {
 			// Half an upload.
 			fmt.Fprintf(c, "PUT %s/results/%s/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 1000\r\n\r\n%s",
-				server.APIPrefix, name, manifest.SigName, host, tok, strings.Repeat("x", 100))
+				api.Prefix, name, manifest.SigName, host, tok, strings.Repeat("x", 100))
 		} else {
 			// A download, not read.
 			fmt.Fprintf(c, "GET %s/bundles/%s/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n",
-				server.APIPrefix, ref.Bundle, ref.Files[0].Name, host, tok)
+				api.Prefix, ref.Bundle, ref.Files[0].Name, host, tok)
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0) // a reset, not a polite close
@@ -252,7 +253,7 @@ func TestCommitIncomplete(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _ := f.API("PUT", server.APIPrefix+"/results/"+name+"/"+file, tok, bytes.NewReader(b), "application/octet-stream")
+		st, _ := f.API("PUT", api.Prefix+"/results/"+name+"/"+file, tok, bytes.NewReader(b), "application/octet-stream")
 		return st
 	}
 	for _, file := range files[1:] {
@@ -301,7 +302,7 @@ func TestUploadLimitPerClient(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequestWithContext(f.Ctx, "PUT", fmt.Sprintf("%s%s/results/results-ca-00000%d-00000000/%s", f.URL, server.APIPrefix, i+1, manifest.SigName), pr)
+			req, _ := http.NewRequestWithContext(f.Ctx, "PUT", fmt.Sprintf("%s%s/results/results-ca-00000%d-00000000/%s", f.URL, api.Prefix, i+1, manifest.SigName), pr)
 			req.Header.Set("Authorization", "Bearer "+ta)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -320,14 +321,14 @@ func TestUploadLimitPerClient(t *testing.T) {
 			t.Fatal("the uploads did not start")
 		}
 	}
-	req, _ := http.NewRequestWithContext(f.Ctx, "PUT", f.URL+server.APIPrefix+"/results/results-ca-000009-00000000/"+manifest.SigName, strings.NewReader("y"))
+	req, _ := http.NewRequestWithContext(f.Ctx, "PUT", f.URL+api.Prefix+"/results/results-ca-000009-00000000/"+manifest.SigName, strings.NewReader("y"))
 	req.Header.Set("Authorization", "Bearer "+ta)
 	st, h, _ := f.Do(req)
 	if st != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
 		t.Errorf("one upload too many: %d, Retry-After %q; want 429 with Retry-After", st, h.Get("Retry-After"))
 	}
 	// Another client uploads meanwhile.
-	if st, b := f.API("PUT", server.APIPrefix+"/results/results-cb-000001-00000000/"+manifest.SigName, tb, strings.NewReader("z"), "application/octet-stream"); st != 201 {
+	if st, b := f.API("PUT", api.Prefix+"/results/results-cb-000001-00000000/"+manifest.SigName, tb, strings.NewReader("z"), "application/octet-stream"); st != 201 {
 		t.Errorf("another client: %d %s", st, b)
 	}
 	for _, pw := range writers {
@@ -341,7 +342,7 @@ func TestUploadLimitPerClient(t *testing.T) {
 		}
 	}
 	// The slots are free again.
-	if st, b := f.API("PUT", server.APIPrefix+"/results/results-ca-000009-00000000/"+manifest.SigName, ta, strings.NewReader("y"), "application/octet-stream"); st != 201 {
+	if st, b := f.API("PUT", api.Prefix+"/results/results-ca-000009-00000000/"+manifest.SigName, ta, strings.NewReader("y"), "application/octet-stream"); st != 201 {
 		t.Errorf("after: %d %s", st, b)
 	}
 }
@@ -368,7 +369,7 @@ func TestTokenExpiry(t *testing.T) {
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
 	time.Sleep(1100 * time.Millisecond)
-	req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+server.APIPrefix+"/receipts", nil)
+	req, _ := http.NewRequestWithContext(f.Ctx, "GET", f.URL+api.Prefix+"/receipts", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	st, h, _ := f.Do(req)
 	if st != 401 || !strings.Contains(h.Get("WWW-Authenticate"), `error="invalid_token"`) {

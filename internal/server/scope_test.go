@@ -13,6 +13,7 @@ import (
 
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
@@ -32,7 +33,7 @@ func TestScopeDownload(t *testing.T) {
 	}
 	get := func(token, path string) (int, []byte) {
 		t.Helper()
-		return f.API(http.MethodGet, server.APIPrefix+"/bundles/"+path, token, nil, "")
+		return f.API(http.MethodGet, api.Prefix+"/bundles/"+path, token, nil, "")
 	}
 	// A reaches its own files (so that the 404s below mean something).
 	for _, file := range refA.Files {
@@ -169,12 +170,12 @@ func TestScopeResults(t *testing.T) {
 		t.Errorf("B's receipt %s", resp.Receipt.Bundle)
 	}
 	// A's receipt list does not show B's batch.
-	if st, b := f.API(http.MethodGet, server.APIPrefix+"/receipts", ta, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
+	if st, b := f.API(http.MethodGet, api.Prefix+"/receipts", ta, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
 		t.Errorf("A's receipts: %d %s", st, b)
 	}
 	// And B's receipt files are not A's to download.
 	for _, file := range resp.Receipt.Files {
-		if st, _ := f.API(http.MethodGet, server.APIPrefix+"/bundles/"+resp.Receipt.Bundle+"/"+file.Name, ta, nil, ""); st != http.StatusNotFound {
+		if st, _ := f.API(http.MethodGet, api.Prefix+"/bundles/"+resp.Receipt.Bundle+"/"+file.Name, ta, nil, ""); st != http.StatusNotFound {
 			t.Errorf("A downloads B's receipt %s: %d", file.Name, st)
 		}
 	}
@@ -213,7 +214,7 @@ func TestRevokeAndRotate(t *testing.T) {
 	f.Register("ca", "A")
 	f.Register("cb", "B")
 	receipts := func(tok string) int {
-		st, _ := f.API(http.MethodGet, server.APIPrefix+"/receipts", tok, nil, "")
+		st, _ := f.API(http.MethodGet, api.Prefix+"/receipts", tok, nil, "")
 		return st
 	}
 	old := f.TokenFor("ca")
@@ -227,7 +228,7 @@ func TestRevokeAndRotate(t *testing.T) {
 	if st := receipts(old); st != http.StatusUnauthorized {
 		t.Errorf("token after revocation: %d, want 401", st)
 	}
-	if st, _ := f.API(http.MethodPost, server.APIPrefix+"/data/pull", old, strings.NewReader(`{}`), "application/json"); st != http.StatusUnauthorized {
+	if st, _ := f.API(http.MethodPost, api.Prefix+"/data/pull", old, strings.NewReader(`{}`), "application/json"); st != http.StatusUnauthorized {
 		t.Errorf("pull after revocation: %d, want 401", st)
 	}
 	if st, _, body := f.PostToken("grant_type=client_credentials", form, "ca", f.Secrets["ca"]); st != 401 || body["error"] != "invalid_client" {

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,14 +26,12 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/exporter"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/errmsg"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 )
-
-// APIPrefix versions the API.
-const APIPrefix = "/api/v1"
 
 // Limits.
 const (
@@ -102,18 +99,18 @@ func New(c *central.Central, log *slog.Logger) *Server {
 // Handler returns the HTTP handler of the API.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+TokenPath, s.token)
-	mux.HandleFunc("GET "+APIPrefix+"/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	mux.HandleFunc("POST "+api.TokenPath, s.token)
+	mux.HandleFunc("GET "+api.Prefix+api.HealthPath, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
 	})
-	mux.HandleFunc("POST "+APIPrefix+"/data/pull", s.authed(s.pull))
-	mux.HandleFunc("GET "+APIPrefix+"/bundles/{bundle}/{file}", s.authed(s.download))
-	mux.HandleFunc("GET "+APIPrefix+"/results/{bundle}", s.authed(s.uploadStatus))
-	mux.HandleFunc("PUT "+APIPrefix+"/results/{bundle}", s.authed(s.putBundle))
-	mux.HandleFunc("PUT "+APIPrefix+"/results/{bundle}/{file}", s.authed(s.upload))
-	mux.HandleFunc("POST "+APIPrefix+"/results/{bundle}/commit", s.authed(s.commit))
-	mux.HandleFunc("GET "+APIPrefix+"/receipts", s.authed(s.receipts))
-	mux.HandleFunc("POST "+ReportPath, s.authed(s.report))
+	mux.HandleFunc("POST "+api.Prefix+api.PullPath, s.authed(s.pull))
+	mux.HandleFunc("GET "+api.Prefix+api.BundleFilePath("{bundle}", "{file}"), s.authed(s.download))
+	mux.HandleFunc("GET "+api.Prefix+api.ResultPath("{bundle}"), s.authed(s.uploadStatus))
+	mux.HandleFunc("PUT "+api.Prefix+api.ResultPath("{bundle}"), s.authed(s.putBundle))
+	mux.HandleFunc("PUT "+api.Prefix+api.ResultFilePath("{bundle}", "{file}"), s.authed(s.upload))
+	mux.HandleFunc("POST "+api.Prefix+api.CommitPath("{bundle}"), s.authed(s.commit))
+	mux.HandleFunc("GET "+api.Prefix+api.ReceiptsPath, s.authed(s.receipts))
+	mux.HandleFunc("POST "+api.Prefix+api.ReportPath, s.authed(s.report))
 	if s.AccessLog == nil {
 		return mux
 	}
@@ -141,35 +138,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// writeError answers with {"error": message}.
+// writeError answers with an api.Error.
 func writeError(w http.ResponseWriter, status int, message string) {
-	writeJSON(w, status, map[string]string{"error": message})
+	writeJSON(w, status, api.Error{Message: message})
 }
 
-// File is one file of a bundle as the API lists it.
-type File struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
-// BundleRef names a bundle prepared for a client and its files, chunks
-// first and the manifest last: the order to download them in.
-type BundleRef struct {
-	Bundle string `json:"bundle"`
-	ID     string `json:"bundle_id"`
-	Kind   string `json:"kind"`
-	Seq    uint64 `json:"seq"`
-	Full   bool   `json:"full,omitempty"`
-	Files  []File `json:"files"`
-}
-
-func refOf(dir string, m *manifest.Manifest) (BundleRef, error) {
-	ref := BundleRef{Bundle: filepath.Base(dir), ID: m.ID, Kind: string(m.Kind), Seq: m.Seq,
+func refOf(dir string, m *manifest.Manifest) (api.BundleRef, error) {
+	ref := api.BundleRef{Bundle: filepath.Base(dir), ID: m.ID, Kind: string(m.Kind), Seq: m.Seq,
 		Full: m.Kind == manifest.KindData && m.Full()}
 	for _, s := range m.Sections {
 		for _, c := range s.Chunks {
-			ref.Files = append(ref.Files, File{Name: c.Hash, Size: c.Size, SHA256: c.Hash})
+			ref.Files = append(ref.Files, api.File{Name: c.Hash, Size: c.Size, SHA256: c.Hash})
 		}
 	}
 	for _, name := range []string{manifest.SigName, manifest.FileName} {
@@ -178,27 +157,14 @@ func refOf(dir string, m *manifest.Manifest) (BundleRef, error) {
 			return ref, err
 		}
 		sum := sha256.Sum256(b)
-		ref.Files = append(ref.Files, File{Name: name, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
+		ref.Files = append(ref.Files, api.File{Name: name, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
 	}
 	return ref, nil
 }
 
-// PullRequest is what a client says when it pulls data: what it holds.
-type PullRequest struct {
-	DataSeq    uint64 `json:"data_seq"`
-	DataBundle string `json:"data_bundle"`
-	// ReceiptSeq is the receipt batch up to which the client holds every
-	// receipt: later data bundles leave those out.
-	ReceiptSeq uint64   `json:"receipt_seq"`
-	Types      []string `json:"types,omitempty"`
-	Full       bool     `json:"full,omitempty"`
-	// Report is the client's readiness report.
-	Report *taosync.Readiness `json:"report,omitempty"`
-}
-
-// check refuses a pull request out of shape, and returns the types it
+// checkPull refuses a pull request out of shape, and returns the types it
 // names.
-func (req PullRequest) check() ([]taosync.Type, error) {
+func checkPull(req api.PullRequest) ([]taosync.Type, error) {
 	if err := (taosync.ClientState{DataSeq: req.DataSeq, DataBundle: req.DataBundle}).Check(); err != nil {
 		return nil, err
 	}
@@ -233,11 +199,11 @@ func (s *Server) clientLock(client string) *sync.Mutex {
 // exported that, else a full snapshot. No content (204) when nothing
 // changed.
 func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
-	var req PullRequest
+	var req api.PullRequest
 	if !s.decodeJSON(w, r, &req) {
 		return
 	}
-	types, err := req.check()
+	types, err := checkPull(req)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, errmsg.Short(err.Error()))
 		return
@@ -302,9 +268,9 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 
 // prepared returns the data bundle last exported for the client if it is
 // still in the spool and applies on what the client holds.
-func (s *Server) prepared(dir, last string, req PullRequest) (BundleRef, bool) {
+func (s *Server) prepared(dir, last string, req api.PullRequest) (api.BundleRef, bool) {
 	if last == "" {
-		return BundleRef{}, false
+		return api.BundleRef{}, false
 	}
 	matches, _ := filepath.Glob(filepath.Join(dir, "data-*-"+last[:8], manifest.FileName))
 	for _, path := range matches {
@@ -322,7 +288,7 @@ func (s *Server) prepared(dir, last string, req PullRequest) (BundleRef, bool) {
 		ref, err := refOf(filepath.Dir(path), m)
 		return ref, err == nil
 	}
-	return BundleRef{}, false
+	return api.BundleRef{}, false
 }
 
 // prune removes the data bundles of a client's spool but the one with id
@@ -352,26 +318,11 @@ func (s *Server) fail(w http.ResponseWriter, what string, err error) {
 	writeError(w, http.StatusInternalServerError, what+" failed; try again later")
 }
 
-var (
-	bundleName = regexp.MustCompile(`^(data|results|receipts)-[A-Za-z0-9._-]+-[0-9]{6,}-[0-9a-f]{8}$`)
-	chunkName  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
-
-// ValidBundle reports whether name is a bundle folder's name as the API
-// uses it; a client checks the names central gives before using them as
-// folder names.
-func ValidBundle(name string) bool { return bundleName.MatchString(name) }
-
-// ValidFile reports whether name is a bundle file's name.
-func ValidFile(name string) bool {
-	return name == manifest.FileName || name == manifest.SigName || chunkName.MatchString(name)
-}
-
 // download serves one file of a bundle prepared for the client, with Range
 // and ETag so that an interrupted download resumes.
 func (s *Server) download(w http.ResponseWriter, r *http.Request, client string) {
 	b, name := r.PathValue("bundle"), r.PathValue("file")
-	if !bundleName.MatchString(b) || !ValidFile(name) {
+	if !api.ValidBundle(b) || !api.ValidFile(name) {
 		writeError(w, http.StatusNotFound, "no such bundle file")
 		return
 	}
@@ -388,7 +339,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, client string)
 		return
 	}
 	etag := name
-	if !chunkName.MatchString(name) {
+	if !api.ValidChunk(name) {
 		h := sha256.New()
 		if _, err := io.Copy(h, f); err != nil {
 			s.fail(w, "download", err)
@@ -426,14 +377,14 @@ func emptySuffixes(h string, size int64) string {
 	return "bytes=" + strings.Join(ranges, ",")
 }
 
-func (s *Server) receiptRef(dir string) (BundleRef, error) {
+func (s *Server) receiptRef(dir string) (api.BundleRef, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
 	if err != nil {
-		return BundleRef{}, err
+		return api.BundleRef{}, err
 	}
 	m, err := manifest.Parse(raw)
 	if err != nil {
-		return BundleRef{}, err
+		return api.BundleRef{}, err
 	}
 	return refOf(dir, m)
 }
@@ -460,7 +411,7 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string)
 		s.refuse(ctx, w, client, string(manifest.KindReceipts), err)
 		return
 	}
-	refs := []BundleRef{}
+	refs := []api.BundleRef{}
 	// A bounded answer: a client whose word moved the batch numbers far up
 	// (central restored from a backup, or a client forging it) catches up
 	// over several syncs, and no request writes more than this many.
@@ -478,7 +429,7 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string)
 		refs = append(refs, ref)
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Seq < refs[j].Seq })
-	writeJSON(w, http.StatusOK, map[string]any{"bundles": refs})
+	writeJSON(w, http.StatusOK, api.ReceiptList{Bundles: refs})
 }
 
 // Serve runs the server on srv until ctx is done, then shuts it down

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 )
@@ -33,7 +34,7 @@ func newGate(h http.Handler) *gate {
 }
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, server.APIPrefix+"/bundles/") || r.Header.Get("Range") != "" {
+	if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, api.Prefix+"/bundles/") || r.Header.Get("Range") != "" {
 		g.h.ServeHTTP(w, r)
 		return
 	}
@@ -124,8 +125,8 @@ func serveLoopback(t *testing.T, h http.Handler, grace time.Duration, addr strin
 }
 
 // largestFile returns the largest file of a bundle reference.
-func largestFile(ref server.BundleRef) server.File {
-	var best server.File
+func largestFile(ref api.BundleRef) api.File {
+	var best api.File
 	for _, f := range ref.Files {
 		if f.Size > best.Size {
 			best = f
@@ -158,7 +159,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		req, _ := http.NewRequestWithContext(f.Ctx, http.MethodGet, url+server.APIPrefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
+		req, _ := http.NewRequestWithContext(f.Ctx, http.MethodGet, url+api.Prefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -227,7 +228,7 @@ func TestShutdownGraceExpires(t *testing.T) {
 	ref := f.Pull(tok)
 	file := largestFile(ref)
 	go func() {
-		req, _ := http.NewRequestWithContext(f.Ctx, http.MethodGet, url+server.APIPrefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
+		req, _ := http.NewRequestWithContext(f.Ctx, http.MethodGet, url+api.Prefix+"/bundles/"+ref.Bundle+"/"+file.Name, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			io.Copy(io.Discard, resp.Body)

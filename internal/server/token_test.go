@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 )
@@ -75,7 +76,7 @@ func TestTokenEndpoint(t *testing.T) {
 		{"secret with % not form-urlencoded", request{body: cc, contentType: form, rawBasic: true, id: "odd", secret: odd}, 400, "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequestWithContext(f.Ctx, http.MethodPost, f.URL+server.TokenPath, strings.NewReader(tc.req.body))
+			req, err := http.NewRequestWithContext(f.Ctx, http.MethodPost, f.URL+api.TokenPath, strings.NewReader(tc.req.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,14 +122,14 @@ func TestTokenEndpoint(t *testing.T) {
 				t.Errorf("expires_in %v, want 900 (15 minutes)", body["expires_in"])
 			}
 			// The token works, and is the client's.
-			if st, b := f.API(http.MethodGet, server.APIPrefix+"/receipts", tok, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
+			if st, b := f.API(http.MethodGet, api.Prefix+"/receipts", tok, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
 				t.Errorf("receipts with the token: %d %s", st, b)
 			}
 		})
 	}
 
 	t.Run("GET is not allowed", func(t *testing.T) {
-		st, _ := f.API(http.MethodGet, server.TokenPath+"?grant_type=client_credentials", "", nil, "")
+		st, _ := f.API(http.MethodGet, api.TokenPath+"?grant_type=client_credentials", "", nil, "")
 		if st != http.StatusMethodNotAllowed {
 			t.Errorf("status %d, want 405", st)
 		}
@@ -199,7 +200,7 @@ func TestTokenWithCurl(t *testing.T) {
 		}
 		return out
 	}
-	out := run("-u", "ca:"+f.Secrets["ca"], "-d", "grant_type=client_credentials", f.URL+server.TokenPath)
+	out := run("-u", "ca:"+f.Secrets["ca"], "-d", "grant_type=client_credentials", f.URL+api.TokenPath)
 	var tok struct {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`
@@ -208,17 +209,17 @@ func TestTokenWithCurl(t *testing.T) {
 	if err := json.Unmarshal(out, &tok); err != nil || tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.ExpiresIn <= 0 {
 		t.Fatalf("curl token: %s (%v)", out, err)
 	}
-	out = run("-w", "\n%{http_code}", "-H", "Authorization: Bearer "+tok.AccessToken, f.URL+server.APIPrefix+"/receipts")
+	out = run("-w", "\n%{http_code}", "-H", "Authorization: Bearer "+tok.AccessToken, f.URL+api.Prefix+"/receipts")
 	if got := strings.Join(strings.Fields(string(out)), " "); got != `{"bundles":[]} 200` {
 		t.Errorf("curl receipts: %q", got)
 	}
 	// Without the token, or with a wrong one: 401 with a Bearer challenge.
-	out = run("-i", f.URL+server.APIPrefix+"/receipts", "-H", "Authorization: Bearer x"+tok.AccessToken)
+	out = run("-i", f.URL+api.Prefix+"/receipts", "-H", "Authorization: Bearer x"+tok.AccessToken)
 	if !strings.HasPrefix(string(out), "HTTP/1.1 401") || !strings.Contains(strings.ToLower(string(out)), `www-authenticate: bearer realm="taosync", error="invalid_token"`) {
 		t.Errorf("curl with a wrong token:\n%s", out)
 	}
 	// The form body road, with curl too.
-	out = run("-d", "grant_type=client_credentials", "-d", "client_id=ca", "--data-urlencode", "client_secret="+f.Secrets["ca"], f.URL+server.TokenPath)
+	out = run("-d", "grant_type=client_credentials", "-d", "client_id=ca", "--data-urlencode", "client_secret="+f.Secrets["ca"], f.URL+api.TokenPath)
 	if !strings.Contains(string(out), `"token_type":"Bearer"`) {
 		t.Errorf("curl form body: %s", out)
 	}
@@ -239,7 +240,7 @@ func TestTokenWithOAuth2(t *testing.T) {
 		s    oauth2.AuthStyle
 	}{{"in header", oauth2.AuthStyleInHeader}, {"in params", oauth2.AuthStyleInParams}, {"auto detect", oauth2.AuthStyleAutoDetect}} {
 		t.Run(style.name, func(t *testing.T) {
-			cfg := clientcredentials.Config{ClientID: "ca", ClientSecret: f.Secrets["ca"], TokenURL: f.URL + server.TokenPath, AuthStyle: style.s}
+			cfg := clientcredentials.Config{ClientID: "ca", ClientSecret: f.Secrets["ca"], TokenURL: f.URL + api.TokenPath, AuthStyle: style.s}
 			tok, err := cfg.Token(f.Ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -247,7 +248,7 @@ func TestTokenWithOAuth2(t *testing.T) {
 			if tok.TokenType != "Bearer" || tok.Expiry.IsZero() || time.Until(tok.Expiry) > 16*time.Minute {
 				t.Errorf("token %+v", tok)
 			}
-			resp, err := cfg.Client(f.Ctx).Get(f.URL + server.APIPrefix + "/receipts")
+			resp, err := cfg.Client(f.Ctx).Get(f.URL + api.Prefix + "/receipts")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -258,7 +259,7 @@ func TestTokenWithOAuth2(t *testing.T) {
 		})
 	}
 	t.Run("wrong secret", func(t *testing.T) {
-		cfg := clientcredentials.Config{ClientID: "ca", ClientSecret: "wrong", TokenURL: f.URL + server.TokenPath, AuthStyle: oauth2.AuthStyleInHeader}
+		cfg := clientcredentials.Config{ClientID: "ca", ClientSecret: "wrong", TokenURL: f.URL + api.TokenPath, AuthStyle: oauth2.AuthStyleInHeader}
 		_, err := cfg.Token(f.Ctx)
 		var re *oauth2.RetrieveError
 		if !errors.As(err, &re) || re.ErrorCode != "invalid_client" || re.Response.StatusCode != 401 {

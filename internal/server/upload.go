@@ -19,7 +19,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
@@ -33,17 +33,6 @@ import (
 // Clients before this send the files one by one (PUT
 // /results/{bundle}/{file}) and then commit (POST
 // /results/{bundle}/commit); both ways share the inbox and the quota.
-
-// Headers of the whole-bundle upload.
-const (
-	// HeaderOffset is where in the bundle's stream a PUT's body starts
-	// and, in answers, how much of the stream central holds.
-	HeaderOffset = "Upload-Offset"
-	// HeaderSignatureSize and HeaderManifestSize are the sizes of the
-	// stream's first two files; the manifest sizes the chunks.
-	HeaderSignatureSize = "Upload-Signature-Size"
-	HeaderManifestSize  = "Upload-Manifest-Size"
-)
 
 // maxSignature bounds a manifest's signature file: a minisign signature
 // with its comments is under 1 KiB.
@@ -68,29 +57,6 @@ type Quota struct {
 // resume an upload cut by a night without a link.
 var DefaultQuota = Quota{Bundles: 8, Bytes: 1 << 30, Lifetime: 24 * time.Hour}
 
-// Upload states, as GET and PUT /results/{bundle} answer them.
-const (
-	StateNone      = "none"      // central holds nothing of the bundle
-	StatePartial   = "partial"   // Offset bytes of its stream
-	StateComplete  = "complete"  // all of it, not committed
-	StateCommitted = "committed" // stored, answered with its receipts
-)
-
-// UploadStatus is what central holds of a result bundle; a committed one
-// carries the commit's answer.
-type UploadStatus struct {
-	State  string `json:"state"`
-	Offset int64  `json:"offset"`
-	*CommitResponse
-}
-
-// CommitResponse answers a committed result bundle with its receipts.
-type CommitResponse struct {
-	Outcome string `json:"outcome"`
-	// Receipt is the receipt bundle; absent for a bundle of no execution.
-	Receipt *BundleRef `json:"receipt,omitempty"`
-}
-
 // refusal is an upload refused, with the status that answers it.
 type refusal struct {
 	status int
@@ -100,14 +66,14 @@ type refusal struct {
 func (r *refusal) Error() string { return r.msg }
 
 func resultBundle(name string) bool {
-	return bundleName.MatchString(name) && strings.HasPrefix(name, "results-")
+	return api.ValidBundle(name) && strings.HasPrefix(name, "results-")
 }
 
 // upload takes one file of a result bundle. The same file again is
 // accepted; a chunk must match its name's hash.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 	b, name := r.PathValue("bundle"), r.PathValue("file")
-	if !resultBundle(b) || !ValidFile(name) {
+	if !resultBundle(b) || !api.ValidFile(name) {
 		writeError(w, http.StatusBadRequest, "not a result bundle file name")
 		return
 	}
@@ -160,7 +126,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 		return
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	if chunkName.MatchString(name) && sum != name {
+	if api.ValidChunk(name) && sum != name {
 		writeError(w, http.StatusBadRequest, "chunk does not match its name's hash")
 		return
 	}
@@ -170,7 +136,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 			writeError(w, http.StatusConflict, name+" was already uploaded with other content")
 			return
 		}
-		writeJSON(w, http.StatusOK, File{Name: name, Size: n, SHA256: sum})
+		writeJSON(w, http.StatusOK, api.File{Name: name, Size: n, SHA256: sum})
 		return
 	}
 	if err := safefile.Sync(tmp); err != nil {
@@ -181,7 +147,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 		s.fail(w, "upload", err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, File{Name: name, Size: n, SHA256: sum})
+	writeJSON(w, http.StatusCreated, api.File{Name: name, Size: n, SHA256: sum})
 }
 
 // acquire counts an upload or commit of the client in, or answers 429 when
@@ -377,7 +343,7 @@ func (s *Server) Housekeeping(ctx context.Context) {
 // same receipt.
 func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 	b := r.PathValue("bundle")
-	if !bundleName.MatchString(b) {
+	if !api.ValidBundle(b) {
 		writeError(w, http.StatusNotFound, "no such upload")
 		return
 	}
@@ -406,14 +372,14 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 
 // importUpload imports the uploaded result bundle in dir, removes it once
 // stored, and returns the answer.
-func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitResponse, error) {
-	opts, err := central.Options(ctx, s.c.Home, "http", s.log)
+func (s *Server) importUpload(ctx context.Context, client, dir string) (api.CommitResponse, error) {
+	opts, err := s.c.Home.ImportOptions(ctx, "http", s.log)
 	if err != nil {
-		return CommitResponse{}, err
+		return api.CommitResponse{}, err
 	}
 	lines, written, err := s.c.ImportResults(ctx, dir, opts, filepath.Join(s.spool, client))
 	if err != nil {
-		return CommitResponse{}, err
+		return api.CommitResponse{}, err
 	}
 	if len(lines) != 1 || (lines[0].Outcome != importer.Applied && lines[0].Outcome != importer.Skipped) {
 		reason := "no bundle"
@@ -429,9 +395,9 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitRe
 			os.Remove(filepath.Dir(dir))
 			s.mu.Unlock()
 		}
-		return CommitResponse{}, &refusal{http.StatusUnprocessableEntity, reason}
+		return api.CommitResponse{}, &refusal{http.StatusUnprocessableEntity, reason}
 	}
-	resp := CommitResponse{Outcome: lines[0].Outcome}
+	resp := api.CommitResponse{Outcome: lines[0].Outcome}
 	if lines[0].Outcome == importer.Applied && lines[0].Batch > 0 {
 		if n, err := s.c.Store.BatchCounts(ctx, client, lines[0].Batch); err == nil {
 			s.Observe.ResultsReceived(n[taosync.ReceiptReceived], n[taosync.ReceiptDuplicate], n[taosync.ReceiptConflict])
@@ -441,7 +407,7 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitRe
 	if d := written[lines[0].BundleID]; d != "" {
 		ref, err := s.receiptRef(d)
 		if err != nil {
-			return CommitResponse{}, err
+			return api.CommitResponse{}, err
 		}
 		resp.Receipt = &ref
 	}
@@ -514,7 +480,7 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 			return
 		}
 		if ok {
-			writeJSON(w, http.StatusOK, UploadStatus{State: StateCommitted, CommitResponse: &resp})
+			writeJSON(w, http.StatusOK, api.UploadStatus{State: api.StateCommitted, CommitResponse: &resp})
 			return
 		}
 	}
@@ -526,18 +492,18 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 	if s.answered(w, "upload status", err) {
 		return
 	}
-	w.Header().Set(HeaderOffset, strconv.FormatInt(st.offset, 10))
-	writeJSON(w, http.StatusOK, UploadStatus{State: st.state(), Offset: st.offset})
+	w.Header().Set(api.HeaderOffset, strconv.FormatInt(st.offset, 10))
+	writeJSON(w, http.StatusOK, api.UploadStatus{State: st.state(), Offset: st.offset})
 }
 
 // committed answers a bundle central stored from the client again, with
 // its receipt batch.
-func (s *Server) committed(ctx context.Context, client, id string) (CommitResponse, bool, error) {
+func (s *Server) committed(ctx context.Context, client, id string) (api.CommitResponse, bool, error) {
 	batch, ok, err := s.c.Store.ResultBundle(ctx, client, id)
 	if err != nil || !ok {
-		return CommitResponse{}, false, err
+		return api.CommitResponse{}, false, err
 	}
-	resp := CommitResponse{Outcome: importer.Applied}
+	resp := api.CommitResponse{Outcome: importer.Applied}
 	if batch == 0 {
 		return resp, true, nil
 	}
@@ -566,7 +532,7 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 		writeError(w, http.StatusBadRequest, "not a result bundle name")
 		return
 	}
-	from, err := header(r, HeaderOffset, 0, 1<<62)
+	from, err := header(r, api.HeaderOffset, 0, 1<<62)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -587,13 +553,13 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 		return
 	}
 	if from != st.offset {
-		w.Header().Set(HeaderOffset, strconv.FormatInt(st.offset, 10))
+		w.Header().Set(api.HeaderOffset, strconv.FormatInt(st.offset, 10))
 		writeError(w, http.StatusConflict, fmt.Sprintf("central holds %d bytes of %s: send from there", st.offset, b))
 		return
 	}
 	if st.m == nil {
-		if st.sigSize, err = header(r, HeaderSignatureSize, 1, maxSignature); err == nil {
-			st.manSize, err = header(r, HeaderManifestSize, 1, manifest.MaxManifestBytes)
+		if st.sigSize, err = header(r, api.HeaderSignatureSize, 1, maxSignature); err == nil {
+			st.manSize, err = header(r, api.HeaderManifestSize, 1, manifest.MaxManifestBytes)
 		}
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -629,16 +595,16 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 	case s.answered(w, "upload", err):
 		return
 	}
-	w.Header().Set(HeaderOffset, strconv.FormatInt(st.offset, 10))
-	if st.state() != StateComplete || r.URL.Query().Get("commit") != "true" {
-		writeJSON(w, http.StatusOK, UploadStatus{State: st.state(), Offset: st.offset})
+	w.Header().Set(api.HeaderOffset, strconv.FormatInt(st.offset, 10))
+	if st.state() != api.StateComplete || r.URL.Query().Get("commit") != "true" {
+		writeJSON(w, http.StatusOK, api.UploadStatus{State: st.state(), Offset: st.offset})
 		return
 	}
 	stop := processing(w, ProcessingEvery)
 	resp, err := s.importUpload(ctx, client, dir)
 	stop()
 	if !s.answered(w, "commit", err) {
-		writeJSON(w, http.StatusOK, UploadStatus{State: StateCommitted, Offset: st.offset, CommitResponse: &resp})
+		writeJSON(w, http.StatusOK, api.UploadStatus{State: api.StateCommitted, Offset: st.offset, CommitResponse: &resp})
 	}
 }
 
@@ -739,7 +705,7 @@ func openStream(dir, bundle, client string, key minisign.PublicKey) (*stream, er
 			st.skipStored()
 		}
 	}
-	if st.state() == StateComplete {
+	if st.state() == api.StateComplete {
 		return st, nil
 	}
 	info, err := os.Stat(filepath.Join(dir, st.partName()))
@@ -788,11 +754,11 @@ func (st *stream) partName() string {
 func (st *stream) state() string {
 	switch {
 	case st.m != nil && st.next == len(st.chunks):
-		return StateComplete
+		return api.StateComplete
 	case st.offset > 0:
-		return StatePartial
+		return api.StatePartial
 	}
-	return StateNone
+	return api.StateNone
 }
 
 // total is the stream's size, or -1 while the head's sizes are unknown.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/faultfs"
-	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 )
 
@@ -72,8 +72,8 @@ func newFaultUpload(t *testing.T) *faultUpload {
 // offset asks central how much of the upload it holds.
 func (u *faultUpload) offset(t *testing.T) int64 {
 	t.Helper()
-	st, b := u.API(http.MethodGet, server.APIPrefix+"/results/"+u.name, u.tok, nil, "")
-	var us server.UploadStatus
+	st, b := u.API(http.MethodGet, api.Prefix+"/results/"+u.name, u.tok, nil, "")
+	var us api.UploadStatus
 	if st != http.StatusOK || json.Unmarshal(b, &us) != nil {
 		t.Fatalf("upload status: %d %s", st, b)
 	}

@@ -8,8 +8,7 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync/importer"
-	"github.com/taosync/taosync/internal/central"
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
 )
@@ -37,7 +36,7 @@ func copyBundle(t *testing.T, src, dir string) string {
 // from a stick.
 func usbImport(f *testfixture.Fixture, dir string) []importer.ResultLine {
 	f.T.Helper()
-	opts, err := central.Options(f.Ctx, f.C.Home, "folder", f.Log)
+	opts, err := f.C.Home.ImportOptions(f.Ctx, "folder", f.Log)
 	if err != nil {
 		f.T.Fatal(err)
 	}
@@ -72,7 +71,7 @@ func TestUploadIdempotent(t *testing.T) {
 		}
 	}
 	// The same name with other content: a conflict.
-	if st, b := f.API(http.MethodPut, server.APIPrefix+"/results/"+name+"/"+manifest.SigName, tok, strings.NewReader("other"), "application/octet-stream"); st != http.StatusConflict {
+	if st, b := f.API(http.MethodPut, api.Prefix+"/results/"+name+"/"+manifest.SigName, tok, strings.NewReader("other"), "application/octet-stream"); st != http.StatusConflict {
 		t.Errorf("other content: %d %s, want 409", st, b)
 	}
 	st, first, body := f.Commit(tok, name)
@@ -109,13 +108,13 @@ func TestUploadIdempotent(t *testing.T) {
 	}
 	f.CheckStatus("ca", 1, 3)
 	// The receipts list has the one batch.
-	if st, b := f.API(http.MethodGet, server.APIPrefix+"/receipts?after=0", tok, nil, ""); st != 200 || strings.Count(string(b), `"kind":"receipts"`) != 1 {
+	if st, b := f.API(http.MethodGet, api.Prefix+"/receipts?after=0", tok, nil, ""); st != 200 || strings.Count(string(b), `"kind":"receipts"`) != 1 {
 		t.Errorf("receipts: %d %s", st, b)
 	}
-	if st, b := f.API(http.MethodGet, server.APIPrefix+"/receipts?after=1", tok, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
+	if st, b := f.API(http.MethodGet, api.Prefix+"/receipts?after=1", tok, nil, ""); st != 200 || strings.TrimSpace(string(b)) != `{"bundles":[]}` {
 		t.Errorf("receipts after 1: %d %s", st, b)
 	}
-	if st, _ := f.API(http.MethodGet, server.APIPrefix+"/receipts?after=x", tok, nil, ""); st != http.StatusBadRequest {
+	if st, _ := f.API(http.MethodGet, api.Prefix+"/receipts?after=x", tok, nil, ""); st != http.StatusBadRequest {
 		t.Errorf("receipts after=x: %d, want 400", st)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
@@ -152,7 +153,7 @@ func (f *Fixture) Register(id, org string) *client.Client {
 	}
 	err = h.DB.Tx(f.Ctx, func(tx *sql.Tx) error {
 		for k, v := range map[string]string{
-			"client_id": id, "oauth_secret": secret, "token_url": f.URL + server.TokenPath, "root_url": f.URL,
+			"client_id": id, "oauth_secret": secret, "token_url": f.URL + api.TokenPath, "root_url": f.URL,
 		} {
 			if err := store.SetMeta(f.Ctx, tx, k, v); err != nil {
 				return err
@@ -200,7 +201,7 @@ func (f *Fixture) TokenFor(id string) string {
 // (form-urlencoded first) unless id is empty, and decodes the JSON answer.
 func (f *Fixture) PostToken(body, contentType, id, secret string) (int, http.Header, map[string]any) {
 	f.T.Helper()
-	req := f.request(http.MethodPost, server.TokenPath, strings.NewReader(body), contentType)
+	req := f.request(http.MethodPost, api.TokenPath, strings.NewReader(body), contentType)
 	if id != "" {
 		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	}
@@ -259,13 +260,13 @@ func (f *Fixture) send(req *http.Request) (*http.Response, []byte) {
 
 // Pull asks for the client's data bundle with its token, as a client that
 // holds nothing, and returns the reference.
-func (f *Fixture) Pull(token string) server.BundleRef {
+func (f *Fixture) Pull(token string) api.BundleRef {
 	f.T.Helper()
-	st, b := f.API(http.MethodPost, server.APIPrefix+"/data/pull", token, strings.NewReader(`{"data_seq":0,"data_bundle":""}`), "application/json")
+	st, b := f.API(http.MethodPost, api.Prefix+"/data/pull", token, strings.NewReader(`{"data_seq":0,"data_bundle":""}`), "application/json")
 	if st != http.StatusOK {
 		f.T.Fatalf("pull: %d %s", st, b)
 	}
-	var ref server.BundleRef
+	var ref api.BundleRef
 	if err := json.Unmarshal(b, &ref); err != nil {
 		f.T.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func (f *Fixture) Upload(token, bundle, dir string) []int {
 		if err != nil {
 			f.T.Fatal(err)
 		}
-		st, body := f.API(http.MethodPut, server.APIPrefix+"/results/"+bundle+"/"+name, token, strings.NewReader(string(b)), "application/octet-stream")
+		st, body := f.API(http.MethodPut, api.Prefix+"/results/"+bundle+"/"+name, token, strings.NewReader(string(b)), "application/octet-stream")
 		if st >= 300 {
 			f.T.Logf("upload %s/%s: %d %s", bundle, name, st, body)
 		}
@@ -292,10 +293,10 @@ func (f *Fixture) Upload(token, bundle, dir string) []int {
 }
 
 // Commit commits an uploaded bundle and decodes the answer on success.
-func (f *Fixture) Commit(token, bundle string) (int, server.CommitResponse, []byte) {
+func (f *Fixture) Commit(token, bundle string) (int, api.CommitResponse, []byte) {
 	f.T.Helper()
-	st, b := f.API(http.MethodPost, server.APIPrefix+"/results/"+bundle+"/commit", token, nil, "")
-	var resp server.CommitResponse
+	st, b := f.API(http.MethodPost, api.Prefix+"/results/"+bundle+"/commit", token, nil, "")
+	var resp api.CommitResponse
 	if st == http.StatusOK {
 		if err := json.Unmarshal(b, &resp); err != nil {
 			f.T.Fatal(err)

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/api"
 )
 
 // Stream returns a result bundle's upload stream (signature, manifest,
@@ -40,15 +40,15 @@ func Stream(t *testing.T, dir string) (stream []byte, sigSize, manSize int) {
 // and returns the answer.
 func (f *Fixture) PutStream(token, bundle string, offset int64, body []byte, sigSize, manSize int, commit bool) (int, http.Header, []byte) {
 	f.T.Helper()
-	path := server.APIPrefix + "/results/" + bundle
+	path := api.Prefix + "/results/" + bundle
 	if commit {
 		path += "?commit=true"
 	}
 	req := f.request(http.MethodPut, path, bytes.NewReader(body), "application/octet-stream")
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set(server.HeaderOffset, strconv.FormatInt(offset, 10))
-	req.Header.Set(server.HeaderSignatureSize, strconv.Itoa(sigSize))
-	req.Header.Set(server.HeaderManifestSize, strconv.Itoa(manSize))
+	req.Header.Set(api.HeaderOffset, strconv.FormatInt(offset, 10))
+	req.Header.Set(api.HeaderSignatureSize, strconv.Itoa(sigSize))
+	req.Header.Set(api.HeaderManifestSize, strconv.Itoa(manSize))
 	resp, b := f.send(req)
 	return resp.StatusCode, resp.Header, b
 }

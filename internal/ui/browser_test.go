@@ -100,7 +100,7 @@ func centres(t *testing.T, f *testfixture.Fixture) {
 			t.Fatal(err)
 		}
 	}
-	opts, err := central.Options(f.Ctx, f.C.Home, "folder", f.Log)
+	opts, err := f.C.Home.ImportOptions(f.Ctx, "folder", f.Log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/password"
-	"github.com/taosync/taosync/internal/server"
 )
 
 // TestLogin: the right password opens the view with a session cookie that
@@ -139,7 +139,7 @@ func TestRoadsApart(t *testing.T) {
 	if status := b.login(operator, secret); status != http.StatusSeeOther {
 		t.Fatalf("login: status %d", status)
 	}
-	for _, path := range []string{server.APIPrefix + "/receipts", server.APIPrefix + "/data/pull"} {
+	for _, path := range []string{api.Prefix + "/receipts", api.Prefix + "/data/pull"} {
 		method := http.MethodGet
 		if strings.HasSuffix(path, "pull") {
 			method = http.MethodPost
