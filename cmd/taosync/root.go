@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/ioerr"
@@ -141,7 +142,10 @@ func groupRun(cmd *cobra.Command, args []string) error {
 	return usageError{fmt.Errorf("%s needs a command: %s", cmd.CommandPath(), strings.Join(names, ", "))}
 }
 
-// open opens the home, checking its role when role is not empty.
+// open opens the home, checking its role when role is not empty: the one
+// way a command reaches a home. A command for one role opens it with
+// openCentral or openClient; one for either role opens it here, and makes
+// the role's value of it (central.New, client.New) once it knows which.
 func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
 	if a.homeDir == "" {
 		return nil, errNoHome
@@ -157,6 +161,32 @@ func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
 		}
 	}
 	return h, nil
+}
+
+// openCentral opens central's home.
+func (a *app) openCentral(ctx context.Context) (*central.Central, error) {
+	h, err := a.open(ctx, home.Central)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := central.New(h, a.log)
+	if err != nil {
+		h.Close()
+	}
+	return cc, err
+}
+
+// openClient opens a client's home.
+func (a *app) openClient(ctx context.Context) (*client.Client, error) {
+	h, err := a.open(ctx, home.Client)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client.New(ctx, h, a.log)
+	if err != nil {
+		h.Close()
+	}
+	return cl, err
 }
 
 // waitFlag gives a command that writes to the home its --wait flag.
