@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
@@ -84,25 +83,18 @@ func (a *app) runResultsAdd(ctx context.Context, file string) error {
 }
 
 func (a *app) runResultsList(ctx context.Context, documents bool) error {
-	h, err := a.open(ctx, "")
+	r, err := a.openRole(ctx, "")
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	if h.Role == home.Client {
+	defer r.home.Close()
+	if r.client != nil {
 		if documents {
 			return fmt.Errorf("%w: --documents lists central's documents; a client's are in its database (outbox_payloads, docs/schema.md)", home.ErrWrongRole)
 		}
-		cl, err := client.New(ctx, h, a.log)
-		if err != nil {
-			return err
-		}
-		return a.outboxList(ctx, cl)
+		return a.outboxList(ctx, r.client)
 	}
-	cc, err := central.New(h, a.log)
-	if err != nil {
-		return err
-	}
+	cc := r.central
 	if documents {
 		// Streamed: all the documents of a central do not fit in memory.
 		enc := json.NewEncoder(a.stdout)

@@ -143,9 +143,9 @@ func groupRun(cmd *cobra.Command, args []string) error {
 }
 
 // open opens the home, checking its role when role is not empty: the one
-// way a command reaches a home. A command for one role opens it with
-// openCentral or openClient; one for either role opens it here, and makes
-// the role's value of it (central.New, client.New) once it knows which.
+// way a command reaches a home. A command that needs no role's work (keys,
+// config, list) uses the home as it is; the others open it through
+// openRole.
 func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
 	if a.homeDir == "" {
 		return nil, errNoHome
@@ -163,30 +163,44 @@ func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
 	return h, nil
 }
 
-// openCentral opens central's home.
-func (a *app) openCentral(ctx context.Context) (*central.Central, error) {
-	h, err := a.open(ctx, home.Central)
+// opened is a home open for its role: central set on central's home,
+// client on a client's, the other nil.
+type opened struct {
+	home    *home.Home
+	central *central.Central
+	client  *client.Client
+}
+
+// openRole opens the home for a command of the role want, or of either
+// role when want is empty, with what that role does.
+func (a *app) openRole(ctx context.Context, want home.Role) (opened, error) {
+	h, err := a.open(ctx, want)
 	if err != nil {
-		return nil, err
+		return opened{}, err
 	}
-	cc, err := central.New(h, a.log)
+	o := opened{home: h}
+	if h.Role == home.Central {
+		o.central, err = central.New(h, a.log)
+	} else {
+		o.client, err = client.New(ctx, h, a.log)
+	}
 	if err != nil {
 		h.Close()
+		return opened{}, err
 	}
-	return cc, err
+	return o, nil
+}
+
+// openCentral opens central's home.
+func (a *app) openCentral(ctx context.Context) (*central.Central, error) {
+	o, err := a.openRole(ctx, home.Central)
+	return o.central, err
 }
 
 // openClient opens a client's home.
 func (a *app) openClient(ctx context.Context) (*client.Client, error) {
-	h, err := a.open(ctx, home.Client)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := client.New(ctx, h, a.log)
-	if err != nil {
-		h.Close()
-	}
-	return cl, err
+	o, err := a.openRole(ctx, home.Client)
+	return o.client, err
 }
 
 // waitFlag gives a command that writes to the home its --wait flag.

@@ -14,7 +14,6 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
-	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -38,26 +37,18 @@ func (a *app) statusCommand() *cobra.Command {
 }
 
 func (a *app) runStatus(ctx context.Context, o statusOptions) error {
-	h, err := a.open(ctx, "")
+	r, err := a.openRole(ctx, "")
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	if h.Role == home.Central {
-		cc, err := central.New(h, a.log)
-		if err != nil {
-			return err
-		}
-		return a.centralStatus(ctx, cc, o)
+	defer r.home.Close()
+	if r.central != nil {
+		return a.centralStatus(ctx, r.central, o)
 	}
 	if o.client != "" || o.since != "" {
 		return usageError{errors.New("--client and --since are for central's status: a client's is its own")}
 	}
-	cl, err := client.New(ctx, h, a.log)
-	if err != nil {
-		return err
-	}
-	return a.clientStatus(ctx, cl)
+	return a.clientStatus(ctx, r.client)
 }
 
 func (a *app) centralStatus(ctx context.Context, cc *central.Central, o statusOptions) error {
