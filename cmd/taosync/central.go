@@ -15,12 +15,9 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/central"
-	"github.com/taosync/taosync/internal/client"
-	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/load"
-	"github.com/taosync/taosync/internal/qti"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -39,22 +36,6 @@ func (a *app) centralCommand() *cobra.Command {
 	client.AddCommand(a.clientAddCommand(), a.clientListCommand(), a.clientRevokeCommand(), a.clientRotateCommand())
 	cmd.AddCommand(a.loadCommand(), a.publishCommand(), client, a.operatorCommand())
 	return cmd
-}
-
-// openCentral opens a central home with its store.
-func (a *app) openCentral(ctx context.Context) (*central.Central, error) {
-	if a.homeDir == "" {
-		return nil, errNoHome
-	}
-	return central.Open(ctx, a.homeDir, a.log)
-}
-
-// openClient opens a client home with its local store.
-func (a *app) openClient(ctx context.Context) (*client.Client, error) {
-	if a.homeDir == "" {
-		return nil, errNoHome
-	}
-	return client.Open(ctx, a.homeDir, a.log)
 }
 
 type loadOptions struct {
@@ -213,49 +194,9 @@ func (a *app) runPublish(ctx context.Context, o publishOptions, path string) err
 		return err
 	}
 	defer cc.Close()
-	h, c := cc.Home, cc.Store
-	// Validate and store the same bytes: a private copy first, so that the
-	// file cannot change between the check and the snapshot.
-	tmp, err := os.CreateTemp(h.Path(home.StoreDir), ".publish-*.zip")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	in, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	st, err := in.Stat()
-	if err == nil && st.Size() > qti.DefaultLimits.MaxArchiveBytes {
-		err = fmt.Errorf("%w: %s is %d bytes, the limit is %d", qti.ErrTooLarge, path, st.Size(), qti.DefaultLimits.MaxArchiveBytes)
-	}
-	if err != nil {
-		in.Close()
-		return refusedPackage(path, err)
-	}
-	_, err = io.Copy(tmp, in)
-	in.Close()
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", path, err)
-	}
-	size, err := tmp.Seek(0, io.SeekEnd)
-	if err != nil {
-		return err
-	}
-	pkg, err := qti.Validate(tmp, size, qti.DefaultLimits)
-	if err != nil {
-		return refusedPackage(path, err)
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	snap, err := c.Chunks.Add(tmp)
-	if err != nil {
-		return err
-	}
-	res, err := c.Publish(ctx, o.delivery, store.PackageRef{Snapshot: *snap, Test: pkg.Test})
-	if errors.Is(err, store.ErrUnknownDelivery) {
+	res, pkg, err := cc.Publish(ctx, o.delivery, path)
+	var pe *central.PackageError
+	if errors.As(err, &pe) || errors.Is(err, store.ErrUnknownDelivery) {
 		return refused(err)
 	}
 	if err != nil {
@@ -270,10 +211,6 @@ func (a *app) runPublish(ctx context.Context, o publishOptions, path string) err
 			filepath.Base(path), o.delivery, pkg.Test, plural(int64(pkg.Items), "item"), human.Bytes(res.Size),
 			plural(int64(res.Chunks), "chunk"), res.Shared), "", "  ", width))
 	})
-}
-
-func refusedPackage(path string, err error) error {
-	return refused(fmt.Errorf("package %s refused: %w", filepath.Base(path), err))
 }
 
 type clientAddOptions struct {
@@ -325,18 +262,19 @@ type credentials struct {
 }
 
 // newCredentials gives client id's credentials with secret, as central
-// hands them out now: its server.url setting and its key.
-func newCredentials(ctx context.Context, cc *central.Central, id, secret string) (credentials, error) {
+// hands them out now: its server.url setting and its key. set says whether
+// server.url was set rather than left at its default.
+func newCredentials(ctx context.Context, cc *central.Central, id, secret string) (cr credentials, set bool, err error) {
 	own, err := cc.Home.PublicKeys()
 	if err != nil {
-		return credentials{}, err
+		return credentials{}, false, err
 	}
-	root, err := config.Get(ctx, cc.Home.DB, "server.url")
+	root, set, err := cc.ServerURL(ctx)
 	if err != nil {
-		return credentials{}, err
+		return credentials{}, false, err
 	}
 	return credentials{ClientID: id, Key: id, Secret: secret, TokenURL: root + api.TokenPath, RootURL: root,
-		CentralKey: own.String()}, nil
+		CentralKey: own.String()}, set, nil
 }
 
 // importCommand is the command that imports these credentials on the client
@@ -373,20 +311,15 @@ func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) e
 		return err
 	}
 	defer cc.Close()
-	own, err := cc.Home.PublicKeys()
+	secret := server.NewSecret()
+	cr, set, err := newCredentials(ctx, cc, id, secret)
 	if err != nil {
 		return err
 	}
-	if keys.Sign.IDString() == own.Sign.IDString() {
+	err = cc.AddClient(ctx, id, o.org, keys, server.HashSecret(secret))
+	if errors.Is(err, central.ErrOwnKey) {
 		return usageError{errors.New("--client-key is central's own key: run `taosync keys` on the client")}
 	}
-	secret := server.NewSecret()
-	cr, err := newCredentials(ctx, cc, id, secret)
-	if err != nil {
-		return err
-	}
-	err = cc.Store.AddClient(ctx, store.Client{ID: id, Org: o.org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
-		KeyID: keys.Sign.IDString()}, server.HashSecret(secret))
 	if err != nil {
 		return err
 	}
@@ -395,9 +328,7 @@ func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) e
 	}
 	// Left at its default, server.url names this machine's loopback: say so
 	// before such credentials reach a centre. One set on purpose is trusted.
-	if set, err := config.IsSet(ctx, cc.Home.DB, "server.url"); err != nil {
-		return err
-	} else if !set {
+	if !set {
 		fmt.Fprintf(a.stderr, "taosync: warning: these credentials name central at %s, the default, a loopback address that no other machine reaches: set server.url first (taosync config set server.url https://CENTRAL, then rotate)\n", cr.RootURL)
 	}
 	return a.printer().object(cr, func(w io.Writer) {
@@ -492,7 +423,7 @@ func (a *app) clientRotateCommand() *cobra.Command {
 			}
 			defer cc.Close()
 			secret := server.NewSecret()
-			cr, err := newCredentials(ctx, cc, id, secret)
+			cr, _, err := newCredentials(ctx, cc, id, secret)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,10 +34,7 @@ func completeTypes() ([]cobra.Completion, cobra.ShellCompDirective) {
 
 // completeCentral offers what list gives from central's home.
 func (a *app) completeCentral(ctx context.Context, list func(context.Context, *central.Central) ([]string, error)) ([]cobra.Completion, cobra.ShellCompDirective) {
-	if a.homeDir == "" {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	cc, err := central.Open(ctx, a.homeDir, slog.New(slog.DiscardHandler))
+	cc, err := a.openCentral(ctx)
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

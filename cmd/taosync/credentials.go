@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
 
 	"github.com/spf13/cobra"
 
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -73,30 +74,18 @@ func (a *app) runCredentialsImport(ctx context.Context, o credentialsOptions) er
 	if err != nil {
 		return usageError{fmt.Errorf("--central-key: %w", err)}
 	}
-	h, err := a.open(ctx, home.Client)
+	cl, err := a.openClient(ctx)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	if prev, err := h.ClientID(ctx); err != nil {
-		return err
-	} else if prev != "" && prev != o.key {
-		return hinted{fmt.Errorf("this client is registered as %s; the credentials are for %s", prev, o.key),
-			"initialise a new home for another test centre"}
+	defer cl.Close()
+	err = cl.ImportCredentials(ctx, store.Credentials{ClientID: o.key, Secret: o.secret, TokenURL: o.tokenURL, RootURL: o.rootURL}, central)
+	var re *client.RegisteredError
+	if errors.As(err, &re) {
+		return hinted{err, "initialise a new home for another test centre"}
 	}
-	err = h.DB.Tx(ctx, func(tx *sql.Tx) error {
-		for k, v := range map[string]string{
-			"client_id": o.key, "oauth_secret": o.secret, "token_url": o.tokenURL, "root_url": o.rootURL,
-		} {
-			if err := store.SetMeta(ctx, tx, k, v); err != nil {
-				return err
-			}
-		}
-		return store.Trust(ctx, tx, store.TrustedKey{KeyID: central.Sign.IDString(), Party: "central",
-			SignKey: central.Sign.String(), AgeRecipient: central.Age})
-	})
 	if err != nil {
-		return fmt.Errorf("store credentials: %w", err)
+		return err
 	}
 	return a.printer().object(map[string]string{"client_id": o.key, "root_url": o.rootURL, "central_key_id": central.Sign.IDString()},
 		func(w io.Writer) {

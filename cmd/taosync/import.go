@@ -11,8 +11,6 @@ import (
 
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/central"
-	"github.com/taosync/taosync/internal/client"
-	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -48,13 +46,13 @@ func (a *app) runImport(ctx context.Context, o importOptions, dir string) error 
 	// The home is opened once, whatever its role: each open and close of
 	// the database costs an import of a small delta a noticeable share of
 	// its time.
-	h, err := a.open(ctx, "")
+	r, err := a.openRole(ctx, "")
 	if err != nil {
 		return err
 	}
-	defer h.Close()
+	defer r.home.Close()
 	if !o.dryRun {
-		unlock, err := a.lock(ctx, h, "import")
+		unlock, err := a.lock(ctx, r.home, "import")
 		if err != nil {
 			return err
 		}
@@ -62,17 +60,10 @@ func (a *app) runImport(ctx context.Context, o importOptions, dir string) error 
 	}
 	pr := a.newProgress()
 	defer pr.done()
-	if h.Role == home.Central {
-		cc, err := central.New(h, a.log)
-		if err != nil {
-			return err
-		}
-		return a.importResults(ctx, cc, dir, o, pr)
+	if r.central != nil {
+		return a.importResults(ctx, r.central, dir, o, pr)
 	}
-	cl, err := client.New(ctx, h, a.log)
-	if err != nil {
-		return err
-	}
+	cl := r.client
 	opts, err := cl.Options(ctx, "folder")
 	if err != nil {
 		return err

@@ -8,11 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/taosync/taosync/internal/blobstore"
-	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/human"
-	"github.com/taosync/taosync/internal/safefile"
-	"github.com/taosync/taosync/internal/store"
 )
 
 func (a *app) packageCommand() *cobra.Command {
@@ -38,17 +34,8 @@ func (a *app) runPackage(ctx context.Context, delivery, out string) error {
 		return err
 	}
 	defer h.Close()
-	ref, err := store.DeliveryPackage(ctx, h.DB, delivery)
+	ref, err := h.WritePackage(ctx, delivery, out)
 	if err != nil {
-		return err
-	}
-	chunks, err := blobstore.Open(h.Path(home.ChunksDir))
-	if err != nil {
-		return err
-	}
-	// The file appears whole or not at all, and only once every chunk and
-	// the whole have matched their hashes.
-	if err := safefile.Write(out, 0o644, func(w io.Writer) error { return chunks.WriteTo(w, &ref.Snapshot) }); err != nil {
 		return err
 	}
 	return a.printer().object(map[string]any{"delivery": delivery, "file": out, "sha256": ref.Hash, "size": ref.Size},

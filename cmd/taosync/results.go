@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/taosync/taosync"
-	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
-	"github.com/taosync/taosync/internal/results"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -67,8 +62,7 @@ func (a *app) runResultsAdd(ctx context.Context, file string) error {
 		return err
 	}
 	defer cl.Close()
-	h, local := cl.Home, cl.Local
-	unlock, err := a.lock(ctx, h, "results add")
+	unlock, err := a.lock(ctx, cl.Home, "results add")
 	if err != nil {
 		return err
 	}
@@ -78,15 +72,7 @@ func (a *app) runResultsAdd(ctx context.Context, file string) error {
 		return err
 	}
 	defer in.Close()
-	known := func(t taosync.Type, id string) (bool, error) {
-		var one int
-		err := h.DB.QueryRowContext(ctx, "SELECT 1 FROM entities WHERE type = ? AND id = ? AND deleted = 0", string(t), id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	res, err := local.AddExecutions(ctx, file, results.NewReader(in, file, known))
+	res, err := cl.AddResults(ctx, file, in)
 	if err != nil {
 		return refusedRow(fmt.Errorf("%w (nothing of %s was taken in)", err, file))
 	}
@@ -97,41 +83,24 @@ func (a *app) runResultsAdd(ctx context.Context, file string) error {
 }
 
 func (a *app) runResultsList(ctx context.Context, documents bool) error {
-	h, err := a.open(ctx, "")
+	r, err := a.openRole(ctx, "")
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	if documents && h.Role == home.Client {
-		return fmt.Errorf("%w: --documents lists central's documents; a client's are in its database (outbox_payloads, docs/schema.md)", home.ErrWrongRole)
+	defer r.home.Close()
+	if r.client != nil {
+		if documents {
+			return fmt.Errorf("%w: --documents lists central's documents; a client's are in its database (outbox_payloads, docs/schema.md)", home.ErrWrongRole)
+		}
+		return a.outboxList(ctx, r.client)
 	}
+	cc := r.central
 	if documents {
 		// Streamed: all the documents of a central do not fit in memory.
 		enc := json.NewEncoder(a.stdout)
-		return (&store.Central{DB: h.DB}).EachExecution(ctx, true, func(e store.ExecutionEntry) error { return enc.Encode(e) })
+		return cc.Store.EachExecution(ctx, true, func(e store.ExecutionEntry) error { return enc.Encode(e) })
 	}
-	if h.Role == home.Client {
-		entries, err := (&store.Local{DB: h.DB}).Outbox(ctx)
-		if err != nil {
-			return err
-		}
-		send, err := config.Get(ctx, h.DB, "results.sendStatuses")
-		if err != nil {
-			return err
-		}
-		return detailTable(a.printer(), entries, []string{"ID", "STATE", "STATUS", "REV", "FINISHED"},
-			func(e store.OutboxEntry) []any {
-				return []any{e.ID, shownState(e, send), e.Status, e.Revision, toSecond(e.FinishedAt)}
-			},
-			func(e store.OutboxEntry) []string {
-				d := executionDetail(e.Delivery, e.TestTaker)
-				if !e.Payload {
-					d += ", payload deleted"
-				}
-				return wrapClauses(d, "    ", "    ", width)
-			}, 0)
-	}
-	entries, err := (&store.Central{DB: h.DB}).Executions(ctx)
+	entries, err := cc.Store.Executions(ctx)
 	if err != nil {
 		return err
 	}
@@ -144,26 +113,27 @@ func (a *app) runResultsList(ctx context.Context, documents bool) error {
 		}, 0)
 }
 
+// outboxList is results list on a client: its outbox.
+func (a *app) outboxList(ctx context.Context, cl *client.Client) error {
+	lines, err := cl.Outbox(ctx)
+	if err != nil {
+		return err
+	}
+	return detailTable(a.printer(), lines, []string{"ID", "STATE", "STATUS", "REV", "FINISHED"},
+		func(e client.OutboxLine) []any {
+			return []any{e.ID, e.Shown, e.Status, e.Revision, toSecond(e.FinishedAt)}
+		},
+		func(e client.OutboxLine) []string {
+			d := executionDetail(e.Delivery, e.TestTaker)
+			if !e.Payload {
+				d += ", payload deleted"
+			}
+			return wrapClauses(d, "    ", "    ", width)
+		}, 0)
+}
+
 // executionDetail is the line under an execution in results list: what it
 // was taken for, and by whom.
 func executionDetail(delivery, testTaker string) string {
 	return "delivery " + delivery + ", test taker " + testTaker
-}
-
-// shownState is an execution's outbox state as a person reads it: a queued
-// one that is not on its way says why (send is the results.sendStatuses
-// setting).
-func shownState(e store.OutboxEntry, send string) string {
-	if e.State != store.Queued {
-		return e.State
-	}
-	switch e.Status {
-	case taosync.StatusActive, taosync.StatusPaused:
-		return "in progress"
-	case taosync.StatusTerminated:
-		if !slices.Contains(strings.Split(send, ","), e.Status) {
-			return "kept (terminated)"
-		}
-	}
-	return e.State
 }

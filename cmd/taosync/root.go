@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/ioerr"
@@ -141,7 +142,10 @@ func groupRun(cmd *cobra.Command, args []string) error {
 	return usageError{fmt.Errorf("%s needs a command: %s", cmd.CommandPath(), strings.Join(names, ", "))}
 }
 
-// open opens the home, checking its role when role is not empty.
+// open opens the home, checking its role when role is not empty: the one
+// way a command reaches a home. A command that needs no role's work (keys,
+// config, list) uses the home as it is; the others open it through
+// openRole.
 func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
 	if a.homeDir == "" {
 		return nil, errNoHome
@@ -157,6 +161,46 @@ func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
 		}
 	}
 	return h, nil
+}
+
+// opened is a home open for its role: central set on central's home,
+// client on a client's, the other nil.
+type opened struct {
+	home    *home.Home
+	central *central.Central
+	client  *client.Client
+}
+
+// openRole opens the home for a command of the role want, or of either
+// role when want is empty, with what that role does.
+func (a *app) openRole(ctx context.Context, want home.Role) (opened, error) {
+	h, err := a.open(ctx, want)
+	if err != nil {
+		return opened{}, err
+	}
+	o := opened{home: h}
+	if h.Role == home.Central {
+		o.central, err = central.New(h, a.log)
+	} else {
+		o.client, err = client.New(ctx, h, a.log)
+	}
+	if err != nil {
+		h.Close()
+		return opened{}, err
+	}
+	return o, nil
+}
+
+// openCentral opens central's home.
+func (a *app) openCentral(ctx context.Context) (*central.Central, error) {
+	o, err := a.openRole(ctx, home.Central)
+	return o.central, err
+}
+
+// openClient opens a client's home.
+func (a *app) openClient(ctx context.Context) (*client.Client, error) {
+	o, err := a.openRole(ctx, home.Client)
+	return o.client, err
 }
 
 // waitFlag gives a command that writes to the home its --wait flag.

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
-	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -37,32 +37,27 @@ func (a *app) statusCommand() *cobra.Command {
 }
 
 func (a *app) runStatus(ctx context.Context, o statusOptions) error {
-	h, err := a.open(ctx, "")
+	r, err := a.openRole(ctx, "")
 	if err != nil {
 		return err
 	}
-	role := h.Role
-	h.Close()
-	if role == home.Central {
-		return a.centralStatus(ctx, o)
+	defer r.home.Close()
+	if r.central != nil {
+		return a.centralStatus(ctx, r.central, o)
 	}
 	if o.client != "" || o.since != "" {
 		return usageError{errors.New("--client and --since are for central's status: a client's is its own")}
 	}
-	return a.clientStatus(ctx)
+	return a.clientStatus(ctx, r.client)
 }
 
-func (a *app) centralStatus(ctx context.Context, o statusOptions) error {
-	cc, err := a.openCentral(ctx)
+func (a *app) centralStatus(ctx context.Context, cc *central.Central, o statusOptions) error {
+	since, err := parseSince(o.since, time.Now())
 	if err != nil {
-		return err
+		return usageError{fmt.Errorf("--since: %w", err)}
 	}
-	defer cc.Close()
-	clients, min, err := cc.Status(ctx)
+	clients, min, err := cc.SelectStatus(ctx, central.StatusFilter{Client: o.client, Since: since})
 	if err != nil {
-		return err
-	}
-	if clients, err = selectClients(clients, o, time.Now()); err != nil {
 		return err
 	}
 	report := struct {
@@ -87,12 +82,7 @@ func countsLine(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-func (a *app) clientStatus(ctx context.Context) error {
-	cl, err := a.openClient(ctx)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
+func (a *app) clientStatus(ctx context.Context, cl *client.Client) error {
 	st, err := cl.Status(ctx)
 	if err != nil {
 		return err

@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -15,43 +15,6 @@ import (
 type statusOptions struct {
 	client string
 	since  string
-}
-
-// selectClients keeps the clients o asks for: one client by id, and with
-// --since those central has not heard from since then (never, or before):
-// on exam week, the centres to call.
-func selectClients(clients []store.ClientStatus, o statusOptions, now time.Time) ([]store.ClientStatus, error) {
-	since, err := parseSince(o.since, now)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("--since: %w", err)}
-	}
-	if o.client != "" {
-		i := slices.IndexFunc(clients, func(s store.ClientStatus) bool { return s.ID == o.client })
-		if i < 0 {
-			return nil, fmt.Errorf("%w %q", store.ErrUnknownClient, o.client)
-		}
-		clients = clients[i : i+1]
-	}
-	var out []store.ClientStatus
-	for _, s := range clients {
-		if at, ok := lastContact(s); o.since == "" || !ok || at.Before(since) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
-// lastContact is when central last heard from a client: its last report of
-// what it holds (with every pull, and in every result bundle) or its last
-// result bundle, both by central's clock.
-func lastContact(s store.ClientStatus) (time.Time, bool) {
-	var last time.Time
-	for _, v := range []string{s.AckedAt, s.LastResult} {
-		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.After(last) {
-			last = t
-		}
-	}
-	return last, !last.IsZero()
 }
 
 // writeClientStatus writes central's view of one client for people, each
@@ -79,7 +42,7 @@ func writeClientStatus(w io.Writer, s store.ClientStatus, min string) {
 		results += ", last at " + toSecond(s.LastResult)
 	}
 	field("results", results)
-	if at, ok := lastContact(s); ok {
+	if at, ok := central.LastContact(s); ok {
 		field("contact", at.Local().Format(time.DateTime))
 	} else {
 		field("contact", "never")

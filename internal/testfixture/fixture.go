@@ -2,7 +2,6 @@ package testfixture
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -127,8 +126,8 @@ var (
 )
 
 // Register creates a client home, registers it on central under org with a
-// new secret (as runClientAdd does) and gives it its credentials for the
-// fixture's server (as runCredentialsImport does): the server's URL, so
+// new secret and gives it its credentials for the fixture's server, as
+// `central client add` and `credentials import` do: the server's URL, so
 // call it after Start.
 func (f *Fixture) Register(id, org string) *client.Client {
 	f.T.Helper()
@@ -138,39 +137,27 @@ func (f *Fixture) Register(id, org string) *client.Client {
 	if err != nil {
 		f.T.Fatal(err)
 	}
-	keys, err := h.PublicKeys()
-	if err != nil {
-		f.T.Fatal(err)
-	}
-	err = f.C.Store.AddClient(f.Ctx, store.Client{ID: id, Org: org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
-		KeyID: keys.Sign.IDString()}, server.HashSecret(secret))
-	if err != nil {
-		f.T.Fatal(err)
-	}
-	own, err := f.C.Home.PublicKeys()
-	if err != nil {
-		f.T.Fatal(err)
-	}
-	err = h.DB.Tx(f.Ctx, func(tx *sql.Tx) error {
-		for k, v := range map[string]string{
-			"client_id": id, "oauth_secret": secret, "token_url": f.URL + api.TokenPath, "root_url": f.URL,
-		} {
-			if err := store.SetMeta(f.Ctx, tx, k, v); err != nil {
-				return err
-			}
-		}
-		return store.Trust(f.Ctx, tx, store.TrustedKey{KeyID: own.Sign.IDString(), Party: "central",
-			SignKey: own.Sign.String(), AgeRecipient: own.Age})
-	})
-	if err != nil {
-		f.T.Fatal(err)
-	}
 	h.Close()
 	cl, err := client.Open(f.Ctx, dir, f.Log)
 	if err != nil {
 		f.T.Fatal(err)
 	}
 	f.T.Cleanup(func() { cl.Close() })
+	keys, err := cl.Home.PublicKeys()
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	if err := f.C.AddClient(f.Ctx, id, org, keys, server.HashSecret(secret)); err != nil {
+		f.T.Fatal(err)
+	}
+	own, err := f.C.Home.PublicKeys()
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	err = cl.ImportCredentials(f.Ctx, store.Credentials{ClientID: id, Secret: secret, TokenURL: f.URL + api.TokenPath, RootURL: f.URL}, own)
+	if err != nil {
+		f.T.Fatal(err)
+	}
 	f.Clients[id] = cl
 	f.Secrets[id] = secret
 	return cl
