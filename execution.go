@@ -47,11 +47,15 @@ const (
 	ReceiptConflict  = "conflict"  // stored aside: other content under the same id
 )
 
-// Receipt is central's signed word that it holds one execution revision.
+// Receipt is central's signed word that it holds one execution revision
+// or, for a result bundle of no execution (the readiness report only), that
+// it holds that bundle: then Bundle names it, and ID, Revision and
+// ContentHash are empty.
 type Receipt struct {
 	Batch       uint64 `json:"batch"`
-	ID          string `json:"id"`
-	Revision    int64  `json:"revision"`
-	ContentHash string `json:"content_hash"`
+	ID          string `json:"id,omitempty"`
+	Revision    int64  `json:"revision,omitempty"`
+	ContentHash string `json:"content_hash,omitempty"`
+	Bundle      string `json:"bundle,omitempty"`
 	Status      string `json:"status"`
 }

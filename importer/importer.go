@@ -99,7 +99,9 @@ type DataApply interface {
 	// Receipt applies one of central's receipts: the execution revision it
 	// names becomes acknowledged, and Receipt says whether it was not
 	// already. A receipt for an execution the client never had fails with
-	// ErrUnknownExecution.
+	// ErrUnknownExecution. A receipt naming a result bundle of no
+	// execution acknowledges that bundle: its batch becomes held, and
+	// Receipt says whether it was not already.
 	Receipt(ctx context.Context, r taosync.Receipt) (bool, error)
 	// StoreChunk stores a package chunk by its content hash, which the
 	// caller has checked data against. Chunks are content-addressed
@@ -565,7 +567,7 @@ func applyData(ctx context.Context, b *bundle.Bundle, t DataTarget, o Options) (
 }
 
 // applyReceipts applies the receipts of one chunk, counting the executions
-// they acknowledge. A receipt bundle naming an execution this client never
+// and the result bundles of no execution they acknowledge. A receipt bundle naming an execution this client never
 // had is refused; in a data bundle, such receipts are counted and skipped,
 // so that a client restored from an old backup still gets its data.
 func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap DataApply, counts map[string]taosync.Counts, log *slog.Logger) error {
@@ -573,7 +575,7 @@ func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap D
 	unknown := 0
 	err := jsonl.EachLine(p.Data, func(line []byte) error {
 		var r taosync.Receipt
-		if err := json.Unmarshal(line, &r); err != nil || r.ID == "" || r.Batch == 0 {
+		if err := json.Unmarshal(line, &r); err != nil || !wellFormed(r) {
 			return &bundle.Error{Bundle: b.Name(), Chunk: p.Chunk.Hash, Err: fmt.Errorf("%w: bad receipt", bundle.ErrMalformed)}
 		}
 		acked, err := ap.Receipt(ctx, r)
@@ -593,4 +595,16 @@ func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap D
 	}
 	counts[exporter.ReceiptsSection] = n
 	return err
+}
+
+// wellFormed reports whether a receipt names, in a batch, either an
+// execution revision or a result bundle of no execution, not both.
+func wellFormed(r taosync.Receipt) bool {
+	if r.Batch == 0 {
+		return false
+	}
+	if r.Bundle != "" {
+		return manifest.ValidID(r.Bundle) && r.ID == "" && r.Revision == 0 && r.ContentHash == ""
+	}
+	return r.ID != ""
 }

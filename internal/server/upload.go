@@ -87,7 +87,8 @@ type UploadStatus struct {
 // CommitResponse answers a committed result bundle with its receipts.
 type CommitResponse struct {
 	Outcome string `json:"outcome"`
-	// Receipt is the receipt bundle; absent for a bundle of no execution.
+	// Receipt is the receipt bundle; absent only for a bundle of no
+	// execution stored before such bundles got a receipt.
 	Receipt *BundleRef `json:"receipt,omitempty"`
 }
 
@@ -437,7 +438,6 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (CommitRe
 			s.Observe.ResultsReceived(n[taosync.ReceiptReceived], n[taosync.ReceiptDuplicate], n[taosync.ReceiptConflict])
 		}
 	}
-	// A bundle of no execution is answered by no receipt.
 	if d := written[lines[0].BundleID]; d != "" {
 		ref, err := s.receiptRef(d)
 		if err != nil {
