@@ -1,6 +1,10 @@
 package taosync
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/taosync/taosync/manifest"
+)
 
 // Receipt statuses: how central took an execution revision.
 const (
@@ -9,12 +13,16 @@ const (
 	ReceiptConflict  = "conflict"  // stored aside: other content under the same id
 )
 
-// Receipt is central's signed word that it holds one execution revision.
+// Receipt is central's signed word that it holds one execution revision
+// or, for a result bundle of no execution (the readiness report only), that
+// it holds that bundle: then Bundle names it, and ID, Revision and
+// ContentHash are empty.
 type Receipt struct {
 	Batch       uint64 `json:"batch"`
-	ID          string `json:"id"`
-	Revision    int64  `json:"revision"`
-	ContentHash string `json:"content_hash"`
+	ID          string `json:"id,omitempty"`
+	Revision    int64  `json:"revision,omitempty"`
+	ContentHash string `json:"content_hash,omitempty"`
+	Bundle      string `json:"bundle,omitempty"`
 	Status      string `json:"status"`
 }
 
@@ -29,10 +37,23 @@ func AppendReceipt(b []byte, r Receipt) []byte {
 }
 
 // ParseReceipt reads one line of a receipts section. ok is false for a line
-// that is not one receipt with an id and a batch.
+// that is not one receipt, in a batch, naming either an execution revision
+// or a result bundle of no execution, not both.
 func ParseReceipt(line []byte) (r Receipt, ok bool) {
-	if err := json.Unmarshal(line, &r); err != nil || r.ID == "" || r.Batch == 0 {
+	if err := json.Unmarshal(line, &r); err != nil || !r.wellFormed() {
 		return Receipt{}, false
 	}
 	return r, true
+}
+
+// wellFormed reports whether r names, in a batch, either an execution
+// revision or a result bundle of no execution, not both.
+func (r Receipt) wellFormed() bool {
+	if r.Batch == 0 {
+		return false
+	}
+	if r.Bundle != "" {
+		return manifest.ValidID(r.Bundle) && r.ID == "" && r.Revision == 0 && r.ContentHash == ""
+	}
+	return r.ID != ""
 }

@@ -107,7 +107,9 @@ type DataApply interface {
 	// Receipt applies one of central's receipts: the execution revision it
 	// names becomes acknowledged, and Receipt says whether it was not
 	// already. A receipt for an execution the client never had fails with
-	// ErrUnknownExecution.
+	// ErrUnknownExecution. A receipt naming a result bundle of no
+	// execution acknowledges that bundle: its batch becomes held, and
+	// Receipt says whether it was not already.
 	Receipt(ctx context.Context, r Receipt) (bool, error)
 	// StoreChunk stores a package chunk by its content hash, which the
 	// caller has checked data against. Chunks are content-addressed

@@ -440,7 +440,7 @@ func applyData(ctx context.Context, b *bundle.Bundle, t taosync.DataTarget, o Op
 }
 
 // applyReceipts applies the receipts of one chunk, counting the executions
-// they acknowledge. A receipt bundle naming an execution this client never
+// and the result bundles of no execution they acknowledge. A receipt bundle naming an execution this client never
 // had is refused; in a data bundle, such receipts are counted and skipped,
 // so that a client restored from an old backup still gets its data.
 func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap taosync.DataApply, counts map[string]taosync.Counts, log *slog.Logger) error {
@@ -469,3 +469,4 @@ func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap t
 	counts[taosync.ReceiptsSection] = n
 	return err
 }
+

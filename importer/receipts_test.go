@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -486,5 +487,79 @@ func TestResultDocumentsStored(t *testing.T) {
 		if doc := docs[[2]string{x.ID, x.ContentHash}]; doc != x.ResultXML {
 			t.Errorf("%s: read back %q, want %q", x.ID, doc, x.ResultXML)
 		}
+	}
+}
+
+// forgedReceipts is an exporter.ReceiptSource over a fixed list of
+// receipts, so that central's key can sign receipts of any shape.
+type forgedReceipts struct {
+	c  *central.Central
+	rs []taosync.Receipt
+}
+
+func (f forgedReceipts) Recipient(ctx context.Context, client string) (taosync.Recipient, error) {
+	return f.c.Store.Recipient(ctx, client)
+}
+
+func (f forgedReceipts) Receipts(ctx context.Context, client string, from, to uint64, fn func(taosync.Receipt) error) error {
+	for _, r := range f.rs {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestMalformedReceiptRefused: a receipt, even signed by central, names
+// an execution revision or a result bundle of no execution, never both nor
+// neither; any other shape refuses the receipt bundle, and no batch is
+// held from it.
+func TestMalformedReceiptRefused(t *testing.T) {
+	f := testfixture.New(t)
+	id := bundle.NewID()
+	x := outgoing("x-1")
+	for i, tc := range []struct {
+		name string
+		r    taosync.Receipt
+		ok   bool
+	}{
+		{"a bundle", taosync.Receipt{Batch: 1, Bundle: id, Status: taosync.ReceiptReceived}, true},
+		{"no batch", taosync.Receipt{Bundle: id, Status: taosync.ReceiptReceived}, false},
+		{"neither", taosync.Receipt{Batch: 1, Status: taosync.ReceiptReceived}, false},
+		{"both", taosync.Receipt{Batch: 1, ID: x.ID, Revision: 1, ContentHash: x.ContentHash, Bundle: id, Status: taosync.ReceiptReceived}, false},
+		{"a bundle with a revision", taosync.Receipt{Batch: 1, Revision: 1, Bundle: id, Status: taosync.ReceiptReceived}, false},
+		{"a bundle with a content hash", taosync.Receipt{Batch: 1, ContentHash: x.ContentHash, Bundle: id, Status: taosync.ReceiptReceived}, false},
+		{"not a bundle id", taosync.Receipt{Batch: 1, Bundle: strings.ToUpper(id), Status: taosync.ReceiptReceived}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			name := "c" + strconv.Itoa(i)
+			a := f.Register(name, "A")
+			signer, err := f.C.Home.Signer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, err := f.C.Home.PublicKeys()
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			_, err = exporter.Receipts(ctx, forgedReceipts{f.C, []taosync.Receipt{tc.r}}, dir, exporter.ReceiptOptions{
+				Client: name, Batch: 1, Expiry: time.Hour, Signer: signer, AgeRecipient: keys.Age, Now: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := lineOfKind(t, importOnClient(t, a, dir), "receipts")
+			state, err := a.Local.ClientState(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.ok && (l.Outcome != importer.Applied || state.ReceiptSeq != 1):
+				t.Fatalf("%+v: %s (%s), batch held up to %d; want applied, held up to 1", tc.r, l.Outcome, l.Reason, state.ReceiptSeq)
+			case !tc.ok && (l.Outcome != importer.Refused || !errors.Is(l.Err(), bundle.ErrMalformed) || state.ReceiptSeq != 0):
+				t.Fatalf("%+v: %s (%s), batch held up to %d; want refused as malformed, none held", tc.r, l.Outcome, l.Reason, state.ReceiptSeq)
+			}
+		})
 	}
 }

@@ -54,6 +54,7 @@ type app struct {
 // run is main without the process: tests drive the whole CLI through it.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	client.Version = shortVersion()
+	central.Version = client.Version
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(normaliseArgs(args))

@@ -127,7 +127,8 @@ type UploadStatus struct {
 // CommitResponse answers a committed result bundle with its receipts.
 type CommitResponse struct {
 	Outcome string `json:"outcome"`
-	// Receipt is the receipt bundle; absent for a bundle of no execution.
+	// Receipt is the receipt bundle; absent only for a bundle of no
+	// execution stored before such bundles got a receipt.
 	Receipt *BundleRef `json:"receipt,omitempty"`
 }
 

@@ -28,6 +28,11 @@ import (
 	"github.com/taosync/taosync/manifest"
 )
 
+// Version is this central's taosync version (set by main; version.Devel
+// for a development build): the version gate serves a client's development
+// build only when central is one too (version.Serves).
+var Version = version.Devel
+
 // Central is an open central home.
 type Central struct {
 	Home  *home.Home
@@ -135,14 +140,14 @@ func (c *Central) Status(ctx context.Context) ([]store.ClientStatus, string, err
 	}
 	for i, s := range clients {
 		gated := s.LastError != nil && s.LastError.Upgrade && (s.Report == nil || s.LastError.At > s.Report.ReceivedAt)
-		clients[i].UpgradeNeeded = gated || (s.Report != nil && version.Below(s.Report.Version, min))
+		clients[i].UpgradeNeeded = gated || (s.Report != nil && !version.Serves(Version, min, s.Report.Version))
 	}
 	return clients, min, nil
 }
 
-// OutOfDate returns the version a client last reported when it is below
-// the minimum (clients.minVersion), and that minimum; "" when it is not,
-// or when the client never reported.
+// OutOfDate returns the version a client last reported when central does
+// not serve it (version.Serves: below the minimum, clients.minVersion),
+// and that minimum; "" when it does, or when the client never reported.
 func (c *Central) OutOfDate(ctx context.Context, client string) (have, min string, err error) {
 	min, err = config.Get(ctx, c.Home.DB, "clients.minVersion")
 	if err != nil || min == "" {
@@ -152,7 +157,7 @@ func (c *Central) OutOfDate(ctx context.Context, client string) (have, min strin
 	if err != nil {
 		return "", "", err
 	}
-	if r, ok := reports[client]; ok && version.Below(r.Version, min) {
+	if r, ok := reports[client]; ok && !version.Serves(Version, min, r.Version) {
 		return r.Version, min, nil
 	}
 	return "", "", nil

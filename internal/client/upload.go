@@ -110,7 +110,8 @@ func (s *Syncer) send(ctx context.Context, dir string, fresh bool) ([]importer.L
 		return nil, err
 	}
 	if resp.Receipt == nil {
-		// A bundle of no execution: nothing to acknowledge.
+		// A bundle of no execution that a central before receipts for
+		// such bundles stored: none will ever answer it.
 		return nil, os.RemoveAll(dir)
 	}
 	rdir, err := s.download(ctx, s.c.Home.Path(IncomingDir), *resp.Receipt)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/version"
 )
@@ -13,7 +14,8 @@ import (
 // (clients.minVersion), naming both versions and what to do, and records
 // the refusal so that the operator sees the centre needs an upgrade. A
 // request without a version comes from a client older than the header,
-// below any minimum; a development build passes.
+// below any minimum; a development build passes only a central that is one
+// too (version.Serves).
 func (s *Server) gate(w http.ResponseWriter, r *http.Request, client string) bool {
 	ctx := r.Context()
 	min, err := config.Get(ctx, s.c.Home.DB, "clients.minVersion")
@@ -25,11 +27,7 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, client string) boo
 	if min == "" {
 		return true
 	}
-	if have == version.Devel {
-		s.log.Debug("a development build passes the version gate", "client", client, "min", min)
-		return true
-	}
-	if !version.Below(have, min) {
+	if version.Serves(central.Version, min, have) {
 		return true
 	}
 	if have == "" {
@@ -37,7 +35,7 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, client string) boo
 	} else if len(have) > 64 {
 		have = have[:64]
 	}
-	msg := fmt.Sprintf("taosync %s on this centre is older than %s, the oldest version central serves: install taosync %s or later on this centre, then sync again", have, min, min)
+	msg := fmt.Sprintf("taosync %s on this centre is %s: install taosync %s or later on this centre, then sync again", have, version.Shortfall(have, min), min)
 	if err := s.c.Store.RecordRefusal(ctx, client, msg, true); err != nil {
 		s.log.Error("version gate", "err", err)
 	}

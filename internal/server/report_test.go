@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/testfixture"
+	"github.com/taosync/taosync/internal/version"
 )
 
 // TestPullReport: a client's sync sends its readiness report with the pull,
@@ -67,8 +69,9 @@ func TestPullReport(t *testing.T) {
 
 // TestVersionGate: with clients.minVersion set, a request naming an older
 // version, or none, is refused with 403 naming both versions, and recorded
-// as needing an upgrade; the minimum itself, a later one and a development
-// build pass.
+// as needing an upgrade; the minimum itself and a later one pass. A
+// development build passes a central that is one too, and is refused by a
+// central of a release.
 func TestVersionGate(t *testing.T) {
 	f := testfixture.New(t)
 	f.Start(nil)
@@ -77,17 +80,23 @@ func TestVersionGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := f.TokenFor("ca")
+	t.Cleanup(func() { central.Version = version.Devel })
 	for _, tc := range []struct {
-		version string
-		status  int
+		central, version string
+		status           int
+		why              string
 	}{
-		{"", http.StatusForbidden},
-		{"1.3.9", http.StatusForbidden},
-		{"garbage", http.StatusForbidden},
-		{"1.4.0", http.StatusOK},
-		{"1.10.0", http.StatusOK},
-		{"devel", http.StatusOK},
+		{"devel", "", http.StatusForbidden, "older than 1.4.0"},
+		{"devel", "1.3.9", http.StatusForbidden, "older than 1.4.0"},
+		{"devel", "garbage", http.StatusForbidden, "older than 1.4.0"},
+		{"devel", "1.4.0", http.StatusOK, ""},
+		{"devel", "1.10.0", http.StatusOK, ""},
+		{"devel", "devel", http.StatusOK, ""},
+		{"1.5.0", "1.4.0", http.StatusOK, ""},
+		{"1.5.0", "1.3.9", http.StatusForbidden, "older than 1.4.0"},
+		{"1.5.0", "devel", http.StatusForbidden, "a development build"},
 	} {
+		central.Version = tc.central
 		req, err := http.NewRequestWithContext(f.Ctx, http.MethodGet, f.URL+api.Prefix+"/receipts", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -98,12 +107,13 @@ func TestVersionGate(t *testing.T) {
 		}
 		status, _, body := f.Do(req)
 		if status != tc.status {
-			t.Errorf("version %q: status %d, want %d", tc.version, status, tc.status)
+			t.Errorf("version %q on central %s: status %d, want %d", tc.version, tc.central, status, tc.status)
 		}
 		if tc.status == http.StatusForbidden {
 			msg, _ := body["error"].(string)
-			if !strings.Contains(msg, "older than 1.4.0") || (tc.version != "" && !strings.Contains(msg, "taosync "+tc.version+" ")) {
-				t.Errorf("version %q: refusal %q does not name both versions", tc.version, msg)
+			if !strings.Contains(msg, tc.why) || !strings.Contains(msg, "install taosync 1.4.0 or later") ||
+				(tc.version != "" && !strings.Contains(msg, "taosync "+tc.version+" ")) {
+				t.Errorf("version %q on central %s: refusal %q does not name the version, why (%s) and the minimum", tc.version, tc.central, msg, tc.why)
 			}
 		}
 	}

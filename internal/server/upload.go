@@ -403,7 +403,6 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 			s.Observe.ResultsReceived(n[taosync.ReceiptReceived], n[taosync.ReceiptDuplicate], n[taosync.ReceiptConflict])
 		}
 	}
-	// A bundle of no execution is answered by no receipt.
 	if d := written[lines[0].BundleID]; d != "" {
 		ref, err := s.receiptRef(d)
 		if err != nil {

@@ -237,12 +237,19 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 	// The batch counts as held whatever its receipts name: a client
 	// restored from a backup must not be sent it forever. (A receipt
 	// bundle naming an unknown execution is refused, and rolls this back.)
-	if _, err := a.tx.ExecContext(ctx, "INSERT OR IGNORE INTO receipt_batches (seq, applied_at) VALUES (?, ?)", r.Batch, now()); err != nil {
+	res, err := a.tx.ExecContext(ctx, "INSERT OR IGNORE INTO receipt_batches (seq, applied_at) VALUES (?, ?)", r.Batch, now())
+	if err != nil {
 		return false, err
+	}
+	if r.Bundle != "" {
+		// A result bundle of no execution (the readiness report only):
+		// holding its batch is all there is to acknowledge.
+		n, err := res.RowsAffected()
+		return n > 0, err
 	}
 	var hash string
 	var rev int64
-	err := a.tx.QueryRowContext(ctx, "SELECT content_hash, revision FROM outbox WHERE id = ?", r.ID).Scan(&hash, &rev)
+	err = a.tx.QueryRowContext(ctx, "SELECT content_hash, revision FROM outbox WHERE id = ?", r.ID).Scan(&hash, &rev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("%w: %s", taosync.ErrUnknownExecution, r.ID)
 	}

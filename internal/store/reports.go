@@ -101,12 +101,14 @@ func (c *Central) lastError(ctx context.Context, client string) (*LastError, err
 	return &e, nil
 }
 
-// BatchCounts counts the receipts of a client's receipt batch by status
-// (taosync.ReceiptReceived, ReceiptDuplicate, ReceiptConflict).
+// BatchCounts counts the execution receipts of a client's receipt batch by
+// status (taosync.ReceiptReceived, ReceiptDuplicate, ReceiptConflict).
 func (c *Central) BatchCounts(ctx context.Context, client string, batch uint64) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := receipts(ctx, c.DB, client, batch, batch, func(r taosync.Receipt) error {
-		out[r.Status]++
+		if r.Bundle == "" {
+			out[r.Status]++
+		}
 		return nil
 	})
 	return out, err

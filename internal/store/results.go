@@ -79,11 +79,9 @@ const insertExecution = `INSERT INTO executions (id, content_hash, revision, cli
 type resultApply struct {
 	tx     *sql.Tx
 	client Client
-	batch  uint64
-	// puts counts the executions stored or found: a bundle of none gets
-	// no receipt batch (a batch of no receipt could never be reported
-	// held by the client).
-	puts                                              int
+	// batch answers the bundle; a bundle of no execution gets one too,
+	// whose receipt names the bundle (receipts).
+	batch                                             uint64
 	find, revise, insert, insertNew, receipted, scope *sql.Stmt
 	// inScope caches the scope check of each (test centre, test taker,
 	// delivery) seen in the bundle: its executions name few.
@@ -150,7 +148,6 @@ func (a *resultApply) put(ctx context.Context, x taosync.OutgoingExecution, doc 
 	if err := a.checkScope(ctx, x); err != nil {
 		return "", err
 	}
-	a.puts++
 	n, err := a.store(ctx, a.insertNew, x, doc, Received, bundleID)
 	if err != nil {
 		return "", err
@@ -271,9 +268,6 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state taosyn
 		return 0, err
 	}
 	m := b.Manifest
-	if a.puts == 0 {
-		a.batch = 0
-	}
 	if _, err := a.tx.ExecContext(ctx, `INSERT INTO result_bundles (bundle_id, client, seq, manifest_hash, prev, received_at, receipt_seq)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, a.client.ID, m.Seq, b.Hash, m.Prev, now(), a.batch); err != nil {
 		return 0, fmt.Errorf("record result bundle: %w", err)
@@ -321,7 +315,8 @@ func (a *resultApply) Rollback() error {
 }
 
 // Receipts calls fn with the receipts of a client's batches from..to
-// (inclusive), in order.
+// (inclusive), in order: a batch answering a bundle of no execution holds
+// one receipt, naming the bundle.
 func (c *Central) Receipts(ctx context.Context, client string, from, to uint64, fn func(taosync.Receipt) error) error {
 	return receipts(ctx, c.DB, client, from, to, fn)
 }
@@ -336,15 +331,23 @@ func (c *Central) Recipient(ctx context.Context, client string) (taosync.Recipie
 }
 
 func receipts(ctx context.Context, q Querier, client string, from, to uint64, fn func(taosync.Receipt) error) error {
-	rows, err := q.QueryContext(ctx, `SELECT seq, id, revision, content_hash, status FROM receipts
-		WHERE client = ? AND seq BETWEEN ? AND ? ORDER BY seq, id`, client, from, to)
+	// A bundle of no execution has no row in receipts: its receipt is
+	// made from result_bundles, so that its batch is never empty (a batch
+	// of no receipt could never be reported held by the client).
+	rows, err := q.QueryContext(ctx, `SELECT seq, id, revision, content_hash, '', status FROM receipts
+		WHERE client = ?1 AND seq BETWEEN ?2 AND ?3
+		UNION ALL
+		SELECT b.receipt_seq, '', 0, '', b.bundle_id, ?4 FROM result_bundles b
+		WHERE b.client = ?1 AND b.receipt_seq BETWEEN ?2 AND ?3 AND b.receipt_seq > 0
+		AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.client = ?1 AND r.seq = b.receipt_seq)
+		ORDER BY 1, 2`, client, from, to, taosync.ReceiptReceived)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r taosync.Receipt
-		if err := rows.Scan(&r.Batch, &r.ID, &r.Revision, &r.ContentHash, &r.Status); err != nil {
+		if err := rows.Scan(&r.Batch, &r.ID, &r.Revision, &r.ContentHash, &r.Bundle, &r.Status); err != nil {
 			return err
 		}
 		if err := fn(r); err != nil {

@@ -727,9 +727,18 @@ func (w *world) exportResults(c *clientSide, stick string, resend bool, kill int
 	}
 	what := fmt.Sprintf("export results of %s to %s (resend %v, kill %s, receipt_seq %d)", c.name, base(stick), resend,
 		exportKillNames[kill], state.ReceiptSeq)
+	opts := exporter.ResultOptions{
+		Client: c.name, ChunkRecords: 1 + w.rng.IntN(3), Expiry: expiry,
+		Signer: c.signer, AgeRecipient: c.keys.Age, Central: c.central, State: state, Now: time.Now(),
+	}
 	if ex.Count() == 0 {
-		w.tally.add("result exports with nothing to send", 1)
-		w.logf("%s: nothing to send", what)
+		// On a stick, nothing to send is a bundle of the readiness report
+		// only, which central answers with a receipt naming it.
+		w.tally.add("result exports of the report only", 1)
+		opts.ReportOnly = true
+		res, err := exporter.Results(ctx, ex, stick, id, opts)
+		w.must(err, what)
+		w.logf("%s: nothing to send: %s seq %d, the report only", what, base(res.Dir), res.Manifest.Seq)
 		return
 	}
 	w.tally.add("result exports, kill "+exportKillNames[kill], 1)
@@ -749,10 +758,7 @@ func (w *world) exportResults(c *clientSide, stick string, resend bool, kill int
 		}
 		wrapped = ke
 	}
-	res, err := exporter.Results(ctx, wrapped, stick, id, exporter.ResultOptions{
-		Client: c.name, ChunkRecords: 1 + w.rng.IntN(3), Expiry: expiry,
-		Signer: c.signer, AgeRecipient: c.keys.Age, Central: c.central, State: state, Now: time.Now(),
-	})
+	res, err := exporter.Results(ctx, wrapped, stick, id, opts)
 	if errors.Is(err, exporter.ErrNothingToSend) && kill != exportKillInEach {
 		// Everything packaged changed since (another command's update):
 		// no bundle, and the executions wait for the next export.
@@ -1360,6 +1366,35 @@ func TestResultsScenarios(t *testing.T) {
 			w.importCentral(stick, importKillNone)
 			w.importClient(w.c1, stick, importKillNone)
 			w.drain(w.c1)
+			w.check()
+			w.checkFinal()
+			w.checkReceiptsHome()
+		}},
+		// With nothing to send, the stick carries the readiness report
+		// only; central answers it with a receipt batch naming the bundle.
+		// Lost on the way, the batch rides the next data bundle; carried
+		// home, it is held at once. Either way the client holds every
+		// batch central made, and results after it go exactly once.
+		{"report-only-bundle", func(w *world) {
+			lost := w.newDir("stick")
+			w.exportResults(w.c1, lost, false, exportKillNone, nil)
+			w.importCentral(lost, importKillNone)
+			receipts := bundleDirs(lost, string(manifest.KindReceipts))
+			if len(receipts) != 1 {
+				w.failf("central answered a bundle of the report only with %d receipt bundles, want 1", len(receipts))
+			}
+			w.must(os.RemoveAll(receipts[0]), "lose receipts")
+			w.checkReceiptsHome()
+			send(w)
+			cs, err := w.c1.local.ClientState(w.ctx)
+			w.must(err, "client state")
+			cl, err := w.c.GetClient(w.ctx, w.c.DB, w.c1.name)
+			w.must(err, "client c1")
+			if cs.ReceiptSeq != 2 || cl.ReceiptSeq != 2 {
+				w.failf("after two bundles of the report only, the client holds receipt batches up to %d, central made %d; want 2 and 2", cs.ReceiptSeq, cl.ReceiptSeq)
+			}
+			w.addExecutions(w.c1, []taosync.Execution{a}, "add")
+			send(w)
 			w.check()
 			w.checkFinal()
 			w.checkReceiptsHome()

@@ -118,7 +118,9 @@ func centres(t *testing.T, f *testfixture.Fixture) {
 
 // TestBrowser: an operator, in a real browser, logs in, sees the centres
 // in each state, opens one, revokes its credential with the confirmation
-// (and its next sync is refused), sees the deliveries, and logs out. Each
+// (and its next sync is refused), rotates its secret with the
+// confirmation (the old secret is refused, the one shown once works), sees
+// the deliveries, and logs out. Each
 // page is photographed; with -update the photographs go to docs/img.
 func TestBrowser(t *testing.T) {
 	ctx := chromium(t)
@@ -246,6 +248,36 @@ func TestBrowser(t *testing.T) {
 	}
 	if _, err := f.Syncer("a-ready").Data(f.Ctx, nil, false); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 		t.Errorf("the revoked centre's next sync: %v, want refused", err)
+	}
+
+	// Rotate its secret, confirming: the new one is shown once, the old
+	// one is refused, and the centre syncs again with the new one.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("rotate")),
+		chromedp.WaitVisible(chromedp.ID("confirm")),
+		shot("rotate"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "a-ready"),
+		chromedp.Click(chromedp.ID("confirm-rotate")),
+		chromedp.WaitVisible(chromedp.ID("secret")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := text("#secret")
+	if rotated == "" || rotated == f.Secrets["a-ready"] {
+		t.Fatalf("the rotated page shows %q", rotated)
+	}
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("gone"))); err != nil {
+		t.Fatalf("the rotated page, reloaded: %v", err)
+	}
+	if _, err := f.Syncer("a-ready").Data(f.Ctx, nil, false); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+		t.Errorf("a sync with the old secret after the rotation: %v, want refused", err)
+	}
+	if err := store.SetMeta(f.Ctx, f.Clients["a-ready"].Home.DB, "oauth_secret", rotated); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Syncer("a-ready").Data(f.Ctx, nil, false); err != nil {
+		t.Errorf("a sync with the new secret: %v", err)
 	}
 
 	// The deliveries, then log out.

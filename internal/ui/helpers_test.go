@@ -34,6 +34,13 @@ func setup(t *testing.T, secure bool) *testfixture.Fixture {
 // as serve's access log does.
 func setupLogged(t *testing.T, secure bool, log *slog.Logger) *testfixture.Fixture {
 	t.Helper()
+	f, _ := setupView(t, secure, log)
+	return f
+}
+
+// setupView is setupLogged that also returns the view.
+func setupView(t *testing.T, secure bool, log *slog.Logger) (*testfixture.Fixture, *ui.UI) {
+	t.Helper()
 	f := testfixture.New(t)
 	u := ui.New(f.C, server.NewLimiter(), secure, f.Log)
 	view := u.Handler()
@@ -48,7 +55,7 @@ func setupLogged(t *testing.T, secure bool, log *slog.Logger) *testfixture.Fixtu
 	if err := f.C.Store.AddOperator(f.Ctx, operator, hash); err != nil {
 		t.Fatal(err)
 	}
-	return f
+	return f, u
 }
 
 // loadCSV loads CSV text as central's entities of type typ.

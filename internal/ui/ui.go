@@ -8,7 +8,8 @@
 // add`); a session is a random cookie (HttpOnly, Secure under TLS,
 // SameSite=Strict) held in memory, and every form carries the session's
 // CSRF token. No page shows a secret, a hash, a key, or a candidate's
-// personal data beyond counts.
+// personal data beyond counts, but for one: the new secret of a centre
+// whose secret the operator has just rotated, shown once to that operator.
 package ui
 
 import (
@@ -84,13 +85,18 @@ type session struct {
 	// (operator remove, then add) ends the sessions of the old one.
 	hash    string
 	expires time.Time
+	// shown is the new secret of a rotation, until its page shows it.
+	shown newSecret
 }
+
+// newSecret is a client's new OAuth secret, to be shown once.
+type newSecret struct{ client, secret string }
 
 // New returns the view; secure marks its cookies Secure (serve under TLS).
 func New(c *central.Central, limit Limiter, secure bool, log *slog.Logger) *UI {
 	u := &UI{c: c, log: log, limit: limit, secure: secure, pages: map[string]*template.Template{}, sessions: map[string]session{},
 		checks: make(chan struct{}, maxChecks)}
-	for _, p := range []string{"login", "centres", "centre", "revoke", "deliveries"} {
+	for _, p := range []string{"login", "centres", "centre", "revoke", "rotate", "rotated", "deliveries"} {
 		u.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return u
@@ -119,6 +125,9 @@ func (u *UI) Handler() http.Handler {
 	mux.HandleFunc("GET /ui/centres/{id}", u.authed(u.centre))
 	mux.HandleFunc("GET /ui/centres/{id}/revoke", u.authed(u.revokePage))
 	mux.HandleFunc("POST /ui/centres/{id}/revoke", u.authed(u.revoke))
+	mux.HandleFunc("GET /ui/centres/{id}/rotate", u.authed(u.rotatePage))
+	mux.HandleFunc("POST /ui/centres/{id}/rotate", u.authed(u.rotate))
+	mux.HandleFunc("GET /ui/centres/{id}/rotated", u.authed(u.rotated))
 	mux.HandleFunc("GET /ui/deliveries", u.authed(u.deliveries))
 	return headers(mux)
 }
@@ -215,6 +224,38 @@ func (u *UI) session(r *http.Request) (session, bool) {
 		return session{}, false
 	}
 	return s, true
+}
+
+// keep holds a new secret in the request's session until take.
+func (u *UI) keep(r *http.Request, n newSecret) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if s, ok := u.sessions[c.Value]; ok {
+		s.shown = n
+		u.sessions[c.Value] = s
+	}
+}
+
+// take returns the new secret the request's session holds, and forgets it.
+func (u *UI) take(r *http.Request) newSecret {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return newSecret{}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s, ok := u.sessions[c.Value]
+	if !ok {
+		return newSecret{}
+	}
+	n := s.shown
+	s.shown = newSecret{}
+	u.sessions[c.Value] = s
+	return n
 }
 
 func (u *UI) end(r *http.Request) {

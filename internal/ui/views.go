@@ -15,6 +15,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/human"
+	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -231,6 +232,55 @@ func (u *UI) revoke(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	u.log.Warn("ui: credential revoked", "client", c.ID, "operator", s.operator)
 	http.Redirect(w, r, Prefix+"centres/"+url.PathEscape(c.ID), http.StatusSeeOther)
+}
+
+func (u *UI) rotatePage(w http.ResponseWriter, r *http.Request, s session) {
+	c, _, ok := u.client(w, r)
+	if !ok {
+		return
+	}
+	u.render(w, http.StatusOK, "rotate", page{Title: "Rotate " + c.ID, Operator: s.operator, CSRF: s.csrf, Data: c})
+}
+
+// rotate gives a centre a new secret, confirmed as a revocation is, and
+// sends the operator to the page that shows it, once: the secret waits in
+// the session, not in a URL or a page that a reload would post again.
+func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s session) {
+	c, _, ok := u.client(w, r)
+	if !ok {
+		return
+	}
+	if r.PostFormValue("confirm") != c.ID {
+		u.render(w, http.StatusBadRequest, "rotate", page{Title: "Rotate " + c.ID, Operator: s.operator, CSRF: s.csrf, Data: c,
+			Error: "Type the centre's id to confirm."})
+		return
+	}
+	secret := server.NewSecret()
+	if err := u.c.Store.RotateSecret(r.Context(), c.ID, server.HashSecret(secret)); err != nil {
+		u.fail(w, "rotate", err)
+		return
+	}
+	u.log.Warn("ui: secret rotated", "client", c.ID, "operator", s.operator)
+	u.keep(r, newSecret{client: c.ID, secret: secret})
+	http.Redirect(w, r, Prefix+"centres/"+url.PathEscape(c.ID)+"/rotated", http.StatusSeeOther)
+}
+
+// rotated shows the new secret of the centre the session just rotated, and
+// forgets it: a reload, another tab or another session sees it no more.
+// Like every page it is sent with Cache-Control: no-store (headers), so no
+// cache keeps it either.
+func (u *UI) rotated(w http.ResponseWriter, r *http.Request, s session) {
+	c, _, ok := u.client(w, r)
+	if !ok {
+		return
+	}
+	shown := u.take(r)
+	status := http.StatusOK
+	if shown.client != c.ID {
+		shown, status = newSecret{}, http.StatusGone
+	}
+	u.render(w, status, "rotated", page{Title: "New secret of " + c.ID, Operator: s.operator, CSRF: s.csrf,
+		Data: struct{ ID, Secret string }{c.ID, shown.secret}})
 }
 
 // delivery is one delivery on the deliveries page.

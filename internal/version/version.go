@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// Devel is the version of a development build. It passes every gate: it
-// is built from a checkout, by whoever runs it, for a reason.
+// Devel is the version of a development build: built from a checkout, it
+// says nothing of the release it is nearest.
 const Devel = "devel"
 
 // Parse reads a release version into its three numbers.
@@ -35,13 +35,36 @@ func Parse(s string) ([3]uint64, error) {
 	return v, nil
 }
 
-// Below reports whether have is older than min. A development build is
-// never below; a version that is not a release version (or none: a client
-// older than the version header) is.
-func Below(have, min string) bool {
-	if have == Devel {
-		return false
+// Serves reports whether a central of version own whose minimum client
+// version is min ("" for none) serves a client of version have. Without a
+// minimum it serves every client; with one, a release at or above it. A
+// development build may be older than any release, so a central of a
+// release refuses it, as it refuses a version that is not a release version
+// (or none: a client older than the version header); a central that is a
+// development build too serves it (a developer's own setup, both built
+// from checkouts).
+func Serves(own, min, have string) bool {
+	if _, err := Parse(min); err != nil {
+		return true
 	}
+	if have == Devel && own == Devel {
+		return true
+	}
+	return !Below(have, min)
+}
+
+// Shortfall says why a central with minimum min does not serve have, for a
+// message that goes on to say what to do.
+func Shortfall(have, min string) string {
+	if have == Devel {
+		return "a development build, which central serves only when it is one too"
+	}
+	return "older than " + min + ", the oldest version central serves"
+}
+
+// Below reports whether have is older than min. A version that is not a
+// release version (a development build, or none) is below.
+func Below(have, min string) bool {
 	m, err := Parse(min)
 	if err != nil {
 		return false

@@ -15,7 +15,7 @@ func TestBelow(t *testing.T) {
 		{"v1.4.1", "1.4.0", false},
 		{"1.4.0-rc.1", "1.4.0", false},
 		{"0.9.12", "1.0.0", true},
-		{"devel", "9.9.9", false},
+		{"devel", "0.0.1", true},
 		{"", "1.0.0", true},
 		{"dev", "1.0.0", true},
 		{"1.4", "1.4.0", true},
@@ -23,6 +23,31 @@ func TestBelow(t *testing.T) {
 	} {
 		if got := Below(c.have, c.min); got != c.below {
 			t.Errorf("Below(%q, %q) = %v, want %v", c.have, c.min, got, c.below)
+		}
+	}
+}
+
+// TestServes: a central with a minimum serves the releases at or above it;
+// a development build only when central is one too.
+func TestServes(t *testing.T) {
+	for _, c := range []struct {
+		own, min, have string
+		serves         bool
+	}{
+		{"1.5.0", "", "devel", true},
+		{"1.5.0", "", "", true},
+		{"1.5.0", "1.4.0", "1.4.0", true},
+		{"1.5.0", "1.4.0", "1.3.9", false},
+		{"1.5.0", "1.4.0", "devel", false},
+		{"1.5.0", "0.0.1", "devel", false},
+		{"devel", "1.4.0", "devel", true},
+		{"devel", "1.4.0", "1.3.9", false},
+		{"devel", "1.4.0", "", false},
+		{"devel", "1.4.0", "dev", false},
+		{"", "1.4.0", "devel", false},
+	} {
+		if got := Serves(c.own, c.min, c.have); got != c.serves {
+			t.Errorf("Serves(%q, %q, %q) = %v, want %v", c.own, c.min, c.have, got, c.serves)
 		}
 	}
 }
