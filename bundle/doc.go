@@ -25,10 +25,12 @@
 // signature against the trusted keys, the manifest's fields and that it
 // names its signer as sender, the recipient, and the expiry. Check verifies
 // every chunk's presence, size and SHA-256 without decrypting. Read checks
-// each chunk's size and SHA-256 before decrypting it, then the payload's
-// size and SHA-256 after decompressing it, and hands payloads to its
-// callback in manifest order; a chunk that fails a check is never handed
-// over. Every refusal is an *Error that names the bundle folder (and the
+// each chunk's size before decrypting it and the payload's size and
+// SHA-256 after decompressing it (the payload is what the signature must
+// vouch for; a chunk file whose bytes are not the ones the manifest names
+// fails there, or in age's authentication, and is then reported as Check
+// reports it), and hands payloads to its callback in manifest order; a
+// chunk that fails a check is never handed over. Every refusal is an *Error that names the bundle folder (and the
 // chunk) and wraps one of the exported sentinel errors. Reading never
 // changes the bundle folder.
 //

@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
@@ -240,4 +242,27 @@ func flipBit(t testing.TB, path string, off int, bit uint) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// seal makes a chunk file of payload as the writer does, one zstd frame
+// encrypted with age, but to each of recipients.
+func seal(t testing.TB, payload []byte, recipients ...age.Recipient) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, recipients...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(enc.EncodeAll(payload, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

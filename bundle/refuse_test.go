@@ -3,6 +3,8 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -182,6 +184,39 @@ func TestRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			return 1
+		}},
+		// Read does not hash a chunk file before it decrypts it: the
+		// payload's hash proves what it reads. A file changed for another
+		// that decrypts is still told as changed.
+		{name: "chunk sealed again for this recipient, with other content of the same size", want: ErrChunkHash, tamper: func(t *testing.T, f *fixture) int {
+			c := f.chunks[2]
+			other := bytes.Clone(f.payloads[c.Hash])
+			other[0] ^= 0x20 // a letter's case
+			sealed := seal(t, other, w.a.id.Recipient())
+			if int64(len(sealed)) != c.Size || bytes.Equal(other, f.payloads[c.Hash]) {
+				t.Fatalf("the other chunk is %d bytes, the original %d; the payloads must differ", len(sealed), c.Size)
+			}
+			if err := os.WriteFile(f.path(c.Hash), sealed, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return 2
+		}},
+		// A chunk is for one recipient: age would try this identity on
+		// every X25519 stanza, a key agreement each.
+		{name: "chunk sealed for two recipients, in the signed manifest", want: ErrDecrypt, checkOK: true, tamper: func(t *testing.T, f *fixture) int {
+			c := f.chunks[2]
+			sealed := seal(t, f.payloads[c.Hash], w.a.id.Recipient(), w.b.id.Recipient())
+			sum := sha256.Sum256(sealed)
+			c.Hash, c.Size = hex.EncodeToString(sum[:]), int64(len(sealed))
+			if err := os.WriteFile(f.path(c.Hash), sealed, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(f.path(f.chunks[2].Hash)); err != nil {
+				t.Fatal(err)
+			}
+			f.resign(t, w.central.priv, func(m *manifest.Manifest) { m.Sections[1].Chunks[0] = c })
+			f.payloads[c.Hash], f.chunks[2] = f.payloads[f.chunks[2].Hash], c
+			return 2
 		}},
 		{name: "content hash in the signed manifest does not match", want: ErrChunkHash, checkOK: true, tamper: func(t *testing.T, f *fixture) int {
 			f.resign(t, w.central.priv, func(m *manifest.Manifest) {

@@ -2,8 +2,8 @@
 // bundles from central; each bundle entirely or not at all.
 //
 // The order of checks is the bundle package's (format version, signature,
-// recipient, expiry, then every chunk's size and hash before it is
-// decrypted), followed by the stream's: a bundle already applied is skipped,
+// recipient, expiry, then every chunk's size before it is decrypted and its
+// payload's size and hash after), followed by the stream's: a bundle already applied is skipped,
 // an older one is refused as a rollback, a delta whose base is not the
 // current state is refused naming the bundle it needs. A bundle is applied
 // in one transaction of the target, which makes the stream checks again, so

@@ -252,10 +252,15 @@ func TestJudge(t *testing.T) {
 		{Figure{Value: 4, RatioMax: ptr(0.03), Baseline: &Baseline{Value: 100}}, statusMiss},
 		{Figure{Value: 4, RatioMax: ptr(0.03)}, statusMiss}, // no baseline: the ratio cannot be met
 		{Figure{Value: 4, Baseline: &Baseline{Value: 100}}, statusInfo},
+		// A ratio without a bound is information: the rate decides.
+		{Figure{Value: 300, Min: ptr(250), Baseline: &Baseline{Value: 1000}}, statusPass},
 	} {
 		tc.f.judge()
 		if tc.f.Status != tc.want {
 			t.Errorf("%+v: status %s, want %s", tc.f, tc.f.Status, tc.want)
+		}
+		if tc.f.Baseline != nil && (tc.f.Ratio == nil || *tc.f.Ratio != tc.f.Value/tc.f.Baseline.Value) {
+			t.Errorf("%+v: ratio %v, want %v", tc.f, tc.f.Ratio, tc.f.Value/tc.f.Baseline.Value)
 		}
 	}
 	for v, want := range map[float64]string{0: "0", 0.0123: "0.0123", 0.5: "0.50", 12.34: "12.3", 250: "250", 250000: "250,000", 1234567.8: "1,234,568"} {

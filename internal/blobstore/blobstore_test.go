@@ -23,7 +23,7 @@ func random(seed uint64, n int) []byte {
 	return b
 }
 
-func split(t *testing.T, data []byte) [][]byte {
+func split(t testing.TB, data []byte) [][]byte {
 	t.Helper()
 	var out [][]byte
 	if err := Split(bytes.NewReader(data), func(c []byte) error {
@@ -212,7 +212,7 @@ func TestChecker(t *testing.T) {
 
 // stored is a new store holding n random bytes made from seed, their
 // snapshot, and the bytes.
-func stored(t *testing.T, seed uint64, n int) (*Store, *Snapshot, []byte) {
+func stored(t testing.TB, seed uint64, n int) (*Store, *Snapshot, []byte) {
 	t.Helper()
 	s, err := Open(t.TempDir())
 	if err != nil {
@@ -258,5 +258,28 @@ func TestReader(t *testing.T) {
 	os.Remove(path)
 	if _, err := s.Reader(snap).ReadAt(p, first+1); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadAt a missing chunk: %v", err)
+	}
+}
+
+// BenchmarkChecker checks a 64 MiB snapshot from its chunks handed in
+// order, as an import does with the package pieces it has just stored: the
+// package's hashing pass of an import. MB/s is the snapshot's bytes.
+func BenchmarkChecker(b *testing.B) {
+	s, snap, data := stored(b, 5, 64<<20)
+	chunks := split(b, data)
+	var coming []string
+	for _, c := range snap.Chunks {
+		coming = append(coming, c.Hash)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		c := s.NewChecker(coming)
+		c.Add(snap)
+		for i, chunk := range chunks {
+			c.Stored(snap.Chunks[i].Hash, chunk)
+		}
+		if _, err := c.Check(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
