@@ -26,9 +26,9 @@ import (
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/home"
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // TestResultsExactlyOnce drives the real result exchange (client outbox,
