@@ -8,6 +8,7 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -121,7 +122,8 @@ type DataOptions struct {
 	Signer       minisign.PrivateKey
 	AgeRecipient string
 	Now          time.Time
-	Log          *slog.Logger
+	// Log takes the diagnostics; nil means slog.Default().
+	Log *slog.Logger
 	// Transport names the road, for the history ("folder" if empty).
 	Transport string
 	// SkipEmpty writes no bundle, and returns ErrNoChanges, for a delta
@@ -151,6 +153,7 @@ func Stream(client string) string { return "data/" + client }
 
 // Data writes one data bundle for a client into out.
 func Data(ctx context.Context, src DataSource, out string, o DataOptions) (*DataResult, error) {
+	o.Log = cmp.Or(o.Log, slog.Default())
 	types := o.Types
 	if len(types) == 0 {
 		types = taosync.Types

@@ -1,9 +1,11 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -99,6 +101,7 @@ type ResultLine struct {
 // stored in one transaction; a bundle already stored is answered with its
 // receipt batch again.
 func Results(ctx context.Context, dir string, t ResultTarget, o Options) ([]ResultLine, error) {
+	o.Log = cmp.Or(o.Log, slog.Default())
 	found, err := Open(dir, o.Trust)
 	if err != nil {
 		return nil, err
