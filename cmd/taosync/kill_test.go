@@ -549,8 +549,8 @@ type exportChecks struct {
 	stick bool
 	// recorded: a whole bundle on the stick is one central recorded as the
 	// client's state, so that the import of the stick after a new export,
-	// and the following delta, both succeed (§7 "a kill at any moment ...
-	// afterwards both sides are consistent").
+	// and the following delta, both succeed (docs/operations.md, "A kill
+	// during export data").
 	recorded bool
 }
 
