@@ -49,9 +49,9 @@ demo: build
 demo-serve: build
 	./testdata/demo/run.sh --serve $(BIN)
 
-# The benchmark targets of the issue, each against baselines measured in the
-# same run (zstd | age, raw SQLite): see docs/performance.md. Needs the age
-# and zstd programs; a few minutes and about 6 GB of temporary disk.
+# The benchmark targets of docs/performance.md, each against baselines
+# measured in the same run (zstd | age, raw SQLite). Needs the age and zstd
+# programs; a few minutes and about 6 GB of temporary disk.
 bench:
 	$(GO) run ./internal/bench -size full -cases all -json bin/bench.json
 

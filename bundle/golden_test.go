@@ -14,8 +14,8 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden bundle in ../testdata/bundle")

@@ -17,8 +17,8 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // party is one end of an exchange with its keys.

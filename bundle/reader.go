@@ -21,8 +21,8 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // Errors a reader returns, wrapped in an *Error naming the bundle and chunk.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // fixture is a committed small bundle: chunks[0] and chunks[1] are the

@@ -16,8 +16,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 func TestRoundTrip(t *testing.T) {

@@ -16,9 +16,9 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // MaxRecordChunkBytes closes a records chunk early when its payload reaches

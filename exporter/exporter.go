@@ -10,6 +10,7 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,8 +22,8 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // DataOptions configure a data export.
@@ -40,7 +41,8 @@ type DataOptions struct {
 	Signer       minisign.PrivateKey
 	AgeRecipient string
 	Now          time.Time
-	Log          *slog.Logger
+	// Log takes the diagnostics; nil means slog.Default().
+	Log *slog.Logger
 	// Transport names the road, for the history ("folder" if empty).
 	Transport string
 	// SkipEmpty writes no bundle, and returns ErrNoChanges, for a delta
@@ -62,6 +64,7 @@ func Stream(client string) string { return "data/" + client }
 
 // Data writes one data bundle for a client into out.
 func Data(ctx context.Context, src taosync.DataSource, out string, o DataOptions) (*DataResult, error) {
+	o.Log = cmp.Or(o.Log, slog.Default())
 	types := o.Types
 	if len(types) == 0 {
 		types = taosync.Types

@@ -24,8 +24,8 @@ import (
 	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/load"
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/minisign"
 )
 
 // fixture is a central home with registered clients, and their homes.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // ErrNothingToSend: no execution is waiting to be sent.

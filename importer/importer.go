@@ -16,6 +16,7 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,7 +66,8 @@ type Options struct {
 	DryRun bool
 	// Transport names the road the bundles came by, for the history.
 	Transport string
-	Log       *slog.Logger
+	// Log takes the diagnostics; nil means slog.Default().
+	Log *slog.Logger
 	// Progress, if set, is told of each phase of each bundle.
 	Progress func(bundle, phase string, done, total int64)
 }
@@ -144,6 +146,7 @@ func Open(dir string, trust bundle.Trust) ([]opened, error) {
 // It returns one line per bundle found; the error is set only when the
 // import could not run at all.
 func Data(ctx context.Context, dir string, t taosync.DataTarget, o Options) ([]Line, error) {
+	o.Log = cmp.Or(o.Log, slog.Default())
 	found, err := Open(dir, o.Trust)
 	if err != nil {
 		return nil, err
@@ -469,4 +472,3 @@ func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap t
 	counts[taosync.ReceiptsSection] = n
 	return err
 }
-

@@ -1,10 +1,12 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/taosync/taosync"
@@ -37,6 +39,7 @@ type ResultLine struct {
 // stored in one transaction; a bundle already stored is answered with its
 // receipt batch again.
 func Results(ctx context.Context, dir string, t taosync.ResultTarget, o Options) ([]ResultLine, error) {
+	o.Log = cmp.Or(o.Log, slog.Default())
 	found, err := Open(dir, o.Trust)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taosync/taosync/internal/minisign"
+	"github.com/taosync/taosync/minisign"
 )
 
 // hex64 returns a 64-digit lower-case hex string made of c.

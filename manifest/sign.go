@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/taosync/taosync/internal/minisign"
+	"github.com/taosync/taosync/minisign"
 )
 
 // Errors of signature verification.

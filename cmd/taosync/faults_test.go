@@ -153,7 +153,9 @@ func newFaultWork(t *testing.T) faultWork {
 
 // copyTo copies the work folder to a new one.
 func (w faultWork) copyTo(dir string) faultWork {
-	copyTree(w.t, w.dir, dir)
+	if err := os.CopyFS(dir, os.DirFS(w.dir)); err != nil {
+		w.t.Fatal(err)
+	}
 	return faultWork{t: w.t, dir: dir}
 }
 

@@ -194,36 +194,6 @@ poll:
 	return k
 }
 
-// copyTree copies a folder (a home or a stick) with its files' modes.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(target, info.Mode().Perm())
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // homeState is what a client holds, as the CLI shows it: every type's
 // listing, and the history without its times and row ids.
 func homeState(c *cliRunner, home string) string {
@@ -341,7 +311,9 @@ func newKillFixture(t *testing.T) *killFixture {
 // copyHome copies a pristine home to a new folder and returns its path.
 func (f *killFixture) copyHome(from, name string) string {
 	dst := filepath.Join(f.work, name)
-	copyTree(f.c.t, from, dst)
+	if err := os.CopyFS(dst, os.DirFS(from)); err != nil {
+		f.c.t.Fatal(err)
+	}
 	return dst
 }
 
@@ -549,8 +521,8 @@ type exportChecks struct {
 	stick bool
 	// recorded: a whole bundle on the stick is one central recorded as the
 	// client's state, so that the import of the stick after a new export,
-	// and the following delta, both succeed (§7 "a kill at any moment ...
-	// afterwards both sides are consistent").
+	// and the following delta, both succeed (docs/operations.md, "A kill
+	// during export data").
 	recorded bool
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,10 @@ const (
 	exitHome    = 3 // no home, home not initialised or already, its database not ours, wrong role
 	exitRefused = 4 // input refused: a bundle, a row, a package that does not pass
 	exitBusy    = 5 // another command kept the home locked for longer than --wait
+	// A command stopped by a signal exits 128 + the signal's number, as
+	// shells report a process the signal killed: 130 for Ctrl-C (SIGINT),
+	// 143 for SIGTERM.
+	exitSignal = 128
 )
 
 // defaultWait is how long a command that writes to the home waits for
@@ -61,13 +66,56 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext()
 	defer stop()
 	err := root.ExecuteContext(ctx)
 	if err == nil {
+		// serve ends this way on a signal: its stop is its normal end.
 		return exitOK
 	}
-	return a.report(err)
+	var in interrupted
+	if !errors.As(context.Cause(ctx), &in) {
+		return a.report(err)
+	}
+	if err == context.Canceled {
+		err = in
+	}
+	a.report(err)
+	return exitSignal + int(in.sig)
+}
+
+// interrupted is the cause of the command context's end when a signal
+// stopped the command; it is a context.Canceled, as the context's error is.
+type interrupted struct{ sig syscall.Signal }
+
+func (e interrupted) Error() string {
+	if e.sig == syscall.SIGTERM {
+		return "stopped by SIGTERM"
+	}
+	return "interrupted (Ctrl-C)"
+}
+
+func (e interrupted) Is(target error) bool { return target == context.Canceled }
+
+// notifyContext is signal.NotifyContext with a cause that says which
+// signal came (os.Interrupt is syscall.SIGINT on every system), so that
+// run can exit with its code. Work stops cleanly:
+// commands see the context cancelled, as they would on a timeout.
+func notifyContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(interrupted{s.(syscall.Signal)})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		cancel(nil)
+	}
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -129,12 +177,27 @@ as signed, encrypted, compressed, chunked bundles: on a USB stick or over HTTP.`
 	}
 	root.InitDefaultCompletionCmd()
 	groups(root)
+	// The root too, so that an unknown command is our usage error rather
+	// than cobra's untyped one; alone, it shows its help as before.
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return groupRun(cmd, args)
+	}
 	return root
 }
 
 func groupRun(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+		err := usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+		// cobra's distance for suggestions, which its zero value disables.
+		cmd.SuggestionsMinimumDistance = cmp.Or(cmd.SuggestionsMinimumDistance, 2)
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			return hinted{err, fmt.Sprintf("did you mean %s %s? see %s --help", cmd.CommandPath(), s[0], cmd.CommandPath())}
+		}
+		return err
 	}
 	var names []string
 	for _, sub := range cmd.Commands() {
@@ -284,12 +347,6 @@ func (a *app) report(err error) int {
 		}
 	case errors.Is(err, home.ErrInitialised), errors.Is(err, home.ErrWrongRole), errors.Is(err, errNoHome):
 		code = exitHome
-	case strings.HasPrefix(err.Error(), "unknown command"), strings.HasPrefix(err.Error(), "unknown flag"):
-		// cobra's own errors for a mistyped command.
-		code = exitUsage
-		if hint == "" {
-			hint = "see taosync --help"
-		}
 	case ioerr.Local(err) && hint == "":
 		// Exit 1: this machine failed, not the input (a full disk does
 		// not refuse a bundle).

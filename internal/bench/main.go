@@ -1,4 +1,4 @@
-// Command bench measures taosync against the targets of the benchmark issue,
+// Command bench measures taosync against the targets of docs/performance.md,
 // each beside a baseline measured in the same run on the same bytes:
 //
 //	go run ./internal/bench -size quick|full [-json PATH] [-markdown PATH] [-profile DIR] [-keep]
@@ -84,7 +84,8 @@ type options struct {
 	thinTakers int
 }
 
-// presets are the sizes of the issue (full) and the CI smoke run (quick).
+// presets are the sizes the targets are set at (full) and the CI smoke run
+// (quick).
 var presets = map[string]options{
 	"full": {takers: 200_000, executions: 100_000, packages: []int64{256 * mib, 1 * gib},
 		httpClients: 200, httpTakers: 5_000, httpResults: 500, thinTakers: 90_000},
@@ -98,7 +99,7 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	var o options
 	var takers, executions int
 	var packages, cases string
-	fs.StringVar(&o.size, "size", "quick", "quick (CI smoke run, about a minute) or full (the issue's sizes)")
+	fs.StringVar(&o.size, "size", "quick", "quick (CI smoke run, about a minute) or full (the targets' sizes)")
 	fs.IntVar(&takers, "takers", 0, "test takers in the client's scope (overrides -size)")
 	fs.IntVar(&executions, "executions", 0, "executions sent back (overrides -size)")
 	fs.StringVar(&packages, "packages", "", "comma-separated total sizes in MiB of the QTI package cases, smallest first (overrides -size)")

@@ -5,6 +5,7 @@
 package central
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,13 +58,13 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Central, error) {
 }
 
 // New makes a Central of a home already open, which must be central's;
-// closing the Central closes the home.
+// closing the Central closes the home. A nil log means slog.Default().
 func New(h *home.Home, log *slog.Logger) (*Central, error) {
 	chunks, err := h.Chunks(home.Central)
 	if err != nil {
 		return nil, err
 	}
-	return &Central{Home: h, Store: &store.Central{DB: h.DB, Chunks: chunks}, Log: log}, nil
+	return &Central{Home: h, Store: &store.Central{DB: h.DB, Chunks: chunks}, Log: cmp.Or(log, slog.Default())}, nil
 }
 
 // Close closes the home.

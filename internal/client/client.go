@@ -4,6 +4,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"strings"
@@ -43,7 +44,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Client, error) {
 }
 
 // New makes a Client of a home already open, which must be a client's;
-// closing the Client closes the home.
+// closing the Client closes the home. A nil log means slog.Default().
 func New(ctx context.Context, h *home.Home, log *slog.Logger) (*Client, error) {
 	chunks, err := h.Chunks(home.Client)
 	if err != nil {
@@ -53,7 +54,7 @@ func New(ctx context.Context, h *home.Home, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{Home: h, Local: &store.Local{DB: h.DB, Chunks: chunks, DeleteAfterSend: del}, Log: log}, nil
+	return &Client{Home: h, Local: &store.Local{DB: h.DB, Chunks: chunks, DeleteAfterSend: del}, Log: cmp.Or(log, slog.Default())}, nil
 }
 
 // Close closes the home.

@@ -26,9 +26,9 @@ import (
 	"filippo.io/age"
 
 	"github.com/taosync/taosync/internal/blobstore"
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/minisign"
 )
 
 // Role is what a home is.

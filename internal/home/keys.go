@@ -6,7 +6,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/taosync/taosync/internal/minisign"
+	"github.com/taosync/taosync/minisign"
 )
 
 // PublicKeys are a home's two public keys: the age recipient others encrypt

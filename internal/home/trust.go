@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/bundle"
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // ClientID is the id central registered this client under, set when the

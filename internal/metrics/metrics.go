@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"io"
@@ -39,7 +40,8 @@ type Build struct {
 }
 
 // New registers the metrics; build names the build, states counts the
-// clients by readiness state (each of names is reported, 0 if absent).
+// clients by readiness state (each of names is reported, 0 if absent);
+// a nil log means slog.Default().
 func New(build Build, names []string, states States, log *slog.Logger) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
@@ -76,7 +78,7 @@ func New(build Build, names []string, states States, log *slog.Logger) *Metrics 
 	})
 	info.Set(1)
 	m.reg.MustRegister(m.requests, m.duration, m.sent, m.recv, m.prepare, m.results, m.authFailures, info,
-		&clientStates{names: names, states: states, log: log,
+		&clientStates{names: names, states: states, log: cmp.Or(log, slog.Default()),
 			desc: prometheus.NewDesc("taosync_clients", "Registered clients by readiness state.", []string{"state"}, nil)},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"new", "duplicate", "conflict"} {

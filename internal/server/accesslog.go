@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -30,8 +31,10 @@ func noteClient(r *http.Request, client string) {
 }
 
 // LogRequests wraps h to log each request it serves on log: the access
-// log of the API (Handler), and of the operator view beside it.
+// log of the API (Handler), and of the operator view beside it. A nil log
+// means slog.Default().
 func LogRequests(h http.Handler, log *slog.Logger) http.Handler {
+	log = cmp.Or(log, slog.Default())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		note := &requestNote{}

@@ -6,6 +6,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -76,10 +77,10 @@ type Server struct {
 	lastUsed map[string]time.Time
 }
 
-// New returns a server for a central home.
+// New returns a server for a central home; a nil log means slog.Default().
 func New(c *central.Central, log *slog.Logger) *Server {
 	return &Server{
-		c: c, log: log,
+		c: c, log: cmp.Or(log, slog.Default()),
 		tokens: tokens{m: map[string]token{}},
 		// Ten failures a minute per address: enough for a technician's
 		// typos, too few to guess a 256-bit secret, or even to annoy.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // FuzzUploadStream feeds a result bundle's upload stream, mutated, in two

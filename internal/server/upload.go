@@ -20,9 +20,9 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/api"
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // A client sends a result bundle in one request: PUT /results/{bundle}

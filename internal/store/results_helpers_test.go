@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +115,7 @@ func (k *killExport) Commit(ctx context.Context, hash string, h taosync.HistoryE
 				return errors.New("published bundle not found")
 			}
 			k.stash = filepath.Join(filepath.Dir(k.stick), "stash-"+filepath.Base(dir))
-			if err := copyDir(dir, k.stash); err != nil {
+			if err := os.CopyFS(k.stash, os.DirFS(dir)); err != nil {
 				return err
 			}
 			return errKilled
@@ -229,52 +228,6 @@ func (a *killDataApply) Commit(ctx context.Context, b *bundle.Bundle, h taosync.
 		a.k.at(importKillAfterCommit)
 	}
 	return err
-}
-
-// copyDir copies a bundle folder (flat: files only).
-func copyDir(src, dst string) error {
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// copyTree copies a folder with its subfolders (a closed home).
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o700)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o600)
-	})
 }
 
 // bundleDirs lists the bundle folders in stick whose name starts with kind.

@@ -26,9 +26,9 @@ import (
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/home"
-	"github.com/taosync/taosync/internal/minisign"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
+	"github.com/taosync/taosync/minisign"
 )
 
 // TestResultsExactlyOnce drives the real result exchange (client outbox,
@@ -345,7 +345,7 @@ func buildTemplate(t *testing.T) (dir, msg string) {
 func (w *world) setup(template string) {
 	w.init()
 	for _, name := range []string{"central", "c1", "c2"} {
-		w.must(copyTree(filepath.Join(template, name), filepath.Join(w.dir, name)), "copy template home "+name)
+		w.must(os.CopyFS(filepath.Join(w.dir, name), os.DirFS(filepath.Join(template, name))), "copy template home "+name)
 	}
 	w.central = w.openSide("central")
 	w.c = &store.Central{DB: w.central.h.DB, Chunks: w.central.chunks}
@@ -858,7 +858,7 @@ func (w *world) stepDuplicate() {
 	if _, err := os.Stat(dst); err == nil {
 		w.logf("duplicate %s: already on %s", base(src), base(other))
 	} else {
-		w.must(copyDir(src, dst), "copy bundle")
+		w.must(os.CopyFS(dst, os.DirFS(src)), "copy bundle")
 		w.tally.add("result bundles duplicated onto another stick", 1)
 		w.logf("duplicate %s from %s to %s", base(src), base(filepath.Dir(src)), base(other))
 	}

@@ -13,6 +13,7 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -93,8 +94,9 @@ type session struct {
 type newSecret struct{ client, secret string }
 
 // New returns the view; secure marks its cookies Secure (serve under TLS).
+// A nil log means slog.Default().
 func New(c *central.Central, limit Limiter, secure bool, log *slog.Logger) *UI {
-	u := &UI{c: c, log: log, limit: limit, secure: secure, pages: map[string]*template.Template{}, sessions: map[string]session{},
+	u := &UI{c: c, log: cmp.Or(log, slog.Default()), limit: limit, secure: secure, pages: map[string]*template.Template{}, sessions: map[string]session{},
 		checks: make(chan struct{}, maxChecks)}
 	for _, p := range []string{"login", "centres", "centre", "revoke", "rotate", "rotated", "deliveries"} {
 		u.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))

@@ -25,6 +25,14 @@
 // CRLF and trailing blank lines are ignored, but any other line after the
 // expected ones makes a file malformed (minisign ignores it), and base64
 // must be canonical.
+//
+// The package is public because bundle, manifest and exporter take its keys
+// in their exported API. It is ours rather than aead.dev/minisign (v0.3.0)
+// because that library accepts non-canonical base64, base64 split by CR or
+// LF, inputs of any size and secret keys whose public half or checksum is
+// wrong; its Verify says only true or false (no unknown key id against a bad
+// signature), its signer writes the legacy "Ed" form unless the message is
+// streamed through a Reader, and it signs comments that contain a newline.
 package minisign
 
 import (

@@ -1,0 +1,31 @@
+package client_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/taosync/taosync/internal/client"
+	"github.com/taosync/taosync/internal/home"
+)
+
+// TestOpenNilLog: a client opened with a nil logger logs on slog.Default()
+// instead of panicking at its first line.
+func TestOpenNilLog(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "client")
+	h, err := home.Init(ctx, dir, home.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	c, err := client.Open(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Log != slog.Default() {
+		t.Fatalf("Log is %v, want slog.Default()", c.Log)
+	}
+}
