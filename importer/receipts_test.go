@@ -18,7 +18,7 @@ import (
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
@@ -248,7 +248,7 @@ func TestReceiptsFromAnotherCentral(t *testing.T) {
 	}
 	ctx := context.Background()
 	err = f2.C.Store.AddClient(ctx, store.Client{ID: "ca", Org: "A", AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
-		KeyID: keys.Sign.IDString()}, server.HashSecret(server.NewSecret()))
+		KeyID: keys.Sign.IDString()}, password.HashSecret(password.NewSecret()))
 	if err != nil {
 		t.Fatal(err)
 	}

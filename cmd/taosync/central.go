@@ -18,7 +18,7 @@ import (
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/load"
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -311,12 +311,12 @@ func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) e
 		return err
 	}
 	defer cc.Close()
-	secret := server.NewSecret()
+	secret := password.NewSecret()
 	cr, set, err := newCredentials(ctx, cc, id, secret)
 	if err != nil {
 		return err
 	}
-	err = cc.AddClient(ctx, id, o.org, keys, server.HashSecret(secret))
+	err = cc.AddClient(ctx, id, o.org, keys, password.HashSecret(secret))
 	if errors.Is(err, central.ErrOwnKey) {
 		return usageError{errors.New("--client-key is central's own key: run `taosync keys` on the client")}
 	}
@@ -422,12 +422,12 @@ func (a *app) clientRotateCommand() *cobra.Command {
 				return err
 			}
 			defer cc.Close()
-			secret := server.NewSecret()
+			secret := password.NewSecret()
 			cr, _, err := newCredentials(ctx, cc, id, secret)
 			if err != nil {
 				return err
 			}
-			if err := cc.Store.RotateSecret(ctx, id, server.HashSecret(secret)); err != nil {
+			if err := cc.Store.RotateSecret(ctx, id, password.HashSecret(secret)); err != nil {
 				return err
 			}
 			out := map[string]string{"client_id": id, "key": id, "secret": secret}

@@ -1,4 +1,5 @@
-// Package password hashes and verifies passwords.
+// Package password hashes and verifies passwords, and makes and hashes the
+// OAuth secrets central gives its clients (secret.go).
 //
 // It promises:
 //   - Hash returns an argon2id hash in the PHC string format

@@ -2,10 +2,8 @@ package server
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -17,26 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
-
-// HashSecret is how OAuth secrets are stored: SHA-256, which suffices for
-// the 256-bit random secrets central generates (there is no dictionary to
-// protect against), and lets every check compare in constant time.
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
-// NewSecret returns a fresh OAuth secret: 32 random bytes, base64url so that
-// it is safe in a shell and a URL.
-func NewSecret() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
 
 // token is what the server remembers of an access token it issued. Only
 // its hash is kept as the key.
@@ -66,14 +47,14 @@ func (t *tokens) issue(client, secretHash string, ttl time.Duration, now time.Ti
 			delete(t.m, k)
 		}
 	}
-	t.m[HashSecret(tok)] = token{client: client, secret: secretHash, expires: now.Add(ttl)}
+	t.m[password.HashSecret(tok)] = token{client: client, secret: secretHash, expires: now.Add(ttl)}
 	return tok
 }
 
 func (t *tokens) lookup(tok string, now time.Time) (token, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	v, ok := t.m[HashSecret(tok)]
+	v, ok := t.m[password.HashSecret(tok)]
 	if !ok || now.After(v.expires) {
 		return token{}, false
 	}
@@ -237,7 +218,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusInternalServerError, "server_error", "try again later")
 		return
 	}
-	ok := subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(hash)) == 1
+	ok := subtle.ConstantTimeCompare([]byte(password.HashSecret(secret)), []byte(hash)) == 1
 	if err != nil || revoked != "" || !ok {
 		s.limit.fail(addr, now)
 		s.log.Info("token: refused", "client", id, "addr", addr)

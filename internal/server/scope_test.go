@@ -14,7 +14,7 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/internal/api"
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
 )
@@ -243,8 +243,8 @@ func TestRevokeAndRotate(t *testing.T) {
 
 	// Rotation lifts the revocation with a new secret; the old secret and
 	// its tokens stay dead.
-	secret := server.NewSecret()
-	if err := f.C.Store.RotateSecret(f.Ctx, "ca", server.HashSecret(secret)); err != nil {
+	secret := password.NewSecret()
+	if err := f.C.Store.RotateSecret(f.Ctx, "ca", password.HashSecret(secret)); err != nil {
 		t.Fatal(err)
 	}
 	if st := receipts(old); st != http.StatusUnauthorized {
@@ -259,7 +259,7 @@ func TestRevokeAndRotate(t *testing.T) {
 		t.Errorf("new token: %d", st)
 	}
 	// Rotating again kills the token of the previous rotation.
-	if err := f.C.Store.RotateSecret(f.Ctx, "ca", server.HashSecret(server.NewSecret())); err != nil {
+	if err := f.C.Store.RotateSecret(f.Ctx, "ca", password.HashSecret(password.NewSecret())); err != nil {
 		t.Fatal(err)
 	}
 	if st := receipts(fresh); st != http.StatusUnauthorized {
@@ -273,8 +273,8 @@ func TestSyncerAfterRotation(t *testing.T) {
 	f := testfixture.New(t)
 	f.Start(nil)
 	a := f.Register("ca", "A")
-	secret := server.NewSecret()
-	if err := f.C.Store.RotateSecret(f.Ctx, "ca", server.HashSecret(secret)); err != nil {
+	secret := password.NewSecret()
+	if err := f.C.Store.RotateSecret(f.Ctx, "ca", password.HashSecret(secret)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err == nil {

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/taosync/taosync/internal/api"
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/testfixture"
 )
 
@@ -36,7 +36,7 @@ func TestTokenEndpoint(t *testing.T) {
 	// A secret with the characters Basic credentials must form-urlencode.
 	f.Register("odd", "A")
 	odd := "a+b/c%d e=f&g:h"
-	if err := f.C.Store.RotateSecret(f.Ctx, "odd", server.HashSecret(odd)); err != nil {
+	if err := f.C.Store.RotateSecret(f.Ctx, "odd", password.HashSecret(odd)); err != nil {
 		t.Fatal(err)
 	}
 	f.Secrets["odd"] = odd
@@ -232,7 +232,7 @@ func TestTokenWithOAuth2(t *testing.T) {
 	f.Start(nil)
 	f.Register("ca", "A")
 	f.Secrets["ca"] = "s+/ %x" // needs form-urlencoding both ways
-	if err := f.C.Store.RotateSecret(f.Ctx, "ca", server.HashSecret(f.Secrets["ca"])); err != nil {
+	if err := f.C.Store.RotateSecret(f.Ctx, "ca", password.HashSecret(f.Secrets["ca"])); err != nil {
 		t.Fatal(err)
 	}
 	for _, style := range []struct {

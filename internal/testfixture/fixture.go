@@ -20,6 +20,7 @@ import (
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/load"
+	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -131,7 +132,7 @@ var (
 // call it after Start.
 func (f *Fixture) Register(id, org string) *client.Client {
 	f.T.Helper()
-	secret := server.NewSecret()
+	secret := password.NewSecret()
 	dir := filepath.Join(f.T.TempDir(), id)
 	h, err := home.Init(f.Ctx, dir, home.Client)
 	if err != nil {
@@ -147,7 +148,7 @@ func (f *Fixture) Register(id, org string) *client.Client {
 	if err != nil {
 		f.T.Fatal(err)
 	}
-	if err := f.C.AddClient(f.Ctx, id, org, keys, server.HashSecret(secret)); err != nil {
+	if err := f.C.AddClient(f.Ctx, id, org, keys, password.HashSecret(secret)); err != nil {
 		f.T.Fatal(err)
 	}
 	own, err := f.C.Home.PublicKeys()

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/password"
 )
 
 var secretShown = regexp.MustCompile(`<code id="secret">([^<]+)</code>`)
@@ -67,7 +67,7 @@ func TestRotate(t *testing.T) {
 	if strings.Contains(page, before) {
 		t.Errorf("the page shows the old secret's hash")
 	}
-	if hash, _, _ := f.C.Store.Credential(f.Ctx, "ca"); hash != server.HashSecret(m[1]) {
+	if hash, _, _ := f.C.Store.Credential(f.Ctx, "ca"); hash != password.HashSecret(m[1]) {
 		t.Fatalf("the secret shown is not the one central holds")
 	}
 	// Shown once: a reload shows it no more.

@@ -15,7 +15,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/human"
-	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -255,8 +255,8 @@ func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s session) {
 			Error: "Type the centre's id to confirm."})
 		return
 	}
-	secret := server.NewSecret()
-	if err := u.c.Store.RotateSecret(r.Context(), c.ID, server.HashSecret(secret)); err != nil {
+	secret := password.NewSecret()
+	if err := u.c.Store.RotateSecret(r.Context(), c.ID, password.HashSecret(secret)); err != nil {
 		u.fail(w, "rotate", err)
 		return
 	}
