@@ -214,14 +214,25 @@ func (u *UI) revokePage(w http.ResponseWriter, r *http.Request, s session) {
 	u.render(w, http.StatusOK, "revoke", page{Title: "Revoke " + c.ID, Operator: s.operator, CSRF: s.csrf, Data: c})
 }
 
-func (u *UI) revoke(w http.ResponseWriter, r *http.Request, s session) {
+// confirmed reads the centre a revoke or rotate form names, and whether the
+// operator typed its id to confirm; if not, the form (tmpl, under title)
+// is shown again, saying so.
+func (u *UI) confirmed(w http.ResponseWriter, r *http.Request, s session, tmpl, title string) (store.ClientStatus, bool) {
 	c, _, ok := u.client(w, r)
 	if !ok {
-		return
+		return c, false
 	}
 	if r.PostFormValue("confirm") != c.ID {
-		u.render(w, http.StatusBadRequest, "revoke", page{Title: "Revoke " + c.ID, Operator: s.operator, CSRF: s.csrf, Data: c,
+		u.render(w, http.StatusBadRequest, tmpl, page{Title: title + " " + c.ID, Operator: s.operator, CSRF: s.csrf, Data: c,
 			Error: "Type the centre's id to confirm."})
+		return c, false
+	}
+	return c, true
+}
+
+func (u *UI) revoke(w http.ResponseWriter, r *http.Request, s session) {
+	c, ok := u.confirmed(w, r, s, "revoke", "Revoke")
+	if !ok {
 		return
 	}
 	// Revoked already (by another operator) is what was asked for; any
@@ -246,13 +257,8 @@ func (u *UI) rotatePage(w http.ResponseWriter, r *http.Request, s session) {
 // sends the operator to the page that shows it, once: the secret waits in
 // the session, not in a URL or a page that a reload would post again.
 func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s session) {
-	c, _, ok := u.client(w, r)
+	c, ok := u.confirmed(w, r, s, "rotate", "Rotate")
 	if !ok {
-		return
-	}
-	if r.PostFormValue("confirm") != c.ID {
-		u.render(w, http.StatusBadRequest, "rotate", page{Title: "Rotate " + c.ID, Operator: s.operator, CSRF: s.csrf, Data: c,
-			Error: "Type the centre's id to confirm."})
 		return
 	}
 	secret := password.NewSecret()
