@@ -41,12 +41,12 @@ func ParseType(s string) (Type, error) {
 	return "", fmt.Errorf("unknown type %q (want one of test-center, administrator, proctor, test-taker, eligibility, delivery)", s)
 }
 
-// Kind is the JSON shape of a field's value.
-type Kind int
+// FieldKind is the JSON shape of a field's value.
+type FieldKind int
 
 // Field kinds.
 const (
-	String Kind = iota // a JSON string
+	String FieldKind = iota // a JSON string
 	List               // a JSON array of strings; "a|b" in CSV
 	Bool               // a JSON boolean; true/false (also 1/0, yes/no) in CSV
 	Int                // a JSON integer
@@ -57,7 +57,7 @@ const (
 // synchronised unchanged.
 type Field struct {
 	Name     string
-	Kind     Kind
+	Kind     FieldKind
 	Required bool
 	// Ref names the type whose ids this field holds, if any.
 	Ref Type

@@ -45,7 +45,7 @@ type DataExport interface {
 	Receipts(ctx context.Context, fn func(Receipt) error) error
 	// Commit records the bundle as the client's state for types, calls
 	// publish, and makes the record durable only if publish succeeds.
-	Commit(ctx context.Context, res *bundle.Result, types []Type, chunks []string, h HistoryEntry, publish func() error) error
+	Commit(ctx context.Context, res *bundle.Written, types []Type, chunks []string, h HistoryEntry, publish func() error) error
 	// Rollback abandons the export; it is a no-op after Commit.
 	Rollback() error
 }

@@ -103,7 +103,7 @@ type section struct {
 }
 
 // write writes a bundle from central to `to` holding sections under parent.
-func (w *world) write(t testing.TB, parent string, to *party, seq uint64, chunkRecords int, sections []section) *Result {
+func (w *world) write(t testing.TB, parent string, to *party, seq uint64, chunkRecords int, sections []section) *Written {
 	t.Helper()
 	wr, err := Create(parent, w.header(to, seq), Options{Recipient: to.id.Recipient(), Signer: w.central.priv, ChunkRecords: chunkRecords})
 	if err != nil {

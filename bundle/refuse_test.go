@@ -22,7 +22,7 @@ import (
 type fixture struct {
 	w      *world
 	parent string
-	res    *Result
+	res    *Written
 	chunks []manifest.Chunk
 	// payloads are the original payloads by chunk hash.
 	payloads map[string][]byte

@@ -457,8 +457,8 @@ func (w *Writer) Empty() bool {
 	return true
 }
 
-// Result is a bundle whose chunks are written and whose manifest is signed.
-type Result struct {
+// Written is a bundle whose chunks are written and whose manifest is signed.
+type Written struct {
 	// Dir is the bundle folder, once published.
 	Dir      string
 	tmp      string
@@ -471,7 +471,7 @@ type Result struct {
 }
 
 // Commit writes the whole bundle: CommitChunks, then Publish.
-func (w *Writer) Commit() (*Result, error) {
+func (w *Writer) Commit() (*Written, error) {
 	res, err := w.CommitChunks()
 	if err != nil {
 		return nil, err
@@ -487,7 +487,7 @@ func (w *Writer) Commit() (*Result, error) {
 // folder durable, and signs the manifest, but does not write it: a caller
 // that must record the bundle elsewhere first (in a database transaction)
 // calls Publish once it has, and Remove if it could not.
-func (w *Writer) CommitChunks() (*Result, error) {
+func (w *Writer) CommitChunks() (*Written, error) {
 	err := w.flush()
 	w.stop()
 	if err == nil {
@@ -513,18 +513,18 @@ func (w *Writer) CommitChunks() (*Result, error) {
 		w.remove()
 		return nil, err
 	}
-	return &Result{Dir: w.final, tmp: w.dir, Manifest: w.m, Hash: HashManifest(raw), raw: raw, sig: sig}, nil
+	return &Written{Dir: w.final, tmp: w.dir, Manifest: w.m, Hash: HashManifest(raw), raw: raw, sig: sig}, nil
 }
 
 // Bytes is the size of the whole bundle: manifest, signature and chunks.
-func (r *Result) Bytes() int64 {
+func (r *Written) Bytes() int64 {
 	return int64(len(r.raw)+len(r.sig)) + r.Manifest.StoredBytes()
 }
 
 // Publish writes the signature, then the manifest, each atomically, into
 // the hidden folder, then renames it to the bundle's name and fsyncs the
 // parent folder: the rename is the commit point of the bundle.
-func (r *Result) Publish() error {
+func (r *Written) Publish() error {
 	if err := publish(r.tmp, r.raw, r.sig); err != nil {
 		return err
 	}
@@ -535,7 +535,7 @@ func (r *Result) Publish() error {
 }
 
 // Remove deletes the bundle, published or not.
-func (r *Result) Remove() {
+func (r *Written) Remove() {
 	os.RemoveAll(r.tmp)
 	os.RemoveAll(r.Dir)
 }

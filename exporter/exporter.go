@@ -53,9 +53,9 @@ type DataOptions struct {
 // ErrNoChanges: a delta would carry nothing, and SkipEmpty was set.
 var ErrNoChanges = errors.New("no changes for this client")
 
-// DataResult is what an export wrote.
-type DataResult struct {
-	*bundle.Result
+// DataWritten is what an export wrote.
+type DataWritten struct {
+	*bundle.Written
 	Counts map[string]taosync.Counts
 }
 
@@ -63,7 +63,7 @@ type DataResult struct {
 func Stream(client string) string { return "data/" + client }
 
 // Data writes one data bundle for a client into out.
-func Data(ctx context.Context, src taosync.DataSource, out string, o DataOptions) (*DataResult, error) {
+func Data(ctx context.Context, src taosync.DataSource, out string, o DataOptions) (*DataWritten, error) {
 	o.Log = cmp.Or(o.Log, slog.Default())
 	types := o.Types
 	if len(types) == 0 {
@@ -199,7 +199,7 @@ func Data(ctx context.Context, src taosync.DataSource, out string, o DataOptions
 		return nil, err
 	}
 	o.Log.Debug("exported data bundle", "client", rc.ID, "seq", m.Seq, "full", full, "commit", time.Since(start))
-	return &DataResult{Result: res, Counts: counts}, nil
+	return &DataWritten{Written: res, Counts: counts}, nil
 }
 
 // header starts the manifest of a new bundle.

@@ -33,14 +33,14 @@ type fixture struct {
 	t       testing.TB
 	ctx     context.Context
 	central *home.Home
-	c       *store.Central
+	c       *store.CentralDB
 	clients map[string]*home.Home
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	h, err := home.Init(ctx, filepath.Join(t.TempDir(), "central"), home.Central)
+	h, err := home.Init(ctx, filepath.Join(t.TempDir(), "central"), home.RoleCentral)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, ctx: ctx, central: h, c: &store.Central{DB: h.DB, Chunks: chunks}, clients: map[string]*home.Home{}}
+	return &fixture{t: t, ctx: ctx, central: h, c: &store.CentralDB{DB: h.DB, Chunks: chunks}, clients: map[string]*home.Home{}}
 }
 
 // load loads CSV text as the entities of type typ.
@@ -67,7 +67,7 @@ func (f *fixture) load(typ taosync.Type, csv string, prune bool) {
 // register creates a client home and registers it under org.
 func (f *fixture) register(id, org string) {
 	f.t.Helper()
-	h, err := home.Init(f.ctx, filepath.Join(f.t.TempDir(), id), home.Client)
+	h, err := home.Init(f.ctx, filepath.Join(f.t.TempDir(), id), home.RoleClient)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func (f *fixture) register(id, org string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	err = f.c.AddClient(f.ctx, store.Client{ID: id, Org: org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
+	err = f.c.AddClient(f.ctx, store.RegisteredClient{ID: id, Org: org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
 		KeyID: keys.Sign.IDString()}, "hash")
 	if err != nil {
 		f.t.Fatal(err)
@@ -85,11 +85,11 @@ func (f *fixture) register(id, org string) {
 }
 
 // export writes a data bundle for a client and returns its folder.
-func (f *fixture) export(client string, full bool, types ...taosync.Type) *exporter.DataResult {
+func (f *fixture) export(client string, full bool, types ...taosync.Type) *exporter.DataWritten {
 	return f.exportChunked(client, full, 3, types...)
 }
 
-func (f *fixture) exportChunked(client string, full bool, chunkRecords int, types ...taosync.Type) *exporter.DataResult {
+func (f *fixture) exportChunked(client string, full bool, chunkRecords int, types ...taosync.Type) *exporter.DataWritten {
 	f.t.Helper()
 	signer, err := f.central.Signer()
 	if err != nil {
@@ -118,7 +118,7 @@ type decoded struct {
 }
 
 // open decrypts a data bundle with the client's identity.
-func (f *fixture) open(client string, res *exporter.DataResult) decoded {
+func (f *fixture) open(client string, res *exporter.DataWritten) decoded {
 	f.t.Helper()
 	h := f.clients[client]
 	id, err := h.Identity()
@@ -442,7 +442,7 @@ func BenchmarkChunkRecords(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000, 20000} {
 		id := fmt.Sprintf("c%d", n)
 		f.register(id, "A")
-		var res *exporter.DataResult
+		var res *exporter.DataWritten
 		b.Run(fmt.Sprintf("export/records=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				// Every export reads the records: a load, even of nothing
@@ -472,11 +472,11 @@ func BenchmarkChunkRecords(b *testing.B) {
 
 // client makes a fresh home holding the keys of client id, ready to import
 // its bundles.
-func (f *fixture) client(tb testing.TB, id string) (*store.Local, importer.Options) {
+func (f *fixture) client(tb testing.TB, id string) (*store.ClientDB, importer.Options) {
 	tb.Helper()
 	src := f.clients[id]
 	dir := filepath.Join(tb.TempDir(), "home")
-	h, err := home.Init(f.ctx, dir, home.Client)
+	h, err := home.Init(f.ctx, dir, home.RoleClient)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -494,7 +494,7 @@ func (f *fixture) client(tb testing.TB, id string) (*store.Local, importer.Optio
 	if err := store.SetMeta(f.ctx, h.DB, "client_id", id); err != nil {
 		tb.Fatal(err)
 	}
-	if err := store.Trust(f.ctx, h.DB, store.TrustedKey{KeyID: ck.Sign.IDString(), Party: "central", SignKey: ck.Sign.String(), AgeRecipient: ck.Age}); err != nil {
+	if err := store.AddTrustedKey(f.ctx, h.DB, store.TrustedKey{KeyID: ck.Sign.IDString(), Party: "central", SignKey: ck.Sign.String(), AgeRecipient: ck.Age}); err != nil {
 		tb.Fatal(err)
 	}
 	trust, err := h.Trust(f.ctx, time.Now())
@@ -509,7 +509,7 @@ func (f *fixture) client(tb testing.TB, id string) (*store.Local, importer.Optio
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &store.Local{DB: h.DB, Chunks: chunks}, importer.Options{Trust: trust, Identity: ident, Transport: "folder", Log: slog.New(slog.DiscardHandler)}
+	return &store.ClientDB{DB: h.DB, Chunks: chunks}, importer.Options{Trust: trust, Identity: ident, Transport: "folder", Log: slog.New(slog.DiscardHandler)}
 }
 
 // FuzzAppendRecordID: a record's id is written exactly as json.Marshal

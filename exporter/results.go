@@ -38,7 +38,7 @@ type ResultOptions struct {
 
 // Results writes the packaged executions of ex into one result bundle in
 // out, encrypted to central and signed by the client.
-func Results(ctx context.Context, ex taosync.ResultExport, out, bundleID string, o ResultOptions) (*bundle.Result, error) {
+func Results(ctx context.Context, ex taosync.ResultExport, out, bundleID string, o ResultOptions) (*bundle.Written, error) {
 	recipient, err := age.ParseX25519Recipient(o.Central.AgeRecipient)
 	if err != nil {
 		return nil, fmt.Errorf("central's age recipient: %w", err)
@@ -114,7 +114,7 @@ type ReceiptOptions struct {
 // Receipts writes the receipt bundle of one batch for a client into out:
 // central's signed word on every execution revision of the result bundle
 // the batch answers.
-func Receipts(ctx context.Context, src taosync.ReceiptSource, out string, o ReceiptOptions) (*bundle.Result, error) {
+func Receipts(ctx context.Context, src taosync.ReceiptSource, out string, o ReceiptOptions) (*bundle.Written, error) {
 	rc, err := src.Recipient(ctx, o.Client)
 	if err != nil {
 		return nil, err

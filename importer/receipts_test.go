@@ -247,7 +247,7 @@ func TestReceiptsFromAnotherCentral(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	err = f2.C.Store.AddClient(ctx, store.Client{ID: "ca", Org: "A", AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
+	err = f2.C.Store.AddClient(ctx, store.RegisteredClient{ID: "ca", Org: "A", AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
 		KeyID: keys.Sign.IDString()}, password.HashSecret(password.NewSecret()))
 	if err != nil {
 		t.Fatal(err)
@@ -469,7 +469,7 @@ func TestResultDocumentsStored(t *testing.T) {
 	}
 	// Stored compressed, and read back as sent.
 	docs := map[[2]string]string{}
-	err := (&store.Central{DB: f.C.Home.DB}).EachExecution(t.Context(), true, func(e store.ExecutionEntry) error {
+	err := (&store.CentralDB{DB: f.C.Home.DB}).EachExecution(t.Context(), true, func(e store.ExecutionEntry) error {
 		docs[[2]string{e.ID, e.ContentHash}] = *e.ResultXML
 		return nil
 	})

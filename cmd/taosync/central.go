@@ -362,10 +362,10 @@ func (a *app) clientListCommand() *cobra.Command {
 			// When a client was revoked goes under its row: two times
 			// side by side do not fit 80 columns.
 			return detailTable(a.printer(), clients, []string{"CLIENT", "ORG", "KEY ID", "DATA SEQ", "LAST EXPORT", "REVOKED"},
-				func(c store.Client) []any {
+				func(c store.RegisteredClient) []any {
 					return []any{c.ID, c.Org, c.KeyID, c.DataSeq, toSecond(c.DataAt), map[bool]string{true: "yes", false: "-"}[c.RevokedAt != ""]}
 				},
-				func(c store.Client) []string {
+				func(c store.RegisteredClient) []string {
 					if c.RevokedAt == "" {
 						return nil
 					}

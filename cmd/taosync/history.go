@@ -51,7 +51,7 @@ func (a *app) runHistory(ctx context.Context, o historyOptions) error {
 		return err
 	}
 	defer h.Close()
-	if o.client != "" && h.Role != home.Central {
+	if o.client != "" && h.Role != home.RoleCentral {
 		return usageError{errors.New("--client is for central's history: a client's only peer is central")}
 	}
 	entries, err := store.History(ctx, h.DB, store.HistoryFilter{Peer: o.client, Since: since})

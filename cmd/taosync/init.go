@@ -44,7 +44,7 @@ func (a *app) runInit(ctx context.Context, o initOptions) error {
 	}
 	url := ""
 	if o.url != "" {
-		if role != home.Central {
+		if role != home.RoleCentral {
 			return usageError{errors.New("--url is for central's home: a client's address comes with its credentials")}
 		}
 		if url, err = config.Check("server.url", o.url); err != nil {
@@ -72,7 +72,7 @@ func (a *app) runInit(ctx context.Context, o initOptions) error {
 	}{h.Dir, string(h.Role), keys.String()}
 	return a.printer().object(out, func(w io.Writer) {
 		fmt.Fprintf(w, "initialised %s home in %s\n", h.Role, h.Dir)
-		if h.Role == home.Client {
+		if h.Role == home.RoleClient {
 			fmt.Fprintf(w, "client key (give it to central to register this centre):\n  %s\n", keys)
 		}
 		if url != "" {

@@ -243,7 +243,7 @@ func (a *app) openRole(ctx context.Context, want home.Role) (opened, error) {
 		return opened{}, err
 	}
 	o := opened{home: h}
-	if h.Role == home.Central {
+	if h.Role == home.RoleCentral {
 		o.central, err = central.New(h, a.log)
 	} else {
 		o.client, err = client.New(ctx, h, a.log)
@@ -257,13 +257,13 @@ func (a *app) openRole(ctx context.Context, want home.Role) (opened, error) {
 
 // openCentral opens central's home.
 func (a *app) openCentral(ctx context.Context) (*central.Central, error) {
-	o, err := a.openRole(ctx, home.Central)
+	o, err := a.openRole(ctx, home.RoleCentral)
 	return o.central, err
 }
 
 // openClient opens a client's home.
 func (a *app) openClient(ctx context.Context) (*client.Client, error) {
-	o, err := a.openRole(ctx, home.Client)
+	o, err := a.openRole(ctx, home.RoleClient)
 	return o.client, err
 }
 

@@ -46,7 +46,7 @@ func TestScripts(t *testing.T) {
 			}
 			env.Setenv("TESTDATA", filepath.Join(root, "testdata"))
 			env.Setenv("CI", os.Getenv("CI"))
-			env.Values[linksKey{}] = map[string]*testlink.Link{}
+			env.Values[linksKey{}] = map[string]*testlink.Line{}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -171,7 +171,7 @@ func cmdLink(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: link start NAME HOST:PORT | link blackhole|down NAME DURATION")
 	}
-	links := ts.Value(linksKey{}).(map[string]*testlink.Link)
+	links := ts.Value(linksKey{}).(map[string]*testlink.Line)
 	if args[0] == "start" {
 		l, err := testlink.Start(args[2])
 		ts.Check(err)

@@ -23,7 +23,7 @@ const (
 )
 
 // thinLink is a testlink to target with the thin line's rate and delay.
-func thinLink(target string) (*testlink.Link, error) {
+func thinLink(target string) (*testlink.Line, error) {
 	l, err := testlink.Start(target)
 	if err != nil {
 		return nil, err

@@ -37,7 +37,7 @@ var Version = version.Devel
 // Central is an open central home.
 type Central struct {
 	Home  *home.Home
-	Store *store.Central
+	Store *store.CentralDB
 	Log   *slog.Logger
 	// writes serialises the operations that write, so that concurrent
 	// requests of the HTTP server queue here rather than on SQLite's lock.
@@ -60,11 +60,11 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Central, error) {
 // New makes a Central of a home already open, which must be central's;
 // closing the Central closes the home. A nil log means slog.Default().
 func New(h *home.Home, log *slog.Logger) (*Central, error) {
-	chunks, err := h.Chunks(home.Central)
+	chunks, err := h.Chunks(home.RoleCentral)
 	if err != nil {
 		return nil, err
 	}
-	return &Central{Home: h, Store: &store.Central{DB: h.DB, Chunks: chunks}, Log: cmp.Or(log, slog.Default())}, nil
+	return &Central{Home: h, Store: &store.CentralDB{DB: h.DB, Chunks: chunks}, Log: cmp.Or(log, slog.Default())}, nil
 }
 
 // Close closes the home.
@@ -85,7 +85,7 @@ func (c *Central) days(ctx context.Context, key string) (time.Duration, error) {
 }
 
 // ExportData writes a data bundle for a client into out.
-func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOptions) (*exporter.DataResult, error) {
+func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOptions) (*exporter.DataWritten, error) {
 	c.writes.Lock()
 	defer c.writes.Unlock()
 	signer, err := c.Home.Signer()
@@ -190,7 +190,7 @@ func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.O
 	// as the operator view shows it.
 	for _, l := range lines {
 		if l.Outcome == importer.Refused && l.Client != "" && !opts.DryRun {
-			if err := c.Store.RecordRefusal(ctx, l.Client, l.Reason, false); err != nil {
+			if err := c.Store.RecordLastError(ctx, l.Client, l.Reason, false); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -23,7 +23,7 @@ func (c *Central) AddClient(ctx context.Context, id, org string, keys home.Publi
 	if keys.Sign.IDString() == own.Sign.IDString() {
 		return ErrOwnKey
 	}
-	return c.Store.AddClient(ctx, store.Client{ID: id, Org: org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
+	return c.Store.AddClient(ctx, store.RegisteredClient{ID: id, Org: org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
 		KeyID: keys.Sign.IDString()}, secretHash)
 }
 

@@ -73,7 +73,7 @@ func (c *Central) ExportAll(ctx context.Context, out string, o ExportOptions, do
 	return all, nil
 }
 
-func (c *Central) exportOne(ctx context.Context, cl store.Client, dir string, o ExportOptions) ClientExport {
+func (c *Central) exportOne(ctx context.Context, cl store.RegisteredClient, dir string, o ExportOptions) ClientExport {
 	e := ClientExport{Client: cl.ID, Dir: dir}
 	if cl.RevokedAt != "" {
 		e.Outcome, e.RevokedAt = Revoked, cl.RevokedAt
@@ -100,7 +100,7 @@ func (c *Central) exportOne(ctx context.Context, cl store.Client, dir string, o 
 // lastExportIn returns the folder of the last data bundle central recorded
 // for the client if it is in dir and not expired: its manifest is the one
 // whose hash central recorded. "" if it is not there.
-func lastExportIn(dir string, cl store.Client, now time.Time) string {
+func lastExportIn(dir string, cl store.RegisteredClient, now time.Time) string {
 	if len(cl.DataBundle) < 8 {
 		return ""
 	}

@@ -15,7 +15,7 @@ import (
 func TestOpenNilLog(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "central")
-	h, err := home.Init(ctx, dir, home.Central)
+	h, err := home.Init(ctx, dir, home.RoleCentral)
 	if err != nil {
 		t.Fatal(err)
 	}

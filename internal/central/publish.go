@@ -29,29 +29,29 @@ func (e *PackageError) Unwrap() error { return e.Err }
 // publishes it as the delivery's test: its chunks stored, the delivery's
 // package field set. A package refused is a *PackageError; a delivery not
 // loaded, store.ErrUnknownDelivery.
-func (c *Central) Publish(ctx context.Context, delivery, path string) (store.PublishResult, *qti.Package, error) {
+func (c *Central) Publish(ctx context.Context, delivery, path string) (store.Published, *qti.Package, error) {
 	// Validate and store the same bytes: a private copy first, so that the
 	// file cannot change between the check and the snapshot.
 	tmp, err := os.CreateTemp(c.Home.Path(home.StoreDir), ".publish-*.zip")
 	if err != nil {
-		return store.PublishResult{}, nil, err
+		return store.Published{}, nil, err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	size, err := copyPackage(tmp, path)
 	if err != nil {
-		return store.PublishResult{}, nil, err
+		return store.Published{}, nil, err
 	}
 	pkg, err := qti.Validate(tmp, size, qti.DefaultLimits)
 	if err != nil {
-		return store.PublishResult{}, nil, &PackageError{path, err}
+		return store.Published{}, nil, &PackageError{path, err}
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return store.PublishResult{}, nil, err
+		return store.Published{}, nil, err
 	}
 	snap, err := c.Store.Chunks.Add(tmp)
 	if err != nil {
-		return store.PublishResult{}, nil, err
+		return store.Published{}, nil, err
 	}
 	res, err := c.Store.Publish(ctx, delivery, store.PackageRef{Snapshot: *snap, Test: pkg.Test})
 	return res, pkg, err

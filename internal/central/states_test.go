@@ -8,17 +8,17 @@ import (
 )
 
 func TestStateOf(t *testing.T) {
-	ready := &store.Report{Readiness: taosync.Readiness{Ready: true}}
-	notReady := &store.Report{Readiness: taosync.Readiness{Ready: false}}
+	ready := &store.ReceivedReport{Readiness: taosync.Readiness{Ready: true}}
+	notReady := &store.ReceivedReport{Readiness: taosync.Readiness{Ready: false}}
 	for _, c := range []struct {
 		name string
 		s    store.ClientStatus
 		want string
 	}{
 		{"never heard of", store.ClientStatus{}, StateNeverSeen},
-		{"revoked wins", store.ClientStatus{Client: store.Client{RevokedAt: "x"}, UpgradeNeeded: true}, StateRevoked},
+		{"revoked wins", store.ClientStatus{RegisteredClient: store.RegisteredClient{RevokedAt: "x"}, UpgradeNeeded: true}, StateRevoked},
 		{"too old", store.ClientStatus{UpgradeNeeded: true, Report: ready}, StateUpgrade},
-		{"heard of, no report", store.ClientStatus{Client: store.Client{AckedSeq: 1}}, StateNotReady},
+		{"heard of, no report", store.ClientStatus{RegisteredClient: store.RegisteredClient{AckedSeq: 1}}, StateNotReady},
 		{"a result bundle, no report", store.ClientStatus{Bundles: 1}, StateNotReady},
 		{"not ready", store.ClientStatus{Report: notReady}, StateNotReady},
 		{"not ready and behind", store.ClientStatus{Report: notReady, Lag: 2}, StateNotReady},

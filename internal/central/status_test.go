@@ -21,10 +21,10 @@ func TestStatusFilter(t *testing.T) {
 		return v
 	}
 	clients := []store.ClientStatus{
-		{Client: store.Client{ID: "never"}},
-		{Client: store.Client{ID: "acked-old", AckedAt: "2027-05-01T08:00:00Z"}},
-		{Client: store.Client{ID: "result-new", AckedAt: "2027-05-01T08:00:00Z"}, LastResult: "2027-05-02T08:00:00.5Z"},
-		{Client: store.Client{ID: "acked-new", AckedAt: "2027-05-03T08:00:00Z"}},
+		{RegisteredClient: store.RegisteredClient{ID: "never"}},
+		{RegisteredClient: store.RegisteredClient{ID: "acked-old", AckedAt: "2027-05-01T08:00:00Z"}},
+		{RegisteredClient: store.RegisteredClient{ID: "result-new", AckedAt: "2027-05-01T08:00:00Z"}, LastResult: "2027-05-02T08:00:00.5Z"},
+		{RegisteredClient: store.RegisteredClient{ID: "acked-new", AckedAt: "2027-05-03T08:00:00Z"}},
 	}
 	for _, c := range []struct {
 		name string

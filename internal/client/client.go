@@ -26,7 +26,7 @@ var Version = "dev"
 // Client is an open client home.
 type Client struct {
 	Home  *home.Home
-	Local *store.Local
+	Local *store.ClientDB
 	Log   *slog.Logger
 }
 
@@ -46,7 +46,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Client, error) {
 // New makes a Client of a home already open, which must be a client's;
 // closing the Client closes the home. A nil log means slog.Default().
 func New(ctx context.Context, h *home.Home, log *slog.Logger) (*Client, error) {
-	chunks, err := h.Chunks(home.Client)
+	chunks, err := h.Chunks(home.RoleClient)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func New(ctx context.Context, h *home.Home, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{Home: h, Local: &store.Local{DB: h.DB, Chunks: chunks, DeleteAfterSend: del}, Log: cmp.Or(log, slog.Default())}, nil
+	return &Client{Home: h, Local: &store.ClientDB{DB: h.DB, Chunks: chunks, DeleteAfterSend: del}, Log: cmp.Or(log, slog.Default())}, nil
 }
 
 // Close closes the home.
@@ -89,7 +89,7 @@ var ErrNothingToSend = exporter.ErrNothingToSend
 // out, encrypted to central and signed by this client, with the client's
 // readiness report. On the folder road a bundle is written even with no
 // execution to send: it carries the report.
-func (c *Client) ExportResults(ctx context.Context, out string, resend bool, transport string) (*bundle.Result, int64, error) {
+func (c *Client) ExportResults(ctx context.Context, out string, resend bool, transport string) (*bundle.Written, int64, error) {
 	h := c.Home
 	id, err := h.ClientID(ctx)
 	if err != nil {

@@ -17,7 +17,7 @@ func TestImportCredentials(t *testing.T) {
 	f := testfixture.New(t)
 	f.Start(nil)
 	cl := f.Register("ca", "A")
-	other, err := home.Init(f.Ctx, t.TempDir(), home.Central)
+	other, err := home.Init(f.Ctx, t.TempDir(), home.RoleCentral)
 	if err != nil {
 		t.Fatal(err)
 	}

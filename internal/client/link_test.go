@@ -22,7 +22,7 @@ import (
 
 // thinLink puts a testlink between central (started with wrap) and the
 // clients registered next.
-func thinLink(t *testing.T, f *testfixture.Fixture, wrap func(http.Handler) http.Handler) *testlink.Link {
+func thinLink(t *testing.T, f *testfixture.Fixture, wrap func(http.Handler) http.Handler) *testlink.Line {
 	t.Helper()
 	f.Start(wrap)
 	l, err := testlink.Start(strings.TrimPrefix(f.URL, "http://"))
@@ -148,7 +148,7 @@ func TestLinkDownThenUp(t *testing.T) {
 // whose address changed) and sends the rest into the void.
 type stallOnce struct {
 	h    http.Handler
-	link *testlink.Link
+	link *testlink.Line
 	dir  string // the client's incoming folder
 
 	mu    sync.Mutex
@@ -326,7 +326,7 @@ func TestParallelDownloads(t *testing.T) {
 // link and waits for the client to try again; it counts token requests.
 type stallUpload struct {
 	h     http.Handler
-	link  *testlink.Link
+	link  *testlink.Line
 	again chan struct{}
 
 	mu      sync.Mutex

@@ -15,7 +15,7 @@ import (
 func TestOpenNilLog(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "client")
-	h, err := home.Init(ctx, dir, home.Client)
+	h, err := home.Init(ctx, dir, home.RoleClient)
 	if err != nil {
 		t.Fatal(err)
 	}

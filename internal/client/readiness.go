@@ -22,7 +22,7 @@ type Status struct {
 	Client     string           `json:"client_id"`
 	Org        string           `json:"org"`
 	Entities   map[string]int64 `json:"entities"`
-	Deliveries []Delivery       `json:"deliveries"`
+	Deliveries []DeliveryStatus       `json:"deliveries"`
 	// Results counts the outbox's executions by state.
 	Results map[string]int64 `json:"results"`
 	// Kept counts the terminated executions that the send setting keeps on
@@ -33,8 +33,8 @@ type Status struct {
 	taosync.Readiness
 }
 
-// Delivery is a delivery as the client holds it, with its package's state.
-type Delivery struct {
+// DeliveryStatus is a delivery as the client holds it, with its package's state.
+type DeliveryStatus struct {
 	ID      string `json:"id"`
 	Label   string `json:"label"`
 	Package string `json:"package"` // taosync.PackageOK, PackageMissing, PackageCorrupt or PackageInvalid
@@ -180,15 +180,15 @@ func countBy(ctx context.Context, db *store.DB, query string, into map[string]in
 
 // deliveries lists the deliveries held, checking each one's package (deep:
 // read whole; else its pieces there), and its window against now.
-func (c *Client) deliveries(ctx context.Context, now time.Time, deep bool) ([]Delivery, error) {
+func (c *Client) deliveries(ctx context.Context, now time.Time, deep bool) ([]DeliveryStatus, error) {
 	db := c.Home.DB
 	rows, err := db.QueryContext(ctx, `SELECT id, COALESCE(label, ''), COALESCE(start, ''), COALESCE("end", '') FROM deliveries ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
-	var out []Delivery
+	var out []DeliveryStatus
 	for rows.Next() {
-		var d Delivery
+		var d DeliveryStatus
 		if err := rows.Scan(&d.ID, &d.Label, &d.WindowStart, &d.WindowEnd); err != nil {
 			rows.Close()
 			return nil, err

@@ -15,7 +15,7 @@ import (
 // AddResults takes in the delivery executions of a JSON Lines file, all or
 // nothing; each must name a delivery, a test taker and a test centre this
 // client holds. name is the file's name, for messages.
-func (c *Client) AddResults(ctx context.Context, name string, in io.Reader) (store.AddResult, error) {
+func (c *Client) AddResults(ctx context.Context, name string, in io.Reader) (store.ExecutionsAdded, error) {
 	known := func(t taosync.Type, id string) (bool, error) {
 		return store.EntityExists(ctx, c.Home.DB, t, id)
 	}

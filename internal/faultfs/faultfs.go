@@ -22,9 +22,9 @@ import (
 	"github.com/taosync/taosync/internal/store"
 )
 
-// A Kind is a fault to inject: which operations it can hit and the error
+// A Fault is a fault to inject: which operations it can hit and the error
 // they then fail with.
-type Kind struct {
+type Fault struct {
 	Name string
 	Err  error
 	// Ops are the operations it can hit; all when empty.
@@ -34,18 +34,18 @@ type Kind struct {
 // The kinds of fault the tests inject.
 var (
 	// DiskFull fails a create, write, fsync or rename as a full disk does.
-	DiskFull = Kind{Name: "ENOSPC", Err: syscall.ENOSPC}
+	DiskFull = Fault{Name: "ENOSPC", Err: syscall.ENOSPC}
 	// IOError fails any operation as a failing disk does.
-	IOError = Kind{Name: "EIO", Err: syscall.EIO}
+	IOError = Fault{Name: "EIO", Err: syscall.EIO}
 	// SyncError fails an fsync, of a file or a folder, with EIO.
-	SyncError = Kind{Name: "fsync", Err: syscall.EIO, Ops: []safefile.Op{safefile.OpSync}}
+	SyncError = Fault{Name: "fsync", Err: syscall.EIO, Ops: []safefile.Op{safefile.OpSync}}
 )
 
 // Kinds are the three kinds, for a test's table.
-var Kinds = []Kind{DiskFull, IOError, SyncError}
+var Kinds = []Fault{DiskFull, IOError, SyncError}
 
 // matches reports whether the kind can hit op.
-func (k Kind) matches(op safefile.Op) bool {
+func (k Fault) matches(op safefile.Op) bool {
 	if len(k.Ops) == 0 {
 		return true
 	}
@@ -60,7 +60,7 @@ func (k Kind) matches(op safefile.Op) bool {
 // Injector counts the operations a kind can hit (on paths under Under, if
 // set), and fails the Nth of them once.
 type Injector struct {
-	Kind Kind
+	Kind Fault
 	// Under, if set, limits the operations to those on paths in that
 	// folder: one home of several in a process.
 	Under string

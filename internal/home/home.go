@@ -36,8 +36,8 @@ type Role string
 
 // Roles.
 const (
-	Central Role = "central"
-	Client  Role = "client"
+	RoleCentral Role = "central"
+	RoleClient  Role = "client"
 )
 
 // File names inside a home.
@@ -70,7 +70,7 @@ func (h *Home) Path(name string) string { return filepath.Join(h.Dir, filepath.F
 // ParseRole parses "central" or "client".
 func ParseRole(s string) (Role, error) {
 	switch Role(s) {
-	case Central, Client:
+	case RoleCentral, RoleClient:
 		return Role(s), nil
 	}
 	return "", fmt.Errorf("unknown role %q (want central or client)", s)

@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 // another. A holder killed (SIGKILL) leaves no lock behind.
 func TestLock(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "client")
-	h, err := home.Init(t.Context(), dir, home.Client)
+	h, err := home.Init(t.Context(), dir, home.RoleClient)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // ClientID is the id central registered this client under, set when the
 // client imports its credentials; empty before.
 func (h *Home) ClientID(ctx context.Context) (string, error) {
-	if h.Role != Client {
+	if h.Role != RoleClient {
 		return "", nil
 	}
 	id, err := store.Meta(ctx, h.DB, "client_id")

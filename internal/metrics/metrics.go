@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// States counts the clients in each readiness state, at scrape time.
-type States func(ctx context.Context) (map[string]int, error)
+// StateCounts counts the clients in each readiness state, at scrape time.
+type StateCounts func(ctx context.Context) (map[string]int, error)
 
 // Metrics holds central's metrics, in a registry of their own.
 type Metrics struct {
@@ -42,7 +42,7 @@ type Build struct {
 // New registers the metrics; build names the build, states counts the
 // clients by readiness state (each of names is reported, 0 if absent);
 // a nil log means slog.Default().
-func New(build Build, names []string, states States, log *slog.Logger) *Metrics {
+func New(build Build, names []string, states StateCounts, log *slog.Logger) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -174,7 +174,7 @@ func (b *countingBody) Read(p []byte) (int, error) {
 type clientStates struct {
 	desc   *prometheus.Desc
 	names  []string
-	states States
+	states StateCounts
 	log    *slog.Logger
 }
 

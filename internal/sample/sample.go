@@ -142,7 +142,7 @@ const WebDevID = "webdev-1"
 // column is one column of a type's files, after "id".
 type column struct {
 	name string
-	kind taosync.Kind
+	kind taosync.FieldKind
 }
 
 // columns gives the columns of each type: the contract's fields

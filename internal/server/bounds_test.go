@@ -38,7 +38,7 @@ var outOfRange = map[string]bool{"9223372036854775807": true, "92233720368547758
 // centralState is what central holds of a client: its row, its result
 // bundles and executions, and the history of its bundles.
 type centralState struct {
-	Client     store.Client
+	Client     store.RegisteredClient
 	Bundles    int64
 	Received   int64
 	Refusals   int

@@ -36,7 +36,7 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, client string) boo
 		have = have[:64]
 	}
 	msg := fmt.Sprintf("taosync %s on this centre is %s: install taosync %s or later on this centre, then sync again", have, version.Shortfall(have, min), min)
-	if err := s.c.Store.RecordRefusal(ctx, client, msg, true); err != nil {
+	if err := s.c.Store.RecordLastError(ctx, client, msg, true); err != nil {
 		s.log.Error("version gate", "err", err)
 	}
 	writeError(w, http.StatusForbidden, msg)

@@ -17,8 +17,8 @@ import (
 	"github.com/taosync/taosync/internal/password"
 )
 
-// Central is central's master data in SQLite.
-type Central struct {
+// CentralDB is central's master data in SQLite.
+type CentralDB struct {
 	DB     *DB
 	Chunks *blobstore.Store
 }
@@ -29,8 +29,8 @@ type EntitySource interface {
 	Next() (taosync.Entity, int, error)
 }
 
-// LoadResult counts what a load changed.
-type LoadResult struct {
+// LoadCounts counts what a load changed.
+type LoadCounts struct {
 	Type      string `json:"type"`
 	File      string `json:"file"`
 	Created   int64  `json:"created"`
@@ -112,8 +112,8 @@ func (s *loadStmts) close() {
 // reference to an entity that does not exist, aborts the whole file with a
 // *load.RowError. With prune, live entities of the type absent from the file
 // become tombstones.
-func (c *Central) Load(ctx context.Context, file string, t taosync.Type, src EntitySource, prune bool) (LoadResult, error) {
-	res := LoadResult{Type: string(t), File: file}
+func (c *CentralDB) Load(ctx context.Context, file string, t taosync.Type, src EntitySource, prune bool) (LoadCounts, error) {
+	res := LoadCounts{Type: string(t), File: file}
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return res, err
@@ -259,7 +259,7 @@ func relink(ctx context.Context, st *loadStmts, t taosync.Type, id string, creat
 
 // tombstone marks the live entities of type t matching where as deleted, and
 // drops their links; the caller computes the scopes again if any was.
-func (c *Central) tombstone(ctx context.Context, tx *sql.Tx, t taosync.Type, version int64, where string) (int64, error) {
+func (c *CentralDB) tombstone(ctx context.Context, tx *sql.Tx, t taosync.Type, version int64, where string) (int64, error) {
 	cond := "type = ? AND deleted = 0 AND " + where
 	if _, err := tx.ExecContext(ctx, "DELETE FROM entity_links WHERE (type, id) IN (SELECT type, id FROM entities WHERE "+cond+")", string(t)); err != nil {
 		return 0, err

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Client is a registered test centre's client, as central knows it.
-type Client struct {
+// RegisteredClient is a registered test centre's client, as central knows it.
+type RegisteredClient struct {
 	ID           string `json:"client_id"`
 	Org          string `json:"org"`
 	AgeRecipient string `json:"age_recipient"`
@@ -43,8 +43,8 @@ var ErrUnknownClient = errors.New("unknown client")
 const clientColumns = `id, org, age_recipient, sign_key, key_id, created_at, revoked_at,
 	data_seq, data_bundle, data_hash, data_at, acked_seq, acked_at, receipt_seq, acked_receipt_seq, next_seq`
 
-func scanClient(row interface{ Scan(...any) error }) (Client, error) {
-	var c Client
+func scanClient(row interface{ Scan(...any) error }) (RegisteredClient, error) {
+	var c RegisteredClient
 	err := row.Scan(&c.ID, &c.Org, &c.AgeRecipient, &c.SignKey, &c.KeyID, &c.CreatedAt, &c.RevokedAt,
 		&c.DataSeq, &c.DataBundle, &c.DataHash, &c.DataAt, &c.AckedSeq, &c.AckedAt, &c.ReceiptSeq, &c.AckedReceiptSeq, &c.NextSeq)
 	return c, err
@@ -52,7 +52,7 @@ func scanClient(row interface{ Scan(...any) error }) (Client, error) {
 
 // AddClient registers a client with the hash of its OAuth secret, and trusts
 // its signing key for the bundles it sends.
-func (c *Central) AddClient(ctx context.Context, cl Client, secretHash string) error {
+func (c *CentralDB) AddClient(ctx context.Context, cl RegisteredClient, secretHash string) error {
 	return c.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, "SELECT 1 FROM clients WHERE id = ? OR key_id = ?", cl.ID, cl.KeyID).Scan(&one)
@@ -68,12 +68,12 @@ func (c *Central) AddClient(ctx context.Context, cl Client, secretHash string) e
 		if err != nil {
 			return fmt.Errorf("register client %s: %w", cl.ID, err)
 		}
-		return Trust(ctx, tx, TrustedKey{KeyID: cl.KeyID, Party: cl.ID, SignKey: cl.SignKey, AgeRecipient: cl.AgeRecipient})
+		return AddTrustedKey(ctx, tx, TrustedKey{KeyID: cl.KeyID, Party: cl.ID, SignKey: cl.SignKey, AgeRecipient: cl.AgeRecipient})
 	})
 }
 
 // GetClient returns a registered client.
-func (c *Central) GetClient(ctx context.Context, q Querier, id string) (Client, error) {
+func (c *CentralDB) GetClient(ctx context.Context, q Querier, id string) (RegisteredClient, error) {
 	cl, err := scanClient(q.QueryRowContext(ctx, "SELECT "+clientColumns+" FROM clients WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return cl, fmt.Errorf("%w %q", ErrUnknownClient, id)
@@ -82,13 +82,13 @@ func (c *Central) GetClient(ctx context.Context, q Querier, id string) (Client, 
 }
 
 // Clients lists the registered clients.
-func (c *Central) Clients(ctx context.Context) ([]Client, error) {
+func (c *CentralDB) Clients(ctx context.Context) ([]RegisteredClient, error) {
 	rows, err := c.DB.QueryContext(ctx, "SELECT "+clientColumns+" FROM clients ORDER BY id")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Client
+	var out []RegisteredClient
 	for rows.Next() {
 		cl, err := scanClient(rows)
 		if err != nil {
@@ -101,7 +101,7 @@ func (c *Central) Clients(ctx context.Context) ([]Client, error) {
 
 // RevokeClient revokes a client's OAuth credential at once. Its signing key
 // stays trusted, so that results it already produced still reach central.
-func (c *Central) RevokeClient(ctx context.Context, id string) error {
+func (c *CentralDB) RevokeClient(ctx context.Context, id string) error {
 	r, err := c.DB.ExecContext(ctx, "UPDATE clients SET revoked_at = ? WHERE id = ? AND revoked_at = ''",
 		time.Now().UTC().Format(time.RFC3339), id)
 	if err != nil {
@@ -121,7 +121,7 @@ var ErrAlreadyRevoked = errors.New("already revoked")
 
 // Credential returns the hash of a client's OAuth secret and when it was
 // revoked ("" if it was not).
-func (c *Central) Credential(ctx context.Context, id string) (secretHash, revokedAt string, err error) {
+func (c *CentralDB) Credential(ctx context.Context, id string) (secretHash, revokedAt string, err error) {
 	err = c.DB.QueryRowContext(ctx, "SELECT secret_hash, revoked_at FROM clients WHERE id = ?", id).Scan(&secretHash, &revokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", fmt.Errorf("%w %q", ErrUnknownClient, id)
@@ -131,7 +131,7 @@ func (c *Central) Credential(ctx context.Context, id string) (secretHash, revoke
 
 // RotateSecret replaces a client's OAuth secret hash (and lifts a
 // revocation): tokens obtained with the old secret stop working at once.
-func (c *Central) RotateSecret(ctx context.Context, id, secretHash string) error {
+func (c *CentralDB) RotateSecret(ctx context.Context, id, secretHash string) error {
 	r, err := c.DB.ExecContext(ctx, "UPDATE clients SET secret_hash = ?, revoked_at = '' WHERE id = ?", secretHash, id)
 	if err != nil {
 		return err
@@ -158,17 +158,17 @@ var ErrOutOfRange = errors.New("out of range")
 
 // CheckDataSeq refuses a data bundle number that central never made for the
 // client.
-func (cl Client) CheckDataSeq(field string, seq uint64) error {
+func (cl RegisteredClient) CheckDataSeq(field string, seq uint64) error {
 	return cl.check(field, "data bundle", seq, max(cl.NextSeq, cl.DataSeq))
 }
 
 // CheckReceiptSeq refuses a receipt batch number that central never made
 // for the client.
-func (cl Client) CheckReceiptSeq(field string, seq uint64) error {
+func (cl RegisteredClient) CheckReceiptSeq(field string, seq uint64) error {
 	return cl.check(field, "receipt batch", seq, cl.ReceiptSeq)
 }
 
-func (cl Client) check(field, what string, seq, last uint64) error {
+func (cl RegisteredClient) check(field, what string, seq, last uint64) error {
 	if seq > last && seq-last > RestoreWindow {
 		return fmt.Errorf("%w: %s %d: central made no such %s for client %s (its last is %d)", ErrOutOfRange, field, seq, what, cl.ID, last)
 	}
@@ -179,7 +179,7 @@ func (cl Client) check(field, what string, seq, last uint64) error {
 // reported (over HTTP, where it says what it holds with every pull). A
 // number central never made for the client is refused (ErrOutOfRange), and
 // nothing is recorded.
-func (c *Central) ReportDataState(ctx context.Context, id string, seq, receiptSeq uint64, at time.Time) error {
+func (c *CentralDB) ReportDataState(ctx context.Context, id string, seq, receiptSeq uint64, at time.Time) error {
 	reported := at.UTC().Format(time.RFC3339Nano)
 	return c.DB.Tx(ctx, func(tx *sql.Tx) error {
 		cl, err := c.GetClient(ctx, tx, id)

@@ -20,17 +20,17 @@ import (
 // (BeginResults) the bundle is refused.
 func TestReportBounds(t *testing.T) {
 	ctx := context.Background()
-	h, err := home.Init(ctx, filepath.Join(t.TempDir(), "central"), home.Central)
+	h, err := home.Init(ctx, filepath.Join(t.TempDir(), "central"), home.RoleCentral)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	c := &store.Central{DB: h.DB}
+	c := &store.CentralDB{DB: h.DB}
 	keys, err := h.PublicKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.AddClient(ctx, store.Client{ID: "ca", Org: "A", AgeRecipient: keys.Age, SignKey: keys.Sign.String(), KeyID: keys.Sign.IDString()}, "hash"); err != nil {
+	if err := c.AddClient(ctx, store.RegisteredClient{ID: "ca", Org: "A", AgeRecipient: keys.Age, SignKey: keys.Sign.String(), KeyID: keys.Sign.IDString()}, "hash"); err != nil {
 		t.Fatal(err)
 	}
 	// Central made data bundles up to 5 (4 recorded) and receipt batches

@@ -16,7 +16,7 @@ type Credentials struct {
 
 // SaveCredentials keeps a client's credentials and trusts central's key, in
 // one transaction: a client never holds the one without the other.
-func (l *Local) SaveCredentials(ctx context.Context, c Credentials, central TrustedKey) error {
+func (l *ClientDB) SaveCredentials(ctx context.Context, c Credentials, central TrustedKey) error {
 	central.Party = "central"
 	return l.DB.Tx(ctx, func(tx *sql.Tx) error {
 		for k, v := range map[string]string{
@@ -26,6 +26,6 @@ func (l *Local) SaveCredentials(ctx context.Context, c Credentials, central Trus
 				return err
 			}
 		}
-		return Trust(ctx, tx, central)
+		return AddTrustedKey(ctx, tx, central)
 	})
 }

@@ -16,7 +16,7 @@ import (
 
 // BeginDataExport starts a data export for a client: one transaction, in
 // which its scope is its organisation's, by its registration only.
-func (c *Central) BeginDataExport(ctx context.Context, client string) (taosync.DataExport, error) {
+func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync.DataExport, error) {
 	// The sequence number is reserved in a transaction of its own, so that
 	// it is never handed out twice, even when an export dies between
 	// writing its bundle and recording it: see docs/operations.md. It is
@@ -40,7 +40,7 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (taosync.D
 	if err != nil {
 		return nil, err
 	}
-	e := &dataExport{c: c, client: Client{ID: client}, seq: seq, died: died != 0}
+	e := &dataExport{c: c, client: RegisteredClient{ID: client}, seq: seq, died: died != 0}
 	if e.tx, err = c.DB.BeginTx(ctx, nil); err != nil {
 		e.clearPending()
 		return nil, err
@@ -72,9 +72,9 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (taosync.D
 }
 
 type dataExport struct {
-	c      *Central
+	c      *CentralDB
 	tx     *sql.Tx
-	client Client
+	client RegisteredClient
 	seq    uint64
 	// died: an earlier export of this client died before recording its
 	// bundle.
@@ -89,7 +89,7 @@ type dataExport struct {
 	versions map[taosync.Type][]int64
 }
 
-func (c Client) recipient() taosync.Recipient {
+func (c RegisteredClient) recipient() taosync.Recipient {
 	return taosync.Recipient{
 		ID: c.ID, Org: c.Org, AgeRecipient: c.AgeRecipient, SignKeyID: c.KeyID,
 		Seq: c.DataSeq, Bundle: c.DataBundle, Hash: c.DataHash, Behind: c.behind(),
@@ -99,7 +99,7 @@ func (c Client) recipient() taosync.Recipient {
 // behind reports whether the client said, after central's last export,
 // that it holds an older data state: the bundles in between were lost, and
 // a delta on the last one could never apply.
-func (c Client) behind() bool {
+func (c RegisteredClient) behind() bool {
 	if c.AckedAt == "" || c.DataAt == "" || c.AckedSeq >= c.DataSeq {
 		return false
 	}
@@ -337,7 +337,7 @@ func (e *dataExport) Chunks(ctx context.Context, full bool, fn func(hash string)
 
 func (e *dataExport) Chunk(hash string) ([]byte, error) { return e.c.Chunks.Get(hash) }
 
-func (e *dataExport) Commit(ctx context.Context, res *bundle.Result, types []taosync.Type, chunks []string, h taosync.HistoryEntry, publish func() error) error {
+func (e *dataExport) Commit(ctx context.Context, res *bundle.Written, types []taosync.Type, chunks []string, h taosync.HistoryEntry, publish func() error) error {
 	for _, t := range types {
 		if err := saveHeld(ctx, e.tx, e.client.ID, t, e.version, e.next[t]); err != nil {
 			return fmt.Errorf("record export: %w", err)

@@ -15,8 +15,8 @@ import (
 	"github.com/taosync/taosync/manifest"
 )
 
-// Local is a client's local copy of its scope in SQLite.
-type Local struct {
+// ClientDB is a client's local copy of its scope in SQLite.
+type ClientDB struct {
 	DB     *DB
 	Chunks *blobstore.Store
 	// DeleteAfterSend deletes a result's payload when its receipt arrives.
@@ -24,12 +24,12 @@ type Local struct {
 }
 
 // DataState returns the last data bundle applied.
-func (l *Local) DataState(ctx context.Context) (taosync.DataState, error) {
+func (l *ClientDB) DataState(ctx context.Context) (taosync.DataState, error) {
 	return dataState(ctx, l.DB)
 }
 
 // Applied reports whether a bundle was applied here.
-func (l *Local) Applied(ctx context.Context, bundleID string) (bool, error) {
+func (l *ClientDB) Applied(ctx context.Context, bundleID string) (bool, error) {
 	return applied(ctx, l.DB, bundleID)
 }
 
@@ -66,7 +66,7 @@ func applied(ctx context.Context, q Querier, bundleID string) (bool, error) {
 // already held in their version then cost no statement at all, the others
 // one (an insert or an update), and what the snapshot lacks is known without
 // a statement per record.
-func (l *Local) BeginApply(ctx context.Context, full bool, packageChunks []string) (taosync.DataApply, error) {
+func (l *ClientDB) BeginApply(ctx context.Context, full bool, packageChunks []string) (taosync.DataApply, error) {
 	tx, err := l.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (l *Local) BeginApply(ctx context.Context, full bool, packageChunks []strin
 }
 
 type apply struct {
-	l  *Local
+	l  *ClientDB
 	tx *sql.Tx
 	// upd updates an entity held in another version; ins inserts one known
 	// not to be held, add one that may be.

@@ -32,7 +32,7 @@ func TestApplyChanges(t *testing.T) {
 		{true, first},
 		{false, append(first, again...)},
 	} {
-		h, err := home.Init(ctx, filepath.Join(t.TempDir(), "home"), home.Client)
+		h, err := home.Init(ctx, filepath.Join(t.TempDir(), "home"), home.RoleClient)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func TestApplyChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		a, err := (&store.Local{DB: h.DB}).BeginApply(ctx, c.full, nil)
+		a, err := (&store.ClientDB{DB: h.DB}).BeginApply(ctx, c.full, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 // of another type and an unknown id do not.
 func TestEntityExists(t *testing.T) {
 	ctx := t.Context()
-	h, err := home.Init(ctx, filepath.Join(t.TempDir(), "home"), home.Client)
+	h, err := home.Init(ctx, filepath.Join(t.TempDir(), "home"), home.RoleClient)
 	if err != nil {
 		t.Fatal(err)
 	}

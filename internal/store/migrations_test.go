@@ -65,7 +65,7 @@ func TestExecutionDocumentsMigration(t *testing.T) {
 	}
 	// And it is read back as the ones stored since are.
 	var docs []string
-	err = (&Central{DB: d}).EachExecution(ctx, true, func(e ExecutionEntry) error {
+	err = (&CentralDB{DB: d}).EachExecution(ctx, true, func(e ExecutionEntry) error {
 		docs = append(docs, *e.ResultXML)
 		return nil
 	})
@@ -174,7 +174,7 @@ func TestClientReportsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	c := &Central{DB: d}
+	c := &CentralDB{DB: d}
 	for id, want := range map[string][2]uint64{"wedged": {5, 3}, "restored": {1048581, 1048579}} {
 		cl, err := c.GetClient(ctx, d, id)
 		if err != nil {

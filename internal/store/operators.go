@@ -12,7 +12,7 @@ var ErrUnknownOperator = errors.New("unknown operator")
 
 // AddOperator registers an operator of the web view with the argon2id
 // hash of its password.
-func (c *Central) AddOperator(ctx context.Context, name, hash string) error {
+func (c *CentralDB) AddOperator(ctx context.Context, name, hash string) error {
 	_, err := c.DB.ExecContext(ctx, "INSERT INTO operators (name, hash, created_at) VALUES (?, ?, ?)", name, hash, now())
 	if err != nil {
 		var one int
@@ -26,7 +26,7 @@ func (c *Central) AddOperator(ctx context.Context, name, hash string) error {
 
 // RemoveOperator removes an operator; its sessions end at their next
 // request.
-func (c *Central) RemoveOperator(ctx context.Context, name string) error {
+func (c *CentralDB) RemoveOperator(ctx context.Context, name string) error {
 	r, err := c.DB.ExecContext(ctx, "DELETE FROM operators WHERE name = ?", name)
 	if err != nil {
 		return fmt.Errorf("remove operator %s: %w", name, err)
@@ -38,7 +38,7 @@ func (c *Central) RemoveOperator(ctx context.Context, name string) error {
 }
 
 // OperatorHash returns an operator's password hash.
-func (c *Central) OperatorHash(ctx context.Context, name string) (string, error) {
+func (c *CentralDB) OperatorHash(ctx context.Context, name string) (string, error) {
 	var hash string
 	err := c.DB.QueryRowContext(ctx, "SELECT hash FROM operators WHERE name = ?", name).Scan(&hash)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -27,8 +27,8 @@ type ExecutionSource interface {
 	Next() (taosync.Execution, int, error)
 }
 
-// AddResult counts what `results add` did.
-type AddResult struct {
+// ExecutionsAdded counts what `results add` did.
+type ExecutionsAdded struct {
 	File      string `json:"file"`
 	Added     int64  `json:"added"`
 	Updated   int64  `json:"updated"`
@@ -42,8 +42,8 @@ func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 // queued; an id already queued is updated in place; an id already packaged,
 // sent or acknowledged whose content changed becomes a new revision, queued
 // to be sent again; the same content again changes nothing.
-func (l *Local) AddExecutions(ctx context.Context, file string, src ExecutionSource) (AddResult, error) {
-	res := AddResult{File: file}
+func (l *ClientDB) AddExecutions(ctx context.Context, file string, src ExecutionSource) (ExecutionsAdded, error) {
+	res := ExecutionsAdded{File: file}
 	err := l.DB.Tx(ctx, func(tx *sql.Tx) error {
 		get, err := tx.PrepareContext(ctx, "SELECT revision, content_hash, state FROM outbox WHERE id = ?")
 		if err != nil {
@@ -127,7 +127,7 @@ type OutboxEntry struct {
 
 // Outbox lists the executions of the outbox, without their result
 // documents.
-func (l *Local) Outbox(ctx context.Context) ([]OutboxEntry, error) {
+func (l *ClientDB) Outbox(ctx context.Context) ([]OutboxEntry, error) {
 	rows, err := l.DB.QueryContext(ctx, `SELECT id, delivery, test_taker, test_center, status, started_at, finished_at,
 		state, revision, content_hash, bundle_id, EXISTS (SELECT 1 FROM outbox_payloads p WHERE p.id = outbox.id),
 		updated_at, acked_at FROM outbox ORDER BY id`)
@@ -172,7 +172,7 @@ func metaString(ctx context.Context, q Querier, key string) (string, error) {
 // execution is one whose bundle may never have been written) with one of
 // the statuses, and with resend the sent ones too. A packaged execution's
 // content is frozen: a later change is a new revision.
-func (l *Local) BeginResultExport(ctx context.Context, bundleID string, statuses []string, resend bool) (taosync.ResultExport, error) {
+func (l *ClientDB) BeginResultExport(ctx context.Context, bundleID string, statuses []string, resend bool) (taosync.ResultExport, error) {
 	states := []any{Queued, Packaged}
 	if resend {
 		states = append(states, Sent)
@@ -208,7 +208,7 @@ func (l *Local) BeginResultExport(ctx context.Context, bundleID string, statuses
 }
 
 type resultExport struct {
-	l        *Local
+	l        *ClientDB
 	bundleID string
 	seq      uint64
 	count    int64
@@ -269,7 +269,7 @@ func (e *resultExport) Commit(ctx context.Context, hash string, h taosync.Histor
 }
 
 // ClientState is what a client reports of itself in each result bundle.
-func (l *Local) ClientState(ctx context.Context) (taosync.ClientState, error) {
+func (l *ClientDB) ClientState(ctx context.Context) (taosync.ClientState, error) {
 	var s taosync.ClientState
 	var err error
 	if s.DataSeq, err = metaUint(ctx, l.DB, "data_seq"); err != nil {

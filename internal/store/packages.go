@@ -20,8 +20,8 @@ type PackageRef struct {
 	Test string `json:"test"`
 }
 
-// PublishResult says what publishing did.
-type PublishResult struct {
+// Published says what publishing did.
+type Published struct {
 	Delivery string `json:"delivery"`
 	SHA256   string `json:"sha256"`
 	Size     int64  `json:"size"`
@@ -34,8 +34,8 @@ type PublishResult struct {
 // Publish records a package snapshot (its chunks already stored) and links
 // it to the delivery, which must exist. Publishing the same bytes again
 // changes nothing.
-func (c *Central) Publish(ctx context.Context, delivery string, ref PackageRef) (PublishResult, error) {
-	res := PublishResult{Delivery: delivery, SHA256: ref.Hash, Size: ref.Size, Chunks: len(ref.Chunks)}
+func (c *CentralDB) Publish(ctx context.Context, delivery string, ref PackageRef) (Published, error) {
+	res := Published{Delivery: delivery, SHA256: ref.Hash, Size: ref.Size, Chunks: len(ref.Chunks)}
 	err := c.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var data []byte
 		err := tx.QueryRowContext(ctx, "SELECT data FROM entities WHERE type = 'delivery' AND id = ? AND deleted = 0", delivery).Scan(&data)

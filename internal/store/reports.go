@@ -11,9 +11,9 @@ import (
 	"github.com/taosync/taosync"
 )
 
-// Report is a client's latest readiness report as central keeps it: the
+// ReceivedReport is a client's latest readiness report as central keeps it: the
 // road it came by ("http" or "folder") and when central received it.
-type Report struct {
+type ReceivedReport struct {
 	taosync.Readiness
 	Via        string `json:"via"`
 	ReceivedAt string `json:"received_at"`
@@ -47,9 +47,9 @@ func RecordReport(ctx context.Context, q Querier, client string, r taosync.Readi
 	return nil
 }
 
-// RecordRefusal keeps the last refusal of a client's request or bundle;
+// RecordLastError keeps the last refusal of a client's request or bundle;
 // upgrade says the version gate refused it.
-func (c *Central) RecordRefusal(ctx context.Context, client, reason string, upgrade bool) error {
+func (c *CentralDB) RecordLastError(ctx context.Context, client, reason string, upgrade bool) error {
 	_, err := c.DB.ExecContext(ctx, `INSERT INTO client_errors (client, error, at, upgrade) VALUES (?, ?, ?, ?)
 		ON CONFLICT (client) DO UPDATE SET error = excluded.error, at = excluded.at, upgrade = excluded.upgrade`,
 		client, reason, now(), upgrade)
@@ -60,16 +60,16 @@ func (c *Central) RecordRefusal(ctx context.Context, client, reason string, upgr
 }
 
 // Reports returns the latest readiness report of each client that sent one.
-func (c *Central) Reports(ctx context.Context) (map[string]Report, error) {
+func (c *CentralDB) Reports(ctx context.Context) (map[string]ReceivedReport, error) {
 	rows, err := c.DB.QueryContext(ctx, "SELECT client, report, via, received_at FROM client_reports")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string]Report{}
+	out := map[string]ReceivedReport{}
 	for rows.Next() {
 		var client, raw string
-		var r Report
+		var r ReceivedReport
 		if err := rows.Scan(&client, &raw, &r.Via, &r.ReceivedAt); err != nil {
 			return nil, err
 		}
@@ -89,7 +89,7 @@ type LastError struct {
 	Upgrade bool `json:"upgrade_needed,omitempty"`
 }
 
-func (c *Central) lastError(ctx context.Context, client string) (*LastError, error) {
+func (c *CentralDB) lastError(ctx context.Context, client string) (*LastError, error) {
 	var e LastError
 	err := c.DB.QueryRowContext(ctx, "SELECT error, at, upgrade FROM client_errors WHERE client = ?", client).Scan(&e.Error, &e.At, &e.Upgrade)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -103,7 +103,7 @@ func (c *Central) lastError(ctx context.Context, client string) (*LastError, err
 
 // BatchCounts counts the execution receipts of a client's receipt batch by
 // status (taosync.ReceiptReceived, ReceiptDuplicate, ReceiptConflict).
-func (c *Central) BatchCounts(ctx context.Context, client string, batch uint64) (map[string]int64, error) {
+func (c *CentralDB) BatchCounts(ctx context.Context, client string, batch uint64) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := receipts(ctx, c.DB, client, batch, batch, func(r taosync.Receipt) error {
 		if r.Bundle == "" {
@@ -115,7 +115,7 @@ func (c *Central) BatchCounts(ctx context.Context, client string, batch uint64) 
 }
 
 // CredentialUsed records that a client's credential was used now.
-func (c *Central) CredentialUsed(ctx context.Context, client string) error {
+func (c *CentralDB) CredentialUsed(ctx context.Context, client string) error {
 	_, err := c.DB.ExecContext(ctx, `INSERT INTO credential_used (client, at) VALUES (?, ?)
 		ON CONFLICT (client) DO UPDATE SET at = excluded.at`, client, now())
 	return err

@@ -19,7 +19,7 @@ func TestRecordReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	c := &Central{DB: db}
+	c := &CentralDB{DB: db}
 	at := func(day int) taosync.Readiness {
 		return taosync.Readiness{Version: "1.0.0", At: time.Date(2026, 5, day, 8, 0, 0, 0, time.UTC), DataSeq: uint64(day)}
 	}

@@ -22,7 +22,7 @@ const (
 // BeginResults starts importing one result bundle of a client, in one
 // transaction. A bundle whose state names a data bundle or a receipt batch
 // that central never made for the client is refused (ErrOutOfRange).
-func (c *Central) BeginResults(ctx context.Context, client string, state taosync.ClientState) (taosync.ResultApply, error) {
+func (c *CentralDB) BeginResults(ctx context.Context, client string, state taosync.ClientState) (taosync.ResultApply, error) {
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -78,7 +78,7 @@ const insertExecution = `INSERT INTO executions (id, content_hash, revision, cli
 
 type resultApply struct {
 	tx     *sql.Tx
-	client Client
+	client RegisteredClient
 	// batch answers the bundle; a bundle of no execution gets one too,
 	// whose receipt names the bundle (receipts).
 	batch                                             uint64
@@ -317,12 +317,12 @@ func (a *resultApply) Rollback() error {
 // Receipts calls fn with the receipts of a client's batches from..to
 // (inclusive), in order: a batch answering a bundle of no execution holds
 // one receipt, naming the bundle.
-func (c *Central) Receipts(ctx context.Context, client string, from, to uint64, fn func(taosync.Receipt) error) error {
+func (c *CentralDB) Receipts(ctx context.Context, client string, from, to uint64, fn func(taosync.Receipt) error) error {
 	return receipts(ctx, c.DB, client, from, to, fn)
 }
 
 // Recipient is a client as the receipts it is sent address it.
-func (c *Central) Recipient(ctx context.Context, client string) (taosync.Recipient, error) {
+func (c *CentralDB) Recipient(ctx context.Context, client string) (taosync.Recipient, error) {
 	cl, err := c.GetClient(ctx, c.DB, client)
 	if err != nil {
 		return taosync.Recipient{}, err
@@ -374,7 +374,7 @@ type ExecutionEntry struct {
 
 // Executions lists every execution revision received, without the result
 // documents.
-func (c *Central) Executions(ctx context.Context) ([]ExecutionEntry, error) {
+func (c *CentralDB) Executions(ctx context.Context) ([]ExecutionEntry, error) {
 	var out []ExecutionEntry
 	err := c.EachExecution(ctx, false, func(e ExecutionEntry) error {
 		out = append(out, e)
@@ -386,7 +386,7 @@ func (c *Central) Executions(ctx context.Context) ([]ExecutionEntry, error) {
 // EachExecution calls fn with every execution revision received, in id
 // order; with documents, each with its result document (ResultXML),
 // decompressed.
-func (c *Central) EachExecution(ctx context.Context, documents bool, fn func(ExecutionEntry) error) error {
+func (c *CentralDB) EachExecution(ctx context.Context, documents bool, fn func(ExecutionEntry) error) error {
 	docs := "NULL, NULL"
 	if documents {
 		docs = "result_xml, result_zst"
@@ -421,7 +421,7 @@ func (c *Central) EachExecution(ctx context.Context, documents bool, fn func(Exe
 
 // ClientStatus is central's view of one client, as `status` shows it.
 type ClientStatus struct {
-	Client
+	RegisteredClient
 	Entities  map[string]int64 `json:"entities"`
 	Received  int64            `json:"executions_received"`
 	Conflicts int64            `json:"executions_conflicting"`
@@ -432,7 +432,7 @@ type ClientStatus struct {
 	LastResult string   `json:"last_results_at,omitempty"`
 	Lag        uint64   `json:"data_lag"`
 	// Report is the client's latest readiness report, if it sent one.
-	Report    *Report    `json:"report,omitempty"`
+	Report    *ReceivedReport    `json:"report,omitempty"`
 	LastError *LastError `json:"last_error,omitempty"`
 	// LastUsed is when its credential was last used over HTTP (to the
 	// minute).
@@ -444,7 +444,7 @@ type ClientStatus struct {
 
 // Status reports, per client, what it holds (as last exported), what it
 // acknowledged, its results and the gaps in its result stream.
-func (c *Central) Status(ctx context.Context) ([]ClientStatus, error) {
+func (c *CentralDB) Status(ctx context.Context) ([]ClientStatus, error) {
 	clients, err := c.Clients(ctx)
 	if err != nil {
 		return nil, err
@@ -455,7 +455,7 @@ func (c *Central) Status(ctx context.Context) ([]ClientStatus, error) {
 	}
 	var out []ClientStatus
 	for _, cl := range clients {
-		s := ClientStatus{Client: cl, Entities: map[string]int64{}, Gaps: []uint64{}}
+		s := ClientStatus{RegisteredClient: cl, Entities: map[string]int64{}, Gaps: []uint64{}}
 		if r, ok := reports[cl.ID]; ok {
 			s.Report = &r
 		}

@@ -238,7 +238,7 @@ type side struct {
 
 type clientSide struct {
 	*side
-	local   *store.Local
+	local   *store.ClientDB
 	central manifest.Party
 	center  string
 	takers  []string
@@ -270,7 +270,7 @@ type world struct {
 	rng     *rand.Rand
 	dir     string
 	central *side
-	c       *store.Central
+	c       *store.CentralDB
 	c1      *clientSide
 	model   map[string]*modelExec
 	ids     []string
@@ -323,8 +323,8 @@ func buildTemplate(t *testing.T) (dir, msg string) {
 		w.close()
 	}()
 	w.init()
-	w.central = w.initSide("central", home.Central)
-	w.c = &store.Central{DB: w.central.h.DB, Chunks: w.central.chunks}
+	w.central = w.initSide("central", home.RoleCentral)
+	w.c = &store.CentralDB{DB: w.central.h.DB, Chunks: w.central.chunks}
 	w.load(org1, "tc-1", takers1, "el-1")
 	w.load(org2, "tc-2", takers2, "el-2")
 	w.c1 = w.initClient("c1", "tc-1", takers1)
@@ -348,7 +348,7 @@ func (w *world) setup(template string) {
 		w.must(os.CopyFS(filepath.Join(w.dir, name), os.DirFS(filepath.Join(template, name))), "copy template home "+name)
 	}
 	w.central = w.openSide("central")
-	w.c = &store.Central{DB: w.central.h.DB, Chunks: w.central.chunks}
+	w.c = &store.CentralDB{DB: w.central.h.DB, Chunks: w.central.chunks}
 	w.c1 = w.openClient("c1", "tc-1", takers1)
 	w.logf("setup: central with %s and %s, client c1 of %s holding its first data bundle", org1, org2, org1)
 }
@@ -442,13 +442,13 @@ func (w *world) load(org, center string, takers []string, elig string) {
 // initClient initialises a client home and stores central's key as
 // `credentials import` does.
 func (w *world) initClient(name, center string, takers []string) *clientSide {
-	s := w.initSide(name, home.Client)
+	s := w.initSide(name, home.RoleClient)
 	ck := w.central.keys
 	err := s.h.DB.Tx(w.ctx, func(tx *sql.Tx) error {
 		if err := store.SetMeta(w.ctx, tx, "client_id", name); err != nil {
 			return err
 		}
-		return store.Trust(w.ctx, tx, store.TrustedKey{KeyID: ck.Sign.IDString(), Party: "central",
+		return store.AddTrustedKey(w.ctx, tx, store.TrustedKey{KeyID: ck.Sign.IDString(), Party: "central",
 			SignKey: ck.Sign.String(), AgeRecipient: ck.Age})
 	})
 	w.must(err, "credentials of "+name)
@@ -460,7 +460,7 @@ func (w *world) openClient(name, center string, takers []string) *clientSide {
 }
 
 func (w *world) client(s *side, center string, takers []string) *clientSide {
-	c := &clientSide{side: s, center: center, takers: takers, local: &store.Local{DB: s.h.DB, Chunks: s.chunks}}
+	c := &clientSide{side: s, center: center, takers: takers, local: &store.ClientDB{DB: s.h.DB, Chunks: s.chunks}}
 	var err error
 	c.central, err = s.h.Central(w.ctx)
 	w.must(err, "central of "+s.name)
@@ -470,7 +470,7 @@ func (w *world) client(s *side, center string, takers []string) *clientSide {
 // register registers a client on central from its public keys, as
 // `central client add` does.
 func (w *world) register(c *clientSide, org string) {
-	err := w.c.AddClient(w.ctx, store.Client{ID: c.name, Org: org, AgeRecipient: c.keys.Age,
+	err := w.c.AddClient(w.ctx, store.RegisteredClient{ID: c.name, Org: org, AgeRecipient: c.keys.Age,
 		SignKey: c.keys.Sign.String(), KeyID: c.keys.Sign.IDString()}, "not-a-real-secret-hash")
 	w.must(err, "register "+c.name)
 }
@@ -601,12 +601,12 @@ func (w *world) stepUpdate() {
 	w.addExecutions(w.c1, xs, "update")
 }
 
-// addExecutions runs Local.AddExecutions and checks its counts against the
+// addExecutions runs ClientDB.AddExecutions and checks its counts against the
 // outbox states before it (docs/cli.md, results add: an id again updates
 // it while it has not been sent; after, a changed one is a new revision).
 func (w *world) addExecutions(c *clientSide, xs []taosync.Execution, what string) {
 	before := w.outbox(c)
-	var want store.AddResult
+	var want store.ExecutionsAdded
 	var desc []string
 	for _, e := range xs {
 		prev, ok := before[e.ID]
@@ -1031,7 +1031,7 @@ func (w *world) importClient(c *clientSide, dir string, kill int) []importer.Lin
 // keptSnapshot counts the data exports that found a full snapshot kept.
 const keptSnapshot = "data exports with a kept snapshot"
 
-func (w *world) dataBundle(c *clientSide, kill int) *exporter.DataResult {
+func (w *world) dataBundle(c *clientSide, kill int) *exporter.DataWritten {
 	dir := w.newDir("data")
 	chunk := 1 + w.rng.IntN(3)
 	if w.chunk > 0 {

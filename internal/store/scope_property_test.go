@@ -93,8 +93,8 @@ func withCentral(t *testing.T, seed uint64, fn func(w *world)) {
 	}()
 	defer w.close()
 	w.init()
-	w.central = w.initSide("central", home.Central)
-	w.c = &store.Central{DB: w.central.h.DB, Chunks: w.central.chunks}
+	w.central = w.initSide("central", home.RoleCentral)
+	w.c = &store.CentralDB{DB: w.central.h.DB, Chunks: w.central.chunks}
 	fn(w)
 }
 

@@ -14,8 +14,8 @@ type TrustedKey struct {
 	AgeRecipient string
 }
 
-// Trust records (or replaces) a trusted key for a party.
-func Trust(ctx context.Context, q Querier, k TrustedKey) error {
+// AddTrustedKey records (or replaces) a trusted key for a party.
+func AddTrustedKey(ctx context.Context, q Querier, k TrustedKey) error {
 	if _, err := q.ExecContext(ctx, "DELETE FROM trusted_keys WHERE party = ? OR key_id = ?", k.Party, k.KeyID); err != nil {
 		return fmt.Errorf("trust key: %w", err)
 	}

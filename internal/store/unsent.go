@@ -10,7 +10,7 @@ import (
 // that its send setting keeps from central: those whose status is not
 // among send ("finished", maybe "terminated"). Active and paused ones are
 // counted too: they wait to finish.
-func (l *Local) Unsent(ctx context.Context, send []string) (map[string]int64, error) {
+func (l *ClientDB) Unsent(ctx context.Context, send []string) (map[string]int64, error) {
 	query := "SELECT status, COUNT(*) FROM outbox WHERE state = ?"
 	args := []any{Queued}
 	if len(send) > 0 {

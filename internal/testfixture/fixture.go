@@ -56,7 +56,7 @@ func New(t *testing.T) *Fixture {
 		log = slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	dir := filepath.Join(t.TempDir(), "central")
-	h, err := home.Init(ctx, dir, home.Central)
+	h, err := home.Init(ctx, dir, home.RoleCentral)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func (f *Fixture) Register(id, org string) *client.Client {
 	f.T.Helper()
 	secret := password.NewSecret()
 	dir := filepath.Join(f.T.TempDir(), id)
-	h, err := home.Init(f.Ctx, dir, home.Client)
+	h, err := home.Init(f.Ctx, dir, home.RoleClient)
 	if err != nil {
 		f.T.Fatal(err)
 	}

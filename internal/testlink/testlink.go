@@ -16,8 +16,8 @@ import (
 	"time"
 )
 
-// Link is a proxy from its own loopback address to a target address.
-type Link struct {
+// Line is a proxy from its own loopback address to a target address.
+type Line struct {
 	target string
 	addr   string
 
@@ -42,21 +42,21 @@ type conn struct {
 }
 
 // Start listens on a free loopback port and forwards to target.
-func Start(target string) (*Link, error) {
+func Start(target string) (*Line, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	l := &Link{target: target, addr: ln.Addr().String(), conns: map[*conn]struct{}{}}
+	l := &Line{target: target, addr: ln.Addr().String(), conns: map[*conn]struct{}{}}
 	l.serve(ln)
 	return l, nil
 }
 
 // Addr is the link's address, host:port.
-func (l *Link) Addr() string { return l.addr }
+func (l *Line) Addr() string { return l.addr }
 
 // SetDelay sets the one-way delay of every byte (half the round trip).
-func (l *Link) SetDelay(d time.Duration) {
+func (l *Line) SetDelay(d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.delay = d
@@ -64,14 +64,14 @@ func (l *Link) SetDelay(d time.Duration) {
 
 // SetRate limits each direction to bytesPerSecond, shared by every
 // connection as on one line; 0 lifts the limit.
-func (l *Link) SetRate(bytesPerSecond int64) {
+func (l *Line) SetRate(bytesPerSecond int64) {
 	l.up.setRate(bytesPerSecond)
 	l.down.setRate(bytesPerSecond)
 }
 
 // Down closes the listener (new connections are refused) and resets every
 // open connection.
-func (l *Link) Down() {
+func (l *Line) Down() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ln != nil {
@@ -83,7 +83,7 @@ func (l *Link) Down() {
 
 // BlackHole makes the line lose everything: open connections forward
 // nothing more, new ones are accepted and forward nothing, until Up.
-func (l *Link) BlackHole() {
+func (l *Line) BlackHole() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.hole = true
@@ -94,7 +94,7 @@ func (l *Link) BlackHole() {
 
 // Stall makes every open connection forward nothing more (its ends stay
 // open, as when a box's address changes); new connections work.
-func (l *Link) Stall() {
+func (l *Line) Stall() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.conns {
@@ -105,28 +105,28 @@ func (l *Link) Stall() {
 
 // StallAfter makes the first connection that has carried n bytes towards
 // the client stall there, once.
-func (l *Link) StallAfter(n int64) {
+func (l *Line) StallAfter(n int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stallAt = n
 }
 
 // Stalls is how many connections were stalled.
-func (l *Link) Stalls() int {
+func (l *Line) Stalls() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.stalls
 }
 
 // Reset closes every open connection at once (an RST).
-func (l *Link) Reset() {
+func (l *Line) Reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.resetLocked()
 }
 
 // Up ends a black hole, and listens again on the same address if down.
-func (l *Link) Up() error {
+func (l *Line) Up() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -145,7 +145,7 @@ func (l *Link) Up() error {
 }
 
 // Close stops the link and its connections, and waits for its goroutines.
-func (l *Link) Close() {
+func (l *Line) Close() {
 	l.mu.Lock()
 	l.closed = true
 	if l.ln != nil {
@@ -157,7 +157,7 @@ func (l *Link) Close() {
 	l.wg.Wait()
 }
 
-func (l *Link) resetLocked() {
+func (l *Line) resetLocked() {
 	for c := range l.conns {
 		if tc, ok := c.client.(*net.TCPConn); ok {
 			tc.SetLinger(0)
@@ -168,13 +168,13 @@ func (l *Link) resetLocked() {
 	}
 }
 
-func (l *Link) serve(ln net.Listener) {
+func (l *Line) serve(ln net.Listener) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.serveLocked(ln)
 }
 
-func (l *Link) serveLocked(ln net.Listener) {
+func (l *Line) serveLocked(ln net.Listener) {
 	l.ln = ln
 	l.wg.Go(func() {
 		for {
@@ -188,7 +188,7 @@ func (l *Link) serveLocked(ln net.Listener) {
 }
 
 // accept proxies cc, which ln accepted: unless the link went down since.
-func (l *Link) accept(ln net.Listener, cc net.Conn) {
+func (l *Line) accept(ln net.Listener, cc net.Conn) {
 	sc, err := net.Dial("tcp", l.target)
 	if err != nil {
 		cc.Close()
@@ -227,7 +227,7 @@ type chunk struct {
 
 // pipe forwards src to dst: each chunk after the delay, then at the rate
 // of the line. A dead connection's bytes are read and dropped.
-func (l *Link) pipe(c *conn, src, dst net.Conn, b *bucket, towardsClient bool) {
+func (l *Line) pipe(c *conn, src, dst net.Conn, b *bucket, towardsClient bool) {
 	q := make(chan chunk, 256)
 	go func() {
 		defer close(q)
@@ -278,7 +278,7 @@ func (l *Link) pipe(c *conn, src, dst net.Conn, b *bucket, towardsClient bool) {
 
 // countDown counts n bytes towards the client and returns how many may go
 // before a StallAfter stalls the connection.
-func (l *Link) countDown(c *conn, n int) int {
+func (l *Line) countDown(c *conn, n int) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stallAt <= 0 || c.dead {

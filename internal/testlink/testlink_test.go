@@ -31,7 +31,7 @@ func echo(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func start(t *testing.T) *Link {
+func start(t *testing.T) *Line {
 	t.Helper()
 	l, err := Start(echo(t))
 	if err != nil {
@@ -57,7 +57,7 @@ func roundTrip(t *testing.T, c net.Conn, p []byte) error {
 	return nil
 }
 
-func dial(t *testing.T, l *Link) net.Conn {
+func dial(t *testing.T, l *Line) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", l.Addr())
 	if err != nil {

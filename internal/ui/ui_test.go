@@ -161,7 +161,7 @@ func TestHostileNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An error naming a chunk by its hash: no page shows a hash.
-	if err := f.C.Store.RecordRefusal(f.Ctx, "ca", "chunk "+strings.Repeat("ab", 32)+": chunk hash mismatch", false); err != nil {
+	if err := f.C.Store.RecordLastError(f.Ctx, "ca", "chunk "+strings.Repeat("ab", 32)+": chunk hash mismatch", false); err != nil {
 		t.Fatal(err)
 	}
 	b := newBrowser(t, f)
