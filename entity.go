@@ -47,10 +47,10 @@ type FieldKind int
 // Field kinds.
 const (
 	String FieldKind = iota // a JSON string
-	List               // a JSON array of strings; "a|b" in CSV
-	Bool               // a JSON boolean; true/false (also 1/0, yes/no) in CSV
-	Int                // a JSON integer
-	Time               // an RFC 3339 timestamp as a JSON string
+	List                    // a JSON array of strings; "a|b" in CSV
+	Bool                    // a JSON boolean; true/false (also 1/0, yes/no) in CSV
+	Int                     // a JSON integer
+	Time                    // an RFC 3339 timestamp as a JSON string
 )
 
 // Field describes one known field of a type. Fields not listed are kept and

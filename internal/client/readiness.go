@@ -22,7 +22,7 @@ type Status struct {
 	Client     string           `json:"client_id"`
 	Org        string           `json:"org"`
 	Entities   map[string]int64 `json:"entities"`
-	Deliveries []DeliveryStatus       `json:"deliveries"`
+	Deliveries []DeliveryStatus `json:"deliveries"`
 	// Results counts the outbox's executions by state.
 	Results map[string]int64 `json:"results"`
 	// Kept counts the terminated executions that the send setting keeps on

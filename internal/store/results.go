@@ -432,8 +432,8 @@ type ClientStatus struct {
 	LastResult string   `json:"last_results_at,omitempty"`
 	Lag        uint64   `json:"data_lag"`
 	// Report is the client's latest readiness report, if it sent one.
-	Report    *ReceivedReport    `json:"report,omitempty"`
-	LastError *LastError `json:"last_error,omitempty"`
+	Report    *ReceivedReport `json:"report,omitempty"`
+	LastError *LastError      `json:"last_error,omitempty"`
 	// LastUsed is when its credential was last used over HTTP (to the
 	// minute).
 	LastUsed string `json:"credential_last_used_at,omitempty"`
