@@ -11,8 +11,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/human"
-	// Named apart from this package's version(), the build's.
-	clientversion "github.com/taosync/taosync/internal/version"
+	"github.com/taosync/taosync/internal/version"
 )
 
 func (a *app) exportCommand() *cobra.Command {
@@ -103,7 +102,7 @@ func (a *app) runExportData(ctx context.Context, o exportDataOptions) error {
 	}
 	if have != "" {
 		fmt.Fprintf(a.stderr, "taosync: warning: client %s last reported taosync %s, %s (clients.minVersion): install taosync %s or later on that centre\n",
-			o.client, have, clientversion.Shortfall(have, min), min)
+			o.client, have, version.Shortfall(have, min), min)
 	}
 	m := res.Manifest
 	out := struct {

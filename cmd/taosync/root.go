@@ -21,6 +21,7 @@ import (
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/internal/version"
 )
 
 // Exit codes, documented in docs/cli.md.
@@ -58,8 +59,7 @@ type app struct {
 
 // run is main without the process: tests drive the whole CLI through it.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	client.Version = shortVersion()
-	central.Version = client.Version
+	version.Current = shortVersion()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(normaliseArgs(args))
@@ -135,7 +135,7 @@ as signed, encrypted, compressed, chunked bundles: on a USB stick or over HTTP.`
 			return nil
 		},
 	}
-	root.Version = version()
+	root.Version = buildVersion()
 	root.SetVersionTemplate("taosync {{.Version}}\n")
 	// Shell completion for bash, zsh, fish and PowerShell (cobra's), with
 	// the home's client and delivery ids completed where a command takes

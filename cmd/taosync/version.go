@@ -7,10 +7,10 @@ import (
 	"github.com/taosync/taosync/internal/metrics"
 )
 
-// version says which build this is, from what Go records in the binary: the
+// buildVersion says which build this is, from what Go records in the binary: the
 // release, and the commit and its time when the binary was built from a git
 // checkout (make build asks for them), and the Go version.
-func version() string {
+func buildVersion() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return shortVersion()

@@ -29,11 +29,6 @@ import (
 	"github.com/taosync/taosync/manifest"
 )
 
-// Version is this central's taosync version (set by main; version.Devel
-// for a development build): the version gate serves a client's development
-// build only when central is one too (version.Serves).
-var Version = version.Devel
-
 // Central is an open central home.
 type Central struct {
 	Home  *home.Home
@@ -141,7 +136,7 @@ func (c *Central) Status(ctx context.Context) ([]store.ClientStatus, string, err
 	}
 	for i, s := range clients {
 		gated := s.LastError != nil && s.LastError.Upgrade && (s.Report == nil || s.LastError.At > s.Report.ReceivedAt)
-		clients[i].UpgradeNeeded = gated || (s.Report != nil && !version.Serves(Version, min, s.Report.Version))
+		clients[i].UpgradeNeeded = gated || (s.Report != nil && !version.Serves(version.Current, min, s.Report.Version))
 	}
 	return clients, min, nil
 }
@@ -158,7 +153,7 @@ func (c *Central) OutOfDate(ctx context.Context, client string) (have, min strin
 	if err != nil {
 		return "", "", err
 	}
-	if r, ok := reports[client]; ok && !version.Serves(Version, min, r.Version) {
+	if r, ok := reports[client]; ok && !version.Serves(version.Current, min, r.Version) {
 		return r.Version, min, nil
 	}
 	return "", "", nil

@@ -18,10 +18,8 @@ import (
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/internal/version"
 )
-
-// Version is the taosync version a client reports to central.
-var Version = "dev"
 
 // Client is an open client home.
 type Client struct {
@@ -123,7 +121,7 @@ func (c *Client) ExportResults(ctx context.Context, out string, resend bool, tra
 	if err != nil {
 		return nil, 0, err
 	}
-	state.Version, state.FreeDisk, state.Clock = Version, freeDisk(h.Dir), time.Now().UTC()
+	state.Version, state.FreeDisk, state.Clock = version.Current, freeDisk(h.Dir), time.Now().UTC()
 	st, err := c.Report(ctx)
 	if err != nil {
 		return nil, 0, err

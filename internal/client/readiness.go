@@ -14,6 +14,7 @@ import (
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/qti"
 	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/internal/version"
 )
 
 // Status is a client's state as `status` shows it; its Readiness is what of
@@ -66,7 +67,7 @@ func (c *Client) status(ctx context.Context, deep bool) (Status, error) {
 	h, db := c.Home, c.Home.DB
 	s := Status{Entities: map[string]int64{}, Results: map[string]int64{}}
 	r := &s.Readiness
-	r.Version, r.At, r.Problems, r.Packages = Version, time.Now().UTC(), []string{}, []taosync.PackageState{}
+	r.Version, r.At, r.Problems, r.Packages = version.Current, time.Now().UTC(), []string{}, []taosync.PackageState{}
 	var err error
 	if s.Client, err = h.ClientID(ctx); err != nil {
 		return s, err

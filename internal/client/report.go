@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/version"
 )
 
 // versioned names the client's taosync version in every request it sends,
@@ -16,8 +17,8 @@ type versioned struct{ next http.RoundTripper }
 
 func (v versioned) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	r.Header.Set(api.HeaderVersion, Version)
-	r.Header.Set("User-Agent", "taosync/"+Version)
+	r.Header.Set(api.HeaderVersion, version.Current)
+	r.Header.Set("User-Agent", "taosync/"+version.Current)
 	return v.next.RoundTrip(r)
 }
 

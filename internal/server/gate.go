@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/taosync/taosync/internal/api"
-	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/version"
 )
@@ -27,7 +26,7 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, client string) boo
 	if min == "" {
 		return true
 	}
-	if version.Serves(central.Version, min, have) {
+	if version.Serves(version.Current, min, have) {
 		return true
 	}
 	if have == "" {

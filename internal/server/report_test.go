@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync/internal/api"
-	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/internal/version"
@@ -80,7 +79,7 @@ func TestVersionGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := f.TokenFor("ca")
-	t.Cleanup(func() { central.Version = version.Devel })
+	t.Cleanup(func() { version.Current = version.Devel })
 	for _, tc := range []struct {
 		central, version string
 		status           int
@@ -96,7 +95,7 @@ func TestVersionGate(t *testing.T) {
 		{"1.5.0", "1.3.9", http.StatusForbidden, "older than 1.4.0"},
 		{"1.5.0", "devel", http.StatusForbidden, "a development build"},
 	} {
-		central.Version = tc.central
+		version.Current = tc.central
 		req, err := http.NewRequestWithContext(f.Ctx, http.MethodGet, f.URL+api.Prefix+"/receipts", nil)
 		if err != nil {
 			t.Fatal(err)

@@ -19,6 +19,7 @@ var secretShown = regexp.MustCompile(`<code id="secret">([^<]+)</code>`)
 func TestRotate(t *testing.T) {
 	f := setup(t, false)
 	f.Register("ca", "A")
+	f.Register("cb", "A")
 	old := f.Secrets["ca"]
 	before, _, err := f.C.Store.Credential(f.Ctx, "ca")
 	if err != nil {
@@ -55,6 +56,10 @@ func TestRotate(t *testing.T) {
 	// Another session sees no secret.
 	if resp, page := bob.do(http.MethodGet, "/ui/centres/ca/rotated", nil, nil); resp.StatusCode != http.StatusGone || secretShown.MatchString(page) {
 		t.Errorf("another session's page after the rotation: status %d, want 410 and no secret", resp.StatusCode)
+	}
+	// Another centre's page neither shows the secret nor loses it.
+	if resp, page := alice.do(http.MethodGet, "/ui/centres/cb/rotated", nil, nil); resp.StatusCode != http.StatusGone || secretShown.MatchString(page) {
+		t.Errorf("another centre's rotated page: status %d, want 410 and no secret", resp.StatusCode)
 	}
 	resp, page := alice.do(http.MethodGet, "/ui/centres/ca/rotated", nil, nil)
 	m := secretShown.FindStringSubmatch(page)

@@ -243,7 +243,7 @@ func (u *UI) keep(r *http.Request, n newSecret) {
 }
 
 // take returns the new secret the request's session holds, and forgets it.
-func (u *UI) take(r *http.Request) newSecret {
+func (u *UI) take(r *http.Request, client string) newSecret {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return newSecret{}
@@ -255,6 +255,9 @@ func (u *UI) take(r *http.Request) newSecret {
 		return newSecret{}
 	}
 	n := s.shown
+	if n.client != client {
+		return newSecret{}
+	}
 	s.shown = newSecret{}
 	u.sessions[c.Value] = s
 	return n

@@ -280,10 +280,10 @@ func (u *UI) rotated(w http.ResponseWriter, r *http.Request, s session) {
 	if !ok {
 		return
 	}
-	shown := u.take(r)
+	shown := u.take(r, c.ID)
 	status := http.StatusOK
-	if shown.client != c.ID {
-		shown, status = newSecret{}, http.StatusGone
+	if shown.secret == "" {
+		status = http.StatusGone
 	}
 	u.render(w, status, "rotated", page{Title: "New secret of " + c.ID, Operator: s.operator, CSRF: s.csrf,
 		Data: struct{ ID, Secret string }{c.ID, shown.secret}})

@@ -14,6 +14,11 @@ import (
 // says nothing of the release it is nearest.
 const Devel = "devel"
 
+// Current is this build's version: Devel unless main sets the release it
+// was built as. A client reports it to central; central's version gate
+// reads it to tell a development central from a release.
+var Current = Devel
+
 // Parse reads a release version into its three numbers.
 func Parse(s string) ([3]uint64, error) {
 	var v [3]uint64
