@@ -488,10 +488,12 @@ func (b *Bundle) ReadDecoded(ctx context.Context, id age.Identity, names []strin
 // The chunk file is not hashed on the way: the payload's SHA-256, which
 // the signed manifest gives, is checked instead, and it proves what the
 // file's would for what is read (decryption and decompression are
-// functions of the file's bytes). A changed file fails in age's
-// authentication or in that check, and only then is its hash taken, so
-// that it is reported as a changed file (ErrChunkHash), as Check reports
-// it. What the file's hash would add is that no byte the manifest does not
+// functions of the file's bytes). A file whose payload differs fails in
+// age's authentication or in that check, and only then is its hash taken,
+// so that it is reported as a changed file (ErrChunkHash), as Check
+// reports it. A file sealed again to this recipient around the same
+// payload is therefore read, where Check refuses it: what is handed on is
+// exactly the payload the signature vouches for. What the file's hash would add is that no byte the manifest does not
 // name reaches age and zstd, which are made for untrusted input: the
 // decoder's memory is bounded, and the identity tries one X25519 stanza
 // at most (oneRecipient).

@@ -466,7 +466,7 @@ func applyReceipts(ctx context.Context, b *bundle.Bundle, p bundle.Payload, ap t
 		}
 		return nil
 	})
-	if unknown > 0 && log != nil {
+	if unknown > 0 {
 		log.Warn("receipts for executions this client does not have were skipped", "bundle", b.Name(), "count", unknown)
 	}
 	counts[taosync.ReceiptsSection] = n

@@ -490,7 +490,7 @@ func TestResultDocumentsStored(t *testing.T) {
 	}
 }
 
-// forgedReceipts is an exporter.ReceiptSource over a fixed list of
+// forgedReceipts is a taosync.ReceiptSource over a fixed list of
 // receipts, so that central's key can sign receipts of any shape.
 type forgedReceipts struct {
 	c  *central.Central

@@ -18,7 +18,6 @@ import (
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/human"
 	"github.com/taosync/taosync/internal/load"
-	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -264,7 +263,7 @@ type credentials struct {
 // newCredentials gives client id's credentials with secret, as central
 // hands them out now: its server.url setting and its key. set says whether
 // server.url was set rather than left at its default.
-func newCredentials(ctx context.Context, cc *central.Central, id, secret string) (cr credentials, set bool, err error) {
+func newCredentials(ctx context.Context, cc *central.Central, id string) (cr credentials, set bool, err error) {
 	own, err := cc.Home.PublicKeys()
 	if err != nil {
 		return credentials{}, false, err
@@ -273,7 +272,7 @@ func newCredentials(ctx context.Context, cc *central.Central, id, secret string)
 	if err != nil {
 		return credentials{}, false, err
 	}
-	return credentials{ClientID: id, Key: id, Secret: secret, TokenURL: root + api.TokenPath, RootURL: root,
+	return credentials{ClientID: id, Key: id, TokenURL: root + api.TokenPath, RootURL: root,
 		CentralKey: own.String()}, set, nil
 }
 
@@ -311,12 +310,11 @@ func (a *app) runClientAdd(ctx context.Context, o clientAddOptions, id string) e
 		return err
 	}
 	defer cc.Close()
-	secret := password.NewSecret()
-	cr, set, err := newCredentials(ctx, cc, id, secret)
+	cr, set, err := newCredentials(ctx, cc, id)
 	if err != nil {
 		return err
 	}
-	err = cc.AddClient(ctx, id, o.org, keys, password.HashSecret(secret))
+	cr.Secret, err = cc.AddClient(ctx, id, o.org, keys)
 	if errors.Is(err, central.ErrOwnKey) {
 		return usageError{errors.New("--client-key is central's own key: run `taosync keys` on the client")}
 	}
@@ -422,14 +420,15 @@ func (a *app) clientRotateCommand() *cobra.Command {
 				return err
 			}
 			defer cc.Close()
-			secret := password.NewSecret()
-			cr, _, err := newCredentials(ctx, cc, id, secret)
+			cr, _, err := newCredentials(ctx, cc, id)
 			if err != nil {
 				return err
 			}
-			if err := cc.Store.RotateSecret(ctx, id, password.HashSecret(secret)); err != nil {
+			secret, err := cc.RotateSecret(ctx, id)
+			if err != nil {
 				return err
 			}
+			cr.Secret = secret
 			out := map[string]string{"client_id": id, "key": id, "secret": secret}
 			if printCmd {
 				out["command"] = cr.importCommand(clientHome)

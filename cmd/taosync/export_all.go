@@ -38,13 +38,13 @@ func (a *app) exportAll(ctx context.Context, cc *central.Central, out string, o 
 	var failed []string
 	for _, e := range all {
 		switch e.Outcome {
-		case central.Written:
+		case central.ExportWritten:
 			r.Written++
-		case central.Current:
+		case central.ExportCurrent:
 			r.Current++
-		case central.Revoked:
+		case central.ExportRevoked:
 			r.Revoked++
-		case central.Failed:
+		case central.ExportFailed:
 			r.Failed++
 			failed = append(failed, e.Client)
 		}
@@ -75,17 +75,17 @@ func (a *app) exportAll(ctx context.Context, cc *central.Central, out string, o 
 // writeClientExport says what export data --all did for one client.
 func writeClientExport(w io.Writer, e central.ClientExport) {
 	switch e.Outcome {
-	case central.Written:
+	case central.ExportWritten:
 		kind := "delta"
 		if e.Full {
 			kind = "full snapshot"
 		}
 		fmt.Fprintf(w, "wrote   %s: data %s seq %d, %s, %s\n", e.Bundle, kind, e.Seq, plural(int64(e.Chunks), "chunk"), human.Bytes(e.Bytes))
-	case central.Current:
+	case central.ExportCurrent:
 		fmt.Fprintf(w, "current %s: nothing new since\n", e.Bundle)
-	case central.Revoked:
+	case central.ExportRevoked:
 		fmt.Fprintf(w, "skipped client %s: revoked %s\n", e.Client, toSecond(e.RevokedAt))
-	case central.Failed:
+	case central.ExportFailed:
 		fmt.Fprintf(w, "failed  client %s: %s\n", e.Client, e.Error)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -13,18 +14,35 @@ import (
 // `taosync keys` was run on central instead of the client.
 var ErrOwnKey = errors.New("the client's key is central's own")
 
-// AddClient registers the client id of org, with its public keys and the
-// hash of the secret it authenticates with.
-func (c *Central) AddClient(ctx context.Context, id, org string, keys home.PublicKeys, secretHash string) error {
+// AddClient registers the client id of org, with its public keys, and
+// returns the secret it authenticates with: made here, shown once, kept
+// only as its hash.
+func (c *Central) AddClient(ctx context.Context, id, org string, keys home.PublicKeys) (secret string, err error) {
 	own, err := c.Home.PublicKeys()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if keys.Sign.IDString() == own.Sign.IDString() {
-		return ErrOwnKey
+		return "", ErrOwnKey
 	}
-	return c.Store.AddClient(ctx, store.RegisteredClient{ID: id, Org: org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
-		KeyID: keys.Sign.IDString()}, secretHash)
+	secret = password.NewSecret()
+	err = c.Store.AddClient(ctx, store.RegisteredClient{ID: id, Org: org, AgeRecipient: keys.Age, SignKey: keys.Sign.String(),
+		KeyID: keys.Sign.IDString()}, password.HashSecret(secret))
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// RotateSecret gives the client a new secret, which it returns, and lifts
+// a revocation: the old secret, and every token obtained with it, is
+// refused from now on.
+func (c *Central) RotateSecret(ctx context.Context, id string) (string, error) {
+	secret := password.NewSecret()
+	if err := c.Store.RotateSecret(ctx, id, password.HashSecret(secret)); err != nil {
+		return "", err
+	}
+	return secret, nil
 }
 
 // ServerURL is the URL clients reach central at (the server.url setting),

@@ -17,10 +17,10 @@ import (
 
 // What ExportAll did for one client.
 const (
-	Written = "written"
-	Current = "current"
-	Revoked = "revoked"
-	Failed  = "failed"
+	ExportWritten = "written"
+	ExportCurrent = "current"
+	ExportRevoked = "revoked"
+	ExportFailed  = "failed"
 )
 
 // ClientExport is what ExportAll did for one client.
@@ -62,7 +62,7 @@ func (c *Central) ExportAll(ctx context.Context, out string, o ExportOptions, do
 			return all, err
 		}
 		e := c.exportOne(ctx, cl, filepath.Join(out, cl.ID), o)
-		if e.Outcome == Failed && ctx.Err() != nil {
+		if e.Outcome == ExportFailed && ctx.Err() != nil {
 			return all, ctx.Err()
 		}
 		all = append(all, e)
@@ -76,7 +76,7 @@ func (c *Central) ExportAll(ctx context.Context, out string, o ExportOptions, do
 func (c *Central) exportOne(ctx context.Context, cl store.RegisteredClient, dir string, o ExportOptions) ClientExport {
 	e := ClientExport{Client: cl.ID, Dir: dir}
 	if cl.RevokedAt != "" {
-		e.Outcome, e.RevokedAt = Revoked, cl.RevokedAt
+		e.Outcome, e.RevokedAt = ExportRevoked, cl.RevokedAt
 		return e
 	}
 	last := lastExportIn(dir, cl, time.Now())
@@ -87,12 +87,12 @@ func (c *Central) exportOne(ctx context.Context, cl store.RegisteredClient, dir 
 	res, err := c.ExportData(ctx, cl.ID, dir, o)
 	switch {
 	case errors.Is(err, exporter.ErrNoChanges):
-		e.Outcome, e.Bundle = Current, last
+		e.Outcome, e.Bundle = ExportCurrent, last
 	case err != nil:
-		e.Outcome, e.Error = Failed, err.Error()
+		e.Outcome, e.Error = ExportFailed, err.Error()
 	default:
 		m := res.Manifest
-		e.Outcome, e.Bundle, e.Seq, e.Full, e.Chunks, e.Bytes = Written, res.Dir, m.Seq, m.Full(), m.Chunks(), res.Bytes()
+		e.Outcome, e.Bundle, e.Seq, e.Full, e.Chunks, e.Bytes = ExportWritten, res.Dir, m.Seq, m.Full(), m.Chunks(), res.Bytes()
 	}
 	return e
 }

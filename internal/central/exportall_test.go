@@ -30,7 +30,7 @@ func TestExportAllInterrupted(t *testing.T) {
 		}
 		cancel()
 	})
-	if !errors.Is(err, context.Canceled) || len(done) != 1 || done[0].Outcome != central.Written || len(seen) != 1 {
+	if !errors.Is(err, context.Canceled) || len(done) != 1 || done[0].Outcome != central.ExportWritten || len(seen) != 1 {
 		t.Fatalf("ExportAll = %+v, %v; want ca written, then context canceled", done, err)
 	}
 	for _, id := range []string{"cb", "cc"} {
@@ -42,7 +42,7 @@ func TestExportAllInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"ca": central.Current, "cb": central.Written, "cc": central.Written}
+	want := map[string]string{"ca": central.ExportCurrent, "cb": central.ExportWritten, "cc": central.ExportWritten}
 	for _, e := range done {
 		if e.Outcome != want[e.Client] {
 			t.Errorf("%s: %s (%s), want %s", e.Client, e.Outcome, e.Error, want[e.Client])

@@ -65,7 +65,7 @@ func TestAddClientOwnKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.C.AddClient(f.Ctx, "c1", "A", own, "hash"); !errors.Is(err, central.ErrOwnKey) {
+	if _, err := f.C.AddClient(f.Ctx, "c1", "A", own); !errors.Is(err, central.ErrOwnKey) {
 		t.Fatalf("AddClient with central's key: %v, want %v", err, central.ErrOwnKey)
 	}
 	if clients, err := f.C.Store.Clients(f.Ctx); err != nil || len(clients) != 0 {

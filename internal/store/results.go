@@ -224,8 +224,7 @@ func (a *resultApply) checkScope(ctx context.Context, x taosync.OutgoingExecutio
 		if r.in {
 			continue
 		}
-		var live bool
-		err := a.tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM entities WHERE type = ? AND id = ? AND deleted = 0)", string(r.typ), r.id).Scan(&live)
+		live, err := EntityExists(ctx, a.tx, r.typ, r.id)
 		if err != nil {
 			return fmt.Errorf("check the scope of execution %s: %w", x.ID, err)
 		}

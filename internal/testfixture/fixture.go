@@ -20,7 +20,6 @@ import (
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/load"
-	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -132,7 +131,6 @@ var (
 // call it after Start.
 func (f *Fixture) Register(id, org string) *client.Client {
 	f.T.Helper()
-	secret := password.NewSecret()
 	dir := filepath.Join(f.T.TempDir(), id)
 	h, err := home.Init(f.Ctx, dir, home.RoleClient)
 	if err != nil {
@@ -148,7 +146,8 @@ func (f *Fixture) Register(id, org string) *client.Client {
 	if err != nil {
 		f.T.Fatal(err)
 	}
-	if err := f.C.AddClient(f.Ctx, id, org, keys, password.HashSecret(secret)); err != nil {
+	secret, err := f.C.AddClient(f.Ctx, id, org, keys)
+	if err != nil {
 		f.T.Fatal(err)
 	}
 	own, err := f.C.Home.PublicKeys()

@@ -15,7 +15,6 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/human"
-	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -261,8 +260,8 @@ func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s session) {
 	if !ok {
 		return
 	}
-	secret := password.NewSecret()
-	if err := u.c.Store.RotateSecret(r.Context(), c.ID, password.HashSecret(secret)); err != nil {
+	secret, err := u.c.RotateSecret(r.Context(), c.ID)
+	if err != nil {
 		u.fail(w, "rotate", err)
 		return
 	}
