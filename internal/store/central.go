@@ -49,7 +49,7 @@ func nextVersion(ctx context.Context, q Querier) (int64, error) {
 	}
 	var v int64
 	err := q.QueryRowContext(ctx, `INSERT INTO meta (key, value) VALUES ('entity_version', '1')
-		ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING CAST(value AS INTEGER)`).Scan(&v)
+		ON CONFLICT (key) DO UPDATE SET value = CAST(meta.value AS BIGINT) + 1 RETURNING CAST(value AS BIGINT)`).Scan(&v)
 	return v, err
 }
 
@@ -87,8 +87,8 @@ func prepareLoad(ctx context.Context, tx *sql.Tx) (*loadStmts, error) {
 		{&s.exists, "SELECT 1 FROM entities WHERE type = ? AND id = ? AND deleted = 0"},
 		{&s.links, "SELECT ref_type, ref_id FROM entity_links WHERE type = ? AND id = ? ORDER BY ref_type, ref_id"},
 		{&s.unlink, "DELETE FROM entity_links WHERE type = ? AND id = ?"},
-		{&s.link, "INSERT OR IGNORE INTO entity_links (type, id, ref_type, ref_id) VALUES (?, ?, ?, ?)"},
-		{&s.seen, "INSERT INTO temp.load_seen (id) VALUES (?)"},
+		{&s.link, "INSERT INTO entity_links (type, id, ref_type, ref_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"},
+		{&s.seen, "INSERT INTO load_seen (id) VALUES (?)"},
 	} {
 		st, err := tx.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -119,10 +119,10 @@ func (c *Central) Load(ctx context.Context, file string, t taosync.Type, src Ent
 		return res, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE IF NOT EXISTS load_seen (id TEXT PRIMARY KEY) WITHOUT ROWID"); err != nil {
+	if _, err := tx.ExecContext(ctx, c.DB.Engine.tempTable("load_seen", "id TEXT PRIMARY KEY")); err != nil {
 		return res, err
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM temp.load_seen"); err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM load_seen"); err != nil {
 		return res, err
 	}
 	version, err := nextVersion(ctx, tx)
@@ -205,7 +205,7 @@ func (c *Central) Load(ctx context.Context, file string, t taosync.Type, src Ent
 		rescope = rescope || relinked || deleted
 	}
 	if prune {
-		n, err := c.tombstone(ctx, tx, t, version, "id NOT IN (SELECT id FROM temp.load_seen)")
+		n, err := c.tombstone(ctx, tx, t, version, "id NOT IN (SELECT id FROM load_seen)")
 		if err != nil {
 			return res, err
 		}

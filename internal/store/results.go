@@ -60,8 +60,8 @@ func (c *Central) BeginResults(ctx context.Context, client string, state exporte
 		// An id central has never seen, the common case, is stored by one
 		// statement: it inserts nothing when the id is known.
 		{&a.insertNew, insertExecution + " WHERE NOT EXISTS (SELECT 1 FROM executions WHERE id = ?1)"},
-		{&a.receipted, `INSERT OR IGNORE INTO receipts (client, seq, id, revision, content_hash, status)
-			VALUES (?, ?, ?, ?, ?, ?)`},
+		{&a.receipted, `INSERT INTO receipts (client, seq, id, revision, content_hash, status)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
 	} {
 		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
 			a.Rollback()
