@@ -45,13 +45,16 @@ func (a *app) openCentral(ctx context.Context) (*central.Central, error) {
 	if a.homeDir == "" {
 		return nil, errNoHome
 	}
-	return central.Open(ctx, a.homeDir, a.log)
+	return central.OpenAt(ctx, a.homeDir, a.db, a.log)
 }
 
 // openClient opens a client home with its local store.
 func (a *app) openClient(ctx context.Context) (*client.Client, error) {
 	if a.homeDir == "" {
 		return nil, errNoHome
+	}
+	if a.db != "" {
+		return nil, errClientDB
 	}
 	return client.Open(ctx, a.homeDir, a.log)
 }

@@ -38,7 +38,7 @@ func (a *app) completeCentral(ctx context.Context, list func(context.Context, *c
 	if a.homeDir == "" {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	cc, err := central.Open(ctx, a.homeDir, slog.New(slog.DiscardHandler))
+	cc, err := central.OpenAt(ctx, a.homeDir, a.db, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

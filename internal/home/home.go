@@ -238,6 +238,11 @@ func Open(ctx context.Context, dir string) (*Home, error) { return OpenAt(ctx, d
 // initialised; one that is not a taosync database fails with
 // store.ErrNotOurs, and is not written to.
 func OpenAt(ctx context.Context, dir string, where string) (*Home, error) {
+	if where != "" {
+		if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
+			return nil, fmt.Errorf("%w: %s keeps its database in its %s; a database named apart is for a central home made with init --db", ErrWrongRole, dir, DBFile)
+		}
+	}
 	if where == "" {
 		b, err := os.ReadFile(filepath.Join(dir, DBURLFile))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -197,29 +197,46 @@ var (
 
 // Main runs a test binary's tests (call it from TestMain), and stops the
 // cluster if one was started.
-func Main(m *testing.M) {
-	code := m.Run()
+func Main(m *testing.M) { os.Exit(M{m}.Run()) }
+
+// M runs a test binary's tests as m does, and stops the cluster if one was
+// started: for a TestMain that hands its *testing.M to another runner
+// (testscript.Main).
+type M struct{ *testing.M }
+
+// Run runs the tests.
+func (m M) Run() int {
+	code := m.M.Run()
 	if shared != nil {
 		if err := shared.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "pgtest: stop:", err)
 		}
 	}
-	os.Exit(code)
+	return code
+}
+
+// Default returns the test binary's cluster, starting it the first time.
+func Default() (*Cluster, error) {
+	sharedOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		shared, sharedErr = Start(ctx)
+		if sharedErr != nil {
+			sharedErr = fmt.Errorf("start PostgreSQL: %w\nhint: %s", sharedErr, Hint)
+		}
+	})
+	return shared, sharedErr
 }
 
 // Shared returns the test binary's cluster, starting it the first time;
 // a test fails if it cannot be started.
 func Shared(t testing.TB) *Cluster {
 	t.Helper()
-	sharedOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		shared, sharedErr = Start(ctx)
-	})
-	if sharedErr != nil {
-		t.Fatalf("start PostgreSQL: %v\nhint: %s", sharedErr, Hint)
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return shared
+	return c
 }
 
 // NewDB returns the URL of a fresh, empty database on the test binary's

@@ -46,6 +46,10 @@ func IsURL(where string) bool {
 	return strings.HasPrefix(where, "postgres://") || strings.HasPrefix(where, "postgresql://")
 }
 
+// ErrUnreachable: the PostgreSQL server named does not answer, or refuses
+// the connection.
+var ErrUnreachable = errors.New("cannot connect to the database")
+
 // ErrBadLocation: a database location that is neither a file path nor a
 // PostgreSQL URL.
 var ErrBadLocation = errors.New("not a database location")
@@ -121,7 +125,7 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 	db := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to database %s: %s", name, pgErrText(err, where))
+		return nil, fmt.Errorf("%w %s: %s", ErrUnreachable, name, pgErrText(err, where))
 	}
 	d := &DB{DB: db, Path: name, Engine: Postgres}
 	if err := d.migratePostgres(ctx, create); err != nil {
