@@ -246,7 +246,7 @@ type delivery struct {
 func (u *UI) deliveries(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
 	rows, err := u.c.Home.DB.QueryContext(ctx, `SELECT id, COALESCE(data->>'label', ''), COALESCE(data->'package'->>'test', ''),
-		COALESCE(data->'package'->>'sha256', ''), COALESCE(data->'package'->>'size', 0) FROM entities
+		COALESCE(data->'package'->>'sha256', ''), COALESCE(CAST(data->'package'->>'size' AS BIGINT), 0) FROM entities
 		WHERE type = 'delivery' AND deleted = 0 ORDER BY id`)
 	if err != nil {
 		u.fail(w, "deliveries", err)
