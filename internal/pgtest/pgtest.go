@@ -107,9 +107,11 @@ func Start(ctx context.Context) (*Cluster, error) {
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
 
 // start starts the server. fsync off: a test's database need not survive
-// a power cut, and the shared machine's disk is spared.
+// a power cut (the machine's), and the shared machine's disk is spared.
+// Commits stay synchronous: a commit acknowledged survives the server's
+// crash (Down), as a restart test requires.
 func (c *Cluster) start(ctx context.Context) error {
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200",
 		c.port, c.dir)
 	return c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.data(), "-l", filepath.Join(c.dir, "log"), "-o", opts)
 }
@@ -171,21 +173,20 @@ func (c *Cluster) CopyDB(ctx context.Context, from string) (string, error) {
 	return c.createDB(ctx, " TEMPLATE "+src)
 }
 
-// Restart stops the server, dropping every connection as a crash or a
-// failover does, and starts it again on the same port.
-func (c *Cluster) Restart(ctx context.Context) error {
-	if err := c.run(ctx, "pg_ctl", "stop", "-w", "-m", "immediate", "-D", c.data()); err != nil {
-		return err
-	}
-	return c.start(ctx)
+// Down stops the server at once, dropping every connection as a crash or
+// a failover does; Up starts it again on the same port.
+func (c *Cluster) Down(ctx context.Context) error {
+	return c.run(ctx, "pg_ctl", "stop", "-w", "-m", "immediate", "-D", c.data())
 }
+
+// Up starts the server that Down stopped.
+func (c *Cluster) Up(ctx context.Context) error { return c.start(ctx) }
 
 // Stop stops the server and removes its folder.
 func (c *Cluster) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := c.run(ctx, "pg_ctl", "stop", "-w", "-m", "immediate", "-D", c.data())
-	return errors.Join(err, os.RemoveAll(c.dir))
+	return errors.Join(c.Down(ctx), os.RemoveAll(c.dir))
 }
 
 // The test binary's cluster, started by the first test that asks for it.

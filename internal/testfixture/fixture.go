@@ -61,6 +61,13 @@ func OnEngines(t *testing.T, test func(t *testing.T, engine string)) {
 // (a fresh database on the test binary's throwaway cluster, pgtest).
 func NewOn(t *testing.T, engine string) *Fixture {
 	t.Helper()
+	return NewAt(t, pgtest.Where(t, engine))
+}
+
+// NewAt is New with central's database at where (home.InitAt): a
+// PostgreSQL URL, or "" for the home's SQLite file.
+func NewAt(t *testing.T, where string) *Fixture {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	log := slog.New(slog.DiscardHandler)
@@ -68,7 +75,7 @@ func NewOn(t *testing.T, engine string) *Fixture {
 		log = slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	dir := filepath.Join(t.TempDir(), "central")
-	h, err := home.InitAt(ctx, dir, home.Central, pgtest.Where(t, engine))
+	h, err := home.InitAt(ctx, dir, home.Central, where)
 	if err != nil {
 		t.Fatal(err)
 	}
