@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/pgtest"
 )
 
 // The kill tests run the real CLI in a subprocess and SIGKILL it at many
@@ -264,7 +265,12 @@ type killFixture struct {
 	pkg     string // the published ZIP
 }
 
-func newKillFixture(t *testing.T) *killFixture {
+// newKillFixture makes the pristine homes, central's database on SQLite.
+func newKillFixture(t *testing.T) *killFixture { return newKillFixtureOn(t, "sqlite") }
+
+// newKillFixtureOn makes the pristine homes, central's database on engine
+// (pgtest.Engines).
+func newKillFixtureOn(t *testing.T, engine string) *killFixture {
 	t.Helper()
 	work := t.TempDir()
 	c := &cliRunner{t: t, bin: taosyncBin(t), dir: work}
@@ -277,7 +283,11 @@ func newKillFixture(t *testing.T) *killFixture {
 		t.Fatalf("the QTI package is missing: %v", err)
 	}
 
-	c.must("--home", f.central, "init", "--role", "central")
+	if db := pgtest.Where(t, engine); db != "" {
+		c.must("--home", f.central, "init", "--role", "central", "--db", db)
+	} else {
+		c.must("--home", f.central, "init", "--role", "central")
+	}
 	c.must("--home", f.client, "init", "--role", "client")
 	c.must("--home", f.central, "config", "set", "sync.chunkSize", fmt.Sprint(killChunkRecords))
 
@@ -338,10 +348,22 @@ func newKillFixture(t *testing.T) *killFixture {
 	return f
 }
 
-// copyHome copies a pristine home to a new folder and returns its path.
+// copyHome copies a pristine home to a new folder and returns its path. A
+// home on PostgreSQL gets a copy of its database.
 func (f *killFixture) copyHome(from, name string) string {
+	t := f.c.t
 	dst := filepath.Join(f.work, name)
-	copyTree(f.c.t, from, dst)
+	copyTree(t, from, dst)
+	urlFile := filepath.Join(dst, home.DBURLFile)
+	if url, err := os.ReadFile(urlFile); err == nil {
+		copied, err := pgtest.Shared(t).CopyDB(t.Context(), strings.TrimSpace(string(url)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(urlFile, []byte(copied), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return dst
 }
 
@@ -563,7 +585,16 @@ type exportChecks struct {
 // bundle, and that a new export imported from the same stick brings the
 // client to the state of an uninterrupted run; and what ck asks for.
 func runExportTrials(t *testing.T, ck exportChecks) {
-	f := newKillFixture(t)
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			runExportTrialsOn(t, engine, ck)
+		})
+	}
+}
+
+func runExportTrialsOn(t *testing.T, engine string, ck exportChecks) {
+	f := newKillFixtureOn(t, engine)
 	c := f.c
 
 	s1 := filepath.Join(f.work, "stick-seq1")
