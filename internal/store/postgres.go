@@ -36,6 +36,9 @@ const (
 	migrateLock = 0x7461_6f73_796e_6302
 )
 
+// pgIdleConns is how many idle connections to PostgreSQL are kept.
+const pgIdleConns = 16
+
 // lockTimeout is how long a statement waits for a lock (the writers' lock
 // above, a row) before it fails as busy: SQLite's busy_timeout.
 const lockTimeout = 10 * time.Second
@@ -123,6 +126,10 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
 	db := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
+	// A PostgreSQL connection is a server process, started in
+	// milliseconds: keep those that serve's requests open, rather than
+	// database/sql's default of two.
+	db.SetMaxIdleConns(pgIdleConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w %s: %s", ErrUnreachable, name, pgErrText(err, where))
