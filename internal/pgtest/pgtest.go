@@ -42,16 +42,19 @@ type Cluster struct {
 	n    atomic.Int64        // databases made
 }
 
+// debianBins is where Debian puts PostgreSQL's programs, one folder per
+// version, not on PATH.
+var debianBins = "/usr/lib/postgresql/*/bin"
+
 // binDir finds the folder holding initdb and pg_ctl: on PATH, or where
-// Debian puts them (/usr/lib/postgresql/VERSION/bin, which is not on PATH),
-// the newest version first.
+// Debian puts them, the newest version first.
 func binDir() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		if _, err := exec.LookPath("pg_ctl"); err == nil {
 			return filepath.Dir(p), nil
 		}
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(debianBins)
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
 			return dirs[i], nil

@@ -7,7 +7,9 @@
 // The store's SQL is written once for both engines: SQLite's placeholders
 // (? and ?N; the PostgreSQL connection rewrites them, see pgConn), ON
 // CONFLICT for idempotence, integers for flags, and SQLite's two-argument
-// max(), which PostgreSQL's schema defines. What differs is in Dialect.
+// max(), which PostgreSQL's schema defines. The few statements that differ
+// are built by Engine's methods (tempTable, jsonElements), and each engine
+// has its own migrations (migrations/, migrations/postgres/).
 package store
 
 import (

@@ -1,0 +1,55 @@
+package pgtest
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMissingPostgreSQL: without initdb and pg_ctl on PATH or in Debian's
+// folders, Start says so, and the hint names the package to install.
+func TestMissingPostgreSQL(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	old := debianBins
+	debianBins = filepath.Join(t.TempDir(), "*", "bin")
+	defer func() { debianBins = old }()
+	_, err := Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "initdb and pg_ctl not found") {
+		t.Errorf("Start without PostgreSQL: %v", err)
+	}
+	if !strings.Contains(Hint, "apt-get install postgresql") || strings.Contains(Hint, "\n") {
+		t.Errorf("hint %q", Hint)
+	}
+}
+
+// TestCluster: a cluster starts, makes databases, copies one, goes down
+// and up again, and is removed when stopped.
+func TestCluster(t *testing.T) {
+	c, err := Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := c.CreateDB(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := c.CopyDB(t.Context(), url)
+	if err != nil || copied == url || !strings.HasPrefix(copied, "postgres://postgres@127.0.0.1:") {
+		t.Errorf("copy of %s: %s, %v", url, copied, err)
+	}
+	if err := c.Down(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateDB(t.Context()); err != nil {
+		t.Errorf("after Down and Up: %v", err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if matches, _ := filepath.Glob(c.dir); len(matches) != 0 {
+		t.Errorf("%s left behind", c.dir)
+	}
+}
