@@ -64,8 +64,9 @@ func Unavailable(err error) bool {
 		return false
 	}
 	// Class 08: connection exceptions; 57P01 to 57P03: the server shut
-	// down, crashed, or is starting.
-	if pgCode(err, "08*", "57P01", "57P02", "57P03") {
+	// down, crashed, or is starting; 53300: it has as many connections as
+	// it takes.
+	if pgCode(err, "08*", "57P01", "57P02", "57P03", "53300") {
 		return true
 	}
 	var ce *pgconn.ConnectError

@@ -121,12 +121,19 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
-	cfg.RuntimeParams["lock_timeout"] = strconv.Itoa(int(lockTimeout.Milliseconds()))
 	// A statement is planned for the table as it is when it runs: a load
 	// or an import fills tables within one transaction, and a plan cached
 	// when they were empty (a sequential scan) made each batch of a load of
-	// 20,000 rows scan the table whole, 20 times slower.
-	cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	// 20,000 rows scan the table whole, 20 times slower. Both settings may
+	// be given in the URL (?lock_timeout=2s).
+	for k, v := range map[string]string{
+		"lock_timeout":    strconv.Itoa(int(lockTimeout.Milliseconds())),
+		"plan_cache_mode": "force_custom_plan",
+	} {
+		if _, ok := cfg.RuntimeParams[k]; !ok {
+			cfg.RuntimeParams[k] = v
+		}
+	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/pgtest"
 )
 
@@ -140,5 +141,34 @@ func TestPostgresRefusesForeign(t *testing.T) {
 	var tables int
 	if err := raw.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&tables); err != nil || tables != 1 {
 		t.Errorf("the foreign database holds %d tables (%v), want its 1", tables, err)
+	}
+}
+
+// TestPostgresBusy: a write transaction that waits for another writer
+// longer than lock_timeout fails as SQLite's busy database does
+// (ioerr.Busy), and changes nothing.
+func TestPostgresBusy(t *testing.T) {
+	url := pgtest.NewDB(t)
+	d, err := Open(t.Context(), url+"&lock_timeout=200ms", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	other, err := Open(t.Context(), url, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	held, err := other.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Rollback()
+	err = d.Tx(t.Context(), func(tx *sql.Tx) error { return SetMeta(t.Context(), tx, "k", "v") })
+	if !ioerr.Busy(err) {
+		t.Errorf("a writer waiting past lock_timeout: %v, want busy", err)
+	}
+	if _, err := Meta(t.Context(), other, "k"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the busy writer wrote: %v", err)
 	}
 }
