@@ -814,3 +814,82 @@ func diffLines(want, got string) string {
 	}
 	return b.String()
 }
+
+// killResults is how many executions the result bundle of
+// TestKillImportResults holds: enough for central's import to take a while.
+const killResults = 2000
+
+// TestKillImportResults: central's import of a result bundle, killed at any
+// point, on each engine, leaves the bundle received whole or not at all;
+// the next import finishes the job, and central holds every execution
+// once, with no conflict.
+func TestKillImportResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills real subprocesses; skipped with -short")
+	}
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			killImportResults(t, engine)
+		})
+	}
+}
+
+func killImportResults(t *testing.T, engine string) {
+	f := newKillFixtureOn(t, engine)
+	c := f.c
+	data := filepath.Join(f.work, "stick-data")
+	c.must("--home", f.central, "export", "data", "--client", "k1", "--out", data)
+	c.must("--home", f.client, "import", data)
+	var b strings.Builder
+	per := killTestTakers / killEligibilities
+	for i := range killResults {
+		tc := []string{"tc1", "tc2"}[(i/per)%2]
+		fmt.Fprintf(&b, `{"id":"x%05d","delivery":"d1","test_taker":"tt%05d","test_center":"%s","status":"finished",`+
+			`"started_at":"2025-06-12T09:30:00Z","finished_at":"2025-06-12T10:14:52Z","result_xml":%q}`+"\n",
+			i, i, tc, `<assessmentResult xmlns="http://www.imsglobal.org/xsd/imsqti_result_v2p2"><context/><testResult identifier="d1" datestamp="2025-06-12T10:00:00Z"/></assessmentResult>`)
+	}
+	jsonl := filepath.Join(f.work, "results.jsonl")
+	if err := os.WriteFile(jsonl, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.must("--home", f.client, "results", "add", jsonl)
+	stick := filepath.Join(f.work, "stick-results")
+	c.must("--home", f.client, "export", "results", "--out", stick)
+
+	// received counts the executions central holds, and checks that none
+	// is a conflict.
+	received := func(home string) int {
+		t.Helper()
+		out := c.must("--home", home, "results", "list", "--json")
+		if strings.Contains(out, `"conflict"`) {
+			t.Errorf("%s: a conflict among the executions received", home)
+		}
+		return strings.Count(out, "\n")
+	}
+	trials := 0
+	killDelays(killBudget, func(d time.Duration) bool {
+		trials++
+		central := f.copyHome(f.central, fmt.Sprintf("central-results-%d", trials))
+		k := c.runKilled(d, "--home", central, "import", stick)
+		if k.finished && k.code != 0 {
+			t.Errorf("import (not killed) exited %d: %s%s", k.code, k.stdout, k.stderr)
+		}
+		before := received(central)
+		if before != 0 && before != killResults {
+			t.Errorf("import killed after %v left %d executions of %d", d, before, killResults)
+		}
+		out, errs, code := c.run("--home", central, "import", stick)
+		if code != 0 {
+			t.Errorf("import after a kill at %v: exit %d\n%s%s", d, code, out, errs)
+		}
+		if n := received(central); n != killResults {
+			t.Errorf("import after a kill at %v: %d executions, want %d", d, n, killResults)
+		}
+		t.Logf("kill at %v: finished %v, %d executions received before the next import", d, k.finished, before)
+		return k.finished
+	})
+	if trials < 3 {
+		t.Errorf("only %d trials: the import finished too soon to be killed midway", trials)
+	}
+}
