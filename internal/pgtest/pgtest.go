@@ -65,46 +65,83 @@ func binDir() (string, error) {
 
 // Start initialises and starts a cluster. initdb refuses to run as root:
 // as root, the cluster is the postgres user's, in a folder given to it.
+// The clusters left by test processes that died without stopping theirs
+// are stopped and removed first.
 func Start(ctx context.Context) (*Cluster, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "taosync-pg-")
-	if err != nil {
-		return nil, err
-	}
-	c := &Cluster{dir: dir, bin: bin}
+	c := &Cluster{bin: bin}
+	uid, gid := -1, -1
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			os.RemoveAll(dir)
 			return nil, fmt.Errorf("as root, PostgreSQL runs as the user postgres: %w", err)
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
 		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
-			os.RemoveAll(dir)
-			return nil, err
+	}
+	c.stopStale(ctx)
+	if c.dir, err = os.MkdirTemp("", dirPrefix); err != nil {
+		return nil, err
+	}
+	if err := c.init(ctx, uid, gid); err != nil {
+		c.Down(context.WithoutCancel(ctx)) // pg_ctl may have given up on a server that started
+		os.RemoveAll(c.dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+// dirPrefix starts the name of every cluster's temporary folder.
+const dirPrefix = "taosync-pg-"
+
+// ownerFile, in a cluster's folder, holds the id of the process that
+// started it.
+const ownerFile = "owner"
+
+// init fills the cluster's new folder and starts the server.
+func (c *Cluster) init(ctx context.Context, uid, gid int) error {
+	if err := os.WriteFile(filepath.Join(c.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return err
+	}
+	if uid >= 0 {
+		if err := os.Chown(c.dir, uid, gid); err != nil {
+			return err
 		}
 	}
+	var err error
 	if c.port, err = freePort(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		return err
 	}
 	// Trust on loopback and the socket: nothing but this test reaches it.
 	// C locale: text sorts byte by byte, as taosync's schema asks anyway.
 	if err := c.run(ctx, "initdb", "-D", c.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8",
 		"--locale=C", "--no-sync"); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		return err
 	}
-	if err := c.start(ctx); err != nil {
+	return c.start(ctx)
+}
+
+// stopStale stops and removes the clusters whose process is gone (a test
+// binary killed at its timeout stops nothing).
+func (c *Cluster) stopStale(ctx context.Context) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // being made, or not a cluster of ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			continue
+		}
+		stale := &Cluster{dir: dir, bin: c.bin, cred: c.cred}
+		stale.Down(ctx) // it may not run
 		os.RemoveAll(dir)
-		return nil, err
 	}
-	return c, nil
 }
 
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }

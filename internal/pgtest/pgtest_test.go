@@ -1,7 +1,12 @@
 package pgtest
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -51,5 +56,37 @@ func TestCluster(t *testing.T) {
 	}
 	if matches, _ := filepath.Glob(c.dir); len(matches) != 0 {
 		t.Errorf("%s left behind", c.dir)
+	}
+}
+
+// TestStaleCluster: a cluster whose test process died is stopped and
+// removed by the next Start; one whose process lives is left alone.
+func TestStaleCluster(t *testing.T) {
+	dead, err := Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Stop()
+	// A process that has ended: this test's child, waited for.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dead.dir, ownerFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	live, err := Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Stop()
+	if _, err := os.Stat(dead.dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the dead process's cluster %s is still there (%v)", dead.dir, err)
+	}
+	if _, err := dead.CreateDB(t.Context()); err == nil {
+		t.Error("the dead process's cluster still answers")
+	}
+	if _, err := live.CreateDB(t.Context()); err != nil {
+		t.Errorf("the new cluster: %v", err)
 	}
 }
