@@ -172,3 +172,36 @@ func TestPostgresBusy(t *testing.T) {
 		t.Errorf("the busy writer wrote: %v", err)
 	}
 }
+
+// TestPostgresReadSnapshot: a read-only transaction takes no writers' lock
+// and reads one snapshot, whatever commits meanwhile.
+func TestPostgresReadSnapshot(t *testing.T) {
+	d, err := Open(t.Context(), pgtest.NewDB(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	count := func(q Querier) int {
+		var n int
+		if err := q.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM meta").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	read, err := d.BeginTx(t.Context(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer read.Rollback()
+	before := count(read)
+	// A writer meanwhile: not held up by the reader.
+	if err := d.Tx(t.Context(), func(tx *sql.Tx) error { return SetMeta(t.Context(), tx, "k", "v") }); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(read); got != before {
+		t.Errorf("the read transaction saw %d rows, then %d", before, got)
+	}
+	if got := count(d); got != before+1 {
+		t.Errorf("after the write: %d rows, want %d", got, before+1)
+	}
+}

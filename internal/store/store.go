@@ -204,8 +204,12 @@ func (d *DB) migrate(ctx context.Context) error {
 // BeginTx begins a transaction. A write transaction (every one but
 // ReadOnly) takes the writers' lock at its start, on both engines: SQLite's
 // (_txlock=immediate), or PostgreSQL's advisory writersLock, held until it
-// ends.
+// ends. A ReadOnly one takes no lock, and reads one snapshot on PostgreSQL
+// too (REPEATABLE READ, unless opts says otherwise), as SQLite's readers do.
 func (d *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	if d.Engine == Postgres && opts != nil && opts.ReadOnly && opts.Isolation == sql.LevelDefault {
+		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
 	tx, err := d.DB.BeginTx(ctx, opts)
 	if err != nil || d.Engine != Postgres || (opts != nil && opts.ReadOnly) {
 		return tx, err
