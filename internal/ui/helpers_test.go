@@ -34,7 +34,13 @@ func setup(t *testing.T, secure bool) *testfixture.Fixture {
 // as serve's access log does.
 func setupLogged(t *testing.T, secure bool, log *slog.Logger) *testfixture.Fixture {
 	t.Helper()
-	f := testfixture.New(t)
+	return setupOn(t, "sqlite", secure, log)
+}
+
+// setupOn is setupLogged with central's database on engine.
+func setupOn(t *testing.T, engine string, secure bool, log *slog.Logger) *testfixture.Fixture {
+	t.Helper()
+	f := testfixture.NewOn(t, engine)
 	u := ui.New(f.C, server.NewLimiter(), secure, f.Log)
 	view := u.Handler()
 	if log != nil {
