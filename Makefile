@@ -1,6 +1,8 @@
 # taosync: build, test, demo, fuzz, bench. Needs Go and a C compiler (cgo, for
-# SQLite); the interop tests need the age, zstd and minisign programs, and
-# the operator view's browser test Debian's chromium (.ci/run installs them).
+# SQLite); the interop tests need the age, zstd and minisign programs, the
+# operator view's browser test Debian's chromium, and central's tests on
+# PostgreSQL its server programs, initdb and pg_ctl (Debian's postgresql:
+# each test binary starts a throwaway server; .ci/run installs them all).
 
 GO       ?= go
 BIN      ?= bin/taosync

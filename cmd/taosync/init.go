@@ -10,6 +10,7 @@ import (
 
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/store"
 )
 
 type initOptions struct {
@@ -51,7 +52,15 @@ func (a *app) runInit(ctx context.Context, o initOptions) error {
 			return usageError{fmt.Errorf("--url: %w", err)}
 		}
 	}
-	h, err := home.Init(ctx, a.homeDir, role)
+	if a.db != "" {
+		if role != home.RoleCentral {
+			return errClientDB
+		}
+		if err := store.CheckLocation(a.db); err != nil {
+			return err
+		}
+	}
+	h, err := home.InitAt(ctx, a.homeDir, role, a.db)
 	if err != nil {
 		return err
 	}
@@ -66,12 +75,16 @@ func (a *app) runInit(ctx context.Context, o initOptions) error {
 		return err
 	}
 	out := struct {
-		Home string `json:"home"`
-		Role string `json:"role"`
-		Key  string `json:"key"`
-	}{h.Dir, string(h.Role), keys.String()}
+		Home     string `json:"home"`
+		Role     string `json:"role"`
+		Key      string `json:"key"`
+		Database string `json:"database"`
+	}{h.Dir, string(h.Role), keys.String(), h.DB.Path}
 	return a.printer().object(out, func(w io.Writer) {
 		fmt.Fprintf(w, "initialised %s home in %s\n", h.Role, h.Dir)
+		if h.DB.Engine == store.Postgres {
+			fmt.Fprintf(w, "its database: %s\n", h.DB.Path)
+		}
 		if h.Role == home.RoleClient {
 			fmt.Fprintf(w, "client key (give it to central to register this centre):\n  %s\n", keys)
 		}

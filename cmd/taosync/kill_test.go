@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/pgtest"
 )
 
 // The kill tests run the real CLI in a subprocess and SIGKILL it at many
@@ -234,7 +235,12 @@ type killFixture struct {
 	pkg     string // the published ZIP
 }
 
-func newKillFixture(t *testing.T) *killFixture {
+// newKillFixture makes the pristine homes, central's database on SQLite.
+func newKillFixture(t *testing.T) *killFixture { return newKillFixtureOn(t, "sqlite") }
+
+// newKillFixtureOn makes the pristine homes, central's database on engine
+// (pgtest.Engines).
+func newKillFixtureOn(t *testing.T, engine string) *killFixture {
 	t.Helper()
 	work := t.TempDir()
 	c := &cliRunner{t: t, bin: taosyncBin(t), dir: work}
@@ -247,7 +253,11 @@ func newKillFixture(t *testing.T) *killFixture {
 		t.Fatalf("the QTI package is missing: %v", err)
 	}
 
-	c.must("--home", f.central, "init", "--role", "central")
+	if db := pgtest.Where(t, engine); db != "" {
+		c.must("--home", f.central, "init", "--role", "central", "--db", db)
+	} else {
+		c.must("--home", f.central, "init", "--role", "central")
+	}
 	c.must("--home", f.client, "init", "--role", "client")
 	c.must("--home", f.central, "config", "set", "sync.chunkSize", fmt.Sprint(killChunkRecords))
 
@@ -308,11 +318,23 @@ func newKillFixture(t *testing.T) *killFixture {
 	return f
 }
 
-// copyHome copies a pristine home to a new folder and returns its path.
+// copyHome copies a pristine home to a new folder and returns its path. A
+// home on PostgreSQL gets a copy of its database.
 func (f *killFixture) copyHome(from, name string) string {
+	t := f.c.t
 	dst := filepath.Join(f.work, name)
 	if err := os.CopyFS(dst, os.DirFS(from)); err != nil {
-		f.c.t.Fatal(err)
+		t.Fatal(err)
+	}
+	urlFile := filepath.Join(dst, home.DBURLFile)
+	if url, err := os.ReadFile(urlFile); err == nil {
+		copied, err := pgtest.Shared(t).CopyDB(t.Context(), strings.TrimSpace(string(url)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(urlFile, []byte(copied), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dst
 }
@@ -535,7 +557,16 @@ type exportChecks struct {
 // bundle, and that a new export imported from the same stick brings the
 // client to the state of an uninterrupted run; and what ck asks for.
 func runExportTrials(t *testing.T, ck exportChecks) {
-	f := newKillFixture(t)
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			runExportTrialsOn(t, engine, ck)
+		})
+	}
+}
+
+func runExportTrialsOn(t *testing.T, engine string, ck exportChecks) {
+	f := newKillFixtureOn(t, engine)
 	c := f.c
 
 	s1 := filepath.Join(f.work, "stick-seq1")
@@ -754,4 +785,83 @@ func diffLines(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// killResults is how many executions the result bundle of
+// TestKillImportResults holds: enough for central's import to take a while.
+const killResults = 2000
+
+// TestKillImportResults: central's import of a result bundle, killed at any
+// point, on each engine, leaves the bundle received whole or not at all;
+// the next import finishes the job, and central holds every execution
+// once, with no conflict.
+func TestKillImportResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills real subprocesses; skipped with -short")
+	}
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			killImportResults(t, engine)
+		})
+	}
+}
+
+func killImportResults(t *testing.T, engine string) {
+	f := newKillFixtureOn(t, engine)
+	c := f.c
+	data := filepath.Join(f.work, "stick-data")
+	c.must("--home", f.central, "export", "data", "--client", "k1", "--out", data)
+	c.must("--home", f.client, "import", data)
+	var b strings.Builder
+	per := killTestTakers / killEligibilities
+	for i := range killResults {
+		tc := []string{"tc1", "tc2"}[(i/per)%2]
+		fmt.Fprintf(&b, `{"id":"x%05d","delivery":"d1","test_taker":"tt%05d","test_center":"%s","status":"finished",`+
+			`"started_at":"2025-06-12T09:30:00Z","finished_at":"2025-06-12T10:14:52Z","result_xml":%q}`+"\n",
+			i, i, tc, `<assessmentResult xmlns="http://www.imsglobal.org/xsd/imsqti_result_v2p2"><context/><testResult identifier="d1" datestamp="2025-06-12T10:00:00Z"/></assessmentResult>`)
+	}
+	jsonl := filepath.Join(f.work, "results.jsonl")
+	if err := os.WriteFile(jsonl, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.must("--home", f.client, "results", "add", jsonl)
+	stick := filepath.Join(f.work, "stick-results")
+	c.must("--home", f.client, "export", "results", "--out", stick)
+
+	// received counts the executions central holds, and checks that none
+	// is a conflict.
+	received := func(home string) int {
+		t.Helper()
+		out := c.must("--home", home, "results", "list", "--json")
+		if strings.Contains(out, `"conflict"`) {
+			t.Errorf("%s: a conflict among the executions received", home)
+		}
+		return strings.Count(out, "\n")
+	}
+	trials := 0
+	killDelays(killBudget, func(d time.Duration) bool {
+		trials++
+		central := f.copyHome(f.central, fmt.Sprintf("central-results-%d", trials))
+		k := c.runKilled(d, "--home", central, "import", stick)
+		if k.finished && k.code != 0 {
+			t.Errorf("import (not killed) exited %d: %s%s", k.code, k.stdout, k.stderr)
+		}
+		before := received(central)
+		if before != 0 && before != killResults {
+			t.Errorf("import killed after %v left %d executions of %d", d, before, killResults)
+		}
+		out, errs, code := c.run("--home", central, "import", stick)
+		if code != 0 {
+			t.Errorf("import after a kill at %v: exit %d\n%s%s", d, code, out, errs)
+		}
+		if n := received(central); n != killResults {
+			t.Errorf("import after a kill at %v: %d executions, want %d", d, n, killResults)
+		}
+		t.Logf("kill at %v: finished %v, %d executions received before the next import", d, k.finished, before)
+		return k.finished
+	})
+	if trials < 3 {
+		t.Errorf("only %d trials: the import finished too soon to be killed midway", trials)
+	}
 }

@@ -50,9 +50,12 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	homeDir        string
-	json           bool
-	logLevel       string
-	log            *slog.Logger
+	// db is where central's database is, if not where its home says:
+	// --db or TAOSYNC_DB.
+	db       string
+	json     bool
+	logLevel string
+	log      *slog.Logger
 	// wait is how long a writing command waits for the home's lock.
 	wait time.Duration
 }
@@ -144,6 +147,7 @@ as signed, encrypted, compressed, chunked bundles: on a USB stick or over HTTP.`
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	f := root.PersistentFlags()
 	f.StringVar(&a.homeDir, "home", os.Getenv("TAOSYNC_HOME"), "home folder of this installation (default $TAOSYNC_HOME)")
+	f.StringVar(&a.db, "db", os.Getenv("TAOSYNC_DB"), "central's database, a postgres:// URL (default $TAOSYNC_DB, else the one init stored in the home)")
 	f.BoolVar(&a.json, "json", false, "print JSON (JSON Lines for listings, one object for reports)")
 	f.StringVar(&a.logLevel, "log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
 	root.AddCommand(
@@ -214,7 +218,10 @@ func (a *app) open(ctx context.Context, role home.Role) (*home.Home, error) {
 	if a.homeDir == "" {
 		return nil, errNoHome
 	}
-	h, err := home.Open(ctx, a.homeDir)
+	if a.db != "" && role == home.RoleClient {
+		return nil, errClientDB
+	}
+	h, err := home.OpenAt(ctx, a.homeDir, a.db)
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +289,9 @@ func (a *app) lock(ctx context.Context, h *home.Home, what string) (unlock func(
 
 var errNoHome = hinted{errors.New("no home given"), "pass --home DIR or set TAOSYNC_HOME"}
 
+// errClientDB: --db (or TAOSYNC_DB) given to a command of the client.
+var errClientDB = usageError{errors.New("--db (or TAOSYNC_DB) is for central: a client's database is its home's taosync.db")}
+
 // diskHint follows an error of a full or failing disk: what was being
 // written was rolled back or left unpublished, so the same command can run
 // again.
@@ -334,6 +344,15 @@ func (a *app) report(err error) int {
 		code = exitHome
 		if hint == "" {
 			hint = "run taosync init --role central|client first"
+		}
+	case errors.Is(err, store.ErrBadLocation):
+		code = exitUsage
+		if hint == "" {
+			hint = "give --db (or TAOSYNC_DB) a URL such as postgres://taosync@db.example.org/central, or leave it out for the home's SQLite file"
+		}
+	case errors.Is(err, store.ErrUnreachable):
+		if hint == "" {
+			hint = "check that PostgreSQL runs at the address named and takes this user, and the URL in --db, TAOSYNC_DB or the home's db.url"
 		}
 	case errors.Is(err, store.ErrNotOurs):
 		code = exitHome

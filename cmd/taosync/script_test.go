@@ -17,13 +17,14 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/pgtest"
 	"github.com/taosync/taosync/internal/testlink"
 )
 
 // TestMain lets the test binary act as the taosync command in scripts, so
 // that they run the real CLI in a subprocess without a separate build.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(pgtest.M{M: m}, map[string]func(){
 		"taosync": func() {
 			// A script plays an older release with TAOSYNC_TEST_RELEASE.
 			if v := os.Getenv("TAOSYNC_TEST_RELEASE"); v != "" {
@@ -53,6 +54,7 @@ func TestScripts(t *testing.T) {
 			"jsonfield":  cmdJSONField,
 			"link":       cmdLink,
 			"lockhome":   cmdLockHome,
+			"pgdb":       cmdPGDB,
 			"sql":        cmdSQL,
 			"unlockhome": cmdUnlockHome,
 			"zip":        cmdZip,
@@ -77,6 +79,19 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("jsonfield: no field %q", args[1])
 	}
 	ts.Setenv(args[2], fmt.Sprint(v))
+}
+
+// pgdb VAR sets VAR to the URL of a new, empty PostgreSQL database on the
+// test binary's throwaway cluster (internal/pgtest).
+func cmdPGDB(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgdb VAR")
+	}
+	c, err := pgtest.Default()
+	ts.Check(err)
+	url, err := c.CreateDB(context.Background())
+	ts.Check(err)
+	ts.Setenv(args[0], url)
 }
 
 // heldLocks are the home locks lockhome took, by home folder.

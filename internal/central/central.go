@@ -41,7 +41,13 @@ type Central struct {
 
 // Open opens the central home in dir.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Central, error) {
-	h, err := home.Open(ctx, dir)
+	return OpenAt(ctx, dir, "", log)
+}
+
+// OpenAt opens the central home in dir with its database at where, if not
+// empty (home.OpenAt).
+func OpenAt(ctx context.Context, dir, where string, log *slog.Logger) (*Central, error) {
+	h, err := home.OpenAt(ctx, dir, where)
 	if err != nil {
 		return nil, err
 	}

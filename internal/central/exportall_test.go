@@ -14,8 +14,10 @@ import (
 // TestExportAllInterrupted: an interrupt (the context's end) stops the run
 // after the client being exported, unlike a client's failure, and the next
 // run finds that client current and goes on with the others.
-func TestExportAllInterrupted(t *testing.T) {
-	f := testfixture.New(t)
+func TestExportAllInterrupted(t *testing.T) { testfixture.OnEngines(t, testExportAllInterrupted) }
+
+func testExportAllInterrupted(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	for _, id := range []string{"ca", "cb", "cc"} {
 		f.Register(id, "A")
 	}

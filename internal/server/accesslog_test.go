@@ -35,8 +35,10 @@ func (s *syncBuffer) String() string {
 // the route's pattern (not the path with its bundle name), the client once
 // its secret or its token was good, the status and the bytes of the answer; no secret
 // and no token appear in the log.
-func TestAccessLog(t *testing.T) {
-	f := testfixture.New(t)
+func TestAccessLog(t *testing.T) { testfixture.OnEngines(t, testAccessLog) }
+
+func testAccessLog(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	var log syncBuffer
 	f.S.AccessLog = slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	// The line is written before the wrapped handler returns: wait for

@@ -124,8 +124,10 @@ func forge(t *testing.T, cl *client.Client, src, dir string, state json.RawMessa
 // or a refusal, never a 5xx; a refused one changes nothing on central;
 // a number central never made is refused; and the client syncs as before
 // afterwards.
-func TestHostileNumbers(t *testing.T) {
-	f := testfixture.New(t)
+func TestHostileNumbers(t *testing.T) { testfixture.OnEngines(t, testHostileNumbers) }
+
+func testHostileNumbers(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	a := f.Register("ca", "A")
 	sync := f.Syncer("ca")
@@ -302,8 +304,10 @@ func clipped(v string) string {
 // far up (within the window a restore from a backup needs) makes central
 // write no more than MaxReceiptsPerAnswer receipt bundles per request; the
 // next request goes on from there.
-func TestReceiptsBoundedAnswer(t *testing.T) {
-	f := testfixture.New(t)
+func TestReceiptsBoundedAnswer(t *testing.T) { testfixture.OnEngines(t, testReceiptsBoundedAnswer) }
+
+func testReceiptsBoundedAnswer(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")

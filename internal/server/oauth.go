@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -215,7 +216,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	// is unknown, revoked, or the secret wrong.
 	if err != nil && !errors.Is(err, store.ErrUnknownClient) {
 		s.log.Error("token: read credential", "err", err)
-		oauthError(w, http.StatusInternalServerError, "server_error", "try again later")
+		status := http.StatusInternalServerError
+		if ioerr.Unavailable(err) {
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", unavailableRetry)
+		}
+		oauthError(w, status, "server_error", "try again later")
 		return
 	}
 	ok := subtle.ConstantTimeCompare([]byte(password.HashSecret(secret)), []byte(hash)) == 1

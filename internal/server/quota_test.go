@@ -51,8 +51,10 @@ func resultBundle(t *testing.T, f *testfixture.Fixture, n int) (string, string) 
 // TestUploadQuotaBundles: a client has at most Quota.Bundles uploads open;
 // one more, by either endpoint, is answered 429 naming the limit and
 // changes nothing. An open bundle goes on.
-func TestUploadQuotaBundles(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadQuotaBundles(t *testing.T) { testfixture.OnEngines(t, testUploadQuotaBundles) }
+
+func testUploadQuotaBundles(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.S.Quota.Bundles = 2
 	f.Start(nil)
 	dir, tok := resultBundle(t, f, 1)
@@ -92,8 +94,10 @@ func TestUploadQuotaBundles(t *testing.T) {
 // TestUploadQuotaBytes: a client holds at most Quota.Bytes of uploads;
 // a body that would go over is answered 413 naming the limit and changes
 // nothing, by either endpoint.
-func TestUploadQuotaBytes(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadQuotaBytes(t *testing.T) { testfixture.OnEngines(t, testUploadQuotaBytes) }
+
+func testUploadQuotaBytes(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	dir, tok := resultBundle(t, f, 3)
 	stream, sig, man := testfixture.Stream(t, dir)
@@ -141,8 +145,10 @@ func TestUploadQuotaBytes(t *testing.T) {
 // TestUploadLifetime: an upload nobody touches for Quota.Lifetime is
 // removed by the sweep, with the client's folder; an empty bundle folder
 // goes at once; a younger upload stays.
-func TestUploadLifetime(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadLifetime(t *testing.T) { testfixture.OnEngines(t, testUploadLifetime) }
+
+func testUploadLifetime(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	dir, tok := resultBundle(t, f, 2)
 	stream, sig, man := testfixture.Stream(t, dir)
@@ -185,8 +191,10 @@ func TestUploadLifetime(t *testing.T) {
 // TestUploadStream: a bundle goes in one request, or in pieces from the
 // offset central answers, and commits; central answers a committed bundle
 // with the same receipts when asked by its id.
-func TestUploadStream(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadStream(t *testing.T) { testfixture.OnEngines(t, testUploadStream) }
+
+func testUploadStream(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	dir, tok := resultBundle(t, f, 3)
 	stream, sig, man := testfixture.Stream(t, dir)
@@ -257,8 +265,10 @@ func TestUploadStream(t *testing.T) {
 // TestUploadStreamRefusals: a stream whose signature, manifest or chunk
 // does not check is refused before anything of the bad file is stored,
 // with a clear answer, and leaves nothing of it behind.
-func TestUploadStreamRefusals(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadStreamRefusals(t *testing.T) { testfixture.OnEngines(t, testUploadStreamRefusals) }
+
+func testUploadStreamRefusals(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	dir, tok := resultBundle(t, f, 2)
 	stream, sig, man := testfixture.Stream(t, dir)
@@ -323,8 +333,10 @@ func TestUploadStreamRefusals(t *testing.T) {
 // TestUploadQuotaInFlight: the bytes of an upload running count in the
 // quota from its start, and the sweep leaves a client with an upload
 // running alone.
-func TestUploadQuotaInFlight(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadQuotaInFlight(t *testing.T) { testfixture.OnEngines(t, testUploadQuotaInFlight) }
+
+func testUploadQuotaInFlight(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.S.Quota.Bytes = 1000
 	f.Start(nil)
 	_, tok := resultBundle(t, f, 1)
@@ -375,8 +387,10 @@ func TestUploadQuotaInFlight(t *testing.T) {
 // TestUploadQuotaOverflow: a Content-Length near the top of int64 cannot
 // wrap the byte quota around: the request is refused before anything of
 // its body is kept.
-func TestUploadQuotaOverflow(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadQuotaOverflow(t *testing.T) { testfixture.OnEngines(t, testUploadQuotaOverflow) }
+
+func testUploadQuotaOverflow(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	dir, tok := resultBundle(t, f, 2)
 	stream, sig, man := testfixture.Stream(t, dir)

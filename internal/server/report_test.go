@@ -15,8 +15,10 @@ import (
 // TestPullReport: a client's sync sends its readiness report with the pull,
 // and central keeps it as come by HTTP; a report out of its bounds is
 // refused with 400 and changes nothing.
-func TestPullReport(t *testing.T) {
-	f := testfixture.New(t)
+func TestPullReport(t *testing.T) { testfixture.OnEngines(t, testPullReport) }
+
+func testPullReport(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
@@ -71,8 +73,10 @@ func TestPullReport(t *testing.T) {
 // as needing an upgrade; the minimum itself and a later one pass. A
 // development build passes a central that is one too, and is refused by a
 // central of a release.
-func TestVersionGate(t *testing.T) {
-	f := testfixture.New(t)
+func TestVersionGate(t *testing.T) { testfixture.OnEngines(t, testVersionGate) }
+
+func testVersionGate(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	if _, err := config.Set(f.Ctx, f.C.Home.DB, "clients.minVersion", "1.4.0"); err != nil {
@@ -127,8 +131,10 @@ func TestVersionGate(t *testing.T) {
 
 // TestReportOutOfRange: a report naming a data bundle central never made
 // is refused (400) and kept nowhere, the request recorded as a refusal.
-func TestReportOutOfRange(t *testing.T) {
-	f := testfixture.New(t)
+func TestReportOutOfRange(t *testing.T) { testfixture.OnEngines(t, testReportOutOfRange) }
+
+func testReportOutOfRange(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	body := `{"taosync_version":"1.0.0","at":"2026-01-02T03:04:05Z","data_seq":1099511627776,"data_bundle":"0123456789abcdef0123456789abcdef","problems":[]}`

@@ -14,8 +14,10 @@ import (
 
 // TestTwoAuthorizationHeaders: a request with two Authorization headers is
 // refused (400), whichever comes first, on the API and the token endpoint.
-func TestTwoAuthorizationHeaders(t *testing.T) {
-	f := testfixture.New(t)
+func TestTwoAuthorizationHeaders(t *testing.T) { testfixture.OnEngines(t, testTwoAuthorizationHeaders) }
+
+func testTwoAuthorizationHeaders(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
@@ -37,8 +39,10 @@ func TestTwoAuthorizationHeaders(t *testing.T) {
 
 // TestTrickledBody: a token request or a pull whose body does not arrive
 // within the body timeout is answered 408, rather than held open.
-func TestTrickledBody(t *testing.T) {
-	f := testfixture.New(t)
+func TestTrickledBody(t *testing.T) { testfixture.OnEngines(t, testTrickledBody) }
+
+func testTrickledBody(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.S.BodyTimeout = 100 * time.Millisecond
 	f.Start(nil)
 	f.Register("ca", "A")
@@ -58,8 +62,10 @@ func TestTrickledBody(t *testing.T) {
 // TestEmptySuffixRange: "Range: bytes=-0" is unsatisfiable (RFC 9110
 // §14.1.2): 416 with "Content-Range: bytes */SIZE". Beside a satisfiable
 // range, only that one is served.
-func TestEmptySuffixRange(t *testing.T) {
-	f := testfixture.New(t)
+func TestEmptySuffixRange(t *testing.T) { testfixture.OnEngines(t, testEmptySuffixRange) }
+
+func testEmptySuffixRange(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
@@ -90,8 +96,10 @@ func TestEmptySuffixRange(t *testing.T) {
 
 // TestJSONTrailingData: a pull body is one JSON value, and nothing after it
 // but white space.
-func TestJSONTrailingData(t *testing.T) {
-	f := testfixture.New(t)
+func TestJSONTrailingData(t *testing.T) { testfixture.OnEngines(t, testJSONTrailingData) }
+
+func testJSONTrailingData(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")

@@ -23,8 +23,10 @@ import (
 
 // TestBadRequests: bad requests, oversized bodies, unknown resources get a
 // 4xx and no data.
-func TestBadRequests(t *testing.T) {
-	f := testfixture.New(t)
+func TestBadRequests(t *testing.T) { testfixture.OnEngines(t, testBadRequests) }
+
+func testBadRequests(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	a := f.Register("ca", "A")
 	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
@@ -89,8 +91,10 @@ func TestBadRequests(t *testing.T) {
 
 // TestOversizedJSONBody: a pull body over the JSON limit is too large
 // (413), as an upload over its limit is.
-func TestOversizedJSONBody(t *testing.T) {
-	f := testfixture.New(t)
+func TestOversizedJSONBody(t *testing.T) { testfixture.OnEngines(t, testOversizedJSONBody) }
+
+func testOversizedJSONBody(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
@@ -107,7 +111,11 @@ func TestOversizedJSONBody(t *testing.T) {
 // TestBearerSchemeCaseInsensitive: the authentication scheme is
 // case-insensitive (RFC 9110 §11.1, RFC 6750 §2.1 uses RFC 7235's syntax).
 func TestBearerSchemeCaseInsensitive(t *testing.T) {
-	f := testfixture.New(t)
+	testfixture.OnEngines(t, testBearerSchemeCaseInsensitive)
+}
+
+func testBearerSchemeCaseInsensitive(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
@@ -148,8 +156,10 @@ func rawRequest(t *testing.T, url, raw string) string {
 // refused before its body is read. (A declared size under 256 KiB, the
 // signature's, is sent: net/http reads such a small unread body before it
 // answers.)
-func TestOversizedDeclared(t *testing.T) {
-	f := testfixture.New(t)
+func TestOversizedDeclared(t *testing.T) { testfixture.OnEngines(t, testOversizedDeclared) }
+
+func testOversizedDeclared(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	tok := f.TokenFor("ca")
@@ -172,8 +182,10 @@ func TestOversizedDeclared(t *testing.T) {
 
 // TestAbruptDisconnects: uploads and downloads cut by the client leave
 // nothing in the inbox, not even a folder, and do not disturb the server.
-func TestAbruptDisconnects(t *testing.T) {
-	f := testfixture.New(t)
+func TestAbruptDisconnects(t *testing.T) { testfixture.OnEngines(t, testAbruptDisconnects) }
+
+func testAbruptDisconnects(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	var puts atomic.Int64
 	f.Start(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -236,8 +248,10 @@ func TestAbruptDisconnects(t *testing.T) {
 
 // TestCommitIncomplete: a commit before every chunk is there is refused
 // and keeps what was uploaded; once the chunk is there, it commits.
-func TestCommitIncomplete(t *testing.T) {
-	f := testfixture.New(t)
+func TestCommitIncomplete(t *testing.T) { testfixture.OnEngines(t, testCommitIncomplete) }
+
+func testCommitIncomplete(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	a := f.Register("ca", "A")
 	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
@@ -279,8 +293,10 @@ func TestCommitIncomplete(t *testing.T) {
 // TestUploadLimitPerClient: a client has at most MaxUploadsPerClient
 // uploads at once; one more is told to come back (429, Retry-After), and
 // another client is not affected.
-func TestUploadLimitPerClient(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadLimitPerClient(t *testing.T) { testfixture.OnEngines(t, testUploadLimitPerClient) }
+
+func testUploadLimitPerClient(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	started := make(chan struct{}, server.MaxUploadsPerClient)
 	f.Start(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -362,8 +378,10 @@ func (r *firstRead) Read(p []byte) (int, error) {
 // TestTokenExpiry: an expired token is refused with invalid_token; the
 // Syncer gets a new one by itself (x/oauth2 renews a token 10 s before its
 // expires_in, so with a TTL of 1 s it renews it for every request).
-func TestTokenExpiry(t *testing.T) {
-	f := testfixture.New(t)
+func TestTokenExpiry(t *testing.T) { testfixture.OnEngines(t, testTokenExpiry) }
+
+func testTokenExpiry(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.S.TokenTTL = time.Second
 	f.Start(nil)
 	f.Register("ca", "A")

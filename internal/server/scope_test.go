@@ -21,8 +21,10 @@ import (
 
 // TestScopeDownload: the token decides the client. A's token reaches A's
 // bundle files and nothing of B's, whatever the path says.
-func TestScopeDownload(t *testing.T) {
-	f := testfixture.New(t)
+func TestScopeDownload(t *testing.T) { testfixture.OnEngines(t, testScopeDownload) }
+
+func testScopeDownload(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	f.Register("cb", "B")
@@ -97,8 +99,10 @@ func TestScopeDownload(t *testing.T) {
 
 // TestScopePull: a pull returns only the org's data: the client that
 // imports it holds exactly its scope.
-func TestScopePull(t *testing.T) {
-	f := testfixture.New(t)
+func TestScopePull(t *testing.T) { testfixture.OnEngines(t, testScopePull) }
+
+func testScopePull(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	f.Register("cb", "B")
@@ -123,8 +127,10 @@ func TestScopePull(t *testing.T) {
 
 // TestScopeResults: A's token cannot commit B's upload, nor have B's bundle
 // (or a bundle named as B's) accepted as B's.
-func TestScopeResults(t *testing.T) {
-	f := testfixture.New(t)
+func TestScopeResults(t *testing.T) { testfixture.OnEngines(t, testScopeResults) }
+
+func testScopeResults(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	a := f.Register("ca", "A")
 	b := f.Register("cb", "B")
@@ -208,8 +214,10 @@ func TestScopeResults(t *testing.T) {
 
 // TestRevokeAndRotate: a revoked credential stops working at once, tokens
 // included; a rotated one too, and the new secret works.
-func TestRevokeAndRotate(t *testing.T) {
-	f := testfixture.New(t)
+func TestRevokeAndRotate(t *testing.T) { testfixture.OnEngines(t, testRevokeAndRotate) }
+
+func testRevokeAndRotate(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	f.Register("cb", "B")
@@ -269,8 +277,10 @@ func TestRevokeAndRotate(t *testing.T) {
 
 // TestSyncerAfterRotation: the client with the new secret (credentials
 // imported again) syncs.
-func TestSyncerAfterRotation(t *testing.T) {
-	f := testfixture.New(t)
+func TestSyncerAfterRotation(t *testing.T) { testfixture.OnEngines(t, testSyncerAfterRotation) }
+
+func testSyncerAfterRotation(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	a := f.Register("ca", "A")
 	secret := password.NewSecret()
@@ -292,8 +302,10 @@ func TestSyncerAfterRotation(t *testing.T) {
 // TestForgedSender: B writes a result bundle that claims to come from A,
 // signed with B's key; with A's token (stolen) it routes as A's, and the
 // import refuses it: the signature decides, not the claim.
-func TestForgedSender(t *testing.T) {
-	f := testfixture.New(t)
+func TestForgedSender(t *testing.T) { testfixture.OnEngines(t, testForgedSender) }
+
+func testForgedSender(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	b := f.Register("cb", "B")

@@ -30,6 +30,7 @@ import (
 	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/errmsg"
+	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 )
@@ -314,10 +315,22 @@ func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, client, kind
 	writeError(w, http.StatusBadRequest, err.Error())
 }
 
+// fail answers a request that central could not serve: 503 with
+// Retry-After when its database is out of reach (PostgreSQL restarting, a
+// failover), which heals by itself, else 500. Clients retry both.
 func (s *Server) fail(w http.ResponseWriter, what string, err error) {
 	s.log.Error(what, "err", err)
+	if ioerr.Unavailable(err) {
+		w.Header().Set("Retry-After", unavailableRetry)
+		writeError(w, http.StatusServiceUnavailable, what+" failed: central's database is out of reach; try again later")
+		return
+	}
 	writeError(w, http.StatusInternalServerError, what+" failed; try again later")
 }
+
+// unavailableRetry is the Retry-After of a 503, in seconds: a PostgreSQL
+// restart or failover takes seconds.
+const unavailableRetry = "2"
 
 // download serves one file of a bundle prepared for the client, with Range
 // and ETag so that an interrupted download resumes.

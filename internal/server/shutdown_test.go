@@ -138,8 +138,10 @@ func largestFile(ref api.BundleRef) api.File {
 // TestGracefulShutdown: Serve's context is cancelled while a download is in
 // flight: the listener closes at once, the download completes whole, and
 // Serve returns nil.
-func TestGracefulShutdown(t *testing.T) {
-	f := testfixture.New(t)
+func TestGracefulShutdown(t *testing.T) { testfixture.OnEngines(t, testGracefulShutdown) }
+
+func testGracefulShutdown(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	g := newGate(f.S.Handler())
 	srv, url, cancel, errc := serveLoopback(t, g, 20*time.Second, "127.0.0.1:0")
 	f.URL = url
@@ -218,8 +220,10 @@ func TestGracefulShutdown(t *testing.T) {
 // TestShutdownGraceExpires: a download still in flight when the grace ends
 // is cut short (the connection closed), so that the server really stops;
 // the client resumes it from a restarted server.
-func TestShutdownGraceExpires(t *testing.T) {
-	f := testfixture.New(t)
+func TestShutdownGraceExpires(t *testing.T) { testfixture.OnEngines(t, testShutdownGraceExpires) }
+
+func testShutdownGraceExpires(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	g := newGate(f.S.Handler())
 	_, url, cancel, errc := serveLoopback(t, g, 200*time.Millisecond, "127.0.0.1:0")
 	f.URL = url

@@ -25,8 +25,10 @@ const form = "application/x-www-form-urlencoded"
 
 // TestTokenEndpoint checks the client credentials grant (RFC 6749 §4.4) and
 // its errors (§5.2): each case's status, error code and headers.
-func TestTokenEndpoint(t *testing.T) {
-	f := testfixture.New(t)
+func TestTokenEndpoint(t *testing.T) { testfixture.OnEngines(t, testTokenEndpoint) }
+
+func testTokenEndpoint(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	f.Register("gone", "A")
@@ -144,8 +146,10 @@ func TestTokenEndpoint(t *testing.T) {
 
 // TestTokenRateLimit: ten failed authentications from one address, and the
 // address is refused for the rest of the minute, even with the right secret.
-func TestTokenRateLimit(t *testing.T) {
-	f := testfixture.New(t)
+func TestTokenRateLimit(t *testing.T) { testfixture.OnEngines(t, testTokenRateLimit) }
+
+func testTokenRateLimit(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	cc := url.Values{"grant_type": {"client_credentials"}}.Encode()
@@ -170,7 +174,7 @@ func TestTokenRateLimit(t *testing.T) {
 	}
 	// Another server (another process's limiter) is not affected: the
 	// limit is per address and per server, and the right secret works.
-	g := testfixture.New(t)
+	g := testfixture.NewOn(t, engine)
 	g.Start(nil)
 	g.Register("ca", "A")
 	if st, _, body := g.PostToken(cc, form, "ca", g.Secrets["ca"]); st != http.StatusOK {
@@ -179,7 +183,9 @@ func TestTokenRateLimit(t *testing.T) {
 }
 
 // TestTokenWithCurl: a token obtained with plain curl, used with curl.
-func TestTokenWithCurl(t *testing.T) {
+func TestTokenWithCurl(t *testing.T) { testfixture.OnEngines(t, testTokenWithCurl) }
+
+func testTokenWithCurl(t *testing.T, engine string) {
 	curl, err := exec.LookPath("curl")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -187,7 +193,7 @@ func TestTokenWithCurl(t *testing.T) {
 		}
 		t.Skip("curl is not installed")
 	}
-	f := testfixture.New(t)
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	ctx, cancel := context.WithTimeout(f.Ctx, 30*time.Second)
@@ -227,8 +233,10 @@ func TestTokenWithCurl(t *testing.T) {
 
 // TestTokenWithOAuth2: golang.org/x/oauth2/clientcredentials, both ways of
 // sending the credentials.
-func TestTokenWithOAuth2(t *testing.T) {
-	f := testfixture.New(t)
+func TestTokenWithOAuth2(t *testing.T) { testfixture.OnEngines(t, testTokenWithOAuth2) }
+
+func testTokenWithOAuth2(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	f.Register("ca", "A")
 	f.Secrets["ca"] = "s+/ %x" // needs form-urlencoding both ways

@@ -50,8 +50,10 @@ func usbImport(f *testfixture.Fixture, dir string) []importer.ResultLine {
 // TestUploadIdempotent: the same result bundle uploaded and committed twice,
 // and carried by USB too, is stored once, and each commit answers with the
 // same receipt batch.
-func TestUploadIdempotent(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadIdempotent(t *testing.T) { testfixture.OnEngines(t, testUploadIdempotent) }
+
+func testUploadIdempotent(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	a := f.Register("ca", "A")
 	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
@@ -122,8 +124,10 @@ func TestUploadIdempotent(t *testing.T) {
 // TestUploadAfterUSB: a result bundle imported from a stick first, then sent
 // over HTTP, is skipped and answered with the stick's receipt batch; the
 // client applies the receipts and is done.
-func TestUploadAfterUSB(t *testing.T) {
-	f := testfixture.New(t)
+func TestUploadAfterUSB(t *testing.T) { testfixture.OnEngines(t, testUploadAfterUSB) }
+
+func testUploadAfterUSB(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Start(nil)
 	a := f.Register("ca", "A")
 	s := f.Syncer("ca")

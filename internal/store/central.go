@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/blobstore"
@@ -49,7 +50,7 @@ func nextVersion(ctx context.Context, q Querier) (int64, error) {
 	}
 	var v int64
 	err := q.QueryRowContext(ctx, `INSERT INTO meta (key, value) VALUES ('entity_version', '1')
-		ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING CAST(value AS INTEGER)`).Scan(&v)
+		ON CONFLICT (key) DO UPDATE SET value = CAST(meta.value AS BIGINT) + 1 RETURNING CAST(value AS BIGINT)`).Scan(&v)
 	return v, err
 }
 
@@ -70,48 +71,22 @@ func dropSnapshots(ctx context.Context, q Querier) error {
 // slower. The loops check the caller's context themselves.
 func rowContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
-// loadStmts are the prepared statements of a load.
-type loadStmts struct {
-	get, put, exists, links, unlink, link, seen *sql.Stmt
-}
+// loadBatch is how many rows of a file a load checks and writes at once:
+// each step is one statement a batch rather than one a row, which on
+// PostgreSQL is one round trip to the server a batch.
+const loadBatch = 500
 
-func prepareLoad(ctx context.Context, tx *sql.Tx) (*loadStmts, error) {
-	var s loadStmts
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{
-		{&s.get, "SELECT data, deleted FROM entities WHERE type = ? AND id = ?"},
-		{&s.put, `INSERT INTO entities (type, id, data, version, deleted) VALUES (?, ?, ?, ?, 0)
-			ON CONFLICT (type, id) DO UPDATE SET data = excluded.data, version = excluded.version, deleted = 0`},
-		{&s.exists, "SELECT 1 FROM entities WHERE type = ? AND id = ? AND deleted = 0"},
-		{&s.links, "SELECT ref_type, ref_id FROM entity_links WHERE type = ? AND id = ? ORDER BY ref_type, ref_id"},
-		{&s.unlink, "DELETE FROM entity_links WHERE type = ? AND id = ?"},
-		{&s.link, "INSERT OR IGNORE INTO entity_links (type, id, ref_type, ref_id) VALUES (?, ?, ?, ?)"},
-		{&s.seen, "INSERT INTO temp.load_seen (id) VALUES (?)"},
-	} {
-		st, err := tx.PrepareContext(ctx, p.sql)
-		if err != nil {
-			s.close()
-			return nil, err
-		}
-		*p.stmt = st
-	}
-	return &s, nil
-}
-
-func (s *loadStmts) close() {
-	for _, st := range []*sql.Stmt{s.get, s.put, s.exists, s.links, s.unlink, s.link, s.seen} {
-		if st != nil {
-			st.Close()
-		}
-	}
+// loadRow is a row of a file being loaded.
+type loadRow struct {
+	e      taosync.Entity
+	line   int
+	fields map[string]json.RawMessage
 }
 
 // Load upserts the entities of one file, all or nothing: a bad row, or a
 // reference to an entity that does not exist, aborts the whole file with a
-// *load.RowError. With prune, live entities of the type absent from the file
-// become tombstones.
+// *load.RowError (the first in the file). With prune, live entities of the
+// type absent from the file become tombstones.
 func (c *CentralDB) Load(ctx context.Context, file string, t taosync.Type, src EntitySource, prune bool) (LoadCounts, error) {
 	res := LoadCounts{Type: string(t), File: file}
 	tx, err := c.DB.BeginTx(ctx, nil)
@@ -119,100 +94,68 @@ func (c *CentralDB) Load(ctx context.Context, file string, t taosync.Type, src E
 		return res, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE IF NOT EXISTS load_seen (id TEXT PRIMARY KEY) WITHOUT ROWID"); err != nil {
+	if _, err := tx.ExecContext(ctx, c.DB.Engine.tempTable("load_seen", "id TEXT PRIMARY KEY")); err != nil {
 		return res, err
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM temp.load_seen"); err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM load_seen"); err != nil {
 		return res, err
 	}
 	version, err := nextVersion(ctx, tx)
 	if err != nil {
 		return res, err
 	}
-	st, err := prepareLoad(ctx, tx)
-	if err != nil {
-		return res, err
+	l := &loader{tx: tx, t: t, file: file, version: version, res: &res}
+	// batch holds rows of distinct ids: a row whose id is in it already
+	// flushes it first, so that the later row wins as it would alone.
+	var batch []loadRow
+	inBatch := map[string]bool{}
+	flush := func() error {
+		err := l.apply(ctx, batch)
+		batch = batch[:0]
+		clear(inBatch)
+		return err
 	}
-	defer st.close()
-	outer := ctx
-	ctx = rowContext(ctx)
-	// rescope: a link changed, or an entity became live again, so the
-	// scopes must be computed again before the commit.
-	rescope := false
-	for n := 0; ; n++ {
-		if n%1024 == 0 && outer.Err() != nil {
-			return res, outer.Err()
-		}
+	for {
 		e, line, err := src.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			return res, err
+		if err == nil && inBatch[e.ID] {
+			err = flush()
 		}
-		fields, err := decodeObject(e.Data)
-		if err != nil {
-			return res, &load.RowError{File: file, Line: line, Reason: err.Error()}
-		}
-		links, err := refsOf(ctx, st, file, line, t, e.ID, fields)
-		if err != nil {
-			return res, err
-		}
-		var old []byte
-		var deleted, created bool
-		err = st.get.QueryRowContext(ctx, string(t), e.ID).Scan(&old, &deleted)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			created = true
-			res.Created++
-		case err != nil:
-			return res, err
-		default:
-			if e.Password != "" {
-				if e.Data, err = keepPasswordHash(old, e.Password, fields); err != nil {
-					return res, err
-				}
-			}
-			if t == taosync.Delivery {
-				// The package is central's, set by publish: a reload of the
-				// deliveries keeps it.
-				if e.Data, err = keepPackage(old, fields); err != nil {
-					return res, err
-				}
-			}
-			switch {
-			case deleted:
-				res.Created++
-			case bytes.Equal(old, e.Data):
-				res.Unchanged++
-			default:
-				res.Updated++
+		var fields map[string]json.RawMessage
+		if err == nil {
+			if fields, err = decodeObject(e.Data); err != nil {
+				err = &load.RowError{File: file, Line: line, Reason: err.Error()}
 			}
 		}
-		if _, err := st.seen.ExecContext(ctx, e.ID); err != nil {
-			return res, err
-		}
-		if !deleted && bytes.Equal(old, e.Data) {
-			continue
-		}
-		if _, err := st.put.ExecContext(ctx, string(t), e.ID, e.Data, version); err != nil {
-			return res, err
-		}
-		relinked, err := relink(ctx, st, t, e.ID, created, links)
 		if err != nil {
+			// The rows before this one come first: their error, if any.
+			if ferr := flush(); ferr != nil {
+				return res, ferr
+			}
 			return res, err
 		}
-		rescope = rescope || relinked || deleted
+		batch = append(batch, loadRow{e: e, line: line, fields: fields})
+		inBatch[e.ID] = true
+		if len(batch) == loadBatch {
+			if err := flush(); err != nil {
+				return res, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return res, err
 	}
 	if prune {
-		n, err := c.tombstone(ctx, tx, t, version, "id NOT IN (SELECT id FROM temp.load_seen)")
+		n, err := c.tombstone(ctx, tx, t, version, "id NOT IN (SELECT id FROM load_seen)")
 		if err != nil {
 			return res, err
 		}
 		res.Deleted = n
-		rescope = rescope || n > 0
+		l.rescope = l.rescope || n > 0
 	}
-	if rescope {
+	if l.rescope {
 		if err := refreshScopes(ctx, tx); err != nil {
 			return res, err
 		}
@@ -220,41 +163,259 @@ func (c *CentralDB) Load(ctx context.Context, file string, t taosync.Type, src E
 	return res, tx.Commit()
 }
 
-// relink replaces the links of an entity if they changed, and reports
-// whether they did.
-func relink(ctx context.Context, st *loadStmts, t taosync.Type, id string, created bool, links [][2]string) (bool, error) {
-	slices.SortFunc(links, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
-	links = slices.Compact(links)
-	if !created {
-		rows, err := st.links.QueryContext(ctx, string(t), id)
-		if err != nil {
-			return false, err
-		}
-		var old [][2]string
-		for rows.Next() {
-			var l [2]string
-			if err := rows.Scan(&l[0], &l[1]); err != nil {
-				rows.Close()
-				return false, err
+// loader is a load under way.
+type loader struct {
+	tx      *sql.Tx
+	t       taosync.Type
+	file    string
+	version int64
+	res     *LoadCounts
+	// rescope: a link changed, or an entity became live again, so the
+	// scopes must be computed again before the commit.
+	rescope bool
+}
+
+// apply checks and writes a batch of rows of distinct ids.
+func (l *loader) apply(ctx context.Context, batch []loadRow) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	links, err := l.refs(ctx, batch)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(batch))
+	for i, r := range batch {
+		ids[i] = r.e.ID
+	}
+	type stored struct {
+		data    []byte
+		deleted bool
+	}
+	old := map[string]stored{}
+	err = eachIn(ctx, l.tx, "SELECT id, data, deleted FROM entities WHERE type = ? AND id IN (%s)", []any{string(l.t)}, ids,
+		func(rows *sql.Rows) error {
+			var id string
+			var s stored
+			if err := rows.Scan(&id, &s.data, &s.deleted); err != nil {
+				return err
 			}
-			old = append(old, l)
+			old[id] = s
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	var puts []any
+	var relinked, unlinked []string // ids whose links are compared, replaced
+	created := map[string]bool{}
+	for i := range batch {
+		r := &batch[i]
+		prev, found := old[r.e.ID]
+		switch {
+		case !found:
+			created[r.e.ID] = true
+			l.res.Created++
+		default:
+			if r.e.Password != "" {
+				if r.e.Data, err = keepPasswordHash(prev.data, r.e.Password, r.fields); err != nil {
+					return err
+				}
+			}
+			if l.t == taosync.Delivery {
+				// The package is central's, set by publish: a reload of
+				// the deliveries keeps it.
+				if r.e.Data, err = keepPackage(prev.data, r.fields); err != nil {
+					return err
+				}
+			}
+			switch {
+			case prev.deleted:
+				l.res.Created++
+			case bytes.Equal(prev.data, r.e.Data):
+				l.res.Unchanged++
+				continue
+			default:
+				l.res.Updated++
+			}
+			l.rescope = l.rescope || prev.deleted
+			relinked = append(relinked, r.e.ID)
+		}
+		puts = append(puts, string(l.t), r.e.ID, r.e.Data, l.version)
+	}
+	if err := insertRows(ctx, l.tx, "INSERT INTO load_seen (id) VALUES %s", 1, anys(ids), ""); err != nil {
+		return err
+	}
+	err = insertRows(ctx, l.tx, "INSERT INTO entities (type, id, data, version) VALUES %s", 4, puts,
+		"ON CONFLICT (type, id) DO UPDATE SET data = excluded.data, version = excluded.version, deleted = 0")
+	if err != nil {
+		return err
+	}
+	// The links of an entity that was there before change only if they
+	// differ from those stored.
+	had := map[string][][2]string{}
+	err = eachIn(ctx, l.tx, "SELECT id, ref_type, ref_id FROM entity_links WHERE type = ? AND id IN (%s) ORDER BY id, ref_type, ref_id",
+		[]any{string(l.t)}, relinked, func(rows *sql.Rows) error {
+			var id string
+			var ref [2]string
+			if err := rows.Scan(&id, &ref[0], &ref[1]); err != nil {
+				return err
+			}
+			had[id] = append(had[id], ref)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	var link []any
+	for _, id := range relinked {
+		if !slices.Equal(had[id], links[id]) {
+			unlinked = append(unlinked, id)
+		}
+	}
+	for _, r := range batch {
+		if !created[r.e.ID] && !slices.Contains(unlinked, r.e.ID) {
+			continue
+		}
+		for _, ref := range links[r.e.ID] {
+			link = append(link, string(l.t), r.e.ID, ref[0], ref[1])
+		}
+		l.rescope = l.rescope || len(links[r.e.ID]) > 0 || !created[r.e.ID]
+	}
+	if err := eachIn(ctx, l.tx, "DELETE FROM entity_links WHERE type = ? AND id IN (%s)", []any{string(l.t)}, unlinked, nil); err != nil {
+		return err
+	}
+	return insertRows(ctx, l.tx, "INSERT INTO entity_links (type, id, ref_type, ref_id) VALUES %s", 4, link, "ON CONFLICT DO NOTHING")
+}
+
+// refs returns the links of each row's entity, by id, sorted, checking that
+// every entity they name exists: the first row in the file naming one that
+// does not fails the load.
+func (l *loader) refs(ctx context.Context, batch []loadRow) (map[string][][2]string, error) {
+	type named struct {
+		field string
+		ref   [2]string
+	}
+	all := make([][]named, len(batch))
+	wanted := map[taosync.Type][]string{}
+	for i, r := range batch {
+		for _, f := range taosync.Fields[l.t] {
+			if f.Name == "org_id" && l.t == taosync.TestCenter {
+				var org string
+				if err := json.Unmarshal(r.fields[f.Name], &org); err != nil {
+					return nil, &load.RowError{File: l.file, Line: r.line, Field: f.Name, Reason: err.Error()}
+				}
+				all[i] = append(all[i], named{f.Name, [2]string{"org", org}})
+				continue
+			}
+			raw, ok := r.fields[f.Name]
+			if f.Ref == "" || !ok {
+				continue
+			}
+			var ids []string
+			if f.Kind == taosync.List {
+				if err := json.Unmarshal(raw, &ids); err != nil {
+					return nil, &load.RowError{File: l.file, Line: r.line, Field: f.Name, Reason: err.Error()}
+				}
+			} else {
+				var one string
+				if err := json.Unmarshal(raw, &one); err != nil {
+					return nil, &load.RowError{File: l.file, Line: r.line, Field: f.Name, Reason: err.Error()}
+				}
+				ids = []string{one}
+			}
+			for _, ref := range ids {
+				all[i] = append(all[i], named{f.Name, [2]string{string(f.Ref), ref}})
+				wanted[f.Ref] = append(wanted[f.Ref], ref)
+			}
+		}
+	}
+	live := map[[2]string]bool{}
+	for typ, ids := range wanted {
+		slices.Sort(ids)
+		err := eachIn(ctx, l.tx, "SELECT id FROM entities WHERE type = ? AND deleted = 0 AND id IN (%s)", []any{string(typ)}, slices.Compact(ids),
+			func(rows *sql.Rows) error {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				live[[2]string{string(typ), id}] = true
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := map[string][][2]string{}
+	for i, r := range batch {
+		var links [][2]string
+		for _, n := range all[i] {
+			if n.ref[0] != "org" && !live[n.ref] {
+				return nil, &load.RowError{File: l.file, Line: r.line, Field: n.field,
+					Reason: fmt.Sprintf("unknown %s %q (load it with --type %s first)", n.ref[0], n.ref[1], n.ref[0])}
+			}
+			links = append(links, n.ref)
+		}
+		slices.SortFunc(links, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+		out[r.e.ID] = slices.Compact(links)
+	}
+	return out, nil
+}
+
+// inChunk bounds the ids of one IN list, and the values of one multi-row
+// insert: both engines take many more (SQLite 32766 parameters, PostgreSQL
+// 65535), but longer statements save no further round trip worth it.
+const inChunk = 500
+
+// eachIn runs query, whose %s is an IN list, with args then the ids, a
+// chunk of ids at a time, and calls fn, if not nil, for each row.
+func eachIn(ctx context.Context, tx *sql.Tx, query string, args []any, ids []string, fn func(*sql.Rows) error) error {
+	for chunk := range slices.Chunk(ids, inChunk) {
+		q := fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", "))
+		all := append(slices.Clone(args), anys(chunk)...)
+		if fn == nil {
+			if _, err := tx.ExecContext(ctx, q, all...); err != nil {
+				return err
+			}
+			continue
+		}
+		rows, err := tx.QueryContext(ctx, q, all...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := fn(rows); err != nil {
+				rows.Close()
+				return err
+			}
 		}
 		if err := rows.Close(); err != nil {
-			return false, err
-		}
-		if slices.Equal(old, links) {
-			return false, nil
-		}
-		if _, err := st.unlink.ExecContext(ctx, string(t), id); err != nil {
-			return false, err
+			return err
 		}
 	}
-	for _, l := range links {
-		if _, err := st.link.ExecContext(ctx, string(t), id, l[0], l[1]); err != nil {
-			return false, err
+	return nil
+}
+
+// insertRows runs the insert query, whose %s is its VALUES list, then tail,
+// for the values, width of them a row, inChunk rows at a time.
+func insertRows(ctx context.Context, tx *sql.Tx, query string, width int, values []any, tail string) error {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	for chunk := range slices.Chunk(values, inChunk*width) {
+		q := fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat(row+", ", len(chunk)/width), ", ")) + " " + tail
+		if _, err := tx.ExecContext(ctx, q, chunk...); err != nil {
+			return err
 		}
 	}
-	return len(links) > 0 || !created, nil
+	return nil
+}
+
+// anys converts strings to query arguments.
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // tombstone marks the live entities of type t matching where as deleted, and
@@ -307,49 +468,4 @@ func keepPasswordHash(old []byte, clear string, fields map[string]json.RawMessag
 		fields["password_hash"], _ = json.Marshal(prev.Hash)
 	}
 	return load.Encode(fields)
-}
-
-// refsOf returns the entity's links, checking that every entity it names
-// exists.
-func refsOf(ctx context.Context, st *loadStmts, file string, line int, t taosync.Type, id string, fields map[string]json.RawMessage) ([][2]string, error) {
-	var links [][2]string
-	for _, f := range taosync.Fields[t] {
-		if f.Name == "org_id" && t == taosync.TestCenter {
-			var org string
-			if err := json.Unmarshal(fields[f.Name], &org); err != nil {
-				return nil, &load.RowError{File: file, Line: line, Field: f.Name, Reason: err.Error()}
-			}
-			links = append(links, [2]string{"org", org})
-			continue
-		}
-		raw, ok := fields[f.Name]
-		if f.Ref == "" || !ok {
-			continue
-		}
-		var ids []string
-		if f.Kind == taosync.List {
-			if err := json.Unmarshal(raw, &ids); err != nil {
-				return nil, &load.RowError{File: file, Line: line, Field: f.Name, Reason: err.Error()}
-			}
-		} else {
-			var one string
-			if err := json.Unmarshal(raw, &one); err != nil {
-				return nil, &load.RowError{File: file, Line: line, Field: f.Name, Reason: err.Error()}
-			}
-			ids = []string{one}
-		}
-		for _, ref := range ids {
-			var one int
-			err := st.exists.QueryRowContext(ctx, string(f.Ref), ref).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil, &load.RowError{File: file, Line: line, Field: f.Name,
-					Reason: fmt.Sprintf("unknown %s %q (load it with --type %s first)", f.Ref, ref, f.Ref)}
-			}
-			if err != nil {
-				return nil, err
-			}
-			links = append(links, [2]string{string(f.Ref), ref})
-		}
-	}
-	return links, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/pgtest"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -19,8 +20,14 @@ import (
 // (ReportDataState) nothing is then recorded, in a result bundle's state
 // (BeginResults) the bundle is refused.
 func TestReportBounds(t *testing.T) {
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) { testReportBounds(t, engine) })
+	}
+}
+
+func testReportBounds(t *testing.T, engine string) {
 	ctx := context.Background()
-	h, err := home.Init(ctx, filepath.Join(t.TempDir(), "central"), home.RoleCentral)
+	h, err := home.InitAt(ctx, filepath.Join(t.TempDir(), "central"), home.RoleCentral, pgtest.Where(t, engine))
 	if err != nil {
 		t.Fatal(err)
 	}

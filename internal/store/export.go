@@ -299,15 +299,15 @@ func (e *dataExport) Keep(ctx context.Context, t taosync.Type, chunkRecords int,
 }
 
 func (e *dataExport) Chunks(ctx context.Context, full bool, fn func(hash string) error) error {
-	sent := "AND NOT EXISTS (SELECT 1 FROM client_chunks cc WHERE cc.client = ?1 AND cc.sha256 = j.value->>'sha256')"
+	sent, args := "AND NOT EXISTS (SELECT 1 FROM client_chunks cc WHERE cc.client = ? AND cc.sha256 = j.value->>'sha256')", []any{e.client.Org, e.client.ID}
 	if full {
-		sent = ""
+		sent, args = "", args[:1]
 	}
 	// Not DISTINCT, which may sort by hash: the chunks go in each
 	// package's order, and a chunk is sent at its first place.
 	rows, err := e.tx.QueryContext(ctx, `SELECT j.value->>'sha256'
-		FROM scopes s JOIN entities e ON e.type = s.type AND e.id = s.id, json_each(e.data, '$.package.chunks') j
-		WHERE s.org = ?2 AND s.type = 'delivery' AND e.deleted = 0 `+sent+` ORDER BY e.id, j.key`, e.client.ID, e.client.Org)
+		FROM scopes s JOIN entities e ON e.type = s.type AND e.id = s.id, `+e.c.DB.Engine.jsonElements("j", "e.data", "package", "chunks")+`
+		WHERE s.org = ? AND s.type = 'delivery' AND e.deleted = 0 `+sent+` ORDER BY e.id, j.key`, args...)
 	if err != nil {
 		return err
 	}
@@ -349,7 +349,7 @@ func (e *dataExport) Commit(ctx context.Context, res *bundle.Written, types []ta
 		return fmt.Errorf("record export: %w", err)
 	}
 	for _, c := range chunks {
-		if _, err := e.tx.ExecContext(ctx, "INSERT OR IGNORE INTO client_chunks (client, sha256) VALUES (?, ?)", e.client.ID, c); err != nil {
+		if _, err := e.tx.ExecContext(ctx, "INSERT INTO client_chunks (client, sha256) VALUES (?, ?) ON CONFLICT DO NOTHING", e.client.ID, c); err != nil {
 			return fmt.Errorf("record export: %w", err)
 		}
 	}

@@ -22,7 +22,7 @@ func AddHistory(ctx context.Context, q Querier, e taosync.HistoryEntry) error {
 		return err
 	}
 	_, err = q.ExecContext(ctx, `INSERT INTO history
-		(at, direction, transport, peer, bundle_id, bundle, kind, stream, seq, full, counts, bytes, duration_ms, outcome, error)
+		(at, direction, transport, peer, bundle_id, bundle, kind, stream, seq, "full", counts, bytes, duration_ms, outcome, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.At.UTC().Format(time.RFC3339Nano), e.Direction, e.Transport, e.Peer, e.BundleID, e.Bundle, e.Kind,
 		e.Stream, e.Seq, e.Full, string(counts), e.Bytes, e.DurationMS, e.Outcome, e.Error)
@@ -43,7 +43,7 @@ type HistoryFilter struct {
 // History lists the exchanges that f keeps, oldest first.
 func History(ctx context.Context, q Querier, f HistoryFilter) ([]taosync.HistoryEntry, error) {
 	query := `SELECT id, at, direction, transport, peer, bundle_id, bundle, kind, stream,
-		seq, full, counts, bytes, duration_ms, outcome, error FROM history WHERE 1 = 1`
+		seq, "full", counts, bytes, duration_ms, outcome, error FROM history WHERE 1 = 1`
 	var args []any
 	if f.Peer != "" {
 		query += " AND peer = ?"

@@ -237,7 +237,7 @@ func (a *apply) Receipt(ctx context.Context, r taosync.Receipt) (bool, error) {
 	// The batch counts as held whatever its receipts name: a client
 	// restored from a backup must not be sent it forever. (A receipt
 	// bundle naming an unknown execution is refused, and rolls this back.)
-	res, err := a.tx.ExecContext(ctx, "INSERT OR IGNORE INTO receipt_batches (seq, applied_at) VALUES (?, ?)", r.Batch, now())
+	res, err := a.tx.ExecContext(ctx, "INSERT INTO receipt_batches (seq, applied_at) VALUES (?, ?) ON CONFLICT DO NOTHING", r.Batch, now())
 	if err != nil {
 		return false, err
 	}

@@ -71,8 +71,8 @@ func (c *CentralDB) Publish(ctx context.Context, delivery string, ref PackageRef
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO packages (sha256, size, chunks, test, published_at)
-			VALUES (?, ?, ?, ?, ?)`, ref.Hash, ref.Size, string(chunks), ref.Test, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO packages (sha256, size, chunks, test, published_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, ref.Hash, ref.Size, string(chunks), ref.Test, time.Now().UTC().Format(time.RFC3339)); err != nil {
 			return err
 		}
 		if fields[taosync.PackageField], err = json.Marshal(ref); err != nil {

@@ -39,7 +39,7 @@ func RecordReport(ctx context.Context, q Querier, client string, r taosync.Readi
 	}
 	_, err = q.ExecContext(ctx, `INSERT INTO client_reports (client, report, at, via, received_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (client) DO UPDATE SET report = excluded.report, at = excluded.at, via = excluded.via,
-		received_at = excluded.received_at WHERE ? OR excluded.at >= client_reports.at`,
+		received_at = excluded.received_at WHERE ? = 1 OR excluded.at >= client_reports.at`,
 		client, string(raw), at.Format(time.RFC3339Nano), via, received.Format(time.RFC3339Nano), live)
 	if err != nil {
 		return fmt.Errorf("record the readiness report of %s: %w", client, err)

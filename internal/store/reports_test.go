@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/pgtest"
 )
 
 // TestRecordReport: a live report (with a pull) always replaces the one
@@ -13,8 +14,18 @@ import (
 // result bundle, by either road, only if the client wrote it later than the
 // one kept; one dated ahead of central's clock counts as of now.
 func TestRecordReport(t *testing.T) {
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) { testRecordReport(t, engine) })
+	}
+}
+
+func testRecordReport(t *testing.T, engine string) {
 	ctx := t.Context()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), true)
+	where := pgtest.Where(t, engine)
+	if where == "" {
+		where = filepath.Join(t.TempDir(), "c.db")
+	}
+	db, err := Open(ctx, where, true)
 	if err != nil {
 		t.Fatal(err)
 	}

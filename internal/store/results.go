@@ -58,8 +58,6 @@ func (c *CentralDB) BeginResults(ctx context.Context, client string, state taosy
 		// An id central has never seen, the common case, is stored by one
 		// statement: it inserts nothing when the id is known.
 		{&a.insertNew, insertExecution + " WHERE NOT EXISTS (SELECT 1 FROM executions WHERE id = ?1)"},
-		{&a.receipted, `INSERT OR IGNORE INTO receipts (client, seq, id, revision, content_hash, status)
-			VALUES (?, ?, ?, ?, ?, ?)`},
 	} {
 		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
 			a.Rollback()
@@ -81,8 +79,12 @@ type resultApply struct {
 	client RegisteredClient
 	// batch answers the bundle; a bundle of no execution gets one too,
 	// whose receipt names the bundle (receipts).
-	batch                                             uint64
-	find, revise, insert, insertNew, receipted, scope *sql.Stmt
+	batch                                  uint64
+	find, revise, insert, insertNew, scope *sql.Stmt
+	// receipts are the receipts of the chunk being stored, the values of
+	// their rows: Put writes them in one statement (on PostgreSQL, one
+	// round trip to the server rather than one an execution).
+	receipts []any
 	// inScope caches the scope check of each (test centre, test taker,
 	// delivery) seen in the bundle: its executions name few.
 	inScope map[scopeKey]bool
@@ -120,14 +122,18 @@ func (a *resultApply) Put(ctx context.Context, xs []taosync.OutgoingExecution, p
 		return nil, fmt.Errorf("store results: %d executions with %T", len(xs), prepared)
 	}
 	statuses := make([]string, 0, len(xs))
+	a.receipts = a.receipts[:0]
 	for i, x := range xs {
 		status, err := a.put(ctx, x, docs[i], bundleID)
 		if err != nil {
 			return statuses, err
 		}
 		statuses = append(statuses, status)
+		a.receipts = append(a.receipts, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, status)
 	}
-	return statuses, nil
+	err := insertRows(ctx, a.tx, "INSERT INTO receipts (client, seq, id, revision, content_hash, status) VALUES %s", 6,
+		a.receipts, "ON CONFLICT DO NOTHING")
+	return statuses, err
 }
 
 // put stores one execution revision once, if it is the client's to report
@@ -153,7 +159,7 @@ func (a *resultApply) put(ctx context.Context, x taosync.OutgoingExecution, doc 
 		return "", err
 	}
 	if n == 1 {
-		return taosync.ReceiptReceived, a.receipt(ctx, x, taosync.ReceiptReceived)
+		return taosync.ReceiptReceived, nil
 	}
 	rows, err := a.find.QueryContext(ctx, x.ID)
 	if err != nil {
@@ -177,7 +183,7 @@ func (a *resultApply) put(ctx context.Context, x taosync.OutgoingExecution, doc 
 					return "", err
 				}
 			}
-			return taosync.ReceiptDuplicate, a.receipt(ctx, x, taosync.ReceiptDuplicate)
+			return taosync.ReceiptDuplicate, nil
 		case org != a.client.Org:
 			// Another organisation's execution of the same id.
 		case client != a.client.ID || rev == x.Revision:
@@ -194,7 +200,7 @@ func (a *resultApply) put(ctx context.Context, x taosync.OutgoingExecution, doc 
 	if _, err := a.store(ctx, a.insert, x, doc, state, bundleID); err != nil {
 		return "", err
 	}
-	return status, a.receipt(ctx, x, status)
+	return status, nil
 }
 
 // checkScope refuses an execution naming a test centre, test taker or
@@ -254,11 +260,6 @@ func (a *resultApply) store(ctx context.Context, stmt *sql.Stmt, x taosync.Outgo
 	return res.RowsAffected()
 }
 
-func (a *resultApply) receipt(ctx context.Context, x taosync.OutgoingExecution, status string) error {
-	_, err := a.receipted.ExecContext(ctx, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, status)
-	return err
-}
-
 // Commit records the bundle and the client's state, and returns the receipt
 // batch answering it.
 func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state taosync.ClientState, h taosync.HistoryEntry) (uint64, error) {
@@ -297,7 +298,7 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state taosyn
 }
 
 func (a *resultApply) close() {
-	for _, s := range []*sql.Stmt{a.find, a.revise, a.insert, a.insertNew, a.receipted, a.scope} {
+	for _, s := range []*sql.Stmt{a.find, a.revise, a.insert, a.insertNew, a.scope} {
 		if s != nil {
 			s.Close()
 		}

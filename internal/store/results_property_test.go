@@ -26,6 +26,7 @@ import (
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/pgtest"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 	"github.com/taosync/taosync/minisign"
@@ -83,8 +84,14 @@ func TestResultsExactlyOnce(t *testing.T) {
 		}
 		steps = n
 	}
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) { resultsExactlyOnce(t, engine, seeds, steps) })
+	}
+}
+
+func resultsExactlyOnce(t *testing.T, engine string, seeds []uint64, steps int) {
 	var seen tally
-	template, msg := buildTemplate(t)
+	template, msg := buildTemplate(t, engine)
 	if msg != "" {
 		t.Fatalf("template homes: %s", msg)
 	}
@@ -105,7 +112,7 @@ func TestResultsExactlyOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for seed := range jobs {
-				msg, log := runSeed(t, template, seed, steps, &seen)
+				msg, log := runSeed(t, engine, template, seed, steps, &seen)
 				results <- outcome{seed, msg, log}
 			}
 		}()
@@ -186,8 +193,8 @@ type failure struct{ msg string }
 
 // runSeed runs one random sequence and returns why it failed, if it did,
 // and its step log.
-func runSeed(t *testing.T, template string, seed uint64, steps int, seen *tally) (msg string, log []string) {
-	w := &world{t: t, seed: seed, tally: seen}
+func runSeed(t *testing.T, engine, template string, seed uint64, steps int, seen *tally) (msg string, log []string) {
+	w := &world{t: t, seed: seed, engine: engine, tally: seen}
 	defer func() {
 		if r := recover(); r != nil {
 			f, ok := r.(failure)
@@ -267,6 +274,7 @@ type world struct {
 	t       *testing.T
 	ctx     context.Context
 	seed    uint64
+	engine  string // central's database engine (pgtest.Engines)
 	rng     *rand.Rand
 	dir     string
 	central *side
@@ -311,8 +319,8 @@ var (
 // data bundle, and client c2 of the other organisation, alike, which stays
 // silent until the conflict phase. Copying them is much cheaper than
 // making them: a seed's time goes to fsyncs.
-func buildTemplate(t *testing.T) (dir, msg string) {
-	w := &world{t: t, tally: &tally{}}
+func buildTemplate(t *testing.T, engine string) (dir, msg string) {
+	w := &world{t: t, engine: engine, tally: &tally{}}
 	defer func() {
 		if r := recover(); r != nil {
 			msg = fmt.Sprint(r)
@@ -346,6 +354,15 @@ func (w *world) setup(template string) {
 	w.init()
 	for _, name := range []string{"central", "c1", "c2"} {
 		w.must(os.CopyFS(filepath.Join(w.dir, name), os.DirFS(filepath.Join(template, name))), "copy template home "+name)
+	}
+	if w.engine == "postgres" {
+		// The copied home names the template's database: it gets a copy.
+		urlFile := filepath.Join(w.dir, "central", home.DBURLFile)
+		from, err := os.ReadFile(urlFile)
+		w.must(err, "read the template's database")
+		url, err := pgtest.Shared(w.t).CopyDB(w.ctx, strings.TrimSpace(string(from)))
+		w.must(err, "copy the template's database")
+		w.must(os.WriteFile(urlFile, []byte(url), 0o600), "name the copy")
 	}
 	w.central = w.openSide("central")
 	w.c = &store.CentralDB{DB: w.central.h.DB, Chunks: w.central.chunks}
@@ -384,7 +401,11 @@ func (w *world) must(err error, what string) {
 }
 
 func (w *world) initSide(name string, role home.Role) *side {
-	h, err := home.Init(w.ctx, filepath.Join(w.dir, name), role)
+	where := ""
+	if role == home.RoleCentral {
+		where = pgtest.Where(w.t, w.engine)
+	}
+	h, err := home.InitAt(w.ctx, filepath.Join(w.dir, name), role, where)
 	w.must(err, "init "+name)
 	return w.side(name, h)
 }
@@ -1329,7 +1350,13 @@ func (w *world) conflictPhase() {
 // the failures TestResultsExactlyOnce finds, so that each has a
 // deterministic witness of a few steps.
 func TestResultsScenarios(t *testing.T) {
-	template, msg := buildTemplate(t)
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) { resultsScenarios(t, engine) })
+	}
+}
+
+func resultsScenarios(t *testing.T, engine string) {
+	template, msg := buildTemplate(t, engine)
 	if msg != "" {
 		t.Fatalf("template homes: %s", msg)
 	}
@@ -1435,7 +1462,7 @@ func TestResultsScenarios(t *testing.T) {
 		}},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
-			w := &world{t: t, seed: 1, tally: &tally{}, scenario: sc.name}
+			w := &world{t: t, seed: 1, engine: engine, tally: &tally{}, scenario: sc.name}
 			defer w.close()
 			defer func() {
 				if r := recover(); r != nil {

@@ -19,12 +19,14 @@ var scopeSQL = []string{
 	`DELETE FROM scopes`,
 	`INSERT INTO scopes (org, type, id) SELECT ref_id, type, id FROM entity_links
 		WHERE ref_type = 'org' AND type = 'test-center'`,
-	`INSERT OR IGNORE INTO scopes (org, type, id) SELECT s.org, l.type, l.id FROM scopes s
+	`INSERT INTO scopes (org, type, id) SELECT s.org, l.type, l.id FROM scopes s
 		JOIN entity_links l ON l.ref_type = 'test-center' AND l.ref_id = s.id
-		WHERE s.type = 'test-center' AND l.type IN ('administrator', 'proctor', 'eligibility')`,
-	`INSERT OR IGNORE INTO scopes (org, type, id) SELECT s.org, l.ref_type, l.ref_id FROM scopes s
+		WHERE s.type = 'test-center' AND l.type IN ('administrator', 'proctor', 'eligibility')
+		ON CONFLICT DO NOTHING`,
+	`INSERT INTO scopes (org, type, id) SELECT s.org, l.ref_type, l.ref_id FROM scopes s
 		JOIN entity_links l ON l.type = 'eligibility' AND l.id = s.id
-		WHERE s.type = 'eligibility' AND l.ref_type IN ('test-taker', 'delivery')`,
+		WHERE s.type = 'eligibility' AND l.ref_type IN ('test-taker', 'delivery')
+		ON CONFLICT DO NOTHING`,
 	`DELETE FROM scopes WHERE NOT EXISTS (SELECT 1 FROM entities e
 		WHERE e.type = scopes.type AND e.id = scopes.id AND e.deleted = 0)`,
 	`DELETE FROM meta WHERE key = 'scopes_stale'`,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/home"
+	"github.com/taosync/taosync/internal/pgtest"
 	"github.com/taosync/taosync/internal/store"
 )
 
@@ -72,17 +73,19 @@ func (m *scopeModel) scope(org string) []string {
 // it, with central's data: the scopes central keeps, the lists of what each
 // client holds and the deltas computed from them never drift.
 func TestDataFollowsScope(t *testing.T) {
-	for seed := uint64(1); seed <= 3; seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			withCentral(t, seed, func(w *world) { scopeSeed(t, w) })
-		})
+	for _, engine := range pgtest.Engines {
+		for seed := uint64(1); seed <= 3; seed++ {
+			t.Run(fmt.Sprint(engine, "/", seed), func(t *testing.T) {
+				withCentral(t, engine, seed, func(w *world) { scopeSeed(t, w) })
+			})
+		}
 	}
 }
 
 // withCentral runs fn on a new world of the given seed with central set up,
 // its failures failing t.
-func withCentral(t *testing.T, seed uint64, fn func(w *world)) {
-	w := &world{t: t, seed: seed, tally: &tally{}}
+func withCentral(t *testing.T, engine string, seed uint64, fn func(w *world)) {
+	w := &world{t: t, seed: seed, engine: engine, tally: &tally{}}
 	defer func() {
 		if r := recover(); r != nil {
 			if f, ok := r.(failure); ok {
@@ -102,7 +105,13 @@ func withCentral(t *testing.T, seed uint64, fn func(w *world)) {
 // another client of its organisation while the data is unchanged, and never
 // after a change: of an entity's data alone, or of the scope.
 func TestKeptSnapshot(t *testing.T) {
-	withCentral(t, 1, func(w *world) {
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) { testKeptSnapshot(t, engine) })
+	}
+}
+
+func testKeptSnapshot(t *testing.T, engine string) {
+	withCentral(t, engine, 1, func(w *world) {
 		w.fullOdds, w.chunk = 1, 2
 		a, b := w.initClient("ca", "", nil), w.initClient("ca2", "", nil)
 		w.register(a, "org-a")
@@ -123,11 +132,15 @@ func TestKeptSnapshot(t *testing.T) {
 			}
 		}
 		// rows names the kept chunks' rows: an export that reads the
-		// records keeps them anew, under new rowids; one that sends them
-		// leaves them.
+		// records keeps them anew, under new rowids (on PostgreSQL, by
+		// a new transaction: xmin); one that sends them leaves them.
+		query := map[string]string{
+			"sqlite":   "SELECT group_concat(rowid) FROM snapshot_chunks",
+			"postgres": "SELECT string_agg(xmin::text || '.' || n, ',') FROM snapshot_chunks",
+		}[engine]
 		rows := func() string {
 			var r sql.NullString
-			w.must(w.central.h.DB.QueryRowContext(w.ctx, "SELECT group_concat(rowid) FROM snapshot_chunks").Scan(&r), "kept rows")
+			w.must(w.central.h.DB.QueryRowContext(w.ctx, query).Scan(&r), "kept rows")
 			return r.String
 		}
 		export := func(c *clientSide, wantKept bool, scope []string) {

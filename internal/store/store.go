@@ -1,7 +1,15 @@
-// Package store is the SQLite side of a home: opening the database with the
-// pragmas taosync relies on, the embedded versioned migrations, and the
-// tables every home has (meta, settings, trusted keys, history, applied
-// bundles). The central and client stores build on it.
+// Package store is the database of a home: opening it (SQLite with the
+// pragmas taosync relies on, or, for central, PostgreSQL), the embedded
+// versioned migrations of each engine, and the tables every home has (meta,
+// settings, trusted keys, history, applied bundles). The central and client
+// stores build on it.
+//
+// The store's SQL is written once for both engines: SQLite's placeholders
+// (? and ?N; the PostgreSQL connection rewrites them, see pgConn), ON
+// CONFLICT for idempotence, integers for flags, and SQLite's two-argument
+// max(), which PostgreSQL's schema defines. The few statements that differ
+// are built by Engine's methods (tempTable, jsonElements), and each engine
+// has its own migrations (migrations/, migrations/postgres/).
 package store
 
 import (
@@ -54,10 +62,22 @@ func SetConnectPragma(stmt string) (restore func()) {
 	return func() { connectPragma = old }
 }
 
+// Engine is the database engine of a DB.
+type Engine string
+
+// Engines.
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
 // DB is an open home database.
 type DB struct {
 	*sql.DB
-	Path string
+	// Path is where the database is: a file, or a PostgreSQL URL without
+	// its password.
+	Path   string
+	Engine Engine
 }
 
 // ErrNotOurs: a database file that taosync did not create.
@@ -95,10 +115,17 @@ func CheckFile(path string) error {
 	return nil
 }
 
-// Open opens the database at path and brings its schema up to date. With
-// create, the database is created if there is none; without, the file must
+// Open opens the database at path, a file or a PostgreSQL URL (IsURL), and
+// brings its schema up to date. With create, the database is created if
+// there is none (a PostgreSQL database must exist, empty); without, it must
 // be a taosync database (CheckFile).
 func Open(ctx context.Context, path string, create bool) (*DB, error) {
+	if IsURL(path) {
+		return openPostgres(ctx, path, create)
+	}
+	if err := CheckLocation(path); err != nil {
+		return nil, err
+	}
 	mode := "rw"
 	if create {
 		mode = "rwc"
@@ -125,7 +152,7 @@ func Open(ctx context.Context, path string, create bool) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	d := &DB{DB: db, Path: path}
+	d := &DB{DB: db, Path: path, Engine: SQLite}
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -174,6 +201,26 @@ func (d *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// BeginTx begins a transaction. A write transaction (every one but
+// ReadOnly) takes the writers' lock at its start, on both engines: SQLite's
+// (_txlock=immediate), or PostgreSQL's advisory writersLock, held until it
+// ends. A ReadOnly one takes no lock, and reads one snapshot on PostgreSQL
+// too (REPEATABLE READ, unless opts says otherwise), as SQLite's readers do.
+func (d *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	if d.Engine == Postgres && opts != nil && opts.ReadOnly && opts.Isolation == sql.LevelDefault {
+		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	tx, err := d.DB.BeginTx(ctx, opts)
+	if err != nil || d.Engine != Postgres || (opts != nil && opts.ReadOnly) {
+		return tx, err
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", writersLock); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("wait for the database's other writers: %w", err)
+	}
+	return tx, nil
+}
+
 // Tx runs fn in a transaction, committing if it returns nil.
 func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := d.BeginTx(ctx, nil)
@@ -211,4 +258,29 @@ func Meta(ctx context.Context, q Querier, key string) (string, error) {
 func SetMeta(ctx context.Context, q Querier, key, value string) error {
 	_, err := q.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
 	return err
+}
+
+// The few statements whose SQL differs between the engines.
+
+// tempTable creates, if the connection has none yet, a temporary table of
+// the columns cols whose first is its key.
+func (e Engine) tempTable(name, cols string) string {
+	if e == Postgres {
+		return "CREATE TEMP TABLE IF NOT EXISTS " + name + " (" + cols + ")"
+	}
+	return "CREATE TEMP TABLE IF NOT EXISTS " + name + " (" + cols + ") WITHOUT ROWID"
+}
+
+// jsonElements is a table of the elements of the JSON array at path (keys
+// of objects) in the JSON value doc, named alias, with columns value (an
+// element) and key (its index, from 0 on SQLite, 1 on PostgreSQL: for
+// ordering only).
+func (e Engine) jsonElements(alias, doc string, path ...string) string {
+	if e == Postgres {
+		for _, k := range path {
+			doc += "->'" + k + "'"
+		}
+		return "json_array_elements(" + doc + ") WITH ORDINALITY AS " + alias + " (value, key)"
+	}
+	return "json_each(" + doc + ", '$." + strings.Join(path, ".") + "') " + alias
 }

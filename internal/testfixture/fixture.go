@@ -20,6 +20,7 @@ import (
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/load"
+	"github.com/taosync/taosync/internal/pgtest"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -43,10 +44,29 @@ type Fixture struct {
 	srv *httptest.Server
 }
 
-// New returns a fixture whose central home holds the master data of two
-// organisations; its server is not started yet. Everything is closed when
-// the test ends.
-func New(t *testing.T) *Fixture {
+// New returns a fixture whose central home, on SQLite, holds the master
+// data of two organisations; its server is not started yet. Everything is
+// closed when the test ends.
+func New(t *testing.T) *Fixture { return NewOn(t, "sqlite") }
+
+// OnEngines runs test once on each database engine of central
+// (pgtest.Engines), as a subtest named for it.
+func OnEngines(t *testing.T, test func(t *testing.T, engine string)) {
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) { test(t, engine) })
+	}
+}
+
+// NewOn is New with central's database on engine: "sqlite", or "postgres"
+// (a fresh database on the test binary's throwaway cluster, pgtest).
+func NewOn(t *testing.T, engine string) *Fixture {
+	t.Helper()
+	return NewAt(t, pgtest.Where(t, engine))
+}
+
+// NewAt is New with central's database at where (home.InitAt): a
+// PostgreSQL URL, or "" for the home's SQLite file.
+func NewAt(t *testing.T, where string) *Fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -55,7 +75,7 @@ func New(t *testing.T) *Fixture {
 		log = slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	dir := filepath.Join(t.TempDir(), "central")
-	h, err := home.Init(ctx, dir, home.RoleCentral)
+	h, err := home.InitAt(ctx, dir, home.RoleCentral, where)
 	if err != nil {
 		t.Fatal(err)
 	}

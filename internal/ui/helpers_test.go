@@ -34,14 +34,15 @@ func setup(t *testing.T, secure bool) *testfixture.Fixture {
 // as serve's access log does.
 func setupLogged(t *testing.T, secure bool, log *slog.Logger) *testfixture.Fixture {
 	t.Helper()
-	f, _ := setupView(t, secure, log)
+	f, _ := setupOn(t, "sqlite", secure, log)
 	return f
 }
 
-// setupView is setupLogged that also returns the view.
-func setupView(t *testing.T, secure bool, log *slog.Logger) (*testfixture.Fixture, *ui.UI) {
+// setupOn is setupLogged with central's database on engine, and also
+// returns the view.
+func setupOn(t *testing.T, engine string, secure bool, log *slog.Logger) (*testfixture.Fixture, *ui.UI) {
 	t.Helper()
-	f := testfixture.New(t)
+	f := testfixture.NewOn(t, engine)
 	u := ui.New(f.C, server.NewLimiter(), secure, f.Log)
 	view := u.Handler()
 	if log != nil {

@@ -301,7 +301,7 @@ type delivery struct {
 func (u *UI) deliveries(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
 	rows, err := u.c.Home.DB.QueryContext(ctx, `SELECT id, COALESCE(data->>'label', ''), COALESCE(data->'package'->>'test', ''),
-		COALESCE(data->'package'->>'sha256', ''), COALESCE(data->'package'->>'size', 0) FROM entities
+		COALESCE(data->'package'->>'sha256', ''), COALESCE(CAST(data->'package'->>'size' AS BIGINT), 0) FROM entities
 		WHERE type = 'delivery' AND deleted = 0 ORDER BY id`)
 	if err != nil {
 		u.fail(w, "deliveries", err)
@@ -350,7 +350,7 @@ func (u *UI) deliveries(w http.ResponseWriter, r *http.Request, s session) {
 // testCentres returns the labels of the test centres of each organisation.
 func (u *UI) testCentres(ctx context.Context) (map[string][]string, error) {
 	rows, err := u.c.Home.DB.QueryContext(ctx, `SELECT COALESCE(data->>'org_id', ''), COALESCE(data->>'label', id) FROM entities
-		WHERE type = 'test-center' AND deleted = 0 ORDER BY 2`)
+		WHERE type = 'test-center' AND deleted = 0`)
 	if err != nil {
 		return nil, err
 	}
@@ -362,6 +362,11 @@ func (u *UI) testCentres(ctx context.Context) (map[string][]string, error) {
 			return nil, err
 		}
 		out[org] = append(out[org], label)
+	}
+	// Sorted here, byte by byte: PostgreSQL would sort a label as its
+	// locale says, SQLite byte by byte.
+	for _, labels := range out {
+		slices.Sort(labels)
 	}
 	return out, rows.Err()
 }

@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// PostgreSQL's schema: the same history as SQLite's, version for version,
+// with central's tables only (the client keeps SQLite: its schema is the
+// test-delivery application's read interface).
+//
+//go:embed migrations/postgres/*.sql
+var pgMigrations embed.FS
+
+// Advisory lock keys, the same in every process: writersLock is taken by
+// every write transaction for its length, as SQLite's write lock is
+// (_txlock=immediate), so that the store's read-then-write transactions
+// behave the same on both engines; migrateLock is held while a process
+// brings the schema up to date, so that processes starting at once migrate
+// once.
+const (
+	writersLock = 0x7461_6f73_796e_6301 // "taosync" and 1
+	migrateLock = 0x7461_6f73_796e_6302
+)
+
+// pgIdleConns is how many idle connections to PostgreSQL are kept.
+const pgIdleConns = 16
+
+// lockTimeout is how long a statement waits for a lock (the writers' lock
+// above, a row) before it fails as busy: SQLite's busy_timeout.
+const lockTimeout = 10 * time.Second
+
+// IsURL reports whether where names a PostgreSQL database (a postgres://
+// or postgresql:// URL) rather than an SQLite file.
+func IsURL(where string) bool {
+	return strings.HasPrefix(where, "postgres://") || strings.HasPrefix(where, "postgresql://")
+}
+
+// ErrUnreachable: the PostgreSQL server named does not answer, or refuses
+// the connection.
+var ErrUnreachable = errors.New("cannot connect to the database")
+
+// ErrBadLocation: a database location that is neither a file path nor a
+// PostgreSQL URL.
+var ErrBadLocation = errors.New("not a database location")
+
+// CheckLocation says whether where can name a database: a PostgreSQL URL
+// that parses, or a path without a URL scheme. It does not connect.
+func CheckLocation(where string) error {
+	if IsURL(where) {
+		if _, err := pgx.ParseConfig(where); err != nil {
+			return fmt.Errorf("%s is %w: %s", Redact(where), ErrBadLocation, pgErrText(err, where))
+		}
+		return nil
+	}
+	if i := strings.Index(where, "://"); i > 0 && !strings.ContainsAny(where[:i], "/\\.") {
+		return fmt.Errorf("%s is %w: want a file path or a postgres:// URL", Redact(where), ErrBadLocation)
+	}
+	if where == "" {
+		return fmt.Errorf("an empty value is %w: want a file path or a postgres:// URL", ErrBadLocation)
+	}
+	return nil
+}
+
+// Redact returns where with the password of a URL replaced by xxxxx, for
+// logs and errors.
+func Redact(where string) string {
+	u, err := url.Parse(where)
+	if err != nil || u.Scheme == "" {
+		if i := strings.Index(where, "://"); i > 0 {
+			// A URL too broken to parse may still hold a password: show
+			// its scheme only.
+			return where[:i] + "://…"
+		}
+		return where
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// pgErrText is err's message with where's password taken out: pgx's
+// parse errors may quote the URL whole.
+func pgErrText(err error, where string) string {
+	s := err.Error()
+	if u, perr := url.Parse(where); perr == nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			s = strings.ReplaceAll(s, p, "xxxxx")
+		}
+	}
+	return strings.ReplaceAll(s, where, Redact(where))
+}
+
+// openPostgres opens the database at the URL where and brings its schema
+// up to date. Without create, the database must hold a taosync schema.
+func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
+	name := Redact(where)
+	cfg, err := pgx.ParseConfig(where)
+	if err != nil {
+		return nil, fmt.Errorf("%s is %w: %s", name, ErrBadLocation, pgErrText(err, where))
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	// A statement is planned for the table as it is when it runs: a load
+	// or an import fills tables within one transaction, and a plan cached
+	// when they were empty (a sequential scan) made each batch of a load of
+	// 20,000 rows scan the table whole, 20 times slower. Both settings may
+	// be given in the URL (?lock_timeout=2s).
+	for k, v := range map[string]string{
+		"lock_timeout":    strconv.Itoa(int(lockTimeout.Milliseconds())),
+		"plan_cache_mode": "force_custom_plan",
+	} {
+		if _, ok := cfg.RuntimeParams[k]; !ok {
+			cfg.RuntimeParams[k] = v
+		}
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	db := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
+	// A PostgreSQL connection is a server process, started in
+	// milliseconds: keep those that serve's requests open, rather than
+	// database/sql's default of two.
+	db.SetMaxIdleConns(pgIdleConns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w %s: %s", ErrUnreachable, name, pgErrText(err, where))
+	}
+	d := &DB{DB: db, Path: name, Engine: Postgres}
+	if err := d.migratePostgres(ctx, create); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// migratePostgres applies the embedded migrations newer than the version
+// in schema_version, each in a transaction, under migrateLock.
+func (d *DB) migratePostgres(ctx context.Context, create bool) error {
+	names, err := fs.Glob(pgMigrations, "migrations/postgres/*.sql")
+	if err != nil {
+		return err
+	}
+	conn, err := d.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate database %s: %w", d.Path, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", migrateLock); err != nil {
+		return fmt.Errorf("migrate database %s: wait for another process migrating it: %w", d.Path, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", migrateLock)
+	// A database is ours when it has the table schema_version; one
+	// without it is created into only when it holds no table at all.
+	var ours bool
+	var tables int
+	err = conn.QueryRowContext(ctx, `SELECT COUNT(*) FILTER (WHERE table_name = 'schema_version'), COUNT(*)
+		FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&ours, &tables)
+	if err != nil {
+		return fmt.Errorf("read database %s: %w", d.Path, err)
+	}
+	var current int
+	switch {
+	case ours:
+		if err := conn.QueryRowContext(ctx, "SELECT version FROM schema_version").Scan(&current); err != nil {
+			return fmt.Errorf("read schema version of %s: %w", d.Path, err)
+		}
+	case tables > 0:
+		return fmt.Errorf("%s is %w: it holds tables of another application", d.Path, ErrNotOurs)
+	case !create:
+		return fmt.Errorf("%s is %w: it holds no taosync schema", d.Path, ErrNotOurs)
+	default:
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE schema_version (version BIGINT NOT NULL); INSERT INTO schema_version VALUES (0)"); err != nil {
+			return fmt.Errorf("migrate database %s: %w", d.Path, err)
+		}
+	}
+	if current > len(names) {
+		return fmt.Errorf("database schema version %d is newer than this taosync knows (%d): upgrade taosync", current, len(names))
+	}
+	for i, name := range names {
+		version := i + 1
+		if version <= current {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/postgres/"), "_", 2)[0]); err != nil || n != version {
+			return fmt.Errorf("migration %s is out of sequence", name)
+		}
+		body, err := pgMigrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		// Simple statements only in migrations: no placeholders, run as
+		// one multi-statement string.
+		_, err = tx.ExecContext(ctx, string(body))
+		if err == nil {
+			_, err = tx.ExecContext(ctx, "UPDATE schema_version SET version = ?", version)
+		}
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+		if err != nil {
+			return fmt.Errorf("migrate database %s to version %d (%s): %w", d.Path, version, name, err)
+		}
+	}
+	return nil
+}
+
+// pgConnector hands database/sql pgx's connections behind pgConn.
+type pgConnector struct{ driver.Connector }
+
+func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pgConn{conn.(*stdlib.Conn)}, nil
+}
+
+// pgConn is pgx's connection taking the store's SQL as SQLite does: ?
+// and ?N placeholders (PostgreSQL's are $N), and bools for the INTEGER
+// columns that hold 0 or 1.
+type pgConn struct{ *stdlib.Conn }
+
+func (c pgConn) Prepare(query string) (driver.Stmt, error) {
+	return c.Conn.Prepare(placeholders(query))
+}
+
+func (c pgConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.PrepareContext(ctx, placeholders(query))
+}
+
+func (c pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.ExecContext(ctx, placeholders(query), args)
+}
+
+func (c pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.QueryContext(ctx, placeholders(query), args)
+}
+
+// CheckNamedValue stores a bool as SQLite does, 1 or 0: the schema's
+// flags are integers on both engines.
+func (c pgConn) CheckNamedValue(v *driver.NamedValue) error {
+	if b, ok := v.Value.(bool); ok {
+		v.Value = int64(0)
+		if b {
+			v.Value = int64(1)
+		}
+	}
+	return c.Conn.CheckNamedValue(v)
+}
+
+// rewritten caches placeholders' work: the store runs few distinct
+// statements, many times.
+var rewritten sync.Map
+
+// placeholders rewrites SQLite's placeholders, ? (the next argument) and
+// ?N (the Nth), into PostgreSQL's $N, outside quoted strings, quoted
+// identifiers and comments.
+func placeholders(query string) string {
+	if !strings.Contains(query, "?") {
+		return query
+	}
+	if q, ok := rewritten.Load(query); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	next := 0
+	for i := 0; i < len(query); i++ {
+		ch := query[i]
+		switch {
+		case ch == '\'' || ch == '"':
+			j := strings.IndexByte(query[i+1:], ch)
+			if j < 0 {
+				b.WriteString(query[i:])
+				i = len(query)
+				continue
+			}
+			b.WriteString(query[i : i+j+2])
+			i += j + 1
+		case ch == '-' && strings.HasPrefix(query[i:], "--"):
+			j := strings.IndexByte(query[i:], '\n')
+			if j < 0 {
+				j = len(query) - i - 1
+			}
+			b.WriteString(query[i : i+j+1])
+			i += j
+		case ch == '?':
+			j := i + 1
+			for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+				j++
+			}
+			if j > i+1 {
+				b.WriteString("$" + query[i+1:j])
+			} else {
+				next++
+				b.WriteString("$" + strconv.Itoa(next))
+			}
+			i = j - 1
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	q := b.String()
+	rewritten.Store(query, q)
+	return q
+}
