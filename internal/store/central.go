@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/blobstore"
@@ -21,6 +22,10 @@ import (
 type Central struct {
 	DB     *DB
 	Chunks *blobstore.Store
+	// Writes, if set, is taken around the write transactions of a data
+	// export, so that they queue with the caller's other writes rather
+	// than on the database's lock.
+	Writes sync.Locker
 }
 
 // EntitySource yields entities with the line each came from; load.Reader is

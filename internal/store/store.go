@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +59,10 @@ func SetConnectPragma(stmt string) (restore func()) {
 type DB struct {
 	*sql.DB
 	Path string
+	// read is a second pool on the same file, for BeginRead: its
+	// transactions begin deferred (no lock) and its connections refuse
+	// to write.
+	read *sql.DB
 }
 
 // ErrNotOurs: a database file that taosync did not create.
@@ -130,7 +135,34 @@ func Open(ctx context.Context, path string, create bool) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	// The read pool: WAL is the file's mode already, set above.
+	q.Del("_journal_mode")
+	q.Set("_txlock", "deferred")
+	q.Set("_query_only", "1")
+	if d.read, err = sql.Open(driverName, "file:"+path+"?"+q.Encode()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	// A reader's transaction lasts while its export compresses and
+	// encrypts, which keeps a core busy: more of them than a few per core
+	// would only add memory and open files, each connection having its own
+	// page cache and three file descriptors.
+	d.read.SetMaxOpenConns(max(8, 4*runtime.GOMAXPROCS(0)))
 	return d, nil
+}
+
+// BeginRead starts a read transaction: one snapshot of the database that
+// takes no lock, so that it runs beside other readers and beside the
+// writers (WAL), and sees none of their commits. Nothing may be written in
+// it. go-sqlite3 ignores the options (its own pool is read-only and
+// deferred); they say what another engine must give.
+func (d *DB) BeginRead(ctx context.Context) (*sql.Tx, error) {
+	return d.read.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+}
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	return errors.Join(d.read.Close(), d.DB.Close())
 }
 
 // migrate applies, in one transaction each, the embedded migrations newer
