@@ -38,6 +38,8 @@ type Central struct {
 	// A data export takes it only for its two short writes (the store's
 	// Writes): exports read and encrypt side by side.
 	writes *sync.Mutex
+	// exports is where data exports read: the store, or a test's wrapper.
+	exports exporter.DataSource
 }
 
 // Open opens the central home in dir.
@@ -61,7 +63,8 @@ func New(h *home.Home, log *slog.Logger) (*Central, error) {
 		return nil, err
 	}
 	writes := &sync.Mutex{}
-	return &Central{Home: h, Store: &store.Central{DB: h.DB, Chunks: chunks, Writes: writes}, Log: log, writes: writes}, nil
+	st := &store.Central{DB: h.DB, Chunks: chunks, Writes: writes}
+	return &Central{Home: h, Store: st, Log: log, writes: writes, exports: st}, nil
 }
 
 // Close closes the home.
@@ -115,7 +118,7 @@ func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOp
 		return nil, err
 	}
 	for try := 1; ; try++ {
-		res, err := exporter.Data(ctx, c.Store, out, exporter.DataOptions{
+		res, err := exporter.Data(ctx, c.exports, out, exporter.DataOptions{
 			Client: client, Types: o.Types, Full: o.Full, ChunkRecords: chunkRecords, Expiry: expiry,
 			Signer: signer, AgeRecipient: keys.Age, Now: time.Now(), Log: c.Log,
 			Transport: o.Transport, SkipEmpty: o.SkipEmpty,
