@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/taosync/taosync"
@@ -47,7 +48,9 @@ type capCentre struct {
 	bundle           string
 	stream           []byte
 	sigSize, manSize int
-	failed           error
+	// pulled is the bytes of the last bundle pulled.
+	pulled int64
+	failed error
 }
 
 // capFile and capRef are a bundle's files as the pull and the commit name
@@ -142,6 +145,14 @@ func (b *bench) capacity(ctx context.Context) error {
 	if err := srv.stop(); err != nil && !errors.Is(err, context.Canceled) {
 		b.logf("capacity: serve exited: %v", err)
 	}
+	var peakRSS float64
+	if ru, ok := srv.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		peakRSS = float64(ru.Maxrss*kib) / mib // ru_maxrss is in KiB on Linux
+	}
+	var pulled int64
+	for _, c := range centres {
+		pulled += c.pulled
+	}
 	if len(failures) > 0 {
 		b.logf("capacity: serve logged: %s", serveErrors(srv.stderr()))
 	}
@@ -162,7 +173,7 @@ func (b *bench) capacity(ctx context.Context) error {
 	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf("central's capacity: pulls per second at once (p50 %.2f s, p99 %.2f s a pull)",
 		percentile(pulls, 50).Seconds(), percentile(pulls, 99).Seconds()),
 		Value: float64(n) / pullWall.Seconds(), Unit: "pulls/s",
-		Note: fmt.Sprintf("one after another: p50 %.3f s a pull", percentile(serial, 50).Seconds())})
+		Note: fmt.Sprintf("one after another: p50 %.3f s a pull; %.2f MiB a bundle", percentile(serial, 50).Seconds(), float64(pulled)/float64(n)/mib)})
 	b.rep.add(Figure{ID: "9", Name: "central's capacity: central's CPU utilisation during the pulls at once",
 		Value: pullCPU.Seconds() / pullWall.Seconds(), Unit: "cores", Min: ptr(0.8 * float64(cores)),
 		Note: fmt.Sprintf("serve's user and system time over the wall time; target 0.8 of the machine's %d cores", cores)})
@@ -173,6 +184,8 @@ func (b *bench) capacity(ctx context.Context) error {
 	b.rep.add(Figure{ID: "9", Name: "central's capacity: central's CPU seconds per centre (a first pull and a result bundle)",
 		Value: (pullCPU + sendCPU).Seconds() / float64(n), Unit: "CPU-s",
 		Note: fmt.Sprintf("pull %.3f, result bundle %.3f", pullCPU.Seconds()/float64(n), sendCPU.Seconds()/float64(n))})
+	b.rep.add(Figure{ID: "9", Name: "central's capacity: central's peak memory (serve's maximum resident set)",
+		Value: peakRSS, Unit: "MiB"})
 	for _, f := range []struct {
 		name string
 		ds   []time.Duration
@@ -392,7 +405,7 @@ func (c *capCentre) pull(ctx context.Context, hc *http.Client, root string) (tim
 	if err := c.call(ctx, hc, http.MethodPost, root+"/api/v1/data/pull", strings.NewReader(body), nil, &ref); err != nil {
 		return 0, fmt.Errorf("pull: %w", err)
 	}
-	if err := c.download(ctx, hc, root, ref); err != nil {
+	if c.pulled, err = c.download(ctx, hc, root, ref); err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil
@@ -418,38 +431,40 @@ func (c *capCentre) send(ctx context.Context, hc *http.Client, root string) (tim
 	if st.State != "committed" || st.Receipt == nil {
 		return 0, fmt.Errorf("upload: central answered %q (outcome %q), without receipts", st.State, st.Outcome)
 	}
-	if err := c.download(ctx, hc, root, *st.Receipt); err != nil {
+	if _, err := c.download(ctx, hc, root, *st.Receipt); err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil
 }
 
 // download fetches every file of a bundle, checks its size and hash, and
-// discards it.
-func (c *capCentre) download(ctx context.Context, hc *http.Client, root string, ref capRef) error {
+// discards it. It returns the bytes fetched.
+func (c *capCentre) download(ctx context.Context, hc *http.Client, root string, ref capRef) (int64, error) {
+	var total int64
 	for _, f := range ref.Files {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, root+"/api/v1/bundles/"+ref.Bundle+"/"+f.Name, nil)
 		if err != nil {
-			return err
+			return total, err
 		}
 		req.Header.Set("Authorization", "Bearer "+c.token)
 		resp, err := hc.Do(req)
 		if err != nil {
-			return fmt.Errorf("download %s: %w", f.Name, err)
+			return total, fmt.Errorf("download %s: %w", f.Name, err)
 		}
 		h := sha256.New()
 		n, err := io.Copy(h, resp.Body)
 		resp.Body.Close()
 		switch {
 		case err != nil:
-			return fmt.Errorf("download %s: %w", f.Name, err)
+			return total, fmt.Errorf("download %s: %w", f.Name, err)
 		case resp.StatusCode != http.StatusOK:
-			return fmt.Errorf("download %s: %s", f.Name, resp.Status)
+			return total, fmt.Errorf("download %s: %s", f.Name, resp.Status)
 		case n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256:
-			return fmt.Errorf("download %s: %d bytes not of its hash %.8s (want %d)", f.Name, n, f.SHA256, f.Size)
+			return total, fmt.Errorf("download %s: %d bytes not of its hash %.8s (want %d)", f.Name, n, f.SHA256, f.Size)
 		}
+		total += n
 	}
-	return nil
+	return total, nil
 }
 
 // call sends an authorised request and decodes its JSON answer into v.
