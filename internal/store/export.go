@@ -333,8 +333,11 @@ func (e *dataExport) keepSnapshots(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM snapshots
 			WHERE org = ? AND type = ? AND version = ? AND chunk_records = ? AND format = ?)`,
 			e.client.Org, string(k.t), e.version, k.chunkRecords, exporter.RecordFormat).Scan(&kept)
-		if err != nil || kept {
+		if err != nil {
 			return err
+		}
+		if kept {
+			continue
 		}
 		packed := []byte{} // not NULL when there are none
 		for _, v := range k.versions {

@@ -151,3 +151,37 @@ func TestExportMoved(t *testing.T) {
 		}
 	})
 }
+
+// TestExportKeepsWhatNoneKept: two clients of one organisation export at
+// once, one of them its test centres only. Each type's snapshot is kept
+// once, by whichever export recorded it first, and the next full export
+// of the organisation sends them all without reading a record.
+func TestExportKeepsWhatNoneKept(t *testing.T) {
+	withCentral(t, 1, func(w *world) {
+		w.chunk = 2 // as pausedExport's
+		w.load("org-a", "tc-a", []string{"tt-1", "tt-2"}, "e-a")
+		a, b, c := w.initClient("ca", "tc-a", nil), w.initClient("cb", "tc-a", nil), w.initClient("cc", "tc-a", nil)
+		for _, x := range []*clientSide{a, b, c} {
+			w.register(x, "org-a")
+		}
+		dir, finish := w.pausedExport(a)
+		_, err := exporter.Data(w.ctx, w.c, w.newDir("centres"), exporter.DataOptions{Client: b.name, ChunkRecords: 2,
+			Types: []taosync.Type{taosync.TestCenter}, Expiry: expiry, Signer: w.central.signer,
+			AgeRecipient: w.central.keys.Age, Now: time.Now(), Log: w.discard})
+		w.must(err, "export of the test centres")
+		_, err = finish()
+		w.must(err, "the paused export")
+		var kept int
+		w.must(w.central.h.DB.QueryRowContext(w.ctx, "SELECT count(*) FROM snapshots WHERE org = 'org-a'").Scan(&kept), "kept")
+		if kept != len(taosync.Types) {
+			t.Errorf("%d types' snapshots kept, want %d", kept, len(taosync.Types))
+		}
+		w.importClient(a, dir, importKillNone)
+		before := w.tally.get(keptSnapshot)
+		w.dataBundle(c, importKillNone)
+		if w.tally.get(keptSnapshot) == before {
+			t.Error("the next full export of org-a found no kept snapshot")
+		}
+		w.checkScope(c, []string{"delivery/" + delivery, "eligibility/e-a", "test-center/tc-a", "test-taker/tt-1", "test-taker/tt-2"})
+	})
+}
