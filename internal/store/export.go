@@ -403,13 +403,16 @@ func (e *dataExport) Chunks(ctx context.Context, full bool, fn func(hash string)
 
 func (e *dataExport) Chunk(hash string) ([]byte, error) { return e.c.Chunks.Get(hash) }
 
-// Commit records the bundle in a write transaction of its own, after the
-// read transaction has ended, if what the export read of the client has not
-// moved (ErrExportMoved otherwise). The entities may have changed since
-// the snapshot: the client is recorded as holding them at the counter the
-// export read, so that the next delta carries every change after it.
+// Commit records the bundle in a write transaction of its own, if what the
+// export read of the client has not moved (ErrExportMoved otherwise). The
+// entities may have changed since the snapshot: the client is recorded as
+// holding them at the counter the export read, so that the next delta
+// carries every change after it. The read transaction ends only then: an
+// export holds its bundle's kept chunks until recorded, and the read
+// pool's size (DB.BeginRead) so bounds the exports in flight, and their
+// memory, however many pulls wait for the writes.
 func (e *dataExport) Commit(ctx context.Context, res *bundle.Result, types []taosync.Type, chunks []string, h taosync.HistoryEntry, publish func() error) error {
-	e.endRead()
+	defer e.endRead()
 	published := false
 	err := e.c.write(ctx, func(tx *sql.Tx) error {
 		if err := e.unmoved(ctx, tx); err != nil {

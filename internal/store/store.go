@@ -143,10 +143,11 @@ func Open(ctx context.Context, path string, create bool) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	// A reader's transaction lasts while its export compresses and
-	// encrypts, which keeps a core busy: more of them than a few per core
-	// would only add memory and open files, each connection having its own
-	// page cache and three file descriptors.
+	// A reader's transaction lasts while its export compresses, encrypts
+	// and records its bundle, which keeps a core busy: more of them than a
+	// few per core would only add memory (the bundle's chunks kept for the
+	// next full export, a page cache per connection) and open files (three
+	// per connection).
 	d.read.SetMaxOpenConns(max(8, 4*runtime.GOMAXPROCS(0)))
 	return d, nil
 }
