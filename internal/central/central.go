@@ -35,8 +35,9 @@ type Central struct {
 	Log   *slog.Logger
 	// writes serialises the operations that write, so that concurrent
 	// requests of the HTTP server queue here rather than on SQLite's lock.
-	// A data export takes it only for its two short writes (the store's
-	// Writes): exports read and encrypt side by side.
+	// The short writes of pulls (a reported state, a data export's
+	// reservation and record) take it through the store (its Writes),
+	// committed together: exports read and encrypt side by side.
 	writes *sync.Mutex
 	// exports is where data exports read: the store, or a test's wrapper.
 	exports exporter.DataSource
@@ -132,11 +133,10 @@ func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOp
 }
 
 // ReportDataState records what a client says it holds (with every pull),
-// queued with the other writes rather than on SQLite's lock, which many
+// committed with the other pulls' short writes and queued with the other
+// writes (the store's Writes), rather than on SQLite's lock, which many
 // concurrent pulls would exhaust.
 func (c *Central) ReportDataState(ctx context.Context, client string, seq, receiptSeq uint64) error {
-	c.writes.Lock()
-	defer c.writes.Unlock()
 	return c.Store.ReportDataState(ctx, client, seq, receiptSeq, time.Now())
 }
 

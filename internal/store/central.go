@@ -22,10 +22,12 @@ import (
 type Central struct {
 	DB     *DB
 	Chunks *blobstore.Store
-	// Writes, if set, is taken around the write transactions of a data
-	// export, so that they queue with the caller's other writes rather
-	// than on the database's lock.
+	// Writes, if set, is taken around the transactions that commit the
+	// short writes of pulls together (a data export's, a reported
+	// state's: see write), so that they queue with the caller's other
+	// writes rather than on the database's lock.
 	Writes sync.Locker
+	group  group
 }
 
 // EntitySource yields entities with the line each came from; load.Reader is

@@ -38,7 +38,7 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.
 	// stick, and the client may apply it, so no delta can follow it safely
 	// and the next export is a full snapshot.
 	var seq, died uint64
-	err := c.write(ctx, func(tx *sql.Tx) error {
+	err := c.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, "SELECT pending_seq FROM clients WHERE id = ?", client).Scan(&died)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w %q", ErrUnknownClient, client)
@@ -83,15 +83,6 @@ func (c *Central) BeginDataExport(ctx context.Context, client string) (exporter.
 	e.next = map[taosync.Type][]string{}
 	e.versions = map[taosync.Type][]int64{}
 	return e, nil
-}
-
-// write runs fn in a write transaction, queued on c.Writes if set.
-func (c *Central) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	if c.Writes != nil {
-		c.Writes.Lock()
-		defer c.Writes.Unlock()
-	}
-	return c.DB.Tx(ctx, fn)
 }
 
 type dataExport struct {
@@ -414,7 +405,7 @@ func (e *dataExport) Chunk(hash string) ([]byte, error) { return e.c.Chunks.Get(
 func (e *dataExport) Commit(ctx context.Context, res *bundle.Result, types []taosync.Type, chunks []string, h taosync.HistoryEntry, publish func() error) error {
 	defer e.endRead()
 	published := false
-	err := e.c.write(ctx, func(tx *sql.Tx) error {
+	err := e.c.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := e.unmoved(ctx, tx); err != nil {
 			return err
 		}
@@ -503,8 +494,7 @@ func (e *dataExport) clearPending() error {
 	if e.died {
 		return nil
 	}
-	ctx := context.Background()
-	return e.c.write(ctx, func(tx *sql.Tx) error {
+	return e.c.write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "UPDATE clients SET pending_seq = 0 WHERE id = ? AND pending_seq = ?", e.client.ID, e.seq)
 		return err
 	})
