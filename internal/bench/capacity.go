@@ -123,7 +123,11 @@ func (b *bench) capacity(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.logf("capacity: %d pulls at once in %.1fs, central %.1f CPU-s", n, pullWall.Seconds(), pullCPU.Seconds())
+	pullRSS, err := procPeakRSS(pid)
+	if err != nil {
+		return err
+	}
+	b.logf("capacity: %d pulls at once in %.1fs, central %.1f CPU-s, peak memory %.0f MiB", n, pullWall.Seconds(), pullCPU.Seconds(), pullRSS)
 	sends, sendWall, sendCPU, err := capPhase(ctx, pid, centres, func(c *capCentre) (time.Duration, error) {
 		return c.send(ctx, hc, root)
 	})
@@ -185,7 +189,7 @@ func (b *bench) capacity(ctx context.Context) error {
 		Value: (pullCPU + sendCPU).Seconds() / float64(n), Unit: "CPU-s",
 		Note: fmt.Sprintf("pull %.3f, result bundle %.3f", pullCPU.Seconds()/float64(n), sendCPU.Seconds()/float64(n))})
 	b.rep.add(Figure{ID: "9", Name: "central's capacity: central's peak memory (serve's maximum resident set)",
-		Value: peakRSS, Unit: "MiB"})
+		Value: peakRSS, Unit: "MiB", Note: fmt.Sprintf("%.0f MiB by the end of the pulls", pullRSS)})
 	for _, f := range []struct {
 		name string
 		ds   []time.Duration
@@ -380,6 +384,25 @@ func procCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("serve's CPU time: %w", err)
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// procPeakRSS is the peak resident memory of a running process so far, in
+// MiB, from /proc/PID/status (VmHWM).
+func procPeakRSS(pid int) (float64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("serve's memory: %w", err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("serve's memory: VmHWM %q", v)
+			}
+			return float64(kb*kib) / mib, nil
+		}
+	}
+	return 0, fmt.Errorf("serve's memory: no VmHWM in /proc/%d/status", pid)
 }
 
 // pull is a centre's first pull: a token, the pull (a full snapshot,
