@@ -25,7 +25,9 @@ type Central struct {
 	// Writes, if set, is taken around the transactions that commit the
 	// short writes of pulls together (a data export's, a reported
 	// state's: see write), so that they queue with the caller's other
-	// writes rather than on the database's lock.
+	// writes rather than on the database's lock. A caller holding it must
+	// not call BeginDataExport, a DataExport's Commit or Rollback, or
+	// ReportDataState: they would wait for it.
 	Writes sync.Locker
 	group  group
 }
