@@ -69,6 +69,61 @@ func eligibilitiesByOrg(cfg sample.Config) (map[string][]eligibility, error) {
 	return out, err
 }
 
+// loadedCentral makes a central home holding the master data of cfg,
+// generated into data and loaded with `central load`; what it logs starts
+// with what.
+func (b *bench) loadedCentral(ctx context.Context, what, central, data string, cfg sample.Config) error {
+	b.logf("%s: generating master data in %s (%d test takers, %d organisations)", what, data, cfg.TestTakers, cfg.Orgs)
+	if _, err := sample.Write(data, cfg, sample.DemoFormat); err != nil {
+		return err
+	}
+	if _, err := b.cli.run(ctx, central, b.initCentralArgs()...); err != nil {
+		return err
+	}
+	for _, t := range taosync.Types {
+		file := filepath.Join(data, string(t)+"."+sample.DemoFormat(t))
+		st, err := b.cli.run(ctx, central, "central", "load", "--type", string(t), file)
+		if err != nil {
+			return err
+		}
+		b.logf("%s: loaded %s in %.1fs", what, t, st.Seconds())
+	}
+	return nil
+}
+
+// initCentralArgs is the command that makes a central home: its store in
+// the home (SQLite), or the database -db names.
+func (b *bench) initCentralArgs() []string {
+	args := []string{"init", "--role", "central"}
+	if b.o.db != "" {
+		args = append(args, "--db", b.o.db)
+	}
+	return args
+}
+
+// centralExecutions counts the executions central holds (results list),
+// in all and by client.
+func (b *bench) centralExecutions(ctx context.Context, central string) (int64, map[string]int, error) {
+	st, err := b.cli.run(ctx, central, "results", "list", "--json")
+	if err != nil {
+		return 0, nil, err
+	}
+	var got int64
+	perClient := map[string]int{}
+	err = jsonl.EachLine(st.Stdout, func(line []byte) error {
+		var e struct {
+			Client string `json:"client"`
+		}
+		got++
+		if err := json.Unmarshal(line, &e); err != nil {
+			return fmt.Errorf("results list: %v: %.200s", err, line)
+		}
+		perClient[e.Client]++
+		return nil
+	})
+	return got, perClient, err
+}
+
 // server is a running `taosync serve`.
 type server struct {
 	cmd  *exec.Cmd
@@ -179,21 +234,8 @@ func (b *bench) http(ctx context.Context) error {
 	dir := filepath.Join(b.work, "http")
 	cfg := httpConfig(n, takers)
 	central := filepath.Join(dir, "central")
-	data := filepath.Join(dir, "data")
-	b.logf("http: generating master data in %s (%d test takers, %d organisations)", data, cfg.TestTakers, cfg.Orgs)
-	if _, err := sample.Write(data, cfg, sample.DemoFormat); err != nil {
+	if err := b.loadedCentral(ctx, "http", central, filepath.Join(dir, "data"), cfg); err != nil {
 		return err
-	}
-	if _, err := b.cli.run(ctx, central, "init", "--role", "central"); err != nil {
-		return err
-	}
-	for _, t := range taosync.Types {
-		file := filepath.Join(data, string(t)+"."+sample.DemoFormat(t))
-		st, err := b.cli.run(ctx, central, "central", "load", "--type", string(t), file)
-		if err != nil {
-			return err
-		}
-		b.logf("http: loaded %s in %.1fs", t, st.Seconds())
 	}
 	els, err := eligibilitiesByOrg(cfg)
 	if err != nil {
@@ -306,24 +348,8 @@ func (b *bench) http(ctx context.Context) error {
 		}
 	}
 
-	// Central's view: every execution of every client.
-	st, err := b.cli.run(ctx, central, "results", "list", "--json")
+	got, perClient, err := b.centralExecutions(ctx, central)
 	if err != nil {
-		return err
-	}
-	var got int64
-	perClient := map[string]int{}
-	if err := jsonl.EachLine(st.Stdout, func(line []byte) error {
-		var e struct {
-			Client string `json:"client"`
-		}
-		got++
-		if err := json.Unmarshal(line, &e); err != nil {
-			return fmt.Errorf("results list: %v: %.200s", err, line)
-		}
-		perClient[e.Client]++
-		return nil
-	}); err != nil {
 		return err
 	}
 	serveErr := srv.stop()

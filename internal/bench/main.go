@@ -82,15 +82,24 @@ type options struct {
 	// thinTakers sizes the thin case (8): the test takers of the one
 	// client's organisation, whose first data bundle crosses a thin line.
 	thinTakers int
+	// capClients, capTakers and capResults size the capacity case (9):
+	// centres played at once, test takers and results of each.
+	capClients, capTakers, capResults int
+	// db is central's database for the cases that run serve (7, 9): empty
+	// for SQLite in central's home, else what `init --role central --db`
+	// takes.
+	db string
 }
 
 // presets are the sizes the targets are set at (full) and the CI smoke run
 // (quick).
 var presets = map[string]options{
 	"full": {takers: 200_000, executions: 100_000, packages: []int64{256 * mib, 1 * gib},
-		httpClients: 200, httpTakers: 5_000, httpResults: 500, thinTakers: 90_000},
+		httpClients: 200, httpTakers: 5_000, httpResults: 500, thinTakers: 90_000,
+		capClients: 200, capTakers: 5_000, capResults: 500},
 	"quick": {takers: 5_000, executions: 2_000, packages: []int64{5 * mib, 20 * mib},
-		httpClients: 10, httpTakers: 100, httpResults: 20, thinTakers: 2_000},
+		httpClients: 10, httpTakers: 100, httpResults: 20, thinTakers: 2_000,
+		capClients: 10, capTakers: 200, capResults: 50},
 }
 
 func cliMain(args []string, stdout, stderr io.Writer) int {
@@ -103,7 +112,8 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&takers, "takers", 0, "test takers in the client's scope (overrides -size)")
 	fs.IntVar(&executions, "executions", 0, "executions sent back (overrides -size)")
 	fs.StringVar(&packages, "packages", "", "comma-separated total sizes in MiB of the QTI package cases, smallest first (overrides -size)")
-	fs.StringVar(&cases, "cases", "records,results,packages", "the scenarios to run: records (targets 1, 2, 4), results (6, needs records), packages (3, 5); http (7) and thin (8) only when named, or all")
+	fs.StringVar(&cases, "cases", "records,results,packages", "the scenarios to run: records (targets 1, 2, 4), results (6, needs records), packages (3, 5); http (7), thin (8) and capacity (9) only when named, or all")
+	fs.StringVar(&o.db, "db", "", "central's database for http and capacity, as init --role central --db takes it (default: SQLite in central's home)")
 	fs.StringVar(&o.bin, "bin", "", "use this taosync binary instead of building ./cmd/taosync")
 	fs.StringVar(&o.jsonPath, "json", "", "write the results as JSON to this file")
 	fs.StringVar(&o.mdPath, "markdown", "", "write the table as Markdown to this file (for docs/performance.md)")
@@ -130,6 +140,7 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	o.takers, o.executions, o.packages = p.takers, p.executions, p.packages
 	o.httpClients, o.httpTakers, o.httpResults = p.httpClients, p.httpTakers, p.httpResults
 	o.thinTakers = p.thinTakers
+	o.capClients, o.capTakers, o.capResults = p.capClients, p.capTakers, p.capResults
 	if takers > 0 {
 		o.takers, o.size = takers, "custom"
 	}
@@ -150,14 +161,14 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	o.cases = map[string]bool{}
 	for _, c := range strings.Split(cases, ",") {
 		switch c = strings.TrimSpace(c); c {
-		case "records", "results", "packages", "http", "thin":
+		case "records", "results", "packages", "http", "thin", "capacity":
 			o.cases[c] = true
 		case "all":
-			for _, c := range []string{"records", "results", "packages", "http", "thin"} {
+			for _, c := range []string{"records", "results", "packages", "http", "thin", "capacity"} {
 				o.cases[c] = true
 			}
 		default:
-			fmt.Fprintf(stderr, "bench: -cases: unknown case %q (want records, results, packages, http, thin or all)\n", c)
+			fmt.Fprintf(stderr, "bench: -cases: unknown case %q (want records, results, packages, http, thin, capacity or all)\n", c)
 			return 2
 		}
 	}
@@ -299,6 +310,14 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	} else {
 		b.rep.add(Figure{ID: "8", Name: "first sync data over a thin line", Status: statusNotMeasured,
 			Note: "not measured in this run (run with -cases thin or all)"})
+	}
+	if o.cases["capacity"] {
+		if err := b.capacity(ctx); err != nil {
+			return b.finish(err)
+		}
+	} else {
+		b.rep.add(Figure{ID: "9", Name: "central's capacity, measured alone", Status: statusNotMeasured,
+			Note: "not measured in this run (run with -cases capacity or all)"})
 	}
 	return b.finish(nil)
 }

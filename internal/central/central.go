@@ -36,7 +36,12 @@ type Central struct {
 	Log   *slog.Logger
 	// writes serialises the operations that write, so that concurrent
 	// requests of the HTTP server queue here rather than on SQLite's lock.
-	writes sync.Mutex
+	// The short writes of pulls (a reported state, a data export's
+	// reservation and record) take it through the store (its Writes),
+	// committed together: exports read and encrypt side by side.
+	writes *sync.Mutex
+	// exports is where data exports read: the store, or a test's wrapper.
+	exports taosync.DataSource
 }
 
 // Open opens the central home in dir.
@@ -65,7 +70,9 @@ func New(h *home.Home, log *slog.Logger) (*Central, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Central{Home: h, Store: &store.CentralDB{DB: h.DB, Chunks: chunks}, Log: cmp.Or(log, slog.Default())}, nil
+	writes := &sync.Mutex{}
+	st := &store.CentralDB{DB: h.DB, Chunks: chunks, Writes: writes}
+	return &Central{Home: h, Store: st, Log: cmp.Or(log, slog.Default()), writes: writes, exports: st}, nil
 }
 
 // Close closes the home.
@@ -85,10 +92,15 @@ func (c *Central) days(ctx context.Context, key string) (time.Duration, error) {
 	return time.Duration(n) * 24 * time.Hour, err
 }
 
-// ExportData writes a data bundle for a client into out.
+// exportTries bounds how many times a data export is done again when the
+// client's state moved while it ran (store.ErrExportMoved): each try that
+// fails so means another write for the client was recorded in between.
+const exportTries = 3
+
+// ExportData writes a data bundle for a client into out. Exports run side
+// by side, each in its own read snapshot; one whose client moved meanwhile
+// is done again, as a full snapshot, which applies whatever moved.
 func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOptions) (*exporter.DataWritten, error) {
-	c.writes.Lock()
-	defer c.writes.Unlock()
 	signer, err := c.Home.Signer()
 	if err != nil {
 		return nil, err
@@ -113,19 +125,25 @@ func (c *Central) ExportData(ctx context.Context, client, out string, o ExportOp
 	if err := safefile.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
-	return exporter.Data(ctx, c.Store, out, exporter.DataOptions{
-		Client: client, Types: o.Types, Full: o.Full, ChunkRecords: chunkRecords, Expiry: expiry,
-		Signer: signer, AgeRecipient: keys.Age, Now: time.Now(), Log: c.Log,
-		Transport: o.Transport, SkipEmpty: o.SkipEmpty,
-	})
+	for try := 1; ; try++ {
+		res, err := exporter.Data(ctx, c.exports, out, exporter.DataOptions{
+			Client: client, Types: o.Types, Full: o.Full, ChunkRecords: chunkRecords, Expiry: expiry,
+			Signer: signer, AgeRecipient: keys.Age, Now: time.Now(), Log: c.Log,
+			Transport: o.Transport, SkipEmpty: o.SkipEmpty,
+		})
+		if !errors.Is(err, store.ErrExportMoved) || try == exportTries {
+			return res, err
+		}
+		c.Log.Debug("data export done again: its client moved", "client", client, "try", try)
+		o.Full = true
+	}
 }
 
 // ReportDataState records what a client says it holds (with every pull),
-// queued with the other writes rather than on SQLite's lock, which many
+// committed with the other pulls' short writes and queued with the other
+// writes (the store's Writes), rather than on SQLite's lock, which many
 // concurrent pulls would exhaust.
 func (c *Central) ReportDataState(ctx context.Context, client string, seq, receiptSeq uint64) error {
-	c.writes.Lock()
-	defer c.writes.Unlock()
 	return c.Store.ReportDataState(ctx, client, seq, receiptSeq, time.Now())
 }
 

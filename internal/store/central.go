@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/blobstore"
@@ -18,10 +19,19 @@ import (
 	"github.com/taosync/taosync/internal/password"
 )
 
-// CentralDB is central's master data in SQLite.
+// CentralDB is central's database (SQLite, or PostgreSQL): master data, clients,
+// results.
 type CentralDB struct {
 	DB     *DB
 	Chunks *blobstore.Store
+	// Writes, if set, is taken around the transactions that commit the
+	// short writes of pulls together (a data export's, a reported
+	// state's: see write), so that they queue with the caller's other
+	// writes rather than on the database's lock. A caller holding it must
+	// not call BeginDataExport, a DataExport's Commit or Rollback, or
+	// ReportDataState: they would wait for it.
+	Writes sync.Locker
+	group  group
 }
 
 // EntitySource yields entities with the line each came from; load.Reader is

@@ -181,7 +181,7 @@ func (cl RegisteredClient) check(field, what string, seq, last uint64) error {
 // nothing is recorded.
 func (c *CentralDB) ReportDataState(ctx context.Context, id string, seq, receiptSeq uint64, at time.Time) error {
 	reported := at.UTC().Format(time.RFC3339Nano)
-	return c.DB.Tx(ctx, func(tx *sql.Tx) error {
+	return c.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		cl, err := c.GetClient(ctx, tx, id)
 		if err != nil {
 			return err

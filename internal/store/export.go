@@ -14,8 +14,19 @@ import (
 	"github.com/taosync/taosync/bundle"
 )
 
-// BeginDataExport starts a data export for a client: one transaction, in
-// which its scope is its organisation's, by its registration only.
+// ErrExportMoved: what an export read of its client moved before the
+// export could record its bundle (another export of the client was
+// recorded, the client reported its state, or it was revoked or given new
+// keys). Nothing was recorded and the bundle was not published: the export
+// may be done again.
+var ErrExportMoved = errors.New("the client's state moved during the export")
+
+// BeginDataExport starts a data export for a client. It reads in one read
+// transaction (DB.BeginRead), a snapshot that takes no lock: exports for
+// different clients read, compress and encrypt side by side. Only two
+// short steps write: reserving the bundle's sequence number, here, and
+// recording the bundle, at Commit, which checks first that what the export
+// read of the client has not moved.
 func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync.DataExport, error) {
 	// The sequence number is reserved in a transaction of its own, so that
 	// it is never handed out twice, even when an export dies between
@@ -26,7 +37,7 @@ func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync
 	// stick, and the client may apply it, so no delta can follow it safely
 	// and the next export is a full snapshot.
 	var seq, died uint64
-	err := c.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err := c.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, "SELECT pending_seq FROM clients WHERE id = ?", client).Scan(&died)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w %q", ErrUnknownClient, client)
@@ -34,20 +45,25 @@ func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync
 		if err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `UPDATE clients SET next_seq = MAX(next_seq, data_seq, acked_seq) + 1,
+		err = tx.QueryRowContext(ctx, `UPDATE clients SET next_seq = MAX(next_seq, data_seq, acked_seq) + 1,
 			pending_seq = MAX(next_seq, data_seq, acked_seq) + 1 WHERE id = ? RETURNING next_seq`, client).Scan(&seq)
+		if err != nil {
+			return err
+		}
+		// Scopes a migration left to compute are computed before any
+		// export reads them.
+		return refreshStaleScopes(ctx, tx)
 	})
 	if err != nil {
 		return nil, err
 	}
 	e := &dataExport{c: c, client: RegisteredClient{ID: client}, seq: seq, died: died != 0}
-	if e.tx, err = c.DB.BeginTx(ctx, nil); err != nil {
-		e.clearPending()
-		return nil, err
-	}
 	fail := func(err error) (taosync.DataExport, error) {
 		e.Rollback()
 		return nil, err
+	}
+	if e.tx, err = c.DB.BeginRead(ctx); err != nil {
+		return fail(err)
 	}
 	if e.client, err = c.GetClient(ctx, e.tx, client); err != nil {
 		return fail(err)
@@ -55,11 +71,8 @@ func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync
 	if e.client.RevokedAt != "" {
 		return fail(fmt.Errorf("client %s was revoked at %s", client, e.client.RevokedAt))
 	}
-	if err := refreshStaleScopes(ctx, e.tx); err != nil {
-		return fail(err)
-	}
-	// The transaction holds the write lock: no change can come between
-	// reading the counter and the records.
+	// The counter and the records are read in the same snapshot: every
+	// change of the entities or the scopes moves the counter.
 	if err := e.tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'entity_version'), 0)").Scan(&e.version); err != nil {
 		return fail(err)
 	}
@@ -72,7 +85,8 @@ func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync
 }
 
 type dataExport struct {
-	c      *CentralDB
+	c *CentralDB
+	// tx is the export's read transaction, until Commit or Rollback.
 	tx     *sql.Tx
 	client RegisteredClient
 	seq    uint64
@@ -87,6 +101,16 @@ type dataExport struct {
 	held     map[taosync.Type]held
 	next     map[taosync.Type][]string
 	versions map[taosync.Type][]int64
+	// keep is the full snapshots this export wrote, to keep at Commit.
+	keep []keptSnapshot
+}
+
+type keptSnapshot struct {
+	t            taosync.Type
+	chunkRecords int
+	ids          []string
+	versions     []int64
+	chunks       []bundle.Compressed
 }
 
 func (c RegisteredClient) recipient() taosync.Recipient {
@@ -202,8 +226,8 @@ func (m *marker) left() []string { return append(m.gone, m.h.ids[m.i:]...) }
 // Snapshot sends the full snapshot of type t kept for the client's
 // organisation, if one is kept of the data as it is now: every change to
 // the entities or the scopes empties the tables it is kept in, in its
-// transaction (nextVersion, refreshScopes), and the export's transaction
-// holds the write lock.
+// transaction (nextVersion, refreshScopes), and moves the counter the
+// export read in the same snapshot.
 func (e *dataExport) Snapshot(ctx context.Context, t taosync.Type, chunkRecords int, fn func(bundle.Compressed) error) (taosync.Counts, bool, error) {
 	var n taosync.Counts
 	var idList string
@@ -263,8 +287,9 @@ func (e *dataExport) Snapshot(ctx context.Context, t taosync.Type, chunkRecords 
 	return n, true, nil
 }
 
-// Keep keeps the chunks of the full snapshot of type t this export wrote
-// for the client's organisation, with the ids and versions Records read.
+// Keep takes the chunks of the full snapshot of type t this export wrote
+// for the client's organisation, with the ids and versions Records read,
+// to keep at Commit.
 func (e *dataExport) Keep(ctx context.Context, t taosync.Type, chunkRecords int, chunks []bundle.Compressed) error {
 	ids, versions := e.next[t], e.versions[t]
 	var records int64
@@ -274,25 +299,56 @@ func (e *dataExport) Keep(ctx context.Context, t taosync.Type, chunkRecords int,
 	if len(versions) != len(ids) || records != int64(len(ids)) {
 		return fmt.Errorf("%d records in %d chunks for %d ids read", records, len(chunks), len(ids))
 	}
-	packed := []byte{} // not NULL when there are none
-	for _, v := range versions {
-		packed = binary.AppendUvarint(packed, uint64(v))
+	e.keep = append(e.keep, keptSnapshot{t: t, chunkRecords: chunkRecords, ids: ids, versions: versions, chunks: chunks})
+	return nil
+}
+
+// keepSnapshots keeps the full snapshots this export wrote, if the data
+// is still as the export read it (the counter has not moved: a change
+// since has emptied the tables, and they must stay empty) and no other
+// export has kept them already.
+func (e *dataExport) keepSnapshots(ctx context.Context, tx *sql.Tx) error {
+	if len(e.keep) == 0 {
+		return nil
 	}
-	if _, err := e.tx.ExecContext(ctx, "DELETE FROM snapshot_chunks WHERE org = ? AND type = ?", e.client.Org, string(t)); err != nil {
+	var version int64
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'entity_version'), 0)").Scan(&version); err != nil {
 		return err
 	}
-	_, err := e.tx.ExecContext(ctx, `INSERT INTO snapshots (org, type, version, chunk_records, format, ids, versions)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, type) DO UPDATE SET version = excluded.version,
-		chunk_records = excluded.chunk_records, format = excluded.format, ids = excluded.ids, versions = excluded.versions`,
-		e.client.Org, string(t), e.version, chunkRecords, taosync.RecordFormat, strings.Join(ids, "\n"), packed)
-	if err != nil {
-		return err
+	if version != e.version {
+		return nil
 	}
-	for i, c := range chunks {
-		_, err := e.tx.ExecContext(ctx, `INSERT INTO snapshot_chunks (org, type, n, records, content_hash, content_size, payload)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, e.client.Org, string(t), i, c.Records, c.ContentHash, c.ContentSize, c.Payload)
+	for _, k := range e.keep {
+		var kept bool
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM snapshots
+			WHERE org = ? AND type = ? AND version = ? AND chunk_records = ? AND format = ?)`,
+			e.client.Org, string(k.t), e.version, k.chunkRecords, taosync.RecordFormat).Scan(&kept)
 		if err != nil {
 			return err
+		}
+		if kept {
+			continue
+		}
+		packed := []byte{} // not NULL when there are none
+		for _, v := range k.versions {
+			packed = binary.AppendUvarint(packed, uint64(v))
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM snapshot_chunks WHERE org = ? AND type = ?", e.client.Org, string(k.t)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO snapshots (org, type, version, chunk_records, format, ids, versions)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, type) DO UPDATE SET version = excluded.version,
+			chunk_records = excluded.chunk_records, format = excluded.format, ids = excluded.ids, versions = excluded.versions`,
+			e.client.Org, string(k.t), e.version, k.chunkRecords, taosync.RecordFormat, strings.Join(k.ids, "\n"), packed)
+		if err != nil {
+			return err
+		}
+		for i, c := range k.chunks {
+			_, err := tx.ExecContext(ctx, `INSERT INTO snapshot_chunks (org, type, n, records, content_hash, content_size, payload)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, e.client.Org, string(k.t), i, c.Records, c.ContentHash, c.ContentSize, c.Payload)
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -337,56 +393,108 @@ func (e *dataExport) Chunks(ctx context.Context, full bool, fn func(hash string)
 
 func (e *dataExport) Chunk(hash string) ([]byte, error) { return e.c.Chunks.Get(hash) }
 
+// Commit records the bundle in a write transaction of its own, if what the
+// export read of the client has not moved (ErrExportMoved otherwise). The
+// entities may have changed since the snapshot: the client is recorded as
+// holding them at the counter the export read, so that the next delta
+// carries every change after it. The read transaction ends only then: an
+// export holds its bundle's kept chunks until recorded, and the read
+// transactions' bound (DB.BeginRead) so bounds the exports in flight, and their
+// memory, however many pulls wait for the writes.
 func (e *dataExport) Commit(ctx context.Context, res *bundle.Written, types []taosync.Type, chunks []string, h taosync.HistoryEntry, publish func() error) error {
-	for _, t := range types {
-		if err := saveHeld(ctx, e.tx, e.client.ID, t, e.version, e.next[t]); err != nil {
+	defer e.endRead()
+	published := false
+	err := e.c.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := e.unmoved(ctx, tx); err != nil {
+			return err
+		}
+		if err := e.keepSnapshots(ctx, tx); err != nil {
+			return fmt.Errorf("keep the snapshots: %w", err)
+		}
+		for _, t := range types {
+			if err := saveHeld(ctx, tx, e.client.ID, t, e.version, e.next[t]); err != nil {
+				return fmt.Errorf("record export: %w", err)
+			}
+		}
+		// An export of the client begun since this one reserved a number
+		// of its own, still pending: it stays so.
+		_, err := tx.ExecContext(ctx, `UPDATE clients SET data_seq = ?, data_bundle = ?, data_hash = ?, data_at = ?,
+			pending_seq = CASE WHEN pending_seq = ? THEN 0 ELSE pending_seq END WHERE id = ?`,
+			res.Manifest.Seq, res.Manifest.ID, res.Hash, res.Manifest.Created.UTC().Format(time.RFC3339Nano), e.seq, e.client.ID)
+		if err != nil {
 			return fmt.Errorf("record export: %w", err)
 		}
-	}
-	_, err := e.tx.ExecContext(ctx, "UPDATE clients SET data_seq = ?, data_bundle = ?, data_hash = ?, data_at = ?, pending_seq = 0 WHERE id = ?",
-		res.Manifest.Seq, res.Manifest.ID, res.Hash, res.Manifest.Created.UTC().Format(time.RFC3339Nano), e.client.ID)
+		for _, c := range chunks {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO client_chunks (client, sha256) VALUES (?, ?) ON CONFLICT DO NOTHING", e.client.ID, c); err != nil {
+				return fmt.Errorf("record export: %w", err)
+			}
+		}
+		if err := AddHistory(ctx, tx, h); err != nil {
+			return err
+		}
+		// The bundle is published inside the transaction: if the process
+		// dies between the two, the database rolls back and the bundle on
+		// disk is one central does not know. Its sequence number is not
+		// reused, so the client can tell it from the next one, and a full
+		// export always applies (see docs/operations.md).
+		if err := publish(); err != nil {
+			return err
+		}
+		published = true
+		return nil
+	})
+	// A bundle published keeps its number pending, whatever the commit
+	// did: Rollback must not clear it.
+	e.done = e.done || published
+	return err
+}
+
+// unmoved checks, in the transaction that records the export, that the
+// client is as the export read it: its keys, its last bundle and the state
+// it last reported.
+func (e *dataExport) unmoved(ctx context.Context, tx *sql.Tx) error {
+	now, err := e.c.GetClient(ctx, tx, e.client.ID)
 	if err != nil {
-		return fmt.Errorf("record export: %w", err)
-	}
-	for _, c := range chunks {
-		if _, err := e.tx.ExecContext(ctx, "INSERT INTO client_chunks (client, sha256) VALUES (?, ?) ON CONFLICT DO NOTHING", e.client.ID, c); err != nil {
-			return fmt.Errorf("record export: %w", err)
-		}
-	}
-	if err := AddHistory(ctx, e.tx, h); err != nil {
 		return err
 	}
-	// The bundle is published inside the transaction: if the process dies
-	// between the two, the database rolls back and the bundle on disk is
-	// one central does not know. Its sequence number is not reused, so the
-	// client can tell it from the next one, and a full export always
-	// applies (see docs/operations.md).
-	if err := publish(); err != nil {
-		return err
+	if now.RevokedAt != "" {
+		return fmt.Errorf("client %s was revoked at %s", now.ID, now.RevokedAt)
 	}
-	e.done = true
-	return e.tx.Commit()
+	was := e.client
+	if now.Org != was.Org || now.AgeRecipient != was.AgeRecipient || now.KeyID != was.KeyID ||
+		now.DataSeq != was.DataSeq || now.DataBundle != was.DataBundle || now.DataHash != was.DataHash || now.DataAt != was.DataAt ||
+		now.AckedSeq != was.AckedSeq || now.AckedAt != was.AckedAt {
+		return fmt.Errorf("record export for %s: %w", now.ID, ErrExportMoved)
+	}
+	return nil
+}
+
+// endRead ends the read transaction, if it is still open.
+func (e *dataExport) endRead() {
+	if e.tx != nil {
+		e.c.DB.EndRead(e.tx)
+		e.tx = nil
+	}
 }
 
 // Rollback abandons the export. Its bundle was never published, so its
 // sequence number is no longer pending, unless an earlier export died: its
 // bundle still may be on a stick, and the next export must still be full.
 func (e *dataExport) Rollback() error {
+	e.endRead()
 	if e.done {
 		return nil
 	}
 	e.done = true
-	err := e.tx.Rollback()
-	if err2 := e.clearPending(); err == nil {
-		err = err2
-	}
-	return err
+	return e.clearPending()
 }
 
 func (e *dataExport) clearPending() error {
 	if e.died {
 		return nil
 	}
-	_, err := e.c.DB.Exec("UPDATE clients SET pending_seq = 0 WHERE id = ? AND pending_seq = ?", e.client.ID, e.seq)
-	return err
+	return e.c.write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE clients SET pending_seq = 0 WHERE id = ? AND pending_seq = ?", e.client.ID, e.seq)
+		return err
+	})
 }

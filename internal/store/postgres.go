@@ -146,7 +146,7 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w %s: %s", ErrUnreachable, name, pgErrText(err, where))
 	}
-	d := &DB{DB: db, Path: name, Engine: Postgres}
+	d := &DB{DB: db, Path: name, Engine: Postgres, readers: make(chan struct{}, maxReaders)}
 	if err := d.migratePostgres(ctx, create); err != nil {
 		db.Close()
 		return nil, err

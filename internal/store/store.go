@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,6 +79,12 @@ type DB struct {
 	// its password.
 	Path   string
 	Engine Engine
+	// read is, on SQLite, a second pool on the same file, for BeginRead:
+	// its transactions begin deferred (no lock) and its connections
+	// refuse to write. nil on PostgreSQL, whose one pool serves both.
+	read *sql.DB
+	// readers holds a slot for each read transaction open (BeginRead).
+	readers chan struct{}
 }
 
 // ErrNotOurs: a database file that taosync did not create.
@@ -152,12 +159,73 @@ func Open(ctx context.Context, path string, create bool) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	d := &DB{DB: db, Path: path, Engine: SQLite}
+	d := &DB{DB: db, Path: path, Engine: SQLite, readers: make(chan struct{}, maxReaders)}
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	// The read pool: WAL is the file's mode already, set above.
+	q.Del("_journal_mode")
+	q.Set("_txlock", "deferred")
+	q.Set("_query_only", "1")
+	if d.read, err = sql.Open(driverName, "file:"+path+"?"+q.Encode()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	// No more connections than readers (BeginRead): each holds a page
+	// cache and three open files.
+	d.read.SetMaxOpenConns(maxReaders)
 	return d, nil
+}
+
+// BeginRead starts a read transaction: one snapshot of the database that
+// takes no lock, so that it runs beside other readers and beside the
+// writers (WAL), and sees none of their commits. Nothing may be written in
+// it. On SQLite it comes from the read pool (go-sqlite3 ignores the
+// options: that pool is read-only and deferred); on PostgreSQL from the one
+// pool, as a REPEATABLE READ, READ ONLY transaction (BeginTx).
+//
+// At most maxReaders read transactions are open at once, on either engine
+// (a reader's transaction lasts while its export compresses, encrypts and
+// records its bundle, which keeps a core busy: more of them than a few per
+// core would only add memory, and PostgreSQL connections); a caller waits
+// for a slot, or for ctx. EndRead ends it and frees its slot.
+func (d *DB) BeginRead(ctx context.Context) (*sql.Tx, error) {
+	select {
+	case d.readers <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	opts := &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	var tx *sql.Tx
+	var err error
+	if d.read == nil {
+		tx, err = d.BeginTx(ctx, opts)
+	} else {
+		tx, err = d.read.BeginTx(ctx, opts)
+	}
+	if err != nil {
+		<-d.readers
+	}
+	return tx, err
+}
+
+// EndRead ends a read transaction of BeginRead (it wrote nothing: it is
+// rolled back) and frees its slot.
+func (d *DB) EndRead(tx *sql.Tx) {
+	tx.Rollback()
+	<-d.readers
+}
+
+// maxReaders bounds the read transactions open at once (BeginRead).
+var maxReaders = max(8, 4*runtime.GOMAXPROCS(0))
+
+// Close closes the database's pools.
+func (d *DB) Close() error {
+	if d.read == nil {
+		return d.DB.Close()
+	}
+	return errors.Join(d.read.Close(), d.DB.Close())
 }
 
 // migrate applies, in one transaction each, the embedded migrations newer
