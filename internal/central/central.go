@@ -21,6 +21,7 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/bucket"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/safefile"
@@ -39,6 +40,9 @@ type Central struct {
 	Home  *home.Home
 	Store *store.CentralDB
 	Log   *slog.Logger
+	// Blobs holds the prepared bundles (spool/) and the uploads (inbox/):
+	// the home's folder, or the object store that UseBlobs opens.
+	Blobs *bucket.Bucket
 	// writes serialises the operations that write, so that concurrent
 	// requests of the HTTP server queue here rather than on SQLite's lock.
 	writes sync.Mutex
@@ -64,11 +68,42 @@ func New(h *home.Home, log *slog.Logger) (*Central, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Central{Home: h, Store: &store.CentralDB{DB: h.DB, Chunks: chunks}, Log: cmp.Or(log, slog.Default())}, nil
+	blobs, err := bucket.Open(context.Background(), "", h.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Central{Home: h, Store: &store.CentralDB{DB: h.DB, Chunks: chunks}, Log: cmp.Or(log, slog.Default()), Blobs: blobs}, nil
 }
 
-// Close closes the home.
-func (c *Central) Close() error { return c.Home.Close() }
+// UseBlobs opens the blobs at rawURL in place of the home's folder; an
+// empty rawURL means the blobs.url setting, itself the home by default.
+func (c *Central) UseBlobs(ctx context.Context, rawURL string) error {
+	if rawURL == "" {
+		var err error
+		if rawURL, err = config.Get(ctx, c.Home.DB, "blobs.url"); err != nil {
+			return err
+		}
+	}
+	if rawURL == "" {
+		return nil
+	}
+	if _, err := config.BlobsURL(rawURL); err != nil {
+		return fmt.Errorf("blobs: %w", err)
+	}
+	b, err := bucket.Open(ctx, rawURL, c.Home.Dir)
+	if err != nil {
+		return err
+	}
+	c.Blobs.Close()
+	c.Blobs = b
+	return nil
+}
+
+// Close closes the blobs and the home.
+func (c *Central) Close() error {
+	c.Blobs.Close()
+	return c.Home.Close()
+}
 
 // ExportOptions say what data bundle to write.
 type ExportOptions struct {

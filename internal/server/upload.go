@@ -404,7 +404,7 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 		}
 	}
 	if d := written[lines[0].BundleID]; d != "" {
-		ref, err := s.receiptRef(d)
+		ref, err := s.receiptRef(ctx, client, d)
 		if err != nil {
 			return api.CommitResponse{}, err
 		}
@@ -510,7 +510,7 @@ func (s *Server) committed(ctx context.Context, client, id string) (api.CommitRe
 	if err != nil {
 		return resp, false, err
 	}
-	ref, err := s.receiptRef(d)
+	ref, err := s.receiptRef(ctx, client, d)
 	resp.Receipt = &ref
 	return resp, err == nil, err
 }
