@@ -26,7 +26,7 @@ import (
 const Version = "v1.8.0"
 
 // Hint says what to do when versitygw cannot be built or started.
-const Hint = "versitygw is built from tools/go.mod with `go build -C tools github.com/versity/versitygw/cmd/versitygw`: check that it builds (the Go module proxy must be reachable the first time)"
+const Hint = "versitygw is built from tools/go.mod (`make bin/versitygw`, or by the tests into the user's cache folder): check that `go build -C tools github.com/versity/versitygw/cmd/versitygw` works (the Go module proxy must be reachable the first time)"
 
 // Credentials of the server's root user, as the AWS environment variables
 // hand them to the product.
@@ -64,9 +64,16 @@ func Env() []string {
 	}
 }
 
-// Binary builds versitygw once into the user's cache folder and returns
-// its path.
+// Binary returns the versitygw program: the one TAOSYNC_VERSITYGW names
+// (`make test` builds it first), else one built once into the user's
+// cache folder.
 func Binary() (string, error) {
+	if p := os.Getenv("TAOSYNC_VERSITYGW"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("TAOSYNC_VERSITYGW: %w", err)
+		}
+		return p, nil
+	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
