@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,8 +14,10 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/s3test"
+	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/testfixture"
 	"github.com/taosync/taosync/manifest"
 )
@@ -162,5 +166,96 @@ func TestObjectStoreDown(t *testing.T) {
 	}
 	if got, want := testfixture.ToStrings(testfixture.Entities(t, cl)), testfixture.ToStrings(testfixture.ScopeA); !reflect.DeepEqual(got, want) {
 		t.Fatalf("client holds %v\nwant %v", got, want)
+	}
+}
+
+// replica opens a second central on f's home as another machine would: the
+// same database, keys and package store, its own spool and inbox folders,
+// and the blobs at url; it serves on loopback, and returns its URL.
+func replica(t *testing.T, f *testfixture.Fixture, url string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "replica")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(f.C.Home.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); n == "spool" || n == "inbox" {
+			if err := os.Mkdir(filepath.Join(dir, n), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			if err := os.Symlink(filepath.Join(f.C.Home.Dir, n), filepath.Join(dir, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c, err := central.Open(f.Ctx, dir, f.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.UseBlobs(f.Ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(c, f.Log).Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestUploadAcrossReplicas: with the blobs in an S3 store, a result
+// bundle's upload begun on one replica, cut in a chunk, goes on on
+// another from the end of the last whole file that came, and commits
+// there; the store keeps nothing of it afterwards.
+func TestUploadAcrossReplicas(t *testing.T) {
+	s3 := s3test.ForTest(t)
+	f := testfixture.New(t)
+	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
+		t.Fatal(err)
+	}
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	// One execution a chunk: a bundle of three chunks.
+	if _, err := config.Set(f.Ctx, a.Home.DB, "results.chunkSize", "1"); err != nil {
+		t.Fatal(err)
+	}
+	testfixture.AddResults(t, a, "x", 3)
+	dir, tok := testfixture.ExportResults(t, a), f.TokenFor("ca")
+	stream, sig, man := testfixture.Stream(t, dir)
+	name := filepath.Base(dir)
+	m, err := manifest.Parse(stream[sig : sig+man])
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := sig + man + int(m.Sections[0].Chunks[0].Size)
+	// Replica 1 gets the head, the first chunk and a part of the next.
+	if st, _, b := f.PutStream(tok, name, 0, stream[:whole+5], sig, man, false); st != 200 {
+		t.Fatalf("first part: %d %s", st, b)
+	}
+	// Replica 2 holds what came whole, and takes the rest.
+	first := f.URL
+	f.URL = replica(t, f, s3.URL())
+	defer func() { f.URL = first }()
+	tok2 := f.TokenFor("ca")
+	st, b := f.API(http.MethodGet, api.Prefix+"/results/"+name, tok2, nil, "")
+	var us api.UploadStatus
+	if err := json.Unmarshal(b, &us); st != 200 || err != nil || us.Offset != int64(whole) {
+		t.Fatalf("status on the other replica: %d %s, want offset %d", st, b, whole)
+	}
+	st, _, b = f.PutStream(tok2, name, int64(whole), stream[whole:], sig, man, true)
+	if err := json.Unmarshal(b, &us); st != 200 || err != nil || us.State != api.StateCommitted || us.Receipt == nil {
+		t.Fatalf("the rest and the commit on the other replica: %d %s", st, b)
+	}
+	if n := f.ExecutionsOf()["ca"]; n != 3 {
+		t.Fatalf("central holds %d executions of ca, want 3", n)
+	}
+	if left, err := f.C.Blobs.List(f.Ctx, "inbox/", ""); err != nil || len(left) != 0 {
+		t.Fatalf("left in the store's inbox: %v %v", left, err)
 	}
 }

@@ -413,7 +413,12 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string)
 	// (central restored from a backup, or a client forging it) catches up
 	// over several syncs, and no request writes more than this many.
 	for batch := after + 1; batch <= min(cl.ReceiptSeq, after+MaxReceiptsPerAnswer); batch++ {
-		d, err := s.c.ReceiptBundle(ctx, filepath.Join(s.spool, client), client, batch, "http")
+		spool, err := s.clientSpool(client)
+		if err != nil {
+			s.fail(w, "receipts", err)
+			return
+		}
+		d, err := s.c.ReceiptBundle(ctx, spool, client, batch, "http")
 		if err != nil {
 			s.fail(w, "receipts", err)
 			return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/bucket"
+	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
 )
 
@@ -56,6 +57,14 @@ func (s *Server) publish(ctx context.Context, client, dir string) error {
 		}
 	}
 	return nil
+}
+
+// clientSpool makes the home's spool folder of client, where its bundles
+// are written first: a replica may not have made it yet (the client
+// pulled from another).
+func (s *Server) clientSpool(client string) (string, error) {
+	dir := filepath.Join(s.spool, client)
+	return dir, safefile.MkdirAll(dir, 0o700)
 }
 
 // spooled lists the bundles of client's spool in the blobs whose names
