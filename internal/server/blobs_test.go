@@ -22,16 +22,27 @@ import (
 	"github.com/taosync/taosync/manifest"
 )
 
-// TestSyncOnS3: with central's blobs in an S3 store (versitygw), a client
-// pulls and imports its data, resumes a download by Range, sends results
-// and gets their receipts; the prepared bundle lies in the store, not only
-// in the home. A chunk corrupted in the store is never served whole, and
-// never applied.
-func TestSyncOnS3(t *testing.T) {
-	s3 := s3test.ForTest(t)
+// TestSyncOnBlobs: with central's blobs in the home (file://) or in an
+// S3 store (versitygw), a client pulls and imports its data, resumes a
+// download by Range, sends results and gets their receipts; the prepared
+// bundle lies in the blobs. A chunk corrupted in the blobs is never served
+// whole, and a truncated one never applied.
+func TestSyncOnBlobs(t *testing.T) {
+	for _, backend := range []string{"file", "s3"} {
+		t.Run(backend, func(t *testing.T) { testSyncOnBlobs(t, backend) })
+	}
+}
+
+func testSyncOnBlobs(t *testing.T, backend string) {
 	f := testfixture.New(t)
-	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
-		t.Fatal(err)
+	// objects is the folder that holds the blobs' objects.
+	objects := f.C.Home.Dir
+	if backend == "s3" {
+		s3 := s3test.ForTest(t)
+		if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
+			t.Fatal(err)
+		}
+		objects = filepath.Join(s3.Dir, s3test.Bucket)
 	}
 	f.Start(nil)
 	cl := f.Register("ca", "A")
@@ -43,9 +54,9 @@ func TestSyncOnS3(t *testing.T) {
 		t.Fatalf("client holds %v\nwant %v", got, want)
 	}
 	ref := f.Pull(f.TokenFor("ca"))
-	inStore := filepath.Join(s3.Dir, s3test.Bucket, "spool", "ca", ref.Bundle)
+	inStore := filepath.Join(objects, "spool", "ca", ref.Bundle)
 	if _, err := os.Stat(filepath.Join(inStore, manifest.FileName)); err != nil {
-		t.Fatalf("the prepared bundle is not in the object store: %v", err)
+		t.Fatalf("the prepared bundle is not in the blobs: %v", err)
 	}
 
 	// A download resumed by Range is served from the store.
@@ -115,7 +126,7 @@ func TestSyncOnS3(t *testing.T) {
 	ref = f.Pull(f.TokenFor("cc"))
 	for _, file := range ref.Files {
 		if api.ValidChunk(file.Name) {
-			obj := filepath.Join(s3.Dir, s3test.Bucket, "spool", "cc", ref.Bundle, file.Name)
+			obj := filepath.Join(objects, "spool", "cc", ref.Bundle, file.Name)
 			if err := os.Truncate(obj, file.Size/2); err != nil {
 				t.Fatal(err)
 			}
