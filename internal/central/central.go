@@ -21,6 +21,7 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/blobstore"
 	"github.com/taosync/taosync/internal/bucket"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
@@ -41,7 +42,8 @@ type Central struct {
 	Store *store.CentralDB
 	Log   *slog.Logger
 	// Blobs holds the prepared bundles (spool/) and the uploads (inbox/):
-	// the home's folder, or the object store that UseBlobs opens.
+	// the home's folder, or the object store that UseBlobs opens, which
+	// then keeps the package pieces too (Store.Chunks' remote).
 	Blobs *bucket.Bucket
 	// writes serialises the operations that write, so that concurrent
 	// requests of the HTTP server queue here rather than on SQLite's lock.
@@ -96,7 +98,29 @@ func (c *Central) UseBlobs(ctx context.Context, rawURL string) error {
 	}
 	c.Blobs.Close()
 	c.Blobs = b
+	if b.Dir() != c.Home.Dir {
+		c.Store.Chunks.SetRemote(chunkRemote{b})
+	}
 	return nil
+}
+
+// chunkRemote keeps package pieces in the blobs, under the home's layout
+// (store/chunks/AB/HASH), for every replica. Its calls are not cut short
+// by a request's end: the AWS SDK bounds them.
+type chunkRemote struct{ b *bucket.Bucket }
+
+func chunkKey(hash string) string { return home.ChunksDir + "/" + hash[:2] + "/" + hash }
+
+func (r chunkRemote) Keep(hash string, data []byte) error {
+	return r.b.PutHashed(context.Background(), chunkKey(hash), hash, data)
+}
+
+func (r chunkRemote) Fetch(hash string) ([]byte, error) {
+	data, err := r.b.GetHashed(context.Background(), chunkKey(hash), hash)
+	if errors.Is(err, bucket.ErrCorrupt) {
+		return nil, fmt.Errorf("%w: %w", blobstore.ErrCorrupt, err)
+	}
+	return data, err
 }
 
 // Close closes the blobs and the home.

@@ -181,9 +181,10 @@ func TestObjectStoreDown(t *testing.T) {
 }
 
 // replica opens a second central on f's home as another machine would: the
-// same database, keys and package store, its own spool and inbox folders,
-// and the blobs at url; it serves on loopback, and returns its URL.
-func replica(t *testing.T, f *testfixture.Fixture, url string) string {
+// same database and keys, its own spool, inbox and package store folders,
+// and the blobs at url; it serves on loopback, and returns its URL and its
+// home folder.
+func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "replica")
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -194,8 +195,8 @@ func replica(t *testing.T, f *testfixture.Fixture, url string) string {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if n := e.Name(); n == "spool" || n == "inbox" {
-			if err := os.Mkdir(filepath.Join(dir, n), 0o700); err != nil {
+		if n := e.Name(); n == "spool" || n == "inbox" || n == "store" {
+			if err := os.MkdirAll(filepath.Join(dir, n), 0o700); err != nil {
 				t.Fatal(err)
 			}
 		} else {
@@ -214,7 +215,7 @@ func replica(t *testing.T, f *testfixture.Fixture, url string) string {
 	}
 	srv := httptest.NewServer(server.New(c, f.Log).Handler())
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, dir
 }
 
 // TestUploadAcrossReplicas: with the blobs in an S3 store, a result
@@ -251,7 +252,7 @@ func TestUploadAcrossReplicas(t *testing.T) {
 	}
 	// Replica 2 holds what came whole, and takes the rest.
 	first := f.URL
-	f.URL = replica(t, f, s3.URL())
+	f.URL, _ = replica(t, f, s3.URL())
 	defer func() { f.URL = first }()
 	tok2 := f.TokenFor("ca")
 	st, b := f.API(http.MethodGet, api.Prefix+"/results/"+name, tok2, nil, "")
@@ -268,5 +269,34 @@ func TestUploadAcrossReplicas(t *testing.T) {
 	}
 	if left, err := f.C.Blobs.List(f.Ctx, "inbox/", ""); err != nil || len(left) != 0 {
 		t.Fatalf("left in the store's inbox: %v %v", left, err)
+	}
+}
+
+// TestPackageAcrossReplicas: with the blobs in an S3 store, a package
+// published on one replica's home is in the store, and a client's pull
+// from another replica, which never held it, carries it.
+func TestPackageAcrossReplicas(t *testing.T) {
+	s3 := s3test.ForTest(t)
+	f := testfixture.New(t)
+	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.C.Publish(f.Ctx, "d1", filepath.Join("..", "..", "testdata", "qti", "WebDeveloperTest1.zip")); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := f.C.Blobs.List(f.Ctx, "store/chunks/", "")
+	if err != nil || len(kept) == 0 {
+		t.Fatalf("package pieces in the store: %v %v", kept, err)
+	}
+	var dir string
+	f.URL, dir = replica(t, f, s3.URL())
+	cl := f.Register("ca", "A")
+	if lines, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil || len(lines) != 1 || lines[0].Outcome != "applied" {
+		t.Fatalf("pull from the other replica: %v %+v", err, lines)
+	}
+	fetched, _ := filepath.Glob(filepath.Join(dir, "store", "chunks", "*", "*"))
+	held, _ := filepath.Glob(filepath.Join(cl.Home.Dir, "store", "chunks", "*", "*"))
+	if len(fetched) != len(kept) || len(held) != len(kept) {
+		t.Fatalf("%d pieces in the store, %d fetched by the replica, %d on the client", len(kept), len(fetched), len(held))
 	}
 }
