@@ -221,7 +221,8 @@ func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) 
 // TestUploadAcrossReplicas: with the blobs in an S3 store, a result
 // bundle's upload begun on one replica, cut in a chunk, goes on on
 // another from the end of the last whole file that came, and commits
-// there; the store keeps nothing of it afterwards.
+// there; the store keeps nothing of it afterwards, and the first replica
+// serves the receipt bundle the other made.
 func TestUploadAcrossReplicas(t *testing.T) {
 	s3 := s3test.ForTest(t)
 	f := testfixture.New(t)
@@ -269,6 +270,14 @@ func TestUploadAcrossReplicas(t *testing.T) {
 	}
 	if left, err := f.C.Blobs.List(f.Ctx, "inbox/", ""); err != nil || len(left) != 0 {
 		t.Fatalf("left in the store's inbox: %v %v", left, err)
+	}
+	// The first replica lists the receipt bundle the other made, not one
+	// of its own for the same batch.
+	f.URL = first
+	st, b = f.API(http.MethodGet, api.Prefix+api.ReceiptsPath, tok, nil, "")
+	var list api.ReceiptList
+	if err := json.Unmarshal(b, &list); st != 200 || err != nil || len(list.Bundles) != 1 || list.Bundles[0].Bundle != us.Receipt.Bundle {
+		t.Fatalf("receipts on the first replica: %d %s, want %s", st, b, us.Receipt.Bundle)
 	}
 }
 

@@ -413,7 +413,7 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string)
 	// (central restored from a backup, or a client forging it) catches up
 	// over several syncs, and no request writes more than this many.
 	for batch := after + 1; batch <= min(cl.ReceiptSeq, after+MaxReceiptsPerAnswer); batch++ {
-		spool, err := s.clientSpool(client)
+		spool, err := s.receiptSpool(ctx, client, batch)
 		if err != nil {
 			s.fail(w, "receipts", err)
 			return

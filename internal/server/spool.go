@@ -67,6 +67,51 @@ func (s *Server) clientSpool(client string) (string, error) {
 	return dir, safefile.MkdirAll(dir, 0o700)
 }
 
+// receiptSpool is clientSpool with the receipt bundles of batch that the
+// blobs hold and the folder lacks copied in, the manifest last: another
+// replica made them, and central finds them there rather than making one
+// more for the batch.
+func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) (string, error) {
+	dir, err := s.clientSpool(client)
+	if err != nil || !s.elsewhere() {
+		return dir, err
+	}
+	names, err := s.spooled(ctx, client, fmt.Sprintf("receipts-%s-%06d-", client, batch))
+	if err != nil {
+		return "", err
+	}
+	for _, b := range names {
+		if _, err := os.Stat(filepath.Join(dir, b, manifest.FileName)); err == nil {
+			continue
+		}
+		keys, err := s.c.Blobs.List(ctx, spoolKey(client, b)+"/", "/")
+		if err != nil {
+			return "", err
+		}
+		if err := safefile.MkdirAll(filepath.Join(dir, b), 0o700); err != nil {
+			return "", err
+		}
+		for _, name := range storeOrder(baseNames(keys)) {
+			data, err := s.c.Blobs.Get(ctx, spoolKey(client, b, name))
+			if err == nil {
+				err = safefile.WriteFile(filepath.Join(dir, b, name), data, 0o600)
+			}
+			if err != nil {
+				return "", fmt.Errorf("fetch %s: %w", b, err)
+			}
+		}
+	}
+	return dir, nil
+}
+
+func baseNames(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = path.Base(k)
+	}
+	return out
+}
+
 // spooled lists the bundles of client's spool in the blobs whose names
 // start with prefix.
 func (s *Server) spooled(ctx context.Context, client, prefix string) ([]string, error) {

@@ -535,7 +535,7 @@ func (s *Server) committed(ctx context.Context, client, id string) (api.CommitRe
 	if batch == 0 {
 		return resp, true, nil
 	}
-	spool, err := s.clientSpool(client)
+	spool, err := s.receiptSpool(ctx, client, batch)
 	if err != nil {
 		return resp, false, err
 	}
