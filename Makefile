@@ -6,6 +6,8 @@
 
 GO       ?= go
 BIN      ?= bin/taosync
+# versitygw, the S3 server the tests start, pinned in tools/go.mod.
+VERSITYGW ?= bin/versitygw
 FUZZTIME ?= 10s
 
 .PHONY: all build test vet fuzz demo demo-serve bench bench-quick clean
@@ -20,9 +22,13 @@ vet:
 	$(GO) vet ./...
 
 # The tests: unit and table tests, CLI scripts, interop with the real
-# programs, and the fuzz targets' seed corpora.
-test: vet
-	$(GO) test -count=1 ./...
+# programs, and the fuzz targets' seed corpora. versitygw is built first,
+# once: its first build takes minutes, which no test's timeout should pay.
+test: vet $(VERSITYGW)
+	TAOSYNC_VERSITYGW=$(abspath $(VERSITYGW)) $(GO) test -count=1 ./...
+
+$(VERSITYGW): tools/go.mod tools/go.sum
+	$(GO) build -C tools -o $(abspath $(VERSITYGW)) github.com/versity/versitygw/cmd/versitygw
 
 # Each fuzz target for FUZZTIME (short by default, for CI). Go 1.26's fuzzing
 # coordinator can fail a target with a bare "context deadline exceeded" at

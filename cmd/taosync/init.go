@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/taosync/taosync/internal/bucket"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/store"
@@ -60,13 +62,33 @@ func (a *app) runInit(ctx context.Context, o initOptions) error {
 			return err
 		}
 	}
+	if a.blobs != "" {
+		if role != home.RoleCentral {
+			return usageError{errors.New("--blobs is for central's home: a client keeps its files in its home")}
+		}
+		if _, err := config.BlobsURL(a.blobs); err != nil {
+			return usageError{fmt.Errorf("--blobs: %w", err)}
+		}
+		// An object store must answer before the home is made: a wrong
+		// value changes nothing.
+		if strings.HasPrefix(a.blobs, "s3:") {
+			b, err := bucket.Open(ctx, a.blobs, a.homeDir)
+			if err != nil {
+				return err
+			}
+			b.Close()
+		}
+	}
 	h, err := home.InitAt(ctx, a.homeDir, role, a.db)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if url != "" {
-		if _, err := config.Set(ctx, h.DB, "server.url", url); err != nil {
+	for key, v := range map[string]string{"server.url": url, "blobs.url": a.blobs} {
+		if v == "" {
+			continue
+		}
+		if _, err := config.Set(ctx, h.DB, key, v); err != nil {
 			return err
 		}
 	}

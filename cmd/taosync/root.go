@@ -53,6 +53,7 @@ type app struct {
 	// db is where central's database is, if not where its home says:
 	// --db or TAOSYNC_DB.
 	db       string
+	blobs    string
 	json     bool
 	logLevel string
 	log      *slog.Logger
@@ -148,6 +149,7 @@ as signed, encrypted, compressed, chunked bundles: on a USB stick or over HTTP.`
 	f := root.PersistentFlags()
 	f.StringVar(&a.homeDir, "home", os.Getenv("TAOSYNC_HOME"), "home folder of this installation (default $TAOSYNC_HOME)")
 	f.StringVar(&a.db, "db", os.Getenv("TAOSYNC_DB"), "central's database, a postgres:// URL (default $TAOSYNC_DB, else the one init stored in the home)")
+	f.StringVar(&a.blobs, "blobs", os.Getenv("TAOSYNC_BLOBS"), "central: where prepared bundles and uploads live, file:// or s3://bucket?endpoint=... (default $TAOSYNC_BLOBS, else the blobs.url setting)")
 	f.BoolVar(&a.json, "json", false, "print JSON (JSON Lines for listings, one object for reports)")
 	f.StringVar(&a.logLevel, "log-level", "warn", "diagnostics on stderr: debug, info, warn or error")
 	root.AddCommand(
@@ -252,6 +254,12 @@ func (a *app) openRole(ctx context.Context, want home.Role) (opened, error) {
 	o := opened{home: h}
 	if h.Role == home.RoleCentral {
 		o.central, err = central.New(h, a.log)
+		if err == nil {
+			if err = o.central.UseBlobs(ctx, a.blobs); err != nil {
+				o.central.Close()
+				return opened{}, err
+			}
+		}
 	} else {
 		o.client, err = client.New(ctx, h, a.log)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/pgtest"
+	"github.com/taosync/taosync/internal/s3test"
 	"github.com/taosync/taosync/internal/testlink"
 )
 
@@ -48,6 +49,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("TESTDATA", filepath.Join(root, "testdata"))
 			env.Setenv("CI", os.Getenv("CI"))
 			env.Values[linksKey{}] = map[string]*testlink.Line{}
+			env.Values[s3Key{}] = &s3Server{}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -55,6 +57,7 @@ func TestScripts(t *testing.T) {
 			"link":       cmdLink,
 			"lockhome":   cmdLockHome,
 			"pgdb":       cmdPGDB,
+			"s3":         cmdS3,
 			"sql":        cmdSQL,
 			"unlockhome": cmdUnlockHome,
 			"zip":        cmdZip,
@@ -229,3 +232,46 @@ func condition(cond string) (bool, error) {
 	}
 	return true, nil
 }
+
+type s3Key struct{}
+
+// s3 start runs an S3 server (versitygw) for the script, stopped at its
+// end, and sets BLOBS_URL (its bucket as --blobs names it), S3_ENDPOINT,
+// S3_DIR (the folder of the bucket's objects) and the AWS environment; s3
+// stop and s3 restart stop it and start it again on the same port.
+func cmdS3(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: s3 start|stop|restart")
+	}
+	switch args[0] {
+	case "start":
+		dir := ts.MkAbs("s3")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			ts.Fatalf("%v", err)
+		}
+		s, err := s3test.Start(dir)
+		if err != nil {
+			ts.Fatalf("s3test: %v\nhint: %s", err, s3test.Hint)
+		}
+		ts.Defer(s.Stop)
+		ts.Value(s3Key{}).(*s3Server).s = s
+		ts.Setenv("BLOBS_URL", s.URL())
+		ts.Setenv("S3_ENDPOINT", s.Endpoint)
+		ts.Setenv("S3_DIR", filepath.Join(dir, s3test.Bucket))
+		for _, kv := range s3test.Env() {
+			k, v, _ := strings.Cut(kv, "=")
+			ts.Setenv(k, v)
+		}
+	case "stop":
+		ts.Value(s3Key{}).(*s3Server).s.Stop()
+	case "restart":
+		if err := ts.Value(s3Key{}).(*s3Server).s.Restart(); err != nil {
+			ts.Fatalf("%v", err)
+		}
+	default:
+		ts.Fatalf("usage: s3 start|stop|restart")
+	}
+}
+
+// s3Server holds a script's S3 server.
+type s3Server struct{ s *s3test.Server }

@@ -21,8 +21,23 @@ import (
 
 // Store is a folder of chunk files.
 type Store struct {
-	dir string
+	dir    string
+	remote Remote
 }
+
+// Remote keeps a store's chunks in a second place that several stores
+// share: central's object store, where each of its replicas finds the
+// chunks any one of them stored.
+type Remote interface {
+	// Keep stores a chunk, named by its hash, durably; again is a no-op.
+	Keep(hash string, data []byte) error
+	// Fetch returns a chunk, checked against its hash (ErrCorrupt).
+	Fetch(hash string) ([]byte, error)
+}
+
+// SetRemote makes Add keep every chunk in r too, and Get fetch from r a
+// chunk the folder lacks or holds damaged, and keep it in the folder.
+func (s *Store) SetRemote(r Remote) { s.remote = r }
 
 // Open returns the store in dir, creating the folder if needed.
 func Open(dir string) (*Store, error) {
@@ -66,7 +81,7 @@ func (s *Store) Has(hash string) bool {
 // in b.
 func (s *Store) Stage(b *safefile.Batch, hash string, data []byte) error {
 	p := s.path(hash)
-	_, err := s.Get(hash)
+	_, err := s.getLocal(hash)
 	switch {
 	case err == nil:
 		b.Add(p)
@@ -80,8 +95,27 @@ func (s *Store) Stage(b *safefile.Batch, hash string, data []byte) error {
 	return b.Write(p, data, 0o600)
 }
 
-// Get reads a chunk and checks it against its hash.
+// Get reads a chunk and checks it against its hash; with a remote, a
+// chunk missing or damaged in the folder is fetched from it.
 func (s *Store) Get(hash string) ([]byte, error) {
+	b, err := s.getLocal(hash)
+	if s.remote == nil || !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrCorrupt)) {
+		return b, err
+	}
+	if b, err = s.remote.Fetch(hash); err != nil {
+		return nil, fmt.Errorf("read chunk %s: %w", hash, err)
+	}
+	p := s.path(hash)
+	if err := safefile.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, fmt.Errorf("store chunk %s: %w", hash, err)
+	}
+	if err := safefile.WriteFile(p, b, 0o600); err != nil {
+		return nil, fmt.Errorf("store chunk %s: %w", hash, err)
+	}
+	return b, nil
+}
+
+func (s *Store) getLocal(hash string) ([]byte, error) {
 	if len(hash) != 64 {
 		return nil, fmt.Errorf("read chunk %q: not a SHA-256", hash)
 	}
@@ -108,6 +142,11 @@ func (s *Store) Add(r io.Reader) (*Snapshot, error) {
 		h := hex.EncodeToString(sum[:])
 		if err := s.Stage(&b, h, c); err != nil {
 			return err
+		}
+		if s.remote != nil {
+			if err := s.remote.Keep(h, c); err != nil {
+				return fmt.Errorf("store chunk %s: %w", h, err)
+			}
 		}
 		snap.Chunks = append(snap.Chunks, Chunk{Hash: h, Size: int64(len(c))})
 		snap.Size += int64(len(c))

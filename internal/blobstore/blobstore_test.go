@@ -283,3 +283,69 @@ func BenchmarkChecker(b *testing.B) {
 		}
 	}
 }
+
+// mapRemote is a Remote in memory.
+type mapRemote map[string][]byte
+
+func (m mapRemote) Keep(hash string, data []byte) error {
+	m[hash] = bytes.Clone(data)
+	return nil
+}
+
+func (m mapRemote) Fetch(hash string) ([]byte, error) {
+	b, ok := m[hash]
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != hash {
+		return nil, ErrCorrupt
+	}
+	return b, nil
+}
+
+// TestRemote: Add keeps every chunk in the remote; another store on the
+// same remote gets a chunk it lacks, or holds damaged, from it and keeps
+// it; a chunk neither holds whole is an error.
+func TestRemote(t *testing.T) {
+	remote := mapRemote{}
+	a, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SetRemote(remote)
+	data := make([]byte, 3<<20)
+	rand.NewChaCha8([32]byte{7}).Read(data)
+	snap, err := a.Add(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(remote) != len(snap.Chunks) || len(snap.Chunks) < 2 {
+		t.Fatalf("remote holds %d chunks of %d", len(remote), len(snap.Chunks))
+	}
+	b, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetRemote(remote)
+	if err := b.Verify(snap); err != nil {
+		t.Fatalf("read through the remote: %v", err)
+	}
+	if len(b.Missing(snap)) != 0 {
+		t.Fatal("the chunks fetched were not kept")
+	}
+	c := snap.Chunks[0].Hash
+	if err := os.WriteFile(b.path(c), []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(c); err != nil {
+		t.Fatalf("a damaged chunk is fetched again: %v", err)
+	}
+	if _, err := b.getLocal(c); err != nil {
+		t.Fatalf("and kept: %v", err)
+	}
+	os.Remove(b.path(c))
+	remote[c] = []byte("damaged")
+	if _, err := b.Get(c); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damaged in both: %v, want ErrCorrupt", err)
+	}
+}

@@ -21,6 +21,8 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/importer"
+	"github.com/taosync/taosync/internal/blobstore"
+	"github.com/taosync/taosync/internal/bucket"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/safefile"
@@ -34,6 +36,10 @@ type Central struct {
 	Home  *home.Home
 	Store *store.CentralDB
 	Log   *slog.Logger
+	// Blobs holds the prepared bundles (spool/) and the uploads (inbox/):
+	// the home's folder, or the object store that UseBlobs opens, which
+	// then keeps the package pieces too (Store.Chunks' remote).
+	Blobs *bucket.Bucket
 	// writes serialises the operations that write, so that concurrent
 	// requests of the HTTP server queue here rather than on SQLite's lock.
 	// The short writes of pulls (a reported state, a data export's
@@ -70,13 +76,66 @@ func New(h *home.Home, log *slog.Logger) (*Central, error) {
 	if err != nil {
 		return nil, err
 	}
+	blobs, err := bucket.Open(context.Background(), "", h.Dir)
+	if err != nil {
+		return nil, err
+	}
 	writes := &sync.Mutex{}
 	st := &store.CentralDB{DB: h.DB, Chunks: chunks, Writes: writes}
-	return &Central{Home: h, Store: st, Log: cmp.Or(log, slog.Default()), writes: writes, exports: st}, nil
+	return &Central{Home: h, Store: st, Log: cmp.Or(log, slog.Default()), writes: writes, exports: st, Blobs: blobs}, nil
 }
 
-// Close closes the home.
-func (c *Central) Close() error { return c.Home.Close() }
+// UseBlobs opens the blobs at rawURL in place of the home's folder; an
+// empty rawURL means the blobs.url setting, itself the home by default.
+func (c *Central) UseBlobs(ctx context.Context, rawURL string) error {
+	if rawURL == "" {
+		var err error
+		if rawURL, err = config.Get(ctx, c.Home.DB, "blobs.url"); err != nil {
+			return err
+		}
+	}
+	if rawURL == "" {
+		return nil
+	}
+	if _, err := config.BlobsURL(rawURL); err != nil {
+		return fmt.Errorf("blobs: %w", err)
+	}
+	b, err := bucket.Open(ctx, rawURL, c.Home.Dir)
+	if err != nil {
+		return err
+	}
+	c.Blobs.Close()
+	c.Blobs = b
+	if b.Dir() != c.Home.Dir {
+		c.Store.Chunks.SetRemote(chunkRemote{b})
+	}
+	return nil
+}
+
+// chunkRemote keeps package pieces in the blobs, under the home's layout
+// (store/chunks/AB/HASH), for every replica. Its calls are not cut short
+// by a request's end: the AWS SDK bounds them.
+type chunkRemote struct{ b *bucket.Bucket }
+
+func chunkKey(hash string) string { return home.ChunksDir + "/" + hash[:2] + "/" + hash }
+
+func (r chunkRemote) Keep(hash string, data []byte) error {
+	return r.b.PutHashed(context.Background(), chunkKey(hash), hash, data)
+}
+
+func (r chunkRemote) Fetch(hash string) ([]byte, error) {
+	data, err := r.b.GetHashed(context.Background(), chunkKey(hash), hash)
+	if errors.Is(err, bucket.ErrCorrupt) {
+		return nil, fmt.Errorf("%w: %w", blobstore.ErrCorrupt, err)
+	}
+	return data, err
+}
+
+// Close closes the blobs and the home.
+func (c *Central) Close() error {
+	c.Blobs.Close()
+	return c.Home.Close()
+}
 
 // ExportOptions say what data bundle to write.
 type ExportOptions struct {

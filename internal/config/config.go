@@ -81,6 +81,24 @@ func serverURL(s string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
+// BlobsURL takes where central keeps its files: empty or file:// for the
+// home, file:///folder, or s3://bucket?query; never credentials, which go
+// in the AWS environment variables. Open checks that the store answers.
+func BlobsURL(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "file" && u.Scheme != "s3") || u.Fragment != "" {
+		return "", errors.New("want file:// (the home), file:///folder or s3://bucket?endpoint=...&region=...")
+	}
+	if u.User != nil {
+		return "", errors.New("credentials go in the AWS environment variables, not in the URL")
+	}
+	return u.String(), nil
+}
+
 // minVersion takes a release version (MAJOR.MINOR.PATCH), or nothing for
 // no minimum.
 func minVersion(s string) (string, error) {
@@ -111,6 +129,7 @@ var Settings = []Setting{
 	{Key: "sync.connectTimeout", Default: "10s", Help: "sync: wait for a connection (and its TLS handshake) to central", check: duration(100*time.Millisecond, 10*time.Minute)},
 	{Key: "sync.pullWait", Default: "5m0s", Help: "sync: wait for central to prepare a pull's bundle", check: duration(100*time.Millisecond, time.Hour)},
 	{Key: "sync.parallel", Default: "4", Help: "sync: files of a bundle downloaded at once", check: positiveInt(16)},
+	{Key: "blobs.url", Default: "", Help: "central: where package pieces, prepared bundles and uploads live (empty: the home; s3://bucket?endpoint=...)", check: BlobsURL},
 	{Key: "clients.minVersion", Default: "", Help: "the oldest taosync version central serves clients of (empty: any)", check: minVersion},
 }
 

@@ -13,10 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -28,6 +26,7 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/exporter"
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/bucket"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/errmsg"
 	"github.com/taosync/taosync/internal/ioerr"
@@ -145,8 +144,10 @@ func writeError(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, api.Error{Message: message})
 }
 
-func refOf(dir string, m *manifest.Manifest) (api.BundleRef, error) {
-	ref := api.BundleRef{Bundle: filepath.Base(dir), ID: m.ID, Kind: string(m.Kind), Seq: m.Seq,
+// refOf lists the files of bundle b of client's spool, whose manifest is
+// m, reading its signature and manifest from the blobs.
+func (s *Server) refOf(ctx context.Context, client, b string, m *manifest.Manifest) (api.BundleRef, error) {
+	ref := api.BundleRef{Bundle: b, ID: m.ID, Kind: string(m.Kind), Seq: m.Seq,
 		Full: m.Kind == manifest.KindData && m.Full()}
 	for _, s := range m.Sections {
 		for _, c := range s.Chunks {
@@ -154,12 +155,12 @@ func refOf(dir string, m *manifest.Manifest) (api.BundleRef, error) {
 		}
 	}
 	for _, name := range []string{manifest.SigName, manifest.FileName} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+		raw, err := s.c.Blobs.Get(ctx, spoolKey(client, b, name))
 		if err != nil {
 			return ref, err
 		}
-		sum := sha256.Sum256(b)
-		ref.Files = append(ref.Files, api.File{Name: name, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
+		sum := sha256.Sum256(raw)
+		ref.Files = append(ref.Files, api.File{Name: name, Size: int64(len(raw)), SHA256: hex.EncodeToString(sum[:])})
 	}
 	return ref, nil
 }
@@ -240,7 +241,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 	}
 	dir := filepath.Join(s.spool, client)
 	if !req.Full && len(types) == 0 {
-		if ref, ok := s.prepared(dir, cl.DataBundle, req); ok {
+		if ref, ok := s.prepared(ctx, client, cl.DataBundle, req); ok {
 			writeJSON(w, http.StatusOK, ref)
 			return
 		}
@@ -259,8 +260,12 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 		s.fail(w, "pull: export", err)
 		return
 	}
-	s.prune(dir, res.Manifest.ID)
-	ref, err := refOf(res.Dir, res.Manifest)
+	if err := s.publish(ctx, client, res.Dir); err != nil {
+		s.fail(w, "pull: publish", err)
+		return
+	}
+	s.prune(ctx, client, res.Manifest.ID)
+	ref, err := s.refOf(ctx, client, filepath.Base(res.Dir), res.Manifest)
 	if err != nil {
 		s.fail(w, "pull", err)
 		return
@@ -270,13 +275,16 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 
 // prepared returns the data bundle last exported for the client if it is
 // still in the spool and applies on what the client holds.
-func (s *Server) prepared(dir, last string, req api.PullRequest) (api.BundleRef, bool) {
+func (s *Server) prepared(ctx context.Context, client, last string, req api.PullRequest) (api.BundleRef, bool) {
 	if last == "" {
 		return api.BundleRef{}, false
 	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "data-*-"+last[:8], manifest.FileName))
-	for _, path := range matches {
-		raw, err := os.ReadFile(path)
+	names, _ := s.spooled(ctx, client, "data-")
+	for _, b := range names {
+		if !strings.HasSuffix(b, "-"+last[:8]) {
+			continue
+		}
+		raw, err := s.c.Blobs.Get(ctx, spoolKey(client, b, manifest.FileName))
 		if err != nil {
 			continue
 		}
@@ -287,7 +295,7 @@ func (s *Server) prepared(dir, last string, req api.PullRequest) (api.BundleRef,
 		if m.Base != nil && (m.Base.Seq != req.DataSeq || m.Base.ID != req.DataBundle) {
 			continue
 		}
-		ref, err := refOf(filepath.Dir(path), m)
+		ref, err := s.refOf(ctx, client, b, m)
 		return ref, err == nil
 	}
 	return api.BundleRef{}, false
@@ -295,11 +303,13 @@ func (s *Server) prepared(dir, last string, req api.PullRequest) (api.BundleRef,
 
 // prune removes the data bundles of a client's spool but the one with id
 // keep: only the last one can still apply.
-func (s *Server) prune(dir, keep string) {
-	old, _ := filepath.Glob(filepath.Join(dir, "data-*"))
-	for _, d := range old {
-		if filepath.Base(d)[len(filepath.Base(d))-8:] != keep[:8] {
-			os.RemoveAll(d)
+func (s *Server) prune(ctx context.Context, client, keep string) {
+	old, _ := s.spooled(ctx, client, "data-")
+	for _, b := range old {
+		if b[len(b)-8:] != keep[:8] {
+			if err := s.unprepare(ctx, client, b); err != nil {
+				s.log.Warn("prune spool", "client", client, "bundle", b, "err", err)
+			}
 		}
 	}
 }
@@ -316,20 +326,26 @@ func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, client, kind
 }
 
 // fail answers a request that central could not serve: 503 with
-// Retry-After when its database is out of reach (PostgreSQL restarting, a
-// failover), which heals by itself, else 500. Clients retry both.
+// Retry-After when its database or its object store is out of reach
+// (PostgreSQL restarting, a failover, an S3 store that does not answer),
+// which heals by itself, else 500. Clients retry both.
 func (s *Server) fail(w http.ResponseWriter, what string, err error) {
 	s.log.Error(what, "err", err)
-	if ioerr.Unavailable(err) {
+	switch {
+	case ioerr.Unavailable(err):
 		w.Header().Set("Retry-After", unavailableRetry)
 		writeError(w, http.StatusServiceUnavailable, what+" failed: central's database is out of reach; try again later")
+		return
+	case errors.Is(err, bucket.ErrUnavailable):
+		w.Header().Set("Retry-After", unavailableRetry)
+		writeError(w, http.StatusServiceUnavailable, what+" failed: central's object store does not answer; try again later")
 		return
 	}
 	writeError(w, http.StatusInternalServerError, what+" failed; try again later")
 }
 
 // unavailableRetry is the Retry-After of a 503, in seconds: a PostgreSQL
-// restart or failover takes seconds.
+// restart or failover, or an object store's, takes seconds.
 const unavailableRetry = "2"
 
 // download serves one file of a bundle prepared for the client, with Range
@@ -340,33 +356,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, client string)
 		writeError(w, http.StatusNotFound, "no such bundle file")
 		return
 	}
-	path := filepath.Join(s.spool, client, b, name)
-	f, err := os.Open(path)
-	if err != nil {
-		writeError(w, http.StatusNotFound, "no such bundle file")
-		return
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		writeError(w, http.StatusNotFound, "no such bundle file")
-		return
-	}
-	etag := name
-	if !api.ValidChunk(name) {
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			s.fail(w, "download", err)
-			return
-		}
-		etag = hex.EncodeToString(h.Sum(nil))
-	}
-	w.Header().Set("ETag", `"`+etag+`"`)
-	w.Header().Set("Content-Type", "application/octet-stream")
-	if rng := r.Header.Get("Range"); rng != "" {
-		r.Header.Set("Range", emptySuffixes(rng, st.Size()))
-	}
-	http.ServeContent(w, r, name, st.ModTime(), f)
+	s.serveBlob(w, r, spoolKey(client, b, name), name)
 }
 
 // emptySuffixes rewrites the suffix ranges of length 0 of a Range header
@@ -391,8 +381,13 @@ func emptySuffixes(h string, size int64) string {
 	return "bytes=" + strings.Join(ranges, ",")
 }
 
-func (s *Server) receiptRef(dir string) (api.BundleRef, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+// receiptRef publishes a receipt bundle of client's spool and lists its
+// files.
+func (s *Server) receiptRef(ctx context.Context, client, dir string) (api.BundleRef, error) {
+	if err := s.publish(ctx, client, dir); err != nil {
+		return api.BundleRef{}, err
+	}
+	raw, err := s.c.Blobs.Get(ctx, spoolKey(client, filepath.Base(dir), manifest.FileName))
 	if err != nil {
 		return api.BundleRef{}, err
 	}
@@ -400,7 +395,7 @@ func (s *Server) receiptRef(dir string) (api.BundleRef, error) {
 	if err != nil {
 		return api.BundleRef{}, err
 	}
-	return refOf(dir, m)
+	return s.refOf(ctx, client, filepath.Base(dir), m)
 }
 
 // receipts lists the receipt bundles of the batches after ?after=N,
@@ -430,12 +425,17 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string)
 	// (central restored from a backup, or a client forging it) catches up
 	// over several syncs, and no request writes more than this many.
 	for batch := after + 1; batch <= min(cl.ReceiptSeq, after+MaxReceiptsPerAnswer); batch++ {
-		d, err := s.c.ReceiptBundle(ctx, filepath.Join(s.spool, client), client, batch, "http")
+		spool, err := s.receiptSpool(ctx, client, batch)
 		if err != nil {
 			s.fail(w, "receipts", err)
 			return
 		}
-		ref, err := s.receiptRef(d)
+		d, err := s.c.ReceiptBundle(ctx, spool, client, batch, "http")
+		if err != nil {
+			s.fail(w, "receipts", err)
+			return
+		}
+		ref, err := s.receiptRef(ctx, client, d)
 		if err != nil {
 			s.fail(w, "receipts", err)
 			return

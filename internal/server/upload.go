@@ -136,6 +136,10 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 			writeError(w, http.StatusConflict, name+" was already uploaded with other content")
 			return
 		}
+		if err := s.pushUpload(r.Context(), client, b); err != nil {
+			s.fail(w, "upload", err)
+			return
+		}
 		writeJSON(w, http.StatusOK, api.File{Name: name, Size: n, SHA256: sum})
 		return
 	}
@@ -144,6 +148,10 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 		return
 	}
 	if err := safefile.Rename(tmpName, final); err != nil {
+		s.fail(w, "upload", err)
+		return
+	}
+	if err := s.pushUpload(r.Context(), client, b); err != nil {
 		s.fail(w, "upload", err)
 		return
 	}
@@ -352,6 +360,10 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 		return
 	}
 	defer done()
+	if err := s.fetchUpload(r.Context(), client, b); err != nil {
+		s.fail(w, "commit", err)
+		return
+	}
 	dir := filepath.Join(s.inbox, client, b)
 	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
 	if err != nil {
@@ -377,7 +389,11 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 	if err != nil {
 		return api.CommitResponse{}, err
 	}
-	lines, written, err := s.c.ImportResults(ctx, dir, opts, filepath.Join(s.spool, client))
+	spool, err := s.clientSpool(client)
+	if err != nil {
+		return api.CommitResponse{}, err
+	}
+	lines, written, err := s.c.ImportResults(ctx, dir, opts, spool)
 	if err != nil {
 		return api.CommitResponse{}, err
 	}
@@ -394,6 +410,7 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 			os.RemoveAll(dir)
 			os.Remove(filepath.Dir(dir))
 			s.mu.Unlock()
+			s.dropped(ctx, client, filepath.Base(dir))
 		}
 		return api.CommitResponse{}, &refusal{http.StatusUnprocessableEntity, reason}
 	}
@@ -404,14 +421,23 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 		}
 	}
 	if d := written[lines[0].BundleID]; d != "" {
-		ref, err := s.receiptRef(d)
+		ref, err := s.receiptRef(ctx, client, d)
 		if err != nil {
 			return api.CommitResponse{}, err
 		}
 		resp.Receipt = &ref
 	}
 	os.RemoveAll(dir)
+	s.dropped(ctx, client, filepath.Base(dir))
 	return resp, nil
+}
+
+// dropped removes an upload imported or refused from the blobs; one left
+// there is fetched again and refused as a duplicate or for what it holds.
+func (s *Server) dropped(ctx context.Context, client, b string) {
+	if err := s.dropUpload(ctx, client, b); err != nil {
+		s.log.Warn("remove upload from the object store", "client", client, "bundle", b, "err", err)
+	}
 }
 
 // claim takes one of the client's uploads at once and bundle b's lock, or
@@ -487,6 +513,9 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 	if s.answered(w, "upload status", err) {
 		return
 	}
+	if err := s.fetchUpload(ctx, client, b); s.answered(w, "upload status", err) {
+		return
+	}
 	st, err := openStream(filepath.Join(s.inbox, client, b), b, client, key)
 	if s.answered(w, "upload status", err) {
 		return
@@ -506,11 +535,15 @@ func (s *Server) committed(ctx context.Context, client, id string) (api.CommitRe
 	if batch == 0 {
 		return resp, true, nil
 	}
-	d, err := s.c.ReceiptBundle(ctx, filepath.Join(s.spool, client), client, batch, "http")
+	spool, err := s.receiptSpool(ctx, client, batch)
 	if err != nil {
 		return resp, false, err
 	}
-	ref, err := s.receiptRef(d)
+	d, err := s.c.ReceiptBundle(ctx, spool, client, batch, "http")
+	if err != nil {
+		return resp, false, err
+	}
+	ref, err := s.receiptRef(ctx, client, d)
 	resp.Receipt = &ref
 	return resp, err == nil, err
 }
@@ -544,6 +577,9 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 	ctx := r.Context()
 	key, err := s.signKey(ctx, client)
 	if s.answered(w, "upload", err) {
+		return
+	}
+	if err := s.fetchUpload(ctx, client, b); s.answered(w, "upload", err) {
 		return
 	}
 	dir := filepath.Join(s.inbox, client, b)
@@ -592,6 +628,10 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 		return
 	case errors.Is(err, errShort):
 	case s.answered(w, "upload", err):
+		return
+	}
+	// What came whole is kept where any replica finds it.
+	if err := s.pushUpload(context.WithoutCancel(ctx), client, b); s.answered(w, "upload", err) {
 		return
 	}
 	w.Header().Set(api.HeaderOffset, strconv.FormatInt(st.offset, 10))

@@ -1,0 +1,311 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/config"
+	"github.com/taosync/taosync/internal/s3test"
+	"github.com/taosync/taosync/internal/server"
+	"github.com/taosync/taosync/internal/testfixture"
+	"github.com/taosync/taosync/manifest"
+)
+
+// TestSyncOnBlobs: with central's blobs in the home (file://) or in an
+// S3 store (versitygw), a client pulls and imports its data, resumes a
+// download by Range, sends results and gets their receipts; the prepared
+// bundle lies in the blobs. A chunk corrupted in the blobs is never served
+// whole, and a truncated one never applied.
+func TestSyncOnBlobs(t *testing.T) {
+	for _, backend := range []string{"file", "s3"} {
+		t.Run(backend, func(t *testing.T) { testSyncOnBlobs(t, backend) })
+	}
+}
+
+func testSyncOnBlobs(t *testing.T, backend string) {
+	f := testfixture.New(t)
+	// objects is the folder that holds the blobs' objects.
+	objects := f.C.Home.Dir
+	if backend == "s3" {
+		s3 := s3test.ForTest(t)
+		if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
+			t.Fatal(err)
+		}
+		objects = filepath.Join(s3.Dir, s3test.Bucket)
+	}
+	f.Start(nil)
+	cl := f.Register("ca", "A")
+	lines, err := f.Syncer("ca").Data(f.Ctx, nil, false)
+	if err != nil || len(lines) != 1 || lines[0].Outcome != "applied" {
+		t.Fatalf("pull: %v %+v", err, lines)
+	}
+	if got, want := testfixture.ToStrings(testfixture.Entities(t, cl)), testfixture.ToStrings(testfixture.ScopeA); !reflect.DeepEqual(got, want) {
+		t.Fatalf("client holds %v\nwant %v", got, want)
+	}
+	ref := f.Pull(f.TokenFor("ca"))
+	inStore := filepath.Join(objects, "spool", "ca", ref.Bundle)
+	if _, err := os.Stat(filepath.Join(inStore, manifest.FileName)); err != nil {
+		t.Fatalf("the prepared bundle is not in the blobs: %v", err)
+	}
+
+	// A download resumed by Range is served from the store.
+	var chunk api.File
+	for _, file := range ref.Files {
+		if api.ValidChunk(file.Name) && file.Size > 20 {
+			chunk = file
+		}
+	}
+	if chunk.Name == "" {
+		t.Fatal("no chunk in the bundle")
+	}
+	url := f.URL + api.Prefix + api.BundleFilePath(ref.Bundle, chunk.Name)
+	token := f.TokenFor("ca")
+	get := func(rng string) (*http.Response, []byte, error) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp, b, err
+	}
+	resp, whole, err := get("")
+	if err != nil || resp.StatusCode != 200 || int64(len(whole)) != chunk.Size {
+		t.Fatalf("whole chunk: %v, %d bytes", err, len(whole))
+	}
+	resp, part, err := get("bytes=10-")
+	if err != nil || resp.StatusCode != http.StatusPartialContent || !bytes.Equal(part, whole[10:]) {
+		t.Fatalf("range: %v %v, %d bytes", err, resp.Status, len(part))
+	}
+
+	// Results go up, and their receipts come back.
+	testfixture.AddResults(t, cl, "x", 3)
+	if lines, err := f.Syncer("ca").Results(f.Ctx); err != nil || len(lines) != 1 || lines[0].Outcome != "applied" {
+		t.Fatalf("results: %v %+v", err, lines)
+	}
+	if n := f.ExecutionsOf()["ca"]; n != 3 {
+		t.Fatalf("central holds %d executions of ca, want 3", n)
+	}
+	if _, err := f.Syncer("ca").Receipts(f.Ctx); err != nil {
+		t.Fatalf("receipts: %v", err)
+	}
+	f.CheckStatus("ca", 1, 3)
+
+	// A chunk corrupted in the store is cut short, never served whole.
+	obj := filepath.Join(inStore, chunk.Name)
+	bad := bytes.Clone(whole)
+	bad[len(bad)/2] ^= 1
+	if err := os.WriteFile(obj, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if resp, got, err := get(""); err == nil && resp.StatusCode == 200 && int64(len(got)) == chunk.Size {
+		t.Fatalf("a corrupted chunk was served whole")
+	}
+	// A client whose bundle has a chunk corrupted in the store refuses it
+	// by its hash, and applies nothing.
+	cc := f.Register("cc", "A")
+	if _, err := config.Set(f.Ctx, cc.Home.DB, "sync.retryWait", "1s"); err != nil {
+		t.Fatal(err)
+	}
+	ref = f.Pull(f.TokenFor("cc"))
+	for _, file := range ref.Files {
+		if api.ValidChunk(file.Name) {
+			obj := filepath.Join(objects, "spool", "cc", ref.Bundle, file.Name)
+			if err := os.Truncate(obj, file.Size/2); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	lines, err = f.Syncer("cc").Data(f.Ctx, nil, false)
+	t.Logf("pull of a truncated chunk: %v", err)
+	if err == nil {
+		t.Fatalf("a bundle with a truncated chunk: %+v, want an error", lines)
+	}
+	if got := testfixture.Entities(t, cc); len(got) != 0 {
+		t.Fatalf("the client applied %v", got)
+	}
+}
+
+// TestObjectStoreDown: while central's object store does not answer, a
+// pull is answered 503 with Retry-After; a client's sync that started
+// then retries, and completes once the store is back.
+func TestObjectStoreDown(t *testing.T) {
+	s3 := s3test.ForTest(t)
+	f := testfixture.New(t)
+	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
+		t.Fatal(err)
+	}
+	f.Start(nil)
+	cl := f.Register("ca", "A")
+	s3.Stop()
+	req, _ := http.NewRequest("POST", f.URL+api.Prefix+api.PullPath, strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+f.TokenFor("ca"))
+	req.Header.Set("Content-Type", "application/json")
+	st, h, _ := f.Do(req)
+	if st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+		t.Fatalf("pull with the store down: %d, Retry-After %q; want 503 with one", st, h.Get("Retry-After"))
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Syncer("ca").Data(f.Ctx, nil, false)
+		done <- err
+	}()
+	// The sync is retrying (or about to): bring the store back.
+	time.Sleep(500 * time.Millisecond)
+	if err := s3.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("sync across the store's restart: %v", err)
+	}
+	if got, want := testfixture.ToStrings(testfixture.Entities(t, cl)), testfixture.ToStrings(testfixture.ScopeA); !reflect.DeepEqual(got, want) {
+		t.Fatalf("client holds %v\nwant %v", got, want)
+	}
+}
+
+// replica opens a second central on f's home as another machine would: the
+// same database and keys, its own spool, inbox and package store folders,
+// and the blobs at url; it serves on loopback, and returns its URL and its
+// home folder.
+func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "replica")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(f.C.Home.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); n == "spool" || n == "inbox" || n == "store" {
+			if err := os.MkdirAll(filepath.Join(dir, n), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			if err := os.Symlink(filepath.Join(f.C.Home.Dir, n), filepath.Join(dir, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c, err := central.Open(f.Ctx, dir, f.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.UseBlobs(f.Ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(c, f.Log).Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL, dir
+}
+
+// TestUploadAcrossReplicas: with the blobs in an S3 store, a result
+// bundle's upload begun on one replica, cut in a chunk, goes on on
+// another from the end of the last whole file that came, and commits
+// there; the store keeps nothing of it afterwards, and the first replica
+// serves the receipt bundle the other made.
+func TestUploadAcrossReplicas(t *testing.T) {
+	s3 := s3test.ForTest(t)
+	f := testfixture.New(t)
+	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
+		t.Fatal(err)
+	}
+	f.Start(nil)
+	a := f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	// One execution a chunk: a bundle of three chunks.
+	if _, err := config.Set(f.Ctx, a.Home.DB, "results.chunkSize", "1"); err != nil {
+		t.Fatal(err)
+	}
+	testfixture.AddResults(t, a, "x", 3)
+	dir, tok := testfixture.ExportResults(t, a), f.TokenFor("ca")
+	stream, sig, man := testfixture.Stream(t, dir)
+	name := filepath.Base(dir)
+	m, err := manifest.Parse(stream[sig : sig+man])
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := sig + man + int(m.Sections[0].Chunks[0].Size)
+	// Replica 1 gets the head, the first chunk and a part of the next.
+	if st, _, b := f.PutStream(tok, name, 0, stream[:whole+5], sig, man, false); st != 200 {
+		t.Fatalf("first part: %d %s", st, b)
+	}
+	// Replica 2 holds what came whole, and takes the rest.
+	first := f.URL
+	f.URL, _ = replica(t, f, s3.URL())
+	defer func() { f.URL = first }()
+	tok2 := f.TokenFor("ca")
+	st, b := f.API(http.MethodGet, api.Prefix+"/results/"+name, tok2, nil, "")
+	var us api.UploadStatus
+	if err := json.Unmarshal(b, &us); st != 200 || err != nil || us.Offset != int64(whole) {
+		t.Fatalf("status on the other replica: %d %s, want offset %d", st, b, whole)
+	}
+	st, _, b = f.PutStream(tok2, name, int64(whole), stream[whole:], sig, man, true)
+	if err := json.Unmarshal(b, &us); st != 200 || err != nil || us.State != api.StateCommitted || us.Receipt == nil {
+		t.Fatalf("the rest and the commit on the other replica: %d %s", st, b)
+	}
+	if n := f.ExecutionsOf()["ca"]; n != 3 {
+		t.Fatalf("central holds %d executions of ca, want 3", n)
+	}
+	if left, err := f.C.Blobs.List(f.Ctx, "inbox/", ""); err != nil || len(left) != 0 {
+		t.Fatalf("left in the store's inbox: %v %v", left, err)
+	}
+	// The first replica lists the receipt bundle the other made, not one
+	// of its own for the same batch.
+	f.URL = first
+	st, b = f.API(http.MethodGet, api.Prefix+api.ReceiptsPath, tok, nil, "")
+	var list api.ReceiptList
+	if err := json.Unmarshal(b, &list); st != 200 || err != nil || len(list.Bundles) != 1 || list.Bundles[0].Bundle != us.Receipt.Bundle {
+		t.Fatalf("receipts on the first replica: %d %s, want %s", st, b, us.Receipt.Bundle)
+	}
+}
+
+// TestPackageAcrossReplicas: with the blobs in an S3 store, a package
+// published on one replica's home is in the store, and a client's pull
+// from another replica, which never held it, carries it.
+func TestPackageAcrossReplicas(t *testing.T) {
+	s3 := s3test.ForTest(t)
+	f := testfixture.New(t)
+	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.C.Publish(f.Ctx, "d1", filepath.Join("..", "..", "testdata", "qti", "WebDeveloperTest1.zip")); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := f.C.Blobs.List(f.Ctx, "store/chunks/", "")
+	if err != nil || len(kept) == 0 {
+		t.Fatalf("package pieces in the store: %v %v", kept, err)
+	}
+	var dir string
+	f.URL, dir = replica(t, f, s3.URL())
+	cl := f.Register("ca", "A")
+	if lines, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil || len(lines) != 1 || lines[0].Outcome != "applied" {
+		t.Fatalf("pull from the other replica: %v %+v", err, lines)
+	}
+	fetched, _ := filepath.Glob(filepath.Join(dir, "store", "chunks", "*", "*"))
+	held, _ := filepath.Glob(filepath.Join(cl.Home.Dir, "store", "chunks", "*", "*"))
+	if len(fetched) != len(kept) || len(held) != len(kept) {
+		t.Fatalf("%d pieces in the store, %d fetched by the replica, %d on the client", len(kept), len(fetched), len(held))
+	}
+}

@@ -1,0 +1,217 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/bucket"
+	"github.com/taosync/taosync/internal/safefile"
+	"github.com/taosync/taosync/manifest"
+)
+
+// The spool in central's blobs: spool/CLIENT/BUNDLE/FILE, the layout of
+// the home's spool folder. Bundles are written in the home's spool folder
+// first; when the blobs are an object store, publish copies each bundle
+// there, its manifest last: a bundle whose manifest is in the store is
+// whole, and any replica serves it.
+
+func spoolKey(client string, parts ...string) string {
+	return path.Join(append([]string{"spool", client}, parts...)...)
+}
+
+// publish copies the bundle folder dir of client's spool into the blobs,
+// unless they are the home's folder (where the bundle already is) or the
+// bundle is already there: the chunks, the signature, then the manifest.
+func (s *Server) publish(ctx context.Context, client, dir string) error {
+	if s.c.Blobs.Dir() == s.c.Home.Dir {
+		return nil
+	}
+	b := filepath.Base(dir)
+	if ok, err := s.c.Blobs.Exists(ctx, spoolKey(client, b, manifest.FileName)); err != nil || ok {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", b, err)
+	}
+	var chunks []string
+	for _, e := range entries {
+		if api.ValidChunk(e.Name()) {
+			chunks = append(chunks, e.Name())
+		}
+	}
+	for _, name := range append(chunks, manifest.SigName, manifest.FileName) {
+		if err := s.c.Blobs.PutFile(ctx, spoolKey(client, b, name), filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("publish %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+// clientSpool makes the home's spool folder of client, where its bundles
+// are written first: a replica may not have made it yet (the client
+// pulled from another).
+func (s *Server) clientSpool(client string) (string, error) {
+	dir := filepath.Join(s.spool, client)
+	return dir, safefile.MkdirAll(dir, 0o700)
+}
+
+// receiptSpool is clientSpool with the receipt bundles of batch that the
+// blobs hold and the folder lacks copied in, the manifest last: another
+// replica made them, and central finds them there rather than making one
+// more for the batch.
+func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) (string, error) {
+	dir, err := s.clientSpool(client)
+	if err != nil || !s.elsewhere() {
+		return dir, err
+	}
+	names, err := s.spooled(ctx, client, fmt.Sprintf("receipts-%s-%06d-", client, batch))
+	if err != nil {
+		return "", err
+	}
+	for _, b := range names {
+		if _, err := os.Stat(filepath.Join(dir, b, manifest.FileName)); err == nil {
+			continue
+		}
+		keys, err := s.c.Blobs.List(ctx, spoolKey(client, b)+"/", "/")
+		if err != nil {
+			return "", err
+		}
+		if err := safefile.MkdirAll(filepath.Join(dir, b), 0o700); err != nil {
+			return "", err
+		}
+		for _, name := range storeOrder(baseNames(keys)) {
+			data, err := s.c.Blobs.Get(ctx, spoolKey(client, b, name))
+			if err == nil {
+				err = safefile.WriteFile(filepath.Join(dir, b, name), data, 0o600)
+			}
+			if err != nil {
+				return "", fmt.Errorf("fetch %s: %w", b, err)
+			}
+		}
+	}
+	return dir, nil
+}
+
+func baseNames(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = path.Base(k)
+	}
+	return out
+}
+
+// spooled lists the bundles of client's spool in the blobs whose names
+// start with prefix.
+func (s *Server) spooled(ctx context.Context, client, prefix string) ([]string, error) {
+	keys, err := s.c.Blobs.List(ctx, spoolKey(client)+"/"+prefix, "/")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, k := range keys {
+		if strings.HasSuffix(k, "/") {
+			out = append(out, path.Base(k))
+		}
+	}
+	return out, nil
+}
+
+// unprepare removes a bundle from client's spool, in the blobs and in the
+// home's folder.
+func (s *Server) unprepare(ctx context.Context, client, b string) error {
+	os.RemoveAll(filepath.Join(s.spool, client, b))
+	return s.c.Blobs.DeleteAll(ctx, spoolKey(client, b)+"/")
+}
+
+// serveBlob serves the object under key with Range and ETag, read from
+// the blobs as the client asks for it. A chunk's bytes are hashed as they
+// are served whole: one that does not match its name is cut short, never
+// delivered whole, and logged.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, key, name string) {
+	ctx := r.Context()
+	rd, err := s.c.Blobs.Reader(ctx, key)
+	if errors.Is(err, bucket.ErrNotExist) {
+		writeError(w, http.StatusNotFound, "no such bundle file")
+		return
+	}
+	if err != nil {
+		s.fail(w, "download", err)
+		return
+	}
+	defer rd.Close()
+	etag := name
+	if !api.ValidChunk(name) {
+		if etag, err = s.c.Blobs.Hash(ctx, key); err != nil {
+			s.fail(w, "download", err)
+			return
+		}
+	}
+	w.Header().Set("ETag", `"`+etag+`"`)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if rng := r.Header.Get("Range"); rng != "" {
+		r.Header.Set("Range", emptySuffixes(rng, rd.Size()))
+	}
+	var content io.ReadSeeker = rd
+	if api.ValidChunk(name) {
+		content = &checked{r: rd, size: rd.Size(), want: name, h: sha256.New(), log: func(err error) {
+			s.log.Error("download: refused to serve", "key", key, "err", err)
+		}}
+	}
+	http.ServeContent(w, r, name, rd.ModTime(), content)
+}
+
+// checked hashes what is read of an object from its start on, in order,
+// and fails the read that ends it if the hash is not want. A seek
+// anywhere but to the start (a Range request) stops the hashing: the
+// client checks the whole file it assembles.
+type checked struct {
+	r    io.ReadSeeker
+	size int64
+	want string
+	h    hash.Hash
+	// n bytes were hashed, pos is where the next read reads.
+	n, pos int64
+	off    bool // a read out of order stopped the hashing
+	log    func(error)
+}
+
+func (c *checked) Seek(offset int64, whence int) (int64, error) {
+	n, err := c.r.Seek(offset, whence)
+	if err == nil {
+		c.pos = n
+	}
+	return n, err
+}
+
+func (c *checked) Read(p []byte) (int, error) {
+	if c.pos != c.n {
+		c.off = true
+	}
+	n, err := c.r.Read(p)
+	c.pos += int64(n)
+	if c.off {
+		return n, err
+	}
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	if c.n >= c.size {
+		if got := hex.EncodeToString(c.h.Sum(nil)); c.n != c.size || got != c.want {
+			err := fmt.Errorf("chunk %s: %w", c.want, bucket.ErrCorrupt)
+			c.log(err)
+			return 0, err
+		}
+	}
+	return n, err
+}
