@@ -11,9 +11,10 @@ import (
 )
 
 // DefaultLeaseTTL is how long a lease outlives the replica holding it: a
-// replica that dies holds a client's pull or uploads no longer than this.
-// A replica alive renews its leases at a third of it.
-const DefaultLeaseTTL = 30 * time.Second
+// replica that dies holds a client's pull or uploads no longer than this,
+// well within the retries of a client answered 429 (fourteen, two seconds
+// apart). A replica alive renews its leases at a third of it.
+const DefaultLeaseTTL = 15 * time.Second
 
 // leaseRetry is how often a pull waiting for its client's lease asks again.
 const leaseRetry = 50 * time.Millisecond
