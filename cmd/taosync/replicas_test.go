@@ -40,12 +40,12 @@ const (
 
 // replica is one running `taosync serve`.
 type replica struct {
-	cmd   *exec.Cmd
-	url   string
+	cmd *exec.Cmd
+	url string
 	// results counts the requests of result uploads and commits it
 	// logged.
 	results atomic.Int64
-	done  chan struct{}
+	done    chan struct{}
 }
 
 // startReplica starts `taosync serve` on a loopback port of the kernel's
