@@ -27,3 +27,16 @@ CREATE TABLE leases (
     expires INTEGER NOT NULL,
     bytes   INTEGER NOT NULL DEFAULT 0
 );
+-- operator_sessions: the operator view's login sessions, by the SHA-256 of
+-- the session's cookie; shown is a rotation's new secret until its page
+-- shows it, sealed with a key made from the cookie (which is not stored).
+CREATE TABLE operator_sessions (
+    hash          TEXT PRIMARY KEY,
+    operator      TEXT NOT NULL,
+    csrf          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    expires       INTEGER NOT NULL,
+    shown_client  TEXT NOT NULL DEFAULT '',
+    shown         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX operator_sessions_expires ON operator_sessions (expires);

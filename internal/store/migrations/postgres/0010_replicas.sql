@@ -19,3 +19,13 @@ CREATE TABLE leases (
     expires BIGINT NOT NULL,
     bytes   BIGINT NOT NULL DEFAULT 0
 );
+CREATE TABLE operator_sessions (
+    hash          TEXT PRIMARY KEY,
+    operator      TEXT NOT NULL,
+    csrf          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    expires       BIGINT NOT NULL,
+    shown_client  TEXT NOT NULL DEFAULT '',
+    shown         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX operator_sessions_expires ON operator_sessions (expires);
