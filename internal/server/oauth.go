@@ -194,19 +194,17 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 		writeError(w, http.StatusUnauthorized, "a bearer token is required")
 		return "", false
 	}
-	client, issued, err := s.c.Store.Token(r.Context(), password.HashSecret(tok), time.Now())
-	if errors.Is(err, store.ErrNotFound) {
-		return fail("invalid_token", "the token is unknown or expired")
-	} else if err != nil {
-		s.fail(w, "authenticate", err)
-		return "", false
-	}
-	hash, revoked, err := s.c.Store.Credential(r.Context(), client)
+	// One query: the token, and whether its credential is still the one
+	// it was issued under, so that a revoked or rotated one stops working
+	// at once.
+	client, live, err := s.c.Store.Token(r.Context(), password.HashSecret(tok), time.Now())
 	switch {
-	case err != nil && !errors.Is(err, store.ErrUnknownClient):
+	case errors.Is(err, store.ErrNotFound):
+		return fail("invalid_token", "the token is unknown or expired")
+	case err != nil:
 		s.fail(w, "authenticate", err)
 		return "", false
-	case err != nil || revoked != "" || subtle.ConstantTimeCompare([]byte(hash), []byte(issued)) != 1:
+	case !live:
 		return fail("invalid_token", "the credential was revoked or rotated")
 	}
 	return client, true

@@ -209,7 +209,10 @@ func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir st
 		s.fail(w, "upload", err)
 		return "", nil, false
 	}
-	held, _, err := s.takeLease(context.Background(), fmt.Sprintf("bytes/%s/%016x", client, rand.Uint64()), n)
+	held, ok, err := s.takeLease(context.Background(), fmt.Sprintf("bytes/%s/%016x", client, rand.Uint64()), n)
+	if err == nil && !ok {
+		err = errors.New("a new lease's name is taken")
+	}
 	if err != nil {
 		s.fail(w, "upload", err)
 		return "", nil, false

@@ -31,15 +31,18 @@ func (c *CentralDB) IssueToken(ctx context.Context, hash, client, secretHash str
 	return nil
 }
 
-// Token returns the client an unexpired token was issued to and the hash
-// of the secret it was issued under; ErrNotFound if there is none.
-func (c *CentralDB) Token(ctx context.Context, hash string, now time.Time) (client, secretHash string, err error) {
-	err = c.DB.QueryRowContext(ctx, "SELECT client, secret_hash FROM tokens WHERE hash = ? AND expires > ?",
-		hash, now.UnixMilli()).Scan(&client, &secretHash)
+// Token returns the client an unexpired token was issued to, and whether
+// its credential is still the one it was issued under (neither rotated nor
+// revoked since); ErrNotFound if there is none.
+func (c *CentralDB) Token(ctx context.Context, hash string, now time.Time) (client string, live bool, err error) {
+	var n int
+	err = c.DB.QueryRowContext(ctx, `SELECT t.client, CASE WHEN c.secret_hash = t.secret_hash AND c.revoked_at = '' THEN 1 ELSE 0 END
+		FROM tokens t JOIN clients c ON c.id = t.client WHERE t.hash = ? AND t.expires > ?`,
+		hash, now.UnixMilli()).Scan(&client, &n)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", fmt.Errorf("token: %w", ErrNotFound)
+		return "", false, fmt.Errorf("token: %w", ErrNotFound)
 	}
-	return client, secretHash, err
+	return client, n == 1, err
 }
 
 // LoginFailures counts failed logins per address, in windows: an address

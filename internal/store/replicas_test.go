@@ -32,6 +32,13 @@ func testReplicaState(t *testing.T, engine string) {
 	}
 	defer h.Close()
 	c := &store.CentralDB{DB: h.DB}
+	keys, err := h.PublicKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddClient(ctx, store.RegisteredClient{ID: "ca", Org: "A", AgeRecipient: keys.Age, SignKey: keys.Sign.String(), KeyID: keys.Sign.IDString()}, "s"); err != nil {
+		t.Fatal(err)
+	}
 	now := time.UnixMilli(time.Now().UnixMilli()) // as stored
 
 	for i := range 100 {
@@ -42,8 +49,14 @@ func testReplicaState(t *testing.T, engine string) {
 	if err := c.IssueToken(ctx, "new", "ca", "s", now.Add(time.Minute), now); err != nil {
 		t.Fatal(err)
 	}
-	if client, secret, err := c.Token(ctx, "new", now); client != "ca" || secret != "s" || err != nil {
-		t.Errorf("a live token: %q %q %v", client, secret, err)
+	if client, live, err := c.Token(ctx, "new", now); client != "ca" || !live || err != nil {
+		t.Errorf("a live token: %q %v %v", client, live, err)
+	}
+	if err := c.RotateSecret(ctx, "ca", "s2"); err != nil {
+		t.Fatal(err)
+	}
+	if client, live, err := c.Token(ctx, "new", now); client != "ca" || live || err != nil {
+		t.Errorf("a token of a rotated secret: %q %v %v, want not live", client, live, err)
 	}
 	if _, _, err := c.Token(ctx, "new", now.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("an expired token: %v, want not found", err)
