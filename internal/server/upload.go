@@ -280,8 +280,11 @@ func (s *Server) Sweep(now time.Time) (int, error) {
 			continue
 		}
 		// Leases expire on the clock, whatever now the sweep is given.
-		if running, _, err := s.c.Store.LeasesHeld(context.Background(), "upload/"+c.Name()+"/", time.Now()); err != nil || running > 0 {
+		running, _, err := s.c.Store.LeasesHeld(context.Background(), "upload/"+c.Name()+"/", time.Now())
+		if err != nil {
 			errs = append(errs, err)
+		}
+		if err != nil || running > 0 {
 			continue
 		}
 		cdir := filepath.Join(s.inbox, c.Name())
