@@ -95,7 +95,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	}
 	// The operator view beside the API: its cookies are Secure under TLS,
 	// and its requests are in the access log too.
-	view := ui.New(cc, server.NewLimiter(), o.tlsCert != "", a.log).Handler()
+	view := ui.New(cc, server.NewLimiter(cc.Store, "operator", a.log), o.tlsCert != "", a.log).Handler()
 	if s.AccessLog != nil {
 		view = server.LogRequests(view, s.AccessLog)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -12,70 +13,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
-
-// token is what the server remembers of an access token it issued. Only
-// its hash is kept as the key.
-type token struct {
-	client  string
-	secret  string // the hash of the secret it was obtained with
-	expires time.Time
-}
-
-// tokens holds the access tokens issued, in memory: a restart of the
-// server makes clients fetch new ones, which x/oauth2 does by itself.
-type tokens struct {
-	mu sync.Mutex
-	m  map[string]token
-}
-
-func (t *tokens) issue(client, secretHash string, ttl time.Duration, now time.Time) string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	tok := base64.RawURLEncoding.EncodeToString(b[:])
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for k, v := range t.m {
-		if now.After(v.expires) {
-			delete(t.m, k)
-		}
-	}
-	t.m[password.HashSecret(tok)] = token{client: client, secret: secretHash, expires: now.Add(ttl)}
-	return tok
-}
-
-func (t *tokens) lookup(tok string, now time.Time) (token, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	v, ok := t.m[password.HashSecret(tok)]
-	if !ok || now.After(v.expires) {
-		return token{}, false
-	}
-	return v, true
-}
-
-// limiter counts failed authentications per remote address, and refuses
-// an address for the rest of a window once it failed too often: guessing
-// secrets is slowed to a handful a minute.
-type limiter struct {
-	mu     sync.Mutex
-	max    int
-	window time.Duration
-	m      map[string]*failures
-}
-
-type failures struct {
-	n     int
-	since time.Time
-}
 
 func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -85,46 +28,30 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
-// blocked reports how long the address is still refused.
-func (l *limiter) blocked(addr string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.m[addr]
-	if f == nil || now.Sub(f.since) > l.window {
-		return 0
-	}
-	if f.n >= l.max {
-		return l.window - now.Sub(f.since)
-	}
-	return 0
+// newToken makes an access token.
+func newToken() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func (l *limiter) fail(addr string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.m[addr]
-	if f == nil || now.Sub(f.since) > l.window {
-		if len(l.m) > 4096 {
-			// Forget the windows that are over, so that the table is
-			// bounded by the addresses failing in one window.
-			for a, old := range l.m {
-				if now.Sub(old.since) > l.window {
-					delete(l.m, a)
-				}
-			}
-		}
-		f = &failures{since: now}
-		l.m[addr] = f
+// failLogin counts a failed login; a failure to count it is logged.
+func (s *Server) failLogin(ctx context.Context, addr string, now time.Time) {
+	if err := s.limit.Fail(ctx, addr, now); err != nil {
+		s.log.Error("token", "err", err)
 	}
-	f.n++
 }
 
-func (l *limiter) forgive(addr string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if f := l.m[addr]; f != nil && f.n > 0 {
-		f.n--
+// tokenUnavailable answers a token request that central's database could
+// not serve.
+func (s *Server) tokenUnavailable(w http.ResponseWriter, what string, err error) {
+	s.log.Error("token: "+what, "err", err)
+	status := http.StatusInternalServerError
+	if ioerr.Unavailable(err) {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", unavailableRetry)
 	}
+	oauthError(w, status, "server_error", "try again later")
 }
 
 // oauthError answers with an RFC 6749 §5.2 error.
@@ -165,7 +92,12 @@ func clientAuth(r *http.Request) (id, secret string, err error) {
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	addr := remoteHost(r)
-	if wait := s.limit.blocked(addr, now); wait > 0 {
+	wait, err := s.limit.Blocked(r.Context(), addr, now)
+	if err != nil {
+		s.tokenUnavailable(w, "read failed logins", err)
+		return
+	}
+	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		oauthError(w, http.StatusTooManyRequests, "invalid_client", "too many failed attempts; try again later")
 		return
@@ -207,7 +139,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id == "" || secret == "" {
-		s.limit.fail(addr, now)
+		s.failLogin(r.Context(), addr, now)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication is missing")
 		return
 	}
@@ -215,23 +147,23 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	// The same answer, and a comparison all the same, whether the client
 	// is unknown, revoked, or the secret wrong.
 	if err != nil && !errors.Is(err, store.ErrUnknownClient) {
-		s.log.Error("token: read credential", "err", err)
-		status := http.StatusInternalServerError
-		if ioerr.Unavailable(err) {
-			status = http.StatusServiceUnavailable
-			w.Header().Set("Retry-After", unavailableRetry)
-		}
-		oauthError(w, status, "server_error", "try again later")
+		s.tokenUnavailable(w, "read credential", err)
 		return
 	}
 	ok := subtle.ConstantTimeCompare([]byte(password.HashSecret(secret)), []byte(hash)) == 1
 	if err != nil || revoked != "" || !ok {
-		s.limit.fail(addr, now)
+		s.failLogin(r.Context(), addr, now)
 		s.log.Info("token: refused", "client", id, "addr", addr)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "unknown client, wrong secret, or revoked credential")
 		return
 	}
-	tok := s.tokens.issue(id, hash, s.TokenTTL, now)
+	// Every replica finds the token in central's database: a request may
+	// land on any of them.
+	tok := newToken()
+	if err := s.c.Store.IssueToken(r.Context(), password.HashSecret(tok), id, hash, now.Add(s.TokenTTL), now); err != nil {
+		s.tokenUnavailable(w, "issue", err)
+		return
+	}
 	noteClient(r, id)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -262,17 +194,18 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, b
 		writeError(w, http.StatusUnauthorized, "a bearer token is required")
 		return "", false
 	}
-	t, ok := s.tokens.lookup(tok, time.Now())
-	if !ok {
-		return fail("invalid_token", "the token is unknown or expired")
-	}
-	hash, revoked, err := s.c.Store.Credential(r.Context(), t.client)
+	// One query: the token, and whether its credential is still the one
+	// it was issued under, so that a revoked or rotated one stops working
+	// at once.
+	client, live, err := s.c.Store.Token(r.Context(), password.HashSecret(tok), time.Now())
 	switch {
-	case err != nil && !errors.Is(err, store.ErrUnknownClient):
+	case errors.Is(err, store.ErrNotFound):
+		return fail("invalid_token", "the token is unknown or expired")
+	case err != nil:
 		s.fail(w, "authenticate", err)
 		return "", false
-	case err != nil || revoked != "" || subtle.ConstantTimeCompare([]byte(hash), []byte(t.secret)) != 1:
+	case !live:
 		return fail("invalid_token", "the credential was revoked or rotated")
 	}
-	return t.client, true
+	return client, true
 }

@@ -49,9 +49,10 @@ const (
 type Server struct {
 	c        *central.Central
 	log      *slog.Logger
-	tokens   tokens
-	limit    limiter
+	limit    store.LoginFailures
 	TokenTTL time.Duration
+	// LeaseTTL is how long a lease outlives a replica that died.
+	LeaseTTL time.Duration
 	// BodyTimeout bounds the reading of a token request's or a pull's
 	// body.
 	BodyTimeout time.Duration
@@ -66,14 +67,12 @@ type Server struct {
 	// AccessLog, if not nil, gets one line per request (accesslog.go).
 	AccessLog *slog.Logger
 
+	// Nothing else the next request needs is held here: tokens, failed
+	// logins and the locks of a client's pulls and uploads (leases) are in
+	// central's database, so that a request may land on any replica.
 	mu sync.Mutex
-	// uploads counts each client's uploads running, reserved their bytes;
-	// busy holds the bundles being uploaded in one stream.
-	uploads  map[string]int
-	reserved map[string]int64
-	busy     map[string]bool
-	pulls    map[string]*sync.Mutex
-	// lastUsed is when each client's credential was last recorded used.
+	// lastUsed is when this replica last recorded each client's
+	// credential used: it only spares writes.
 	lastUsed map[string]time.Time
 }
 
@@ -81,17 +80,13 @@ type Server struct {
 func New(c *central.Central, log *slog.Logger) *Server {
 	return &Server{
 		c: c, log: cmp.Or(log, slog.Default()),
-		tokens: tokens{m: map[string]token{}},
-		// Ten failures a minute per address: enough for a technician's
-		// typos, too few to guess a 256-bit secret, or even to annoy.
-		limit:       limiter{max: 10, window: time.Minute, m: map[string]*failures{}},
+		limit:       loginFailures(c.Store, "token"),
 		TokenTTL:    15 * time.Minute,
+		LeaseTTL:    DefaultLeaseTTL,
 		BodyTimeout: DefaultBodyTimeout,
 		Quota:       DefaultQuota,
 		spool:       c.Home.Path("spool"),
 		inbox:       c.Home.Path("inbox"),
-		uploads:     map[string]int{},
-		pulls:       map[string]*sync.Mutex{},
 		lastUsed:    map[string]time.Time{},
 		Observe:     noObserver{},
 	}
@@ -185,17 +180,6 @@ func checkPull(req api.PullRequest) ([]taosync.Type, error) {
 	return types, nil
 }
 
-func (s *Server) clientLock(client string) *sync.Mutex {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := s.pulls[client]
-	if m == nil {
-		m = &sync.Mutex{}
-		s.pulls[client] = m
-	}
-	return m
-}
-
 // pull answers with the data bundle the client needs on what it holds: the
 // bundle prepared last time if it still applies (an interrupted download
 // resumes on the same files), else a delta on what it holds when central
@@ -217,10 +201,14 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 			return
 		}
 	}
-	lock := s.clientLock(client)
-	lock.Lock()
-	defer lock.Unlock()
+	// One pull of a client at once, on whichever replica.
 	ctx := r.Context()
+	lock, err := s.waitLease(ctx, "pull/"+client)
+	if err != nil {
+		s.fail(w, "pull: wait for the client's other pull", err)
+		return
+	}
+	defer lock.release()
 	if err := s.c.ReportDataState(ctx, client, req.DataSeq, req.ReceiptSeq); errors.Is(err, store.ErrOutOfRange) {
 		s.refuse(ctx, w, client, string(manifest.KindData), err)
 		return

@@ -172,8 +172,8 @@ func testTokenRateLimit(t *testing.T, engine string) {
 	if body["error"] == nil || body["access_token"] != nil {
 		t.Errorf("429 body %v", body)
 	}
-	// Another server (another process's limiter) is not affected: the
-	// limit is per address and per server, and the right secret works.
+	// Another central (another database) is not affected: the limit is
+	// per address and per central, and the right secret works.
 	g := testfixture.NewOn(t, engine)
 	g.Start(nil)
 	g.Register("ca", "A")

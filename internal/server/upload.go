@@ -77,10 +77,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 		writeError(w, http.StatusBadRequest, "not a result bundle file name")
 		return
 	}
-	if !s.acquire(w, client) {
+	slot, ok := s.acquire(w, client)
+	if !ok {
 		return
 	}
-	defer s.release(client)
+	defer slot.release()
 	limit := int64(manifest.MaxChunkStored)
 	switch name {
 	case manifest.FileName:
@@ -158,25 +159,24 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 	writeJSON(w, http.StatusCreated, api.File{Name: name, Size: n, SHA256: sum})
 }
 
-// acquire counts an upload or commit of the client in, or answers 429 when
-// it has MaxUploadsPerClient running. The housekeeping leaves the uploads
-// of a client alone while it has one running.
-func (s *Server) acquire(w http.ResponseWriter, client string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.uploads[client] >= MaxUploadsPerClient {
-		w.Header().Set("Retry-After", "2")
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("at most %d uploads at once per client", MaxUploadsPerClient))
-		return false
+// acquire takes one of the client's MaxUploadsPerClient upload leases for
+// an upload or commit, or answers 429 when all are held, on whichever
+// replica. The housekeeping leaves the uploads of a client alone while it
+// has one running.
+func (s *Server) acquire(w http.ResponseWriter, client string) (*lease, bool) {
+	for i := range MaxUploadsPerClient {
+		l, ok, err := s.takeLease(context.Background(), fmt.Sprintf("upload/%s/%d", client, i), 0)
+		if err != nil {
+			s.fail(w, "upload", err)
+			return nil, false
+		}
+		if ok {
+			return l, true
+		}
 	}
-	s.uploads[client]++
-	return true
-}
-
-func (s *Server) release(client string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.uploads[client]--
+	w.Header().Set("Retry-After", "2")
+	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("at most %d uploads at once per client", MaxUploadsPerClient))
+	return nil, false
 }
 
 // admit reserves n bytes of the client's quota for an upload into bundle
@@ -200,25 +200,35 @@ func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir st
 			s.Quota.Bundles, s.Quota.Lifetime))
 		return "", nil, false
 	}
-	if n > s.Quota.Bytes-used-s.reserved[client] {
+	// The bytes of uploads running, on every replica, are reserved in
+	// leases. (Two replicas admitting at once may each pass the quota by
+	// one body: the bound is loose by MaxUploadsPerClient bodies at most.)
+	_, reserved, err := s.c.Store.LeasesHeld(context.Background(), "bytes/"+client+"/", time.Now())
+	if err != nil {
+		s.fail(w, "upload", err)
+		return "", nil, false
+	}
+	if n > s.Quota.Bytes-used-reserved {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
-			"at most %d bytes of uncommitted uploads per client, and %d are held", s.Quota.Bytes, used+s.reserved[client]))
+			"at most %d bytes of uncommitted uploads per client, and %d are held", s.Quota.Bytes, used+reserved))
 		return "", nil, false
 	}
 	if err := safefile.MkdirAll(dir, 0o700); err != nil {
 		s.fail(w, "upload", err)
 		return "", nil, false
 	}
-	if s.reserved == nil {
-		s.reserved = map[string]int64{}
+	held, ok, err := s.takeLease(context.Background(), fmt.Sprintf("bytes/%s/%016x", client, rand.Uint64()), n)
+	if err == nil && !ok {
+		err = errors.New("a new lease's name is taken")
 	}
-	s.reserved[client] += n
+	if err != nil {
+		s.fail(w, "upload", err)
+		return "", nil, false
+	}
 	return dir, func() {
+		held.release()
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.reserved[client] -= n; s.reserved[client] == 0 {
-			delete(s.reserved, client)
-		}
 		// Only empty folders go: Remove fails on the others.
 		os.Remove(dir)
 		os.Remove(cdir)
@@ -274,7 +284,15 @@ func (s *Server) Sweep(now time.Time) (int, error) {
 	removed := 0
 	var errs []error
 	for _, c := range clients {
-		if !c.IsDir() || s.uploads[c.Name()] > 0 {
+		if !c.IsDir() {
+			continue
+		}
+		// Leases expire on the clock, whatever now the sweep is given.
+		running, _, err := s.c.Store.LeasesHeld(context.Background(), "upload/"+c.Name()+"/", time.Now())
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if err != nil || running > 0 {
 			continue
 		}
 		cdir := filepath.Join(s.inbox, c.Name())
@@ -443,16 +461,22 @@ func (s *Server) dropped(ctx context.Context, client, b string) {
 // claim takes one of the client's uploads at once and bundle b's lock, or
 // answers that they are taken; done gives both back.
 func (s *Server) claim(w http.ResponseWriter, client, b string) (done func(), ok bool) {
-	if !s.acquire(w, client) {
+	slot, ok := s.acquire(w, client)
+	if !ok {
 		return nil, false
 	}
-	if !s.lockBundle(client, b) {
-		s.release(client)
+	lock, ok, err := s.takeLease(context.Background(), "bundle/"+client+"/"+b, 0)
+	if err != nil || !ok {
+		slot.release()
+		if err != nil {
+			s.fail(w, "upload", err)
+			return nil, false
+		}
 		w.Header().Set("Retry-After", "2")
 		writeError(w, http.StatusTooManyRequests, "bundle "+b+" is being uploaded by another request")
 		return nil, false
 	}
-	return func() { s.unlockBundle(client, b); s.release(client) }, true
+	return func() { lock.release(); slot.release() }, true
 }
 
 // refusedForContent tells a refusal that the same bytes would meet again
@@ -490,10 +514,11 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 	}
 	// It verifies a signature over a manifest: one of the client's
 	// requests at once, as an upload is.
-	if !s.acquire(w, client) {
+	slot, ok := s.acquire(w, client)
+	if !ok {
 		return
 	}
-	defer s.release(client)
+	defer slot.release()
 	ctx := r.Context()
 	if id := r.URL.Query().Get("bundle_id"); id != "" {
 		if len(id) != 32 || !strings.HasSuffix(b, "-"+id[:8]) {
@@ -689,25 +714,6 @@ func header(r *http.Request, name string, lo, hi int64) (int64, error) {
 		return 0, fmt.Errorf("%s must be a number from %d to %d", name, lo, hi)
 	}
 	return n, nil
-}
-
-func (s *Server) lockBundle(client, b string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.busy == nil {
-		s.busy = map[string]bool{}
-	}
-	if s.busy[client+"/"+b] {
-		return false
-	}
-	s.busy[client+"/"+b] = true
-	return true
-}
-
-func (s *Server) unlockBundle(client, b string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.busy, client+"/"+b)
 }
 
 // stream is what central holds of a result bundle's upload: the signature

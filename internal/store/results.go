@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/taosync/taosync"
@@ -23,7 +24,7 @@ const (
 // transaction. A bundle whose state names a data bundle or a receipt batch
 // that central never made for the client is refused (ErrOutOfRange).
 func (c *CentralDB) BeginResults(ctx context.Context, client string, state taosync.ClientState) (taosync.ResultApply, error) {
-	tx, err := c.DB.BeginTx(ctx, nil)
+	tx, err := c.beginResultsTx(ctx, client)
 	if err != nil {
 		return nil, err
 	}
@@ -36,15 +37,10 @@ func (c *CentralDB) BeginResults(ctx context.Context, client string, state taosy
 		return nil, err
 	}
 	reported := state.ReceiptSeq
-	// The executions are checked against the scopes: they must be current.
-	if err := refreshStaleScopes(ctx, tx); err != nil {
-		tx.Rollback()
-		return nil, err
-	}
 	// Batches are numbered above what the client reported holding too (in
 	// this bundle or before), so that after central is restored from a
 	// backup it does not hand out a number the client already holds.
-	a := &resultApply{tx: tx, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq, reported) + 1, inScope: map[scopeKey]bool{}}
+	a := &resultApply{tx: tx, engine: c.DB.Engine, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq, reported) + 1, inScope: map[scopeKey]bool{}}
 	// The statements run once per execution are prepared once per bundle.
 	for _, p := range []struct {
 		stmt **sql.Stmt
@@ -67,6 +63,36 @@ func (c *CentralDB) BeginResults(ctx context.Context, client string, state taosy
 	return a, nil
 }
 
+// beginResultsTx begins the transaction of a client's result import: the
+// results of different clients are imported at once on PostgreSQL
+// (BeginClientTx). The executions are checked against the scopes, which
+// must be current: stale ones (after an upgrade) are refreshed first, by a
+// transaction of all writers' (a load, which makes them stale, waits for
+// the imports running).
+func (c *CentralDB) beginResultsTx(ctx context.Context, client string) (*sql.Tx, error) {
+	for {
+		tx, err := c.DB.BeginClientTx(ctx, client)
+		if err != nil {
+			return nil, err
+		}
+		stale, err := scopesStale(ctx, tx)
+		if err == nil && stale && c.DB.Engine != Postgres {
+			err = refreshScopes(ctx, tx)
+		} else if err == nil && stale {
+			tx.Rollback()
+			if err := c.DB.Tx(ctx, func(tx *sql.Tx) error { return refreshStaleScopes(ctx, tx) }); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+		return tx, nil
+	}
+}
+
 // insertExecution stores an execution revision: id, content hash, revision,
 // client, the execution's fields, its compressed document, state, bundle,
 // time.
@@ -76,6 +102,7 @@ const insertExecution = `INSERT INTO executions (id, content_hash, revision, cli
 
 type resultApply struct {
 	tx     *sql.Tx
+	engine Engine
 	client RegisteredClient
 	// batch answers the bundle; a bundle of no execution gets one too,
 	// whose receipt names the bundle (receipts).
@@ -121,6 +148,9 @@ func (a *resultApply) Put(ctx context.Context, xs []taosync.OutgoingExecution, p
 	if !ok || len(docs) != len(xs) {
 		return nil, fmt.Errorf("store results: %d executions with %T", len(xs), prepared)
 	}
+	if err := a.lockExecutions(ctx, xs); err != nil {
+		return nil, err
+	}
 	statuses := make([]string, 0, len(xs))
 	a.receipts = a.receipts[:0]
 	for i, x := range xs {
@@ -134,6 +164,29 @@ func (a *resultApply) Put(ctx context.Context, xs []taosync.OutgoingExecution, p
 	err := insertRows(ctx, a.tx, "INSERT INTO receipts (client, seq, id, revision, content_hash, status) VALUES %s", 6,
 		a.receipts, "ON CONFLICT DO NOTHING")
 	return statuses, err
+}
+
+// lockExecutions takes, on PostgreSQL, the lock of each execution id of a
+// chunk until the transaction ends, in the order of their keys: another
+// client's import storing one of the ids waits, and then finds it, as one
+// after the other would. (Two clients whose bundles share ids in several
+// chunks may deadlock: PostgreSQL then fails one import, which its client
+// sends again.)
+func (a *resultApply) lockExecutions(ctx context.Context, xs []taosync.OutgoingExecution) error {
+	if a.engine != Postgres || len(xs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(xs))
+	for i, x := range xs {
+		ids[i] = x.ID
+	}
+	_, err := a.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, h) FROM
+		(SELECT DISTINCT hashtext(id) AS h FROM unnest(string_to_array(?, E'\n')) AS id ORDER BY h) AS keys`,
+		executionLocks, strings.Join(ids, "\n"))
+	if err != nil {
+		return fmt.Errorf("lock the executions: %w", err)
+	}
+	return nil
 }
 
 // put stores one execution revision once, if it is the client's to report

@@ -65,15 +65,21 @@ func refreshScopes(ctx context.Context, tx *sql.Tx) error {
 // refreshStaleScopes recomputes the scopes if a migration left them to be
 // computed.
 func refreshStaleScopes(ctx context.Context, tx *sql.Tx) error {
-	var one int
-	err := tx.QueryRowContext(ctx, "SELECT 1 FROM meta WHERE key = 'scopes_stale'").Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
+	stale, err := scopesStale(ctx, tx)
+	if err != nil || !stale {
 		return err
 	}
 	return refreshScopes(ctx, tx)
+}
+
+// scopesStale says whether the scopes are to be computed again.
+func scopesStale(ctx context.Context, tx *sql.Tx) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, "SELECT 1 FROM meta WHERE key = 'scopes_stale'").Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // held is what a client holds of one type: the ids sorted, and the change

@@ -289,6 +289,33 @@ func (d *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) 
 	return tx, nil
 }
 
+// BeginClientTx begins a write transaction of one client's rows: on
+// PostgreSQL those of different clients proceed at once (each takes the
+// writers' lock shared, and the client's own), a transaction of BeginTx
+// waits for them and they for it; on SQLite it is BeginTx.
+func (d *DB) BeginClientTx(ctx context.Context, client string) (*sql.Tx, error) {
+	if d.Engine != Postgres {
+		return d.BeginTx(ctx, nil)
+	}
+	tx, err := d.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, lock := range []struct {
+		sql  string
+		args []any
+	}{
+		{"SELECT pg_advisory_xact_lock_shared(?)", []any{writersLock}},
+		{"SELECT pg_advisory_xact_lock(?, hashtext(?))", []any{clientLocks, client}},
+	} {
+		if _, err := tx.ExecContext(ctx, lock.sql, lock.args...); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("wait for the database's other writers: %w", err)
+		}
+	}
+	return tx, nil
+}
+
 // Tx runs fn in a transaction, committing if it returns nil.
 func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := d.BeginTx(ctx, nil)

@@ -43,7 +43,7 @@ func setupLogged(t *testing.T, secure bool, log *slog.Logger) *testfixture.Fixtu
 func setupOn(t *testing.T, engine string, secure bool, log *slog.Logger) (*testfixture.Fixture, *ui.UI) {
 	t.Helper()
 	f := testfixture.NewOn(t, engine)
-	u := ui.New(f.C, server.NewLimiter(), secure, f.Log)
+	u := ui.New(f.C, server.NewLimiter(f.C.Store, "operator", nil), secure, f.Log)
 	view := u.Handler()
 	if log != nil {
 		view = server.LogRequests(view, log)

@@ -15,7 +15,7 @@ import (
 func TestNilLog(t *testing.T) {
 	logged := testfixture.DefaultLog(t)
 	f := testfixture.New(t)
-	view := ui.New(f.C, server.NewLimiter(), false, nil).Handler()
+	view := ui.New(f.C, server.NewLimiter(f.C.Store, "operator", nil), false, nil).Handler()
 	f.Start(func(h http.Handler) http.Handler { return ui.Mount(h, view) })
 	if status := newBrowser(t, f).login("nobody", "wrong"); status != http.StatusUnauthorized {
 		t.Fatalf("a wrong login: status %d, want 401", status)

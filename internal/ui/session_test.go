@@ -22,7 +22,9 @@ func TestSessionTableFull(t *testing.T) {
 	name := func(i int) string { return fmt.Sprintf("s%04d", i) }
 	start := time.Now().Add(time.Hour)
 	for i := range ui.MaxSessions {
-		u.PutSession(name(i), operator, hash, start.Add(time.Duration(i)*time.Minute))
+		if err := u.PutSession(name(i), operator, hash, start.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	opens := func(id string) bool {
 		t.Helper()
@@ -58,7 +60,9 @@ func TestSessionTableFull(t *testing.T) {
 	}
 
 	// One expired: it goes, and the oldest live one stays.
-	u.PutSession(name(7), operator, hash, time.Now().Add(-time.Minute))
+	if err := u.PutSession(name(7), operator, hash, time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	login("a full table with an expired session")
 	if !opens(name(1)) {
 		t.Errorf("the oldest live session was let go though an expired one could go")

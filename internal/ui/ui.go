@@ -6,8 +6,9 @@
 //
 // Operators log in with a name and password (`taosync central operator
 // add`); a session is a random cookie (HttpOnly, Secure under TLS,
-// SameSite=Strict) held in memory, and every form carries the session's
-// CSRF token. No page shows a secret, a hash, a key, or a candidate's
+// SameSite=Strict) kept in central's database by its hash, so that any
+// replica of serve serves it, and every form carries the session's CSRF
+// token. No page shows a secret, a hash, a key, or a candidate's
 // personal data beyond counts, but for one: the new secret of a centre
 // whose secret the operator has just rotated, shown once to that operator.
 package ui
@@ -15,11 +16,15 @@ package ui
 import (
 	"cmp"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -69,8 +74,6 @@ type UI struct {
 	secure bool
 	pages  map[string]*template.Template
 
-	mu       sync.Mutex
-	sessions map[string]session
 	// checks bounds the password checks running at once: each costs
 	// argon2id's memory and time, and the login page is open to anyone.
 	checks chan struct{}
@@ -80,14 +83,14 @@ type UI struct {
 // is told to come back.
 const maxChecks = 2
 
+// session is an operator's login, kept in central's database by the hash
+// of its cookie (store.OperatorSession), so that any replica of serve
+// serves it.
 type session struct {
 	operator, csrf string
 	// hash is the operator's password hash at login: a password reset
 	// (operator remove, then add) ends the sessions of the old one.
-	hash    string
-	expires time.Time
-	// shown is the new secret of a rotation, until its page shows it.
-	shown newSecret
+	hash string
 }
 
 // newSecret is a client's new OAuth secret, to be shown once.
@@ -96,7 +99,7 @@ type newSecret struct{ client, secret string }
 // New returns the view; secure marks its cookies Secure (serve under TLS).
 // A nil log means slog.Default().
 func New(c *central.Central, limit Limiter, secure bool, log *slog.Logger) *UI {
-	u := &UI{c: c, log: cmp.Or(log, slog.Default()), limit: limit, secure: secure, pages: map[string]*template.Template{}, sessions: map[string]session{},
+	u := &UI{c: c, log: cmp.Or(log, slog.Default()), limit: limit, secure: secure, pages: map[string]*template.Template{},
 		checks: make(chan struct{}, maxChecks)}
 	for _, p := range []string{"login", "centres", "centre", "revoke", "rotate", "rotated", "deliveries"} {
 		u.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))
@@ -213,61 +216,90 @@ func (u *UI) authed(h func(w http.ResponseWriter, r *http.Request, s session)) h
 	}
 }
 
+// sessionKey is the hash under which the request's session is kept, from
+// its cookie.
+func sessionKey(r *http.Request) (cookie, key string, ok bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return "", "", false
+	}
+	return c.Value, password.HashSecret(c.Value), true
+}
+
 func (u *UI) session(r *http.Request) (session, bool) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return session{}, false
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	s, ok := u.sessions[c.Value]
-	if !ok || time.Now().After(s.expires) {
-		delete(u.sessions, c.Value)
-		return session{}, false
-	}
-	return s, true
-}
-
-// keep holds a new secret in the request's session until take.
-func (u *UI) keep(r *http.Request, n newSecret) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if s, ok := u.sessions[c.Value]; ok {
-		s.shown = n
-		u.sessions[c.Value] = s
-	}
-}
-
-// take returns the new secret the request's session holds, and forgets it.
-func (u *UI) take(r *http.Request, client string) newSecret {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return newSecret{}
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	s, ok := u.sessions[c.Value]
+	_, key, ok := sessionKey(r)
 	if !ok {
-		return newSecret{}
+		return session{}, false
 	}
-	n := s.shown
-	if n.client != client {
-		return newSecret{}
+	s, err := u.c.Store.OperatorSession(r.Context(), key, time.Now())
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			u.log.Error("ui: read session", "err", err)
+		}
+		return session{}, false
 	}
-	s.shown = newSecret{}
-	u.sessions[c.Value] = s
-	return n
+	return session{operator: s.Operator, csrf: s.CSRF, hash: s.PasswordHash}, true
+}
+
+// keep holds a new secret in the request's session until take, sealed
+// with a key made from the session's cookie: central's database never
+// holds a secret in clear.
+func (u *UI) keep(r *http.Request, n newSecret) error {
+	cookie, key, ok := sessionKey(r)
+	if !ok {
+		return nil
+	}
+	return u.c.Store.ShowOnce(r.Context(), key, n.client, seal(cookie, n))
+}
+
+// take returns the new secret the request's session holds for client, and
+// forgets it.
+func (u *UI) take(r *http.Request, client string) (newSecret, error) {
+	cookie, key, ok := sessionKey(r)
+	if !ok {
+		return newSecret{}, nil
+	}
+	sealed, err := u.c.Store.TakeShown(r.Context(), key, client)
+	if err != nil || sealed == "" {
+		return newSecret{}, err
+	}
+	secret, err := unseal(cookie, client, sealed)
+	return newSecret{client: client, secret: secret}, err
+}
+
+// sealer is the AEAD that seals a session's shown secret.
+func sealer(cookie string) cipher.AEAD {
+	k := sha256.Sum256([]byte("taosync operator session: shown secret\x00" + cookie))
+	b, _ := aes.NewCipher(k[:])
+	g, _ := cipher.NewGCM(b)
+	return g
+}
+
+func seal(cookie string, n newSecret) string {
+	g := sealer(cookie)
+	nonce := make([]byte, g.NonceSize())
+	rand.Read(nonce)
+	return base64.RawURLEncoding.EncodeToString(g.Seal(nonce, nonce, []byte(n.secret), []byte(n.client)))
+}
+
+func unseal(cookie, client, sealed string) (string, error) {
+	g := sealer(cookie)
+	b, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil || len(b) < g.NonceSize() {
+		return "", errors.New("a session's shown secret is unreadable")
+	}
+	out, err := g.Open(nil, b[:g.NonceSize()], b[g.NonceSize():], []byte(client))
+	if err != nil {
+		return "", fmt.Errorf("open a session's shown secret: %w", err)
+	}
+	return string(out), nil
 }
 
 func (u *UI) end(r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		u.mu.Lock()
-		delete(u.sessions, c.Value)
-		u.mu.Unlock()
+	if _, key, ok := sessionKey(r); ok {
+		if err := u.c.Store.EndOperatorSession(r.Context(), key); err != nil {
+			u.log.Error("ui: end session", "err", err)
+		}
 	}
 }
 
@@ -322,30 +354,16 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.loginForm(w, http.StatusUnauthorized, "Unknown operator or wrong password.")
 		return
 	}
+	// A full table (a script that drops its cookie makes one a login)
+	// lets the oldest session go, rather than every operator be locked
+	// out.
 	id := random()
-	u.mu.Lock()
-	now := time.Now()
-	if len(u.sessions) >= maxSessions {
-		for k, s := range u.sessions {
-			if now.After(s.expires) {
-				delete(u.sessions, k)
-			}
-		}
+	err = u.c.Store.AddOperatorSession(r.Context(), password.HashSecret(id),
+		store.OperatorSession{Operator: name, CSRF: random(), PasswordHash: hash, Expires: time.Now().Add(sessionTTL)}, maxSessions, time.Now())
+	if err != nil {
+		u.fail(w, "log in", err)
+		return
 	}
-	if len(u.sessions) >= maxSessions {
-		// Full of live sessions (a script that drops its cookie makes
-		// one a login): the oldest goes, rather than every operator
-		// being locked out.
-		oldest := ""
-		for k, s := range u.sessions {
-			if oldest == "" || s.expires.Before(u.sessions[oldest].expires) {
-				oldest = k
-			}
-		}
-		delete(u.sessions, oldest)
-	}
-	u.sessions[id] = session{operator: name, csrf: random(), hash: hash, expires: now.Add(sessionTTL)}
-	u.mu.Unlock()
 	http.SetCookie(w, u.cookie(loginCookie, "", -1))
 	http.SetCookie(w, u.cookie(sessionCookie, id, int(sessionTTL/time.Second)))
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)

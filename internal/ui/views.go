@@ -266,7 +266,10 @@ func (u *UI) rotate(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	u.log.Warn("ui: secret rotated", "client", c.ID, "operator", s.operator)
-	u.keep(r, newSecret{client: c.ID, secret: secret})
+	if err := u.keep(r, newSecret{client: c.ID, secret: secret}); err != nil {
+		u.fail(w, "rotate", err)
+		return
+	}
 	http.Redirect(w, r, Prefix+"centres/"+url.PathEscape(c.ID)+"/rotated", http.StatusSeeOther)
 }
 
@@ -279,7 +282,11 @@ func (u *UI) rotated(w http.ResponseWriter, r *http.Request, s session) {
 	if !ok {
 		return
 	}
-	shown := u.take(r, c.ID)
+	shown, err := u.take(r, c.ID)
+	if err != nil {
+		u.fail(w, "show the new secret", err)
+		return
+	}
 	status := http.StatusOK
 	if shown.secret == "" {
 		status = http.StatusGone

@@ -1,0 +1,281 @@
+//go:build unix
+
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/pgtest"
+)
+
+// Central as two `serve` replicas on one PostgreSQL database and one home
+// folder, behind a round-robin balancer: consecutive requests of a client
+// land on different replicas. One replica is killed (SIGKILL) in the middle
+// of the clients' `sync all`, and started again.
+
+const (
+	// replicaClients is how many clients sync at once: the bench plays
+	// 200; here a number that runs in well under a minute on two cores.
+	replicaClients = 24
+	// replicaResults is how many results each client sends.
+	replicaResults = 5
+)
+
+// replica is one running `taosync serve`.
+type replica struct {
+	cmd *exec.Cmd
+	url string
+	// results counts the requests of result uploads and commits it
+	// logged.
+	results atomic.Int64
+	done    chan struct{}
+}
+
+// startReplica starts `taosync serve` on a loopback port of the kernel's
+// choosing and waits for the address it prints.
+func startReplica(t *testing.T, c *cliRunner, home string) *replica {
+	t.Helper()
+	cmd := c.command("--home", home, "serve", "--addr", "127.0.0.1:0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	pr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{cmd: cmd, done: make(chan struct{})}
+	t.Cleanup(func() { r.kill() })
+	addr := make(chan string, 1)
+	go func() {
+		defer close(r.done)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "taosync: serving "); ok && r.url == "" {
+				addr <- strings.TrimSpace(u)
+				continue
+			}
+			if strings.Contains(sc.Text(), "route="+api.Prefix+"/results/") {
+				r.results.Add(1)
+			}
+		}
+		close(addr)
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case u, ok := <-addr:
+		if !ok {
+			t.Fatal("taosync serve exited before serving")
+		}
+		r.url = u
+	case <-time.After(30 * time.Second):
+		t.Fatal("taosync serve printed no address in 30s")
+	}
+	return r
+}
+
+// kill SIGKILLs the replica and waits for it to be gone.
+func (r *replica) kill() {
+	r.cmd.Process.Kill()
+	<-r.done
+	r.cmd.Wait()
+}
+
+// balancer is a round-robin reverse proxy in front of replicas; one it
+// cannot reach answers 502 (a client retries, and its next request goes to
+// the next replica).
+type balancer struct {
+	mu       sync.Mutex
+	backends []*httputil.ReverseProxy
+	next     int
+}
+
+func (b *balancer) set(i int, r *replica) {
+	u, err := url.Parse(r.url)
+	if err != nil {
+		panic(err)
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.ErrorLog = nil
+	p.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for len(b.backends) <= i {
+		b.backends = append(b.backends, nil)
+	}
+	b.backends[i] = p
+}
+
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	p := b.backends[b.next%len(b.backends)]
+	b.next++
+	b.mu.Unlock()
+	p.ServeHTTP(w, r)
+}
+
+// TestReplicaKilled: every client completes through the balancer, central
+// holds each result once, and every client has its receipts back.
+func TestReplicaKilled(t *testing.T) {
+	work := t.TempDir()
+	c := &cliRunner{t: t, bin: taosyncBin(t), dir: work}
+	central := filepath.Join(work, "central")
+	c.must("--home", central, "init", "--role", "central", "--db", pgtest.Where(t, "postgres"))
+	var tt, results strings.Builder
+	tt.WriteString("id,login,first_name\n")
+	var ids []string
+	for i := range replicaResults {
+		fmt.Fprintf(&tt, "tt%03d,login%d,Anna %d\n", i, i, i)
+		ids = append(ids, fmt.Sprintf("tt%03d", i))
+	}
+	files := map[string]string{
+		"test-center": "id,label,org_id\ntc1,Aarau,orgA\n",
+		"test-taker":  tt.String(),
+		"delivery":    "id,label\nd1,Web Developer Test 1\n",
+		"eligibility": "id,test_center,delivery,test_takers\ne1,tc1,d1," + strings.Join(ids, "|") + "\n",
+	}
+	for _, typ := range []string{"test-center", "test-taker", "delivery", "eligibility"} {
+		p := filepath.Join(work, typ+".csv")
+		if err := os.WriteFile(p, []byte(files[typ]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.must("--home", central, "central", "load", "--type", typ, p)
+	}
+
+	lb := &balancer{}
+	replicas := []*replica{startReplica(t, c, central), startReplica(t, c, central)}
+	for i, r := range replicas {
+		lb.set(i, r)
+	}
+	front := httptest.NewServer(lb)
+	t.Cleanup(front.Close)
+
+	homes := make([]string, replicaClients)
+	for i := range homes {
+		id := fmt.Sprintf("k%02d", i)
+		homes[i] = filepath.Join(work, id)
+		c.must("--home", homes[i], "init", "--role", "client")
+		var keys struct {
+			ClientKey string `json:"client_key"`
+		}
+		if err := json.Unmarshal([]byte(c.must("--home", homes[i], "keys", "--json")), &keys); err != nil {
+			t.Fatal(err)
+		}
+		var cr struct {
+			Secret     string `json:"secret"`
+			CentralKey string `json:"central_key"`
+		}
+		if err := json.Unmarshal([]byte(c.must("--home", central, "central", "client", "add", id,
+			"--org", "orgA", "--client-key", keys.ClientKey, "--json")), &cr); err != nil {
+			t.Fatal(err)
+		}
+		c.must("--home", homes[i], "credentials", "import", "-k", id, "-s", cr.Secret, "-tu", front.URL+"/oauth2/token",
+			"-u", front.URL, "--central-key", cr.CentralKey)
+		c.must("--home", homes[i], "sync", "data")
+		results.Reset()
+		for j := range replicaResults {
+			fmt.Fprintf(&results, `{"id":"%s-x%d","delivery":"d1","test_taker":"tt%03d","test_center":"tc1","status":"finished",`+
+				`"started_at":"2025-06-12T09:30:00Z","finished_at":"2025-06-12T10:14:52Z",`+
+				`"result_xml":"<assessmentResult xmlns=\"http://www.imsglobal.org/xsd/imsqti_result_v2p1\"><context sourcedId=\"tt%03d\"/>`+
+				`<testResult identifier=\"d1\" datestamp=\"2025-06-12T10:14:52Z\"/></assessmentResult>"}`+"\n", id, j, j, j)
+		}
+		p := filepath.Join(work, id+".jsonl")
+		if err := os.WriteFile(p, []byte(results.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.must("--home", homes[i], "results", "add", p)
+	}
+
+	// Something for each client to pull as well.
+	p := filepath.Join(work, "test-taker.csv")
+	if err := os.WriteFile(p, []byte(strings.ReplaceAll(files["test-taker"], "Anna", "Anne")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.must("--home", central, "central", "load", "--type", "test-taker", p)
+
+	// Every client's sync at once; replica 0 is killed once it has served
+	// a quarter as many requests of result uploads as there are clients (a
+	// client sends one or two, each to either replica): in the middle of
+	// the results, pulls still running for some. Then it is started again.
+	type outcome struct {
+		code         int
+		stdout, errs string
+	}
+	outcomes := make([]outcome, len(homes))
+	var wg sync.WaitGroup
+	var finished atomic.Int64
+	for i, h := range homes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer finished.Add(1)
+			var o outcome
+			o.stdout, o.errs, o.code = c.run("--home", h, "sync", "all")
+			outcomes[i] = o
+		}()
+	}
+	for replicas[0].results.Load() < replicaClients/4 {
+		if finished.Load() == int64(len(homes)) {
+			t.Fatalf("the syncs ended before replica 0 served %d requests of results", replicaClients/4)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if finished.Load() == int64(len(homes)) {
+		t.Fatal("the syncs ended before the kill")
+	}
+	replicas[0].kill()
+	t.Logf("replica 0 killed after %d requests of results, %d of %d syncs finished", replicas[0].results.Load(), finished.Load(), len(homes))
+	replicas[0] = startReplica(t, c, central)
+	lb.set(0, replicas[0])
+	wg.Wait()
+
+	for i, o := range outcomes {
+		if o.code != 0 {
+			t.Errorf("client k%02d: exit %d\n%s\n%s", i, o.code, o.stdout, o.errs)
+		}
+	}
+	// Each result once on central, from its client; each acknowledged on
+	// its client.
+	held := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(c.must("--home", central, "results", "list", "--json")), "\n") {
+		var x struct{ ID, Client string }
+		if err := json.Unmarshal([]byte(line), &x); err != nil {
+			t.Fatalf("central's results list: %v: %s", err, line)
+		}
+		if !strings.HasPrefix(x.ID, x.Client+"-") {
+			t.Errorf("result %s held from %s", x.ID, x.Client)
+		}
+		held[x.ID]++
+	}
+	if len(held) != replicaClients*replicaResults {
+		t.Errorf("central holds %d results, want %d", len(held), replicaClients*replicaResults)
+	}
+	for id, n := range held {
+		if n != 1 {
+			t.Errorf("result %s held %d times", id, n)
+		}
+	}
+	for i, h := range homes {
+		list := strings.TrimSpace(c.must("--home", h, "results", "list", "--json"))
+		if n := strings.Count(list, `"state":"acknowledged"`); n != replicaResults {
+			t.Errorf("client k%02d: %d results acknowledged, want %d:\n%s", i, n, replicaResults, list)
+		}
+	}
+}
