@@ -71,6 +71,12 @@ func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync
 	if e.client.RevokedAt != "" {
 		return fail(fmt.Errorf("client %s was revoked at %s", client, e.client.RevokedAt))
 	}
+	// The snapshot may begin after another export of the client, in
+	// another process, reserved a later number and recorded its bundle
+	// (this one waited for a read slot): its bundle would go backwards.
+	if e.client.NextSeq != seq || max(e.client.DataSeq, e.client.AckedSeq) >= seq {
+		return fail(fmt.Errorf("read client %s for bundle %d: %w", client, seq, ErrExportMoved))
+	}
 	// The counter and the records are read in the same snapshot: every
 	// change of the entities or the scopes moves the counter.
 	if err := e.tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'entity_version'), 0)").Scan(&e.version); err != nil {
