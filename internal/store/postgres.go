@@ -58,7 +58,8 @@ var ErrUnreachable = errors.New("cannot connect to the database")
 var ErrBadLocation = errors.New("not a database location")
 
 // CheckLocation says whether where can name a database: a PostgreSQL URL
-// that parses, or a path without a URL scheme. It does not connect.
+// that parses, or a path without a URL scheme and without '='. It does not
+// connect.
 func CheckLocation(where string) error {
 	if IsURL(where) {
 		if _, err := pgx.ParseConfig(where); err != nil {
@@ -71,6 +72,11 @@ func CheckLocation(where string) error {
 	}
 	if where == "" {
 		return fmt.Errorf("an empty value is %w: want a file path or a postgres:// URL", ErrBadLocation)
+	}
+	// PostgreSQL's key=value connection strings are not taken (one form
+	// is enough), nor shown: they may hold a password.
+	if strings.Contains(where, "=") {
+		return fmt.Errorf("a value with '=' is %w: want a file path or a postgres:// URL, not a key=value connection string", ErrBadLocation)
 	}
 	return nil
 }
@@ -91,9 +97,11 @@ func Redact(where string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
+	for _, k := range []string{"password", "sslpassword"} {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.String()
 }

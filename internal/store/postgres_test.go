@@ -39,6 +39,7 @@ func TestLocations(t *testing.T) {
 		{"postgres://taosync@db/central", "postgres://taosync@db/central"},
 		{"/srv/central/taosync.db", "/srv/central/taosync.db"},
 		{"postgres://u:p@[::1", "postgres://…"},
+		{"postgres://db/central?sslpassword=s3cret", "postgres://db/central?sslpassword=xxxxx"},
 	} {
 		if got := Redact(tc.in); got != tc.redacted {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.redacted)
@@ -48,6 +49,8 @@ func TestLocations(t *testing.T) {
 		{"mysql://root:s3cret@db/central", "mysql://root:xxxxx@db/central is not a database location: want a file path or a postgres:// URL"},
 		{"", "an empty value is not a database location: want a file path or a postgres:// URL"},
 		{"postgres://u:s3cret@db:99999999/central", "postgres://u:xxxxx@db:99999999/central is not a database location"},
+		{"host=db dbname=central password=s3cret", "a value with '=' is not a database location: want a file path or a postgres:// URL"},
+		{"/srv/a=b.db", "a value with '=' is not a database location"},
 	} {
 		err := CheckLocation(tc.in)
 		if !errors.Is(err, ErrBadLocation) || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
