@@ -36,8 +36,17 @@ const (
 	migrateLock = 0x7461_6f73_796e_6302
 )
 
-// pgIdleConns is how many idle connections to PostgreSQL are kept.
-const pgIdleConns = 16
+// pgMaxConns is how many connections to PostgreSQL a process opens at
+// most, unless its URL says otherwise (?pool_max_conns=N, as pgx's pools
+// name it): a few replicas stay well under PostgreSQL's default
+// max_connections (100). Read transactions (BeginRead) take at most half
+// of them: an export holds one for its snapshot and needs another for the
+// group commit that records it, so readers must leave the writes some.
+const pgMaxConns = 20
+
+// pgMaxConnsParam is the URL parameter that bounds the connections; it
+// is taosync's, not sent to the server.
+const pgMaxConnsParam = "pool_max_conns"
 
 // lockTimeout is how long a statement waits for a lock (the writers' lock
 // above, a row) before it fails as busy: SQLite's busy_timeout.
@@ -129,6 +138,13 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
+	conns := pgMaxConns
+	if v, ok := cfg.RuntimeParams[pgMaxConnsParam]; ok {
+		if conns, err = strconv.Atoi(v); err != nil || conns < 2 {
+			return nil, fmt.Errorf("%s is %w: %s=%s: want a whole number of 2 or more", name, ErrBadLocation, pgMaxConnsParam, v)
+		}
+		delete(cfg.RuntimeParams, pgMaxConnsParam)
+	}
 	// A statement is planned for the table as it is when it runs: a load
 	// or an import fills tables within one transaction, and a plan cached
 	// when they were empty (a sequential scan) made each batch of a load of
@@ -149,12 +165,13 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 	// A PostgreSQL connection is a server process, started in
 	// milliseconds: keep those that serve's requests open, rather than
 	// database/sql's default of two.
-	db.SetMaxIdleConns(pgIdleConns)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w %s: %s", ErrUnreachable, name, pgErrText(err, where))
 	}
-	d := &DB{DB: db, Path: name, Engine: Postgres, readers: make(chan struct{}, maxReaders)}
+	d := &DB{DB: db, Path: name, Engine: Postgres, readers: make(chan struct{}, min(maxReaders, conns/2))}
 	if err := d.migratePostgres(ctx, create); err != nil {
 		db.Close()
 		return nil, err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"strings"
@@ -206,5 +207,42 @@ func TestPostgresReadSnapshot(t *testing.T) {
 	}
 	if got := count(d); got != before+1 {
 		t.Errorf("after the write: %d rows, want %d", got, before+1)
+	}
+}
+
+// TestPostgresConnections: a process opens at most pool_max_conns
+// connections (taosync's parameter, not sent to the server), and its read
+// transactions leave the writes some: with two, a write commits while a
+// read transaction is open.
+func TestPostgresConnections(t *testing.T) {
+	url := pgtest.NewDB(t)
+	if _, err := Open(t.Context(), url+"&pool_max_conns=1", true); !errors.Is(err, ErrBadLocation) {
+		t.Fatalf("pool_max_conns=1: %v, want %v", err, ErrBadLocation)
+	}
+	d, err := Open(t.Context(), url+"&pool_max_conns=2", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if n := d.Stats().MaxOpenConnections; n != 2 || cap(d.readers) != 1 {
+		t.Fatalf("%d connections and %d readers, want 2 and 1", n, cap(d.readers))
+	}
+	d2, err := Open(t.Context(), url, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if n := d2.Stats().MaxOpenConnections; n != pgMaxConns {
+		t.Fatalf("%d connections by default, want %d", n, pgMaxConns)
+	}
+	tx, err := d.BeginRead(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.EndRead(tx)
+	c := &CentralDB{DB: d}
+	err = c.write(t.Context(), func(ctx context.Context, tx *sql.Tx) error { return SetMeta(ctx, tx, "k", "v") })
+	if err != nil {
+		t.Fatal(err)
 	}
 }
