@@ -304,9 +304,13 @@ func (c pgConn) CheckNamedValue(v *driver.NamedValue) error {
 // statements, many times.
 var rewritten sync.Map
 
-// placeholders rewrites SQLite's placeholders, ? (the next argument) and
-// ?N (the Nth), into PostgreSQL's $N, outside quoted strings, quoted
-// identifiers and comments.
+// placeholders rewrites SQLite's placeholders, ? (one more than the
+// largest number given so far, as SQLite numbers it) and ?N (the Nth), into
+// PostgreSQL's $N, outside quoted strings (E'...' ones too), quoted
+// identifiers, dollar-quoted strings and comments. PostgreSQL's jsonb
+// operators ?| and ?& cannot be told from a placeholder: the store's SQL
+// never uses them, and a statement that does is a programming error
+// (a panic).
 func placeholders(query string) string {
 	if !strings.Contains(query, "?") {
 		return query
@@ -316,43 +320,104 @@ func placeholders(query string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(query) + 8)
-	next := 0
-	for i := 0; i < len(query); i++ {
-		ch := query[i]
-		switch {
-		case ch == '\'' || ch == '"':
-			j := strings.IndexByte(query[i+1:], ch)
-			if j < 0 {
-				b.WriteString(query[i:])
-				i = len(query)
-				continue
-			}
-			b.WriteString(query[i : i+j+2])
-			i += j + 1
-		case ch == '-' && strings.HasPrefix(query[i:], "--"):
-			j := strings.IndexByte(query[i:], '\n')
-			if j < 0 {
-				j = len(query) - i - 1
-			}
-			b.WriteString(query[i : i+j+1])
-			i += j
-		case ch == '?':
-			j := i + 1
-			for j < len(query) && query[j] >= '0' && query[j] <= '9' {
-				j++
-			}
-			if j > i+1 {
-				b.WriteString("$" + query[i+1:j])
-			} else {
-				next++
-				b.WriteString("$" + strconv.Itoa(next))
-			}
-			i = j - 1
-		default:
-			b.WriteByte(ch)
+	largest := 0
+	for i := 0; i < len(query); {
+		n := quoted(query, i)
+		if n > 0 {
+			b.WriteString(query[i : i+n])
+			i += n
+			continue
 		}
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			i++
+			continue
+		}
+		if i+1 < len(query) && (query[i+1] == '|' || query[i+1] == '&') {
+			panic(fmt.Sprintf("store: the operator %s cannot be told from a placeholder: %s", query[i:i+2], query))
+		}
+		j := i + 1
+		for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+			j++
+		}
+		if j > i+1 {
+			n, _ := strconv.Atoi(query[i+1 : j])
+			largest = max(largest, n)
+			b.WriteString("$" + query[i+1:j])
+		} else {
+			largest++
+			b.WriteString("$" + strconv.Itoa(largest))
+		}
+		i = j
 	}
 	q := b.String()
 	rewritten.Store(query, q)
 	return q
+}
+
+// quoted returns the length of the quoted string, quoted identifier,
+// dollar-quoted string or comment that starts at query[i], or 0 if none
+// does. One left open runs to the end.
+func quoted(query string, i int) int {
+	rest := query[i:]
+	ident := func(c byte) bool {
+		return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+	}
+	after := i == 0 || !ident(query[i-1])
+	switch {
+	case rest[0] == '\'' || rest[0] == '"':
+		// A doubled quote inside is two strings side by side here.
+		if j := strings.IndexByte(rest[1:], rest[0]); j >= 0 {
+			return j + 2
+		}
+		return len(rest)
+	case (rest[0] == 'E' || rest[0] == 'e') && len(rest) > 1 && rest[1] == '\'' && after:
+		// An escape string: a backslash escapes the next byte.
+		for j := 2; j < len(rest); j++ {
+			switch rest[j] {
+			case '\\':
+				j++
+			case '\'':
+				return j + 1
+			}
+		}
+		return len(rest)
+	case strings.HasPrefix(rest, "--"):
+		if j := strings.IndexByte(rest, '\n'); j >= 0 {
+			return j
+		}
+		return len(rest)
+	case strings.HasPrefix(rest, "/*"):
+		// Block comments nest in PostgreSQL.
+		depth := 0
+		for j := 0; j+1 < len(rest); j++ {
+			switch rest[j : j+2] {
+			case "/*":
+				depth++
+				j++
+			case "*/":
+				if depth--; depth == 0 {
+					return j + 2
+				}
+				j++
+			}
+		}
+		return len(rest)
+	case rest[0] == '$' && after:
+		// $$ or $tag$, a tag not starting with a digit, up to the same.
+		k := 1
+		for k < len(rest) && rest[k] != '$' && ident(rest[k]) && !(k == 1 && rest[k] >= '0' && rest[k] <= '9') {
+			k++
+		}
+		if k == len(rest) || rest[k] != '$' {
+			return 0
+		}
+		tag := rest[:k+1]
+		j := strings.Index(rest[k+1:], tag)
+		if j < 0 {
+			return len(rest)
+		}
+		return k + 1 + j + len(tag)
+	}
+	return 0
 }

@@ -23,10 +23,31 @@ func TestPlaceholders(t *testing.T) {
 		{"SELECT 'it''s ?', ?", "SELECT 'it''s ?', $1"},
 		{"SELECT 'unterminated ?", "SELECT 'unterminated ?"},
 		{"SELECT ? -- end?", "SELECT $1 -- end?"},
+		{"SELECT ?2, ?", "SELECT $2, $3"},
+		{"SELECT ?, ?1, ?", "SELECT $1, $1, $2"},
+		{"SELECT /* why? */ ?", "SELECT /* why? */ $1"},
+		{"SELECT /* a /* nested? */ one? */ ?", "SELECT /* a /* nested? */ one? */ $1"},
+		{"SELECT /* open ?", "SELECT /* open ?"},
+		{"SELECT E'it\\'s ?', ?", "SELECT E'it\\'s ?', $1"},
+		{"SELECT e'\\\\', ?", "SELECT e'\\\\', $1"},
+		{"SELECT type'?', ?", "SELECT type'?', $1"},
+		{"SELECT $$ ? $$, ?", "SELECT $$ ? $$, $1"},
+		{"SELECT $t$ it's ? $t$, ?", "SELECT $t$ it's ? $t$, $1"},
+		{"SELECT a$b, ?", "SELECT a$b, $1"},
 	} {
 		if got := placeholders(tc.in); got != tc.want {
 			t.Errorf("placeholders(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+	for _, q := range []string{"SELECT data ?| ?", "SELECT data ?& ?"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("placeholders(%q) did not refuse the operator", q)
+				}
+			}()
+			placeholders(q)
+		}()
 	}
 }
 
