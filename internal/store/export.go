@@ -79,7 +79,7 @@ func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync
 	}
 	// The counter and the records are read in the same snapshot: every
 	// change of the entities or the scopes moves the counter.
-	if err := e.tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'entity_version'), 0)").Scan(&e.version); err != nil {
+	if e.version, err = entityVersion(ctx, e.tx); err != nil {
 		return fail(err)
 	}
 	if e.held, err = loadHeld(ctx, e.tx, client); err != nil {
@@ -317,8 +317,8 @@ func (e *dataExport) keepSnapshots(ctx context.Context, tx *sql.Tx) error {
 	if len(e.keep) == 0 {
 		return nil
 	}
-	var version int64
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'entity_version'), 0)").Scan(&version); err != nil {
+	version, err := entityVersion(ctx, tx)
+	if err != nil {
 		return err
 	}
 	if version != e.version {

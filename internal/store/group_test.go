@@ -13,9 +13,9 @@ import (
 	"github.com/taosync/taosync/internal/pgtest"
 )
 
-// openGroupTest opens a central database on engine for a test of the
-// group commit.
-func openGroupTest(t *testing.T, engine string) (*CentralDB, *sync.Mutex) {
+// openCentral opens a central database on engine, its writes queued on
+// the mutex returned, as central queues them.
+func openCentral(t *testing.T, engine string) (*CentralDB, *sync.Mutex) {
 	where := pgtest.Where(t, engine)
 	if where == "" {
 		where = filepath.Join(t.TempDir(), "c.db")
@@ -42,7 +42,7 @@ func TestGroupWrite(t *testing.T) {
 
 func testGroupWrite(t *testing.T, engine string) {
 	ctx := t.Context()
-	c, writes := openGroupTest(t, engine)
+	c, writes := openCentral(t, engine)
 	db := c.DB
 	if err := SetMeta(ctx, db, "taken", "v"); err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ var errTaken = errors.New("insert a key taken")
 // its batch is committed, while another request commits the writes queued
 // meanwhile.
 func TestGroupWriteHandsTheLead(t *testing.T) {
-	c, _ := openGroupTest(t, "sqlite")
+	c, _ := openCentral(t, "sqlite")
 	ctx := t.Context()
 	blocked := func(in chan<- struct{}, resume <-chan struct{}) func(context.Context, *sql.Tx) error {
 		return func(ctx context.Context, tx *sql.Tx) error {
@@ -174,5 +174,25 @@ func TestGroupWriteHandsTheLead(t *testing.T) {
 	close(bGo)
 	if err := <-bDone; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEntityVersionPast32Bits: the change counter reads, and moves, past
+// 2^31 on both engines.
+func TestEntityVersionPast32Bits(t *testing.T) {
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			c, _ := openCentral(t, engine)
+			ctx := t.Context()
+			if err := SetMeta(ctx, c.DB, "entity_version", "3000000000"); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := entityVersion(ctx, c.DB); err != nil || v != 3000000000 {
+				t.Fatalf("entityVersion: %d, %v; want 3000000000", v, err)
+			}
+			if v, err := nextVersion(ctx, c.DB); err != nil || v != 3000000001 {
+				t.Fatalf("nextVersion: %d, %v; want 3000000001", v, err)
+			}
+		})
 	}
 }
