@@ -74,7 +74,9 @@ func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync
 	// The snapshot may begin after another export of the client, in
 	// another process, reserved a later number and recorded its bundle
 	// (this one waited for a read slot): its bundle would go backwards.
-	if e.client.NextSeq != seq || max(e.client.DataSeq, e.client.AckedSeq) >= seq {
+	// One that only reserved a later number is caught at Commit, if it
+	// records first (unmoved).
+	if max(e.client.DataSeq, e.client.AckedSeq) >= seq {
 		return fail(fmt.Errorf("read client %s for bundle %d: %w", client, seq, ErrExportMoved))
 	}
 	// The counter and the records are read in the same snapshot: every
