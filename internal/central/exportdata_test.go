@@ -40,7 +40,11 @@ func (s *movingSource) BeginDataExport(ctx context.Context, client string) (taos
 // the folder; a client that moves at every try stops the export after
 // three, with nothing left.
 func TestExportDataDoneAgain(t *testing.T) {
-	f := testfixture.New(t)
+	testfixture.OnEngines(t, testExportDataDoneAgain)
+}
+
+func testExportDataDoneAgain(t *testing.T, engine string) {
+	f := testfixture.NewOn(t, engine)
 	f.Register("ca", "A")
 	first, err := f.C.ExportData(f.Ctx, "ca", t.TempDir(), central.ExportOptions{})
 	if err != nil {

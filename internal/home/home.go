@@ -152,7 +152,10 @@ func InitAt(ctx context.Context, dir string, role Role, where string) (*Home, er
 // initPostgres is InitAt for central on PostgreSQL.
 func initPostgres(ctx context.Context, dir string, role Role, where string) (*Home, error) {
 	if !store.IsURL(where) {
-		return nil, store.CheckLocation(where)
+		if err := store.CheckLocation(where); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s is %w for init: central's SQLite database is made in its home; --db names a postgres:// URL", where, store.ErrBadLocation)
 	}
 	if role != RoleCentral {
 		return nil, fmt.Errorf("a %s home keeps its database in SQLite: PostgreSQL is for central", role)

@@ -11,7 +11,8 @@
 //   - Every entity it returns is valid: a non-empty id of at most 256 bytes
 //     without control characters and unique within the file; the required
 //     fields of its type present and non-empty; known fields of the right
-//     kind; valid UTF-8 throughout; no "package" field; no clear password
+//     kind; valid UTF-8 throughout; no control character in any text but
+//     tab, newline and carriage return; no "package" field; no clear password
 //     (a "password" is hashed with package password into password_hash).
 //   - Entity.Data is a JSON object holding "id" and every field: known fields
 //     typed per their Kind with defaults filled in, unknown fields unchanged
@@ -30,7 +31,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/taosync/taosync"
@@ -232,6 +235,14 @@ func (r *Reader) finish(rw *row, line int) (taosync.Entity, error) {
 			return taosync.Entity{}, r.rowErr(line, f.Name, "required field is missing")
 		case !ok || string(v) == "[]":
 			return taosync.Entity{}, r.rowErr(line, f.Name, "required field is empty")
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(rw.data)) {
+		if c, ok := controlIn(name); ok {
+			return taosync.Entity{}, r.rowErr(line, "", "a field name contains a control character (%U)", c)
+		}
+		if c, ok := textControl(rw.data[name]); ok {
+			return taosync.Entity{}, r.rowErr(line, name, "contains a control character (%U)", c)
 		}
 	}
 	if rw.password != "" {

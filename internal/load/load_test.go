@@ -126,6 +126,12 @@ func TestCSV(t *testing.T) {
 			"f.csv:5: id: contains a control character (U+0085)",
 			"f.csv:6: id: contains a control character (U+007F)",
 		}},
+		{"text control character", tc, hdr + "c1,\"L\x00\",o\nc2,L\x1b,o\nc3,L,o\u009b\nc4,\"two\r\nlines\tand a tab\",o\n", []string{
+			"f.csv:2: label: contains a control character (U+0000)",
+			"f.csv:3: label: contains a control character (U+001B)",
+			"f.csv:4: org_id: contains a control character (U+009B)",
+			`5 {"id":"c4","label":"two\nlines\tand a tab","org_id":"o"}`,
+		}},
 		{"id with spaces and non-ASCII kept", tc, hdr + " é 1 ,L,o\n", []string{`2 {"id":" é 1 ","label":"L","org_id":"o"}`}},
 		{"duplicate id", tc, hdr + "c1,L,o\nc2,L,o\nc1,L,o\n", []string{"2 " + c1, "3 " + c2, `f.csv:4: id: duplicate id "c1" (first on line 2)`}},
 		{"required field empty", tc, hdr + "c1,,o\n", []string{"f.csv:2: label: required field is empty"}},
@@ -256,6 +262,15 @@ func TestJSONL(t *testing.T) {
 		{"id empty", tc, `{"id":"","label":"L","org_id":"o"}`, []string{"f.jsonl:1: id: required field is empty"}},
 		{"id 257 bytes", tc, `{"id":"` + long256 + `y","label":"L","org_id":"o"}`, []string{"f.jsonl:1: id: longer than 256 bytes"}},
 		{"id control character", tc, `{"id":"a\u0007b","label":"L","org_id":"o"}`, []string{"f.jsonl:1: id: contains a control character (U+0007)"}},
+		{"text control character", tc, `{"id":"c1","label":"L\u0000","org_id":"o"}` + "\n" +
+			`{"id":"c2","label":"L","org_id":"o","notes":{"a":["\u007f"]}}` + "\n" +
+			`{"id":"c3","label":"L","org_id":"o","x\u0001":1}` + "\n" +
+			`{"id":"c4","label":"L","org_id":"o","notes":"\\u0000 is text"}`, []string{
+			"f.jsonl:1: label: contains a control character (U+0000)",
+			"f.jsonl:2: notes: contains a control character (U+007F)",
+			"f.jsonl:3: a field name contains a control character (U+0001)",
+			`4 {"id":"c4","label":"L","notes":"\\u0000 is text","org_id":"o"}`,
+		}},
 		{"id escaped", tc, `{"\u0069d":"\u0063\u0031","label":"L","org_id":"o"}`, []string{"1 " + c1}},
 		{"duplicate id", tc, c1 + "\n" + c2 + "\n\n" + c1 + "\n", []string{"1 " + c1, "2 " + c2, `f.jsonl:4: id: duplicate id "c1" (first on line 1)`}},
 		{"invalid UTF-8 in value", tc, `{"id":"c1","label":"L` + "\xff" + `","org_id":"o"}`, []string{"f.jsonl:1: label: invalid UTF-8"}},

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -17,6 +18,52 @@ import (
 var nonNegative = map[string]bool{"max_executions": true}
 
 func isControl(c rune) bool { return unicode.IsControl(c) }
+
+// textControl returns the first control character other than tab, newline
+// and carriage return in the strings of the JSON value raw, keys too:
+// PostgreSQL cannot take NUL out of a JSON document as text (the operator
+// view's data->>'label' fails), and the others have no place in what
+// central shows.
+func textControl(raw json.RawMessage) (rune, bool) {
+	// A control character is escaped in JSON (\uXXXX, \b, ...), or is
+	// DEL or a C1 character (0xC2 0x80-0x9F in UTF-8): most values have
+	// none of those bytes.
+	if bytes.IndexByte(raw, '\\') < 0 && bytes.IndexByte(raw, 0x7f) < 0 && bytes.IndexByte(raw, 0xc2) < 0 {
+		return 0, false
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return 0, false
+	}
+	return controlIn(v)
+}
+
+func controlIn(v any) (rune, bool) {
+	switch v := v.(type) {
+	case string:
+		for _, c := range v {
+			if isControl(c) && c != '\t' && c != '\n' && c != '\r' {
+				return c, true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if c, ok := controlIn(e); ok {
+				return c, true
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if c, ok := controlIn(k); ok {
+				return c, true
+			}
+			if c, ok := controlIn(e); ok {
+				return c, true
+			}
+		}
+	}
+	return 0, false
+}
 
 // conv is the result of converting one known field's value: raw is nil when
 // the value counts as absent (an empty string or CSV cell), reason is set

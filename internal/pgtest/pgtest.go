@@ -151,7 +151,7 @@ func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
 // Commits stay synchronous: a commit acknowledged survives the server's
 // crash (Down), as a restart test requires.
 func (c *Cluster) start(ctx context.Context) error {
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200",
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
 		c.port, c.dir)
 	return c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.data(), "-l", filepath.Join(c.dir, "log"), "-o", opts)
 }

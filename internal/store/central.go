@@ -64,6 +64,14 @@ func nextVersion(ctx context.Context, q Querier) (int64, error) {
 	return v, err
 }
 
+// entityVersion reads the counter nextVersion moves (0 before the first
+// change). BIGINT: PostgreSQL's INTEGER is 32 bits.
+func entityVersion(ctx context.Context, q Querier) (int64, error) {
+	var v int64
+	err := q.QueryRowContext(ctx, "SELECT COALESCE((SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'entity_version'), 0)").Scan(&v)
+	return v, err
+}
+
 // dropSnapshots empties the snapshots kept for full exports (see
 // dataExport.Snapshot).
 func dropSnapshots(ctx context.Context, q Querier) error {

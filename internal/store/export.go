@@ -71,9 +71,17 @@ func (c *CentralDB) BeginDataExport(ctx context.Context, client string) (taosync
 	if e.client.RevokedAt != "" {
 		return fail(fmt.Errorf("client %s was revoked at %s", client, e.client.RevokedAt))
 	}
+	// The snapshot may begin after another export of the client, in
+	// another process, reserved a later number and recorded its bundle
+	// (this one waited for a read slot): its bundle would go backwards.
+	// One that only reserved a later number is caught at Commit, if it
+	// records first (unmoved).
+	if max(e.client.DataSeq, e.client.AckedSeq) >= seq {
+		return fail(fmt.Errorf("read client %s for bundle %d: %w", client, seq, ErrExportMoved))
+	}
 	// The counter and the records are read in the same snapshot: every
 	// change of the entities or the scopes moves the counter.
-	if err := e.tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'entity_version'), 0)").Scan(&e.version); err != nil {
+	if e.version, err = entityVersion(ctx, e.tx); err != nil {
 		return fail(err)
 	}
 	if e.held, err = loadHeld(ctx, e.tx, client); err != nil {
@@ -311,8 +319,8 @@ func (e *dataExport) keepSnapshots(ctx context.Context, tx *sql.Tx) error {
 	if len(e.keep) == 0 {
 		return nil
 	}
-	var version int64
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'entity_version'), 0)").Scan(&version); err != nil {
+	version, err := entityVersion(ctx, tx)
+	if err != nil {
 		return err
 	}
 	if version != e.version {

@@ -161,6 +161,66 @@ func TestExportMoved(t *testing.T) {
 	}
 }
 
+// TestExportOvertakenBeforeItsSnapshot: an export that reserved its number
+// and waits for a read slot while another process on the same database
+// exports the client and records its bundle fails as moved (so that
+// central does it again) rather than record a bundle numbered before the
+// one the client holds next.
+func TestExportOvertakenBeforeItsSnapshot(t *testing.T) {
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			withCentral(t, engine, 1, func(w *world) {
+				w.load("org-a", "tc-a", []string{"tt-1"}, "e-a")
+				a := w.initClient("ca", "tc-a", nil)
+				w.register(a, "org-a")
+				db2, err := store.Open(w.ctx, w.central.h.DB.Path, false)
+				w.must(err, "open the database a second time")
+				defer db2.Close()
+				other := &store.CentralDB{DB: db2, Chunks: w.central.chunks}
+
+				release := store.HoldReads(w.c.DB)
+				type begun struct {
+					ex  taosync.DataExport
+					err error
+				}
+				done := make(chan begun, 1)
+				go func() {
+					ex, err := w.c.BeginDataExport(w.ctx, a.name)
+					done <- begun{ex, err}
+				}()
+				for i := 0; ; i++ {
+					cl, err := w.c.GetClient(w.ctx, db2, a.name)
+					w.must(err, "client")
+					if cl.NextSeq > 0 {
+						break
+					}
+					if i == 1000 {
+						release()
+						t.Fatal("the first export reserved no number")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				res, err := exporter.Data(w.ctx, other, w.newDir("other"), exporter.DataOptions{Client: a.name, ChunkRecords: 2,
+					Expiry: expiry, Signer: w.central.signer, AgeRecipient: w.central.keys.Age, Now: time.Now(), Log: w.discard})
+				release()
+				w.must(err, "the other process's export")
+				b := <-done
+				if b.ex != nil {
+					b.ex.Rollback()
+				}
+				if !errors.Is(b.err, store.ErrExportMoved) {
+					t.Fatalf("the overtaken export began with %v, want %v", b.err, store.ErrExportMoved)
+				}
+				cl, err := w.c.GetClient(w.ctx, w.central.h.DB, a.name)
+				w.must(err, "client")
+				if cl.DataSeq != res.Manifest.Seq || cl.DataBundle != res.Manifest.ID {
+					t.Fatalf("central records bundle %d %s, want %d %s", cl.DataSeq, cl.DataBundle, res.Manifest.Seq, res.Manifest.ID)
+				}
+			})
+		})
+	}
+}
+
 // TestExportKeepsWhatNoneKept: two clients of one organisation export at
 // once, one of them its test centres only. Each type's snapshot is kept
 // once, by whichever export recorded it first, and the next full export

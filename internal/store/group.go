@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -29,8 +30,10 @@ type groupWrite struct {
 // write runs fn in a write transaction, with the writes of other requests
 // made meanwhile: fn's changes are committed if it returns nil (and the
 // commit succeeds), and undone alone if it fails. The first request to
-// come runs the batches, one transaction each, until none is waiting; the
-// others wait for their outcome. The transactions queue on c.Writes if set.
+// come commits the writes queued, as one batch, then hands the lead to a
+// write queued meanwhile, whose request commits the next batch: no request
+// waits for more than the batch before its own. The transactions queue on
+// c.Writes if set.
 //
 // fn gets ctx without its cancellation, and must run its statements with
 // it: SQLite, interrupted in a statement that writes, rolls back the whole
@@ -44,53 +47,82 @@ func (c *CentralDB) write(ctx context.Context, fn func(context.Context, *sql.Tx)
 	lead := !g.running
 	g.running = true
 	g.mu.Unlock()
-	if lead {
-		for {
-			g.mu.Lock()
-			batch := g.queue
-			g.queue = nil
-			g.running = len(batch) > 0
-			g.mu.Unlock()
-			if len(batch) == 0 {
-				break
-			}
-			c.commitGroup(batch)
+	if !lead {
+		if err := <-w.done; err != errLead {
+			return err
 		}
 	}
+	c.commitNext()
 	return <-w.done
 }
 
+// errLead, sent to a write waiting for its outcome, gives it the lead:
+// its request commits the next batch.
+var errLead = errors.New("lead the next batch")
+
+// commitNext commits the writes queued as one batch, then hands the lead
+// to the first write queued meanwhile, if any, even if the batch panicked.
+func (c *CentralDB) commitNext() {
+	g := &c.group
+	g.mu.Lock()
+	batch := g.queue
+	g.queue = nil
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.running = false
+		} else {
+			g.queue[0].done <- errLead
+		}
+		g.mu.Unlock()
+	}()
+	c.commitGroup(batch)
+}
+
 // commitGroup runs a batch of writes in one transaction, each in a
-// savepoint, and tells each its outcome.
+// savepoint, and tells each its outcome. A write that panics fails the
+// batch: the transaction is rolled back, and every write of it told so.
 func (c *CentralDB) commitGroup(batch []*groupWrite) {
 	if c.Writes != nil {
 		c.Writes.Lock()
 		defer c.Writes.Unlock()
 	}
+	errs := make([]error, len(batch))
+	var tx *sql.Tx
+	defer func() {
+		if r := recover(); r != nil {
+			if tx != nil {
+				tx.Rollback()
+			}
+			for i := range errs {
+				errs[i] = fmt.Errorf("a write of the batch panicked, and the batch was undone: %v", r)
+			}
+		}
+		for i, w := range batch {
+			w.done <- errs[i]
+		}
+	}()
 	// The transaction is no request's: one that ends early rolls back
 	// its own savepoint, not the others' work.
 	ctx := context.Background()
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
-		for _, w := range batch {
-			w.done <- err
+		for i := range errs {
+			errs[i] = err
 		}
 		return
 	}
-	var kept []*groupWrite
-	for _, w := range batch {
-		if err := savepoint(ctx, tx, w); err != nil {
-			w.done <- err
-			continue
+	var kept []int
+	for i, w := range batch {
+		if errs[i] = savepoint(ctx, tx, w); errs[i] == nil {
+			kept = append(kept, i)
 		}
-		kept = append(kept, w)
 	}
-	err = tx.Commit()
-	if err != nil {
-		err = fmt.Errorf("commit: %w", err)
-	}
-	for _, w := range kept {
-		w.done <- err
+	if err := tx.Commit(); err != nil {
+		for _, i := range kept {
+			errs[i] = fmt.Errorf("commit: %w", err)
+		}
 	}
 }
 

@@ -43,8 +43,17 @@ const (
 	executionLocks = 0x7473_7902
 )
 
-// pgIdleConns is how many idle connections to PostgreSQL are kept.
-const pgIdleConns = 16
+// pgMaxConns is how many connections to PostgreSQL a process opens at
+// most, unless its URL says otherwise (?pool_max_conns=N, as pgx's pools
+// name it): a few replicas stay well under PostgreSQL's default
+// max_connections (100). Read transactions (BeginRead) take at most half
+// of them: an export holds one for its snapshot and needs another for the
+// group commit that records it, so readers must leave the writes some.
+const pgMaxConns = 20
+
+// pgMaxConnsParam is the URL parameter that bounds the connections; it
+// is taosync's, not sent to the server.
+const pgMaxConnsParam = "pool_max_conns"
 
 // lockTimeout is how long a statement waits for a lock (the writers' lock
 // above, a row) before it fails as busy: SQLite's busy_timeout.
@@ -65,7 +74,8 @@ var ErrUnreachable = errors.New("cannot connect to the database")
 var ErrBadLocation = errors.New("not a database location")
 
 // CheckLocation says whether where can name a database: a PostgreSQL URL
-// that parses, or a path without a URL scheme. It does not connect.
+// that parses, or a path without a URL scheme and without '='. It does not
+// connect.
 func CheckLocation(where string) error {
 	if IsURL(where) {
 		if _, err := pgx.ParseConfig(where); err != nil {
@@ -78,6 +88,11 @@ func CheckLocation(where string) error {
 	}
 	if where == "" {
 		return fmt.Errorf("an empty value is %w: want a file path or a postgres:// URL", ErrBadLocation)
+	}
+	// PostgreSQL's key=value connection strings are not taken (one form
+	// is enough), nor shown: they may hold a password.
+	if strings.Contains(where, "=") {
+		return fmt.Errorf("a value with '=' is %w: want a file path or a postgres:// URL, not a key=value connection string", ErrBadLocation)
 	}
 	return nil
 }
@@ -98,9 +113,11 @@ func Redact(where string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
+	for _, k := range []string{"password", "sslpassword"} {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.String()
 }
@@ -128,6 +145,13 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
+	conns := pgMaxConns
+	if v, ok := cfg.RuntimeParams[pgMaxConnsParam]; ok {
+		if conns, err = strconv.Atoi(v); err != nil || conns < 2 {
+			return nil, fmt.Errorf("%s is %w: %s=%s: want a whole number of 2 or more", name, ErrBadLocation, pgMaxConnsParam, v)
+		}
+		delete(cfg.RuntimeParams, pgMaxConnsParam)
+	}
 	// A statement is planned for the table as it is when it runs: a load
 	// or an import fills tables within one transaction, and a plan cached
 	// when they were empty (a sequential scan) made each batch of a load of
@@ -148,12 +172,13 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 	// A PostgreSQL connection is a server process, started in
 	// milliseconds: keep those that serve's requests open, rather than
 	// database/sql's default of two.
-	db.SetMaxIdleConns(pgIdleConns)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w %s: %s", ErrUnreachable, name, pgErrText(err, where))
 	}
-	d := &DB{DB: db, Path: name, Engine: Postgres, readers: make(chan struct{}, maxReaders)}
+	d := &DB{DB: db, Path: name, Engine: Postgres, readers: make(chan struct{}, min(maxReaders, conns/2))}
 	if err := d.migratePostgres(ctx, create); err != nil {
 		db.Close()
 		return nil, err
@@ -286,9 +311,13 @@ func (c pgConn) CheckNamedValue(v *driver.NamedValue) error {
 // statements, many times.
 var rewritten sync.Map
 
-// placeholders rewrites SQLite's placeholders, ? (the next argument) and
-// ?N (the Nth), into PostgreSQL's $N, outside quoted strings, quoted
-// identifiers and comments.
+// placeholders rewrites SQLite's placeholders, ? (one more than the
+// largest number given so far, as SQLite numbers it) and ?N (the Nth), into
+// PostgreSQL's $N, outside quoted strings (E'...' ones too), quoted
+// identifiers, dollar-quoted strings and comments. PostgreSQL's jsonb
+// operators ?| and ?& cannot be told from a placeholder: the store's SQL
+// never uses them, and a statement that does is a programming error
+// (a panic).
 func placeholders(query string) string {
 	if !strings.Contains(query, "?") {
 		return query
@@ -298,43 +327,104 @@ func placeholders(query string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(query) + 8)
-	next := 0
-	for i := 0; i < len(query); i++ {
-		ch := query[i]
-		switch {
-		case ch == '\'' || ch == '"':
-			j := strings.IndexByte(query[i+1:], ch)
-			if j < 0 {
-				b.WriteString(query[i:])
-				i = len(query)
-				continue
-			}
-			b.WriteString(query[i : i+j+2])
-			i += j + 1
-		case ch == '-' && strings.HasPrefix(query[i:], "--"):
-			j := strings.IndexByte(query[i:], '\n')
-			if j < 0 {
-				j = len(query) - i - 1
-			}
-			b.WriteString(query[i : i+j+1])
-			i += j
-		case ch == '?':
-			j := i + 1
-			for j < len(query) && query[j] >= '0' && query[j] <= '9' {
-				j++
-			}
-			if j > i+1 {
-				b.WriteString("$" + query[i+1:j])
-			} else {
-				next++
-				b.WriteString("$" + strconv.Itoa(next))
-			}
-			i = j - 1
-		default:
-			b.WriteByte(ch)
+	largest := 0
+	for i := 0; i < len(query); {
+		n := quoted(query, i)
+		if n > 0 {
+			b.WriteString(query[i : i+n])
+			i += n
+			continue
 		}
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			i++
+			continue
+		}
+		if i+1 < len(query) && (query[i+1] == '|' || query[i+1] == '&') {
+			panic(fmt.Sprintf("store: the operator %s cannot be told from a placeholder: %s", query[i:i+2], query))
+		}
+		j := i + 1
+		for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+			j++
+		}
+		if j > i+1 {
+			n, _ := strconv.Atoi(query[i+1 : j])
+			largest = max(largest, n)
+			b.WriteString("$" + query[i+1:j])
+		} else {
+			largest++
+			b.WriteString("$" + strconv.Itoa(largest))
+		}
+		i = j
 	}
 	q := b.String()
 	rewritten.Store(query, q)
 	return q
+}
+
+// quoted returns the length of the quoted string, quoted identifier,
+// dollar-quoted string or comment that starts at query[i], or 0 if none
+// does. One left open runs to the end.
+func quoted(query string, i int) int {
+	rest := query[i:]
+	ident := func(c byte) bool {
+		return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+	}
+	after := i == 0 || !ident(query[i-1])
+	switch {
+	case rest[0] == '\'' || rest[0] == '"':
+		// A doubled quote inside is two strings side by side here.
+		if j := strings.IndexByte(rest[1:], rest[0]); j >= 0 {
+			return j + 2
+		}
+		return len(rest)
+	case (rest[0] == 'E' || rest[0] == 'e') && len(rest) > 1 && rest[1] == '\'' && after:
+		// An escape string: a backslash escapes the next byte.
+		for j := 2; j < len(rest); j++ {
+			switch rest[j] {
+			case '\\':
+				j++
+			case '\'':
+				return j + 1
+			}
+		}
+		return len(rest)
+	case strings.HasPrefix(rest, "--"):
+		if j := strings.IndexByte(rest, '\n'); j >= 0 {
+			return j
+		}
+		return len(rest)
+	case strings.HasPrefix(rest, "/*"):
+		// Block comments nest in PostgreSQL.
+		depth := 0
+		for j := 0; j+1 < len(rest); j++ {
+			switch rest[j : j+2] {
+			case "/*":
+				depth++
+				j++
+			case "*/":
+				if depth--; depth == 0 {
+					return j + 2
+				}
+				j++
+			}
+		}
+		return len(rest)
+	case rest[0] == '$' && after:
+		// $$ or $tag$, a tag not starting with a digit, up to the same.
+		k := 1
+		for k < len(rest) && rest[k] != '$' && ident(rest[k]) && !(k == 1 && rest[k] >= '0' && rest[k] <= '9') {
+			k++
+		}
+		if k == len(rest) || rest[k] != '$' {
+			return 0
+		}
+		tag := rest[:k+1]
+		j := strings.Index(rest[k+1:], tag)
+		if j < 0 {
+			return len(rest)
+		}
+		return k + 1 + j + len(tag)
+	}
+	return 0
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"strings"
@@ -22,10 +23,31 @@ func TestPlaceholders(t *testing.T) {
 		{"SELECT 'it''s ?', ?", "SELECT 'it''s ?', $1"},
 		{"SELECT 'unterminated ?", "SELECT 'unterminated ?"},
 		{"SELECT ? -- end?", "SELECT $1 -- end?"},
+		{"SELECT ?2, ?", "SELECT $2, $3"},
+		{"SELECT ?, ?1, ?", "SELECT $1, $1, $2"},
+		{"SELECT /* why? */ ?", "SELECT /* why? */ $1"},
+		{"SELECT /* a /* nested? */ one? */ ?", "SELECT /* a /* nested? */ one? */ $1"},
+		{"SELECT /* open ?", "SELECT /* open ?"},
+		{"SELECT E'it\\'s ?', ?", "SELECT E'it\\'s ?', $1"},
+		{"SELECT e'\\\\', ?", "SELECT e'\\\\', $1"},
+		{"SELECT type'?', ?", "SELECT type'?', $1"},
+		{"SELECT $$ ? $$, ?", "SELECT $$ ? $$, $1"},
+		{"SELECT $t$ it's ? $t$, ?", "SELECT $t$ it's ? $t$, $1"},
+		{"SELECT a$b, ?", "SELECT a$b, $1"},
 	} {
 		if got := placeholders(tc.in); got != tc.want {
 			t.Errorf("placeholders(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+	for _, q := range []string{"SELECT data ?| ?", "SELECT data ?& ?"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("placeholders(%q) did not refuse the operator", q)
+				}
+			}()
+			placeholders(q)
+		}()
 	}
 }
 
@@ -39,6 +61,7 @@ func TestLocations(t *testing.T) {
 		{"postgres://taosync@db/central", "postgres://taosync@db/central"},
 		{"/srv/central/taosync.db", "/srv/central/taosync.db"},
 		{"postgres://u:p@[::1", "postgres://…"},
+		{"postgres://db/central?sslpassword=s3cret", "postgres://db/central?sslpassword=xxxxx"},
 	} {
 		if got := Redact(tc.in); got != tc.redacted {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.redacted)
@@ -48,6 +71,8 @@ func TestLocations(t *testing.T) {
 		{"mysql://root:s3cret@db/central", "mysql://root:xxxxx@db/central is not a database location: want a file path or a postgres:// URL"},
 		{"", "an empty value is not a database location: want a file path or a postgres:// URL"},
 		{"postgres://u:s3cret@db:99999999/central", "postgres://u:xxxxx@db:99999999/central is not a database location"},
+		{"host=db dbname=central password=s3cret", "a value with '=' is not a database location: want a file path or a postgres:// URL"},
+		{"/srv/a=b.db", "a value with '=' is not a database location"},
 	} {
 		err := CheckLocation(tc.in)
 		if !errors.Is(err, ErrBadLocation) || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
@@ -203,5 +228,42 @@ func TestPostgresReadSnapshot(t *testing.T) {
 	}
 	if got := count(d); got != before+1 {
 		t.Errorf("after the write: %d rows, want %d", got, before+1)
+	}
+}
+
+// TestPostgresConnections: a process opens at most pool_max_conns
+// connections (taosync's parameter, not sent to the server), and its read
+// transactions leave the writes some: with two, a write commits while a
+// read transaction is open.
+func TestPostgresConnections(t *testing.T) {
+	url := pgtest.NewDB(t)
+	if _, err := Open(t.Context(), url+"&pool_max_conns=1", true); !errors.Is(err, ErrBadLocation) {
+		t.Fatalf("pool_max_conns=1: %v, want %v", err, ErrBadLocation)
+	}
+	d, err := Open(t.Context(), url+"&pool_max_conns=2", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if n := d.Stats().MaxOpenConnections; n != 2 || cap(d.readers) != 1 {
+		t.Fatalf("%d connections and %d readers, want 2 and 1", n, cap(d.readers))
+	}
+	d2, err := Open(t.Context(), url, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if n := d2.Stats().MaxOpenConnections; n != pgMaxConns {
+		t.Fatalf("%d connections by default, want %d", n, pgMaxConns)
+	}
+	tx, err := d.BeginRead(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.EndRead(tx)
+	c := &CentralDB{DB: d}
+	err = c.write(t.Context(), func(ctx context.Context, tx *sql.Tx) error { return SetMeta(ctx, tx, "k", "v") })
+	if err != nil {
+		t.Fatal(err)
 	}
 }
