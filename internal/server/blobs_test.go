@@ -26,7 +26,8 @@ import (
 // S3 store (versitygw), a client pulls and imports its data, resumes a
 // download by Range, sends results and gets their receipts; the prepared
 // bundle lies in the blobs. A chunk corrupted in the blobs is never served
-// whole, and a truncated one never applied.
+// whole, and a truncated one never applied; the damaged bundle goes, and
+// the client's next pull gets its data.
 func TestSyncOnBlobs(t *testing.T) {
 	for _, backend := range []string{"file", "s3"} {
 		t.Run(backend, func(t *testing.T) { testSyncOnBlobs(t, backend) })
@@ -140,6 +141,16 @@ func testSyncOnBlobs(t *testing.T, backend string) {
 	}
 	if got := testfixture.Entities(t, cc); len(got) != 0 {
 		t.Fatalf("the client applied %v", got)
+	}
+	// The damaged bundle went: the next pulls export the data again, and
+	// the client applies it.
+	for i := range 2 {
+		if lines, err := f.Syncer("cc").Data(f.Ctx, nil, false); err != nil {
+			t.Fatalf("pull %d after the damage: %v %+v", i+1, err, lines)
+		}
+	}
+	if got, want := testfixture.ToStrings(testfixture.Entities(t, cc)), testfixture.ToStrings(testfixture.ScopeA); !reflect.DeepEqual(got, want) {
+		t.Fatalf("client holds %v\nwant %v", got, want)
 	}
 }
 

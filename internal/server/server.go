@@ -296,6 +296,9 @@ func (s *Server) prepared(ctx context.Context, client, last string, req api.Pull
 			continue
 		}
 		ref, err := s.refOf(ctx, client, b, m)
+		if errors.Is(err, bucket.ErrCorrupt) {
+			s.damaged(ctx, client, b, err, true)
+		}
 		return ref, err == nil
 	}
 	return api.BundleRef{}, false
@@ -356,7 +359,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, client string)
 		writeError(w, http.StatusNotFound, "no such bundle file")
 		return
 	}
-	s.serveBlob(w, r, spoolKey(client, b, name), name)
+	s.serveBlob(w, r, client, b, name)
 }
 
 // emptySuffixes rewrites the suffix ranges of length 0 of a Range header
