@@ -233,7 +233,8 @@ func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) 
 // bundle's upload begun on one replica, cut in a chunk, goes on on
 // another from the end of the last whole file that came, and commits
 // there; the store keeps nothing of it afterwards, and the first replica
-// serves the receipt bundle the other made.
+// answers the same commit again and the receipts with the receipt bundle
+// the other made, and copies none still being written.
 func TestUploadAcrossReplicas(t *testing.T) {
 	s3 := s3test.ForTest(t)
 	f := testfixture.New(t)
@@ -282,13 +283,30 @@ func TestUploadAcrossReplicas(t *testing.T) {
 	if left, err := f.C.Blobs.List(f.Ctx, "inbox/", ""); err != nil || len(left) != 0 {
 		t.Fatalf("left in the store's inbox: %v %v", left, err)
 	}
+	// A receipt bundle of the batch that another replica is still writing
+	// (no manifest yet) is not copied.
+	half := "receipts-ca-000001-0badf00d"
+	if err := f.C.Blobs.Put(f.Ctx, "spool/ca/"+half+"/"+manifest.SigName, []byte("sig")); err != nil {
+		t.Fatal(err)
+	}
+	// The client commits again on the first replica, which still holds
+	// what came to it (the client lost the other's answer): the receipt
+	// bundle the other made answers it.
+	f.URL = first
+	var again api.UploadStatus
+	st, _, b = f.PutStream(tok, name, int64(whole+5), stream[whole+5:], sig, man, true)
+	if err := json.Unmarshal(b, &again); st != 200 || err != nil || again.Receipt == nil || again.Receipt.Bundle != us.Receipt.Bundle {
+		t.Fatalf("the commit again on the first replica: %d %s, want receipts %s", st, b, us.Receipt.Bundle)
+	}
 	// The first replica lists the receipt bundle the other made, not one
 	// of its own for the same batch.
-	f.URL = first
 	st, b = f.API(http.MethodGet, api.Prefix+api.ReceiptsPath, tok, nil, "")
 	var list api.ReceiptList
 	if err := json.Unmarshal(b, &list); st != 200 || err != nil || len(list.Bundles) != 1 || list.Bundles[0].Bundle != us.Receipt.Bundle {
 		t.Fatalf("receipts on the first replica: %d %s, want %s", st, b, us.Receipt.Bundle)
+	}
+	if _, err := os.Stat(filepath.Join(f.C.Home.Dir, "spool", "ca", half)); !os.IsNotExist(err) {
+		t.Fatalf("a receipt bundle still being written was copied: %v", err)
 	}
 }
 

@@ -67,10 +67,11 @@ func (s *Server) clientSpool(client string) (string, error) {
 	return dir, safefile.MkdirAll(dir, 0o700)
 }
 
-// receiptSpool is clientSpool with the receipt bundles of batch that the
-// blobs hold and the folder lacks copied in, the manifest last: another
-// replica made them, and central finds them there rather than making one
-// more for the batch.
+// receiptSpool is clientSpool with the whole receipt bundles of batch
+// that the blobs hold and the folder lacks copied in, the manifest last:
+// another replica made them, and central finds them there rather than
+// making one more for the batch. A bundle whose manifest is not in the
+// blobs yet is still being written, and is left there.
 func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) (string, error) {
 	dir, err := s.clientSpool(client)
 	if err != nil || !s.elsewhere() {
@@ -82,6 +83,11 @@ func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) 
 	}
 	for _, b := range names {
 		if _, err := os.Stat(filepath.Join(dir, b, manifest.FileName)); err == nil {
+			continue
+		}
+		if whole, err := s.c.Blobs.Exists(ctx, spoolKey(client, b, manifest.FileName)); err != nil {
+			return "", err
+		} else if !whole {
 			continue
 		}
 		keys, err := s.c.Blobs.List(ctx, spoolKey(client, b)+"/", "/")
@@ -102,6 +108,32 @@ func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) 
 		}
 	}
 	return dir, nil
+}
+
+// uploadSpool is the client's spool where the receipts of the upload in
+// dir go: for a bundle central already stored, through this replica or
+// another, receiptSpool of its batch, so that it is answered by the
+// receipt bundle made then.
+func (s *Server) uploadSpool(ctx context.Context, client, dir string) (string, error) {
+	if !s.elsewhere() {
+		return s.clientSpool(client)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+	if err != nil {
+		return "", err
+	}
+	m, err := manifest.Parse(raw)
+	if err != nil {
+		return s.clientSpool(client) // the import refuses it
+	}
+	batch, ok, err := s.c.Store.ResultBundle(ctx, client, m.ID)
+	if err != nil {
+		return "", err
+	}
+	if !ok || batch == 0 {
+		return s.clientSpool(client)
+	}
+	return s.receiptSpool(ctx, client, batch)
 }
 
 func baseNames(keys []string) []string {
