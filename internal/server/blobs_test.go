@@ -59,6 +59,11 @@ func testSyncOnBlobs(t *testing.T, backend string) {
 	if _, err := os.Stat(filepath.Join(inStore, manifest.FileName)); err != nil {
 		t.Fatalf("the prepared bundle is not in the blobs: %v", err)
 	}
+	if backend == "s3" {
+		if _, err := os.Stat(filepath.Join(f.C.Home.Dir, "spool", "ca", ref.Bundle)); !os.IsNotExist(err) {
+			t.Fatalf("the home keeps a copy of a bundle in the object store: %v", err)
+		}
+	}
 
 	// A download resumed by Range is served from the store.
 	var chunk api.File

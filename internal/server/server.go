@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -263,6 +264,11 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 	if err := s.publish(ctx, client, res.Dir); err != nil {
 		s.fail(w, "pull: publish", err)
 		return
+	}
+	if s.elsewhere() {
+		// The bundle is served from the object store: this replica's
+		// disk keeps no copy, which no prune on another would remove.
+		os.RemoveAll(res.Dir)
 	}
 	s.prune(ctx, client, res.Manifest.ID)
 	ref, err := s.refOf(ctx, client, filepath.Base(res.Dir), res.Manifest)
