@@ -199,7 +199,8 @@ func TestObjectStoreDown(t *testing.T) {
 // replica opens a second central on f's home as another machine would: the
 // same database and keys, its own spool, inbox and package store folders,
 // and the blobs at url; it serves on loopback, and returns its URL and its
-// home folder.
+// home folder. Replicas on several machines share a PostgreSQL database:
+// f's is one (testfixture.NewOn).
 func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "replica")
@@ -234,15 +235,15 @@ func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) 
 	return srv.URL, dir
 }
 
-// TestUploadAcrossReplicas: with the blobs in an S3 store, a result
-// bundle's upload begun on one replica, cut in a chunk, goes on on
-// another from the end of the last whole file that came, and commits
-// there; the store keeps nothing of it afterwards, and the first replica
+// TestUploadAcrossReplicas: with the database on PostgreSQL and the blobs
+// in an S3 store, a result bundle's upload begun on one replica, cut in a
+// chunk, goes on on another from the end of the last whole file that
+// came, and commits there; the store keeps nothing of it afterwards, and the first replica
 // answers the same commit again and the receipts with the receipt bundle
 // the other made, and copies none still being written.
 func TestUploadAcrossReplicas(t *testing.T) {
 	s3 := s3test.ForTest(t)
-	f := testfixture.New(t)
+	f := testfixture.NewOn(t, "postgres")
 	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
 		t.Fatal(err)
 	}
@@ -315,12 +316,13 @@ func TestUploadAcrossReplicas(t *testing.T) {
 	}
 }
 
-// TestPackageAcrossReplicas: with the blobs in an S3 store, a package
-// published on one replica's home is in the store, and a client's pull
-// from another replica, which never held it, carries it.
+// TestPackageAcrossReplicas: with the database on PostgreSQL and the
+// blobs in an S3 store, a package published on one replica's home is in
+// the store, and a client's pull from another replica, which never held
+// it, carries it.
 func TestPackageAcrossReplicas(t *testing.T) {
 	s3 := s3test.ForTest(t)
-	f := testfixture.New(t)
+	f := testfixture.NewOn(t, "postgres")
 	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
 		t.Fatal(err)
 	}
