@@ -291,6 +291,9 @@ func (s *Server) prepared(ctx context.Context, client, last string, req api.Pull
 			continue
 		}
 		raw, err := s.c.Blobs.Get(ctx, spoolKey(client, b, manifest.FileName))
+		if errors.Is(err, bucket.ErrCorrupt) {
+			s.damaged(ctx, client, b, err, true)
+		}
 		if err != nil {
 			continue
 		}
