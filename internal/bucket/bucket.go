@@ -14,12 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
 	gcaws "gocloud.dev/aws"
@@ -108,8 +111,16 @@ func Open(ctx context.Context, rawURL, home string) (*Bucket, error) {
 	return nil, fmt.Errorf("open blobs %s: unknown scheme %q (file:// or s3://)", name, u.Scheme)
 }
 
+// stallTimeout bounds how long a request to an object store waits for its
+// answer to begin, and then for each next byte of it: the AWS SDK waits
+// for ever by default, and a store that accepts a connection and never
+// answers would hold a request, and a client's pull, as long. A variable
+// for the tests.
+var stallTimeout = 30 * time.Second
+
 // openS3 opens an S3 bucket as s3blob's URL opener does, with the AWS
-// SDK's own logging off: it would print a line per object read.
+// SDK's own logging off (it would print a line per object read), and its
+// requests cut once the store stalls for stallTimeout.
 func openS3(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	q := u.Query()
 	pathStyle := false
@@ -128,6 +139,9 @@ func openS3(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 		o.UsePathStyle = pathStyle
 		o.DisableLogOutputChecksumValidationSkipped = true
 		o.Logger = logging.Nop{}
+		o.HTTPClient = awshttp.NewBuildableClient().WithReadTimeout(stallTimeout).WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout = stallTimeout
+		})
 	})
 	return s3blob.OpenBucket(ctx, client, u.Host, &s3blob.Options{RequestChecksumCalculation: cfg.RequestChecksumCalculation})
 }

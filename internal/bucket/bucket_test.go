@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/taosync/taosync/internal/bucket"
 	"github.com/taosync/taosync/internal/s3test"
@@ -154,5 +157,49 @@ func TestOpenRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("open %s: %v, want one line with %q and no secret", tc.url, err, tc.want)
 		}
+	}
+}
+
+// TestStalledStore: an object store that answers that its bucket is there
+// and then accepts requests and never answers them fails each call as
+// unavailable once it has stalled for the bound, rather than holding the
+// call for ever.
+func TestStalledStore(t *testing.T) {
+	bucket.SetStallTimeout(t, 200*time.Millisecond)
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/"+s3test.Bucket && r.URL.Query().Get("list-type") == "2" {
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>`+s3test.Bucket+`</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>`)
+			return
+		}
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) })
+	for _, kv := range s3test.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	b, err := bucket.Open(context.Background(), "s3://"+s3test.Bucket+"?endpoint="+srv.URL+"&use_path_style=true&region="+s3test.Region, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Get(context.Background(), "store/chunks/ab/x")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, bucket.ErrUnavailable) {
+			t.Fatalf("get from a stalled store: %v, want unavailable", err)
+		}
+		t.Logf("get from a stalled store: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("get from a stalled store did not return")
 	}
 }

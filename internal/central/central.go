@@ -114,17 +114,26 @@ func (c *Central) UseBlobs(ctx context.Context, rawURL string) error {
 
 // chunkRemote keeps package pieces in the blobs, under the home's layout
 // (store/chunks/AB/HASH), for every replica. Its calls are not cut short
-// by a request's end: the AWS SDK bounds them.
+// by a request's end, but each by remoteTimeout.
 type chunkRemote struct{ b *bucket.Bucket }
+
+// remoteTimeout bounds one read or write of a package piece in the blobs,
+// retries included: a piece is a few MiB at most, and a store slower than
+// this is as good as down (a request that needs it answers 503).
+const remoteTimeout = 2 * time.Minute
 
 func chunkKey(hash string) string { return home.ChunksDir + "/" + hash[:2] + "/" + hash }
 
 func (r chunkRemote) Keep(hash string, data []byte) error {
-	return r.b.PutHashed(context.Background(), chunkKey(hash), hash, data)
+	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
+	defer cancel()
+	return r.b.PutHashed(ctx, chunkKey(hash), hash, data)
 }
 
 func (r chunkRemote) Fetch(hash string) ([]byte, error) {
-	data, err := r.b.GetHashed(context.Background(), chunkKey(hash), hash)
+	ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
+	defer cancel()
+	data, err := r.b.GetHashed(ctx, chunkKey(hash), hash)
 	if errors.Is(err, bucket.ErrCorrupt) {
 		return nil, fmt.Errorf("%w: %w", blobstore.ErrCorrupt, err)
 	}

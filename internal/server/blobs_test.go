@@ -26,7 +26,8 @@ import (
 // S3 store (versitygw), a client pulls and imports its data, resumes a
 // download by Range, sends results and gets their receipts; the prepared
 // bundle lies in the blobs. A chunk corrupted in the blobs is never served
-// whole, and a truncated one never applied.
+// whole, and a truncated one never applied; the damaged bundle goes, and
+// the client's next pull gets its data.
 func TestSyncOnBlobs(t *testing.T) {
 	for _, backend := range []string{"file", "s3"} {
 		t.Run(backend, func(t *testing.T) { testSyncOnBlobs(t, backend) })
@@ -57,6 +58,11 @@ func testSyncOnBlobs(t *testing.T, backend string) {
 	inStore := filepath.Join(objects, "spool", "ca", ref.Bundle)
 	if _, err := os.Stat(filepath.Join(inStore, manifest.FileName)); err != nil {
 		t.Fatalf("the prepared bundle is not in the blobs: %v", err)
+	}
+	if backend == "s3" {
+		if _, err := os.Stat(filepath.Join(f.C.Home.Dir, "spool", "ca", ref.Bundle)); !os.IsNotExist(err) {
+			t.Fatalf("the home keeps a copy of a bundle in the object store: %v", err)
+		}
 	}
 
 	// A download resumed by Range is served from the store.
@@ -141,6 +147,16 @@ func testSyncOnBlobs(t *testing.T, backend string) {
 	if got := testfixture.Entities(t, cc); len(got) != 0 {
 		t.Fatalf("the client applied %v", got)
 	}
+	// The damaged bundle went: the next pulls export the data again, and
+	// the client applies it.
+	for i := range 2 {
+		if lines, err := f.Syncer("cc").Data(f.Ctx, nil, false); err != nil {
+			t.Fatalf("pull %d after the damage: %v %+v", i+1, err, lines)
+		}
+	}
+	if got, want := testfixture.ToStrings(testfixture.Entities(t, cc)), testfixture.ToStrings(testfixture.ScopeA); !reflect.DeepEqual(got, want) {
+		t.Fatalf("client holds %v\nwant %v", got, want)
+	}
 }
 
 // TestObjectStoreDown: while central's object store does not answer, a
@@ -183,7 +199,8 @@ func TestObjectStoreDown(t *testing.T) {
 // replica opens a second central on f's home as another machine would: the
 // same database and keys, its own spool, inbox and package store folders,
 // and the blobs at url; it serves on loopback, and returns its URL and its
-// home folder.
+// home folder. Replicas on several machines share a PostgreSQL database:
+// f's is one (testfixture.NewOn).
 func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "replica")
@@ -218,14 +235,15 @@ func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) 
 	return srv.URL, dir
 }
 
-// TestUploadAcrossReplicas: with the blobs in an S3 store, a result
-// bundle's upload begun on one replica, cut in a chunk, goes on on
-// another from the end of the last whole file that came, and commits
-// there; the store keeps nothing of it afterwards, and the first replica
-// serves the receipt bundle the other made.
+// TestUploadAcrossReplicas: with the database on PostgreSQL and the blobs
+// in an S3 store, a result bundle's upload begun on one replica, cut in a
+// chunk, goes on on another from the end of the last whole file that
+// came, and commits there; the store keeps nothing of it afterwards, and the first replica
+// answers the same commit again and the receipts with the receipt bundle
+// the other made, and copies none still being written.
 func TestUploadAcrossReplicas(t *testing.T) {
 	s3 := s3test.ForTest(t)
-	f := testfixture.New(t)
+	f := testfixture.NewOn(t, "postgres")
 	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
 		t.Fatal(err)
 	}
@@ -271,22 +289,40 @@ func TestUploadAcrossReplicas(t *testing.T) {
 	if left, err := f.C.Blobs.List(f.Ctx, "inbox/", ""); err != nil || len(left) != 0 {
 		t.Fatalf("left in the store's inbox: %v %v", left, err)
 	}
+	// A receipt bundle of the batch that another replica is still writing
+	// (no manifest yet) is not copied.
+	half := "receipts-ca-000001-0badf00d"
+	if err := f.C.Blobs.Put(f.Ctx, "spool/ca/"+half+"/"+manifest.SigName, []byte("sig")); err != nil {
+		t.Fatal(err)
+	}
+	// The client commits again on the first replica, which still holds
+	// what came to it (the client lost the other's answer): the receipt
+	// bundle the other made answers it.
+	f.URL = first
+	var again api.UploadStatus
+	st, _, b = f.PutStream(tok, name, int64(whole+5), stream[whole+5:], sig, man, true)
+	if err := json.Unmarshal(b, &again); st != 200 || err != nil || again.Receipt == nil || again.Receipt.Bundle != us.Receipt.Bundle {
+		t.Fatalf("the commit again on the first replica: %d %s, want receipts %s", st, b, us.Receipt.Bundle)
+	}
 	// The first replica lists the receipt bundle the other made, not one
 	// of its own for the same batch.
-	f.URL = first
 	st, b = f.API(http.MethodGet, api.Prefix+api.ReceiptsPath, tok, nil, "")
 	var list api.ReceiptList
 	if err := json.Unmarshal(b, &list); st != 200 || err != nil || len(list.Bundles) != 1 || list.Bundles[0].Bundle != us.Receipt.Bundle {
 		t.Fatalf("receipts on the first replica: %d %s, want %s", st, b, us.Receipt.Bundle)
 	}
+	if _, err := os.Stat(filepath.Join(f.C.Home.Dir, "spool", "ca", half)); !os.IsNotExist(err) {
+		t.Fatalf("a receipt bundle still being written was copied: %v", err)
+	}
 }
 
-// TestPackageAcrossReplicas: with the blobs in an S3 store, a package
-// published on one replica's home is in the store, and a client's pull
-// from another replica, which never held it, carries it.
+// TestPackageAcrossReplicas: with the database on PostgreSQL and the
+// blobs in an S3 store, a package published on one replica's home is in
+// the store, and a client's pull from another replica, which never held
+// it, carries it.
 func TestPackageAcrossReplicas(t *testing.T) {
 	s3 := s3test.ForTest(t)
-	f := testfixture.New(t)
+	f := testfixture.NewOn(t, "postgres")
 	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
 		t.Fatal(err)
 	}

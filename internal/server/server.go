@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -252,6 +253,11 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 		s.fail(w, "pull: publish", err)
 		return
 	}
+	if s.elsewhere() {
+		// The bundle is served from the object store: this replica's
+		// disk keeps no copy, which no prune on another would remove.
+		os.RemoveAll(res.Dir)
+	}
 	s.prune(ctx, client, res.Manifest.ID)
 	ref, err := s.refOf(ctx, client, filepath.Base(res.Dir), res.Manifest)
 	if err != nil {
@@ -273,6 +279,9 @@ func (s *Server) prepared(ctx context.Context, client, last string, req api.Pull
 			continue
 		}
 		raw, err := s.c.Blobs.Get(ctx, spoolKey(client, b, manifest.FileName))
+		if errors.Is(err, bucket.ErrCorrupt) {
+			s.damaged(ctx, client, b, err, true)
+		}
 		if err != nil {
 			continue
 		}
@@ -284,6 +293,9 @@ func (s *Server) prepared(ctx context.Context, client, last string, req api.Pull
 			continue
 		}
 		ref, err := s.refOf(ctx, client, b, m)
+		if errors.Is(err, bucket.ErrCorrupt) {
+			s.damaged(ctx, client, b, err, true)
+		}
 		return ref, err == nil
 	}
 	return api.BundleRef{}, false
@@ -344,7 +356,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, client string)
 		writeError(w, http.StatusNotFound, "no such bundle file")
 		return
 	}
-	s.serveBlob(w, r, spoolKey(client, b, name), name)
+	s.serveBlob(w, r, client, b, name)
 }
 
 // emptySuffixes rewrites the suffix ranges of length 0 of a Range header

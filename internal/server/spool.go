@@ -67,10 +67,11 @@ func (s *Server) clientSpool(client string) (string, error) {
 	return dir, safefile.MkdirAll(dir, 0o700)
 }
 
-// receiptSpool is clientSpool with the receipt bundles of batch that the
-// blobs hold and the folder lacks copied in, the manifest last: another
-// replica made them, and central finds them there rather than making one
-// more for the batch.
+// receiptSpool is clientSpool with the whole receipt bundles of batch
+// that the blobs hold and the folder lacks copied in, the manifest last:
+// another replica made them, and central finds them there rather than
+// making one more for the batch. A bundle whose manifest is not in the
+// blobs yet is still being written, and is left there.
 func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) (string, error) {
 	dir, err := s.clientSpool(client)
 	if err != nil || !s.elsewhere() {
@@ -82,6 +83,11 @@ func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) 
 	}
 	for _, b := range names {
 		if _, err := os.Stat(filepath.Join(dir, b, manifest.FileName)); err == nil {
+			continue
+		}
+		if whole, err := s.c.Blobs.Exists(ctx, spoolKey(client, b, manifest.FileName)); err != nil {
+			return "", err
+		} else if !whole {
 			continue
 		}
 		keys, err := s.c.Blobs.List(ctx, spoolKey(client, b)+"/", "/")
@@ -102,6 +108,32 @@ func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) 
 		}
 	}
 	return dir, nil
+}
+
+// uploadSpool is the client's spool where the receipts of the upload in
+// dir go: for a bundle central already stored, through this replica or
+// another, receiptSpool of its batch, so that it is answered by the
+// receipt bundle made then.
+func (s *Server) uploadSpool(ctx context.Context, client, dir string) (string, error) {
+	if !s.elsewhere() {
+		return s.clientSpool(client)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+	if err != nil {
+		return "", err
+	}
+	m, err := manifest.Parse(raw)
+	if err != nil {
+		return s.clientSpool(client) // the import refuses it
+	}
+	batch, ok, err := s.c.Store.ResultBundle(ctx, client, m.ID)
+	if err != nil {
+		return "", err
+	}
+	if !ok || batch == 0 {
+		return s.clientSpool(client)
+	}
+	return s.receiptSpool(ctx, client, batch)
 }
 
 func baseNames(keys []string) []string {
@@ -129,22 +161,45 @@ func (s *Server) spooled(ctx context.Context, client, prefix string) ([]string, 
 }
 
 // unprepare removes a bundle from client's spool, in the blobs and in the
-// home's folder.
+// home's folder, its manifest first: a bundle half removed is not whole,
+// and no replica offers it.
 func (s *Server) unprepare(ctx context.Context, client, b string) error {
+	if err := s.c.Blobs.Delete(ctx, spoolKey(client, b, manifest.FileName)); err != nil {
+		return err
+	}
 	os.RemoveAll(filepath.Join(s.spool, client, b))
 	return s.c.Blobs.DeleteAll(ctx, spoolKey(client, b)+"/")
 }
 
-// serveBlob serves the object under key with Range and ETag, read from
-// the blobs as the client asks for it. A chunk's bytes are hashed as they
-// are served whole: one that does not match its name is cut short, never
-// delivered whole, and logged.
-func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, key, name string) {
-	ctx := r.Context()
+// damaged removes a prepared bundle of client found damaged in the blobs,
+// so that the client's next pull exports its data again rather than being
+// offered the same bundle until it expires. The caller holds the client's
+// lock when locked.
+func (s *Server) damaged(ctx context.Context, client, b string, err error, locked bool) {
+	s.log.Error("refused to serve a damaged bundle", "client", client, "bundle", b, "err", err)
+	if !locked {
+		lock := s.clientLock(client)
+		lock.Lock()
+		defer lock.Unlock()
+	}
+	if err := s.unprepare(context.WithoutCancel(ctx), client, b); err != nil {
+		s.log.Warn("remove a damaged bundle", "client", client, "bundle", b, "err", err)
+	}
+}
+
+// serveBlob serves file name of bundle b in client's spool with Range and
+// ETag, read from the blobs as the client asks for it. A chunk's bytes are
+// hashed as they are served whole: one that does not match its name is
+// cut short, never delivered whole, and its bundle goes.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, client, b, name string) {
+	ctx, key := r.Context(), spoolKey(client, b, name)
 	rd, err := s.c.Blobs.Reader(ctx, key)
 	if errors.Is(err, bucket.ErrNotExist) {
 		writeError(w, http.StatusNotFound, "no such bundle file")
 		return
+	}
+	if errors.Is(err, bucket.ErrCorrupt) {
+		s.damaged(ctx, client, b, err, false)
 	}
 	if err != nil {
 		s.fail(w, "download", err)
@@ -154,6 +209,9 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, key, name str
 	etag := name
 	if !api.ValidChunk(name) {
 		if etag, err = s.c.Blobs.Hash(ctx, key); err != nil {
+			if errors.Is(err, bucket.ErrCorrupt) {
+				s.damaged(ctx, client, b, err, false)
+			}
 			s.fail(w, "download", err)
 			return
 		}
@@ -165,8 +223,8 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, key, name str
 	}
 	var content io.ReadSeeker = rd
 	if api.ValidChunk(name) {
-		content = &checked{r: rd, size: rd.Size(), want: name, h: sha256.New(), log: func(err error) {
-			s.log.Error("download: refused to serve", "key", key, "err", err)
+		content = &checked{r: rd, size: rd.Size(), want: name, h: sha256.New(), bad: func(err error) {
+			s.damaged(ctx, client, b, err, false)
 		}}
 	}
 	http.ServeContent(w, r, name, rd.ModTime(), content)
@@ -184,7 +242,7 @@ type checked struct {
 	// n bytes were hashed, pos is where the next read reads.
 	n, pos int64
 	off    bool // a read out of order stopped the hashing
-	log    func(error)
+	bad    func(error)
 }
 
 func (c *checked) Seek(offset int64, whence int) (int64, error) {
@@ -209,7 +267,7 @@ func (c *checked) Read(p []byte) (int, error) {
 	if c.n >= c.size {
 		if got := hex.EncodeToString(c.h.Sum(nil)); c.n != c.size || got != c.want {
 			err := fmt.Errorf("chunk %s: %w", c.want, bucket.ErrCorrupt)
-			c.log(err)
+			c.bad(err)
 			return 0, err
 		}
 	}

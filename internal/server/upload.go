@@ -407,7 +407,7 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 	if err != nil {
 		return api.CommitResponse{}, err
 	}
-	spool, err := s.clientSpool(client)
+	spool, err := s.uploadSpool(ctx, client, dir)
 	if err != nil {
 		return api.CommitResponse{}, err
 	}
