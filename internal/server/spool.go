@@ -173,14 +173,17 @@ func (s *Server) unprepare(ctx context.Context, client, b string) error {
 
 // damaged removes a prepared bundle of client found damaged in the blobs,
 // so that the client's next pull exports its data again rather than being
-// offered the same bundle until it expires. The caller holds the client's
-// lock when locked.
+// offered the same bundle until it expires. The caller holds the lease
+// on the client's pulls when locked.
 func (s *Server) damaged(ctx context.Context, client, b string, err error, locked bool) {
 	s.log.Error("refused to serve a damaged bundle", "client", client, "bundle", b, "err", err)
 	if !locked {
-		lock := s.clientLock(client)
-		lock.Lock()
-		defer lock.Unlock()
+		lock, err := s.waitLease(ctx, "pull/"+client)
+		if err != nil {
+			s.log.Warn("remove a damaged bundle", "client", client, "bundle", b, "err", err)
+			return
+		}
+		defer lock.release()
 	}
 	if err := s.unprepare(context.WithoutCancel(ctx), client, b); err != nil {
 		s.log.Warn("remove a damaged bundle", "client", client, "bundle", b, "err", err)
