@@ -27,6 +27,13 @@ const GCLease = "gc"
 // this long.
 const gcLeaseTTL = 5 * time.Minute
 
+// Holder names this process in a lease: what it is ("serve", "central
+// gc"), its host and its process id.
+func Holder(what string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s %s:%d", what, host, os.Getpid())
+}
+
 // GCOptions say what a sweep removes.
 type GCOptions struct {
 	// Age: a leftover no file was written to for this long goes, unless

@@ -3,19 +3,11 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/config"
 )
-
-// Holder names this process in a lease: "serve HOST:PID".
-func Holder(what string) string {
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s %s:%d", what, host, os.Getpid())
-}
 
 // Collect sweeps central's blobs (central.GC) at once, then every
 // gc.interval, until ctx is done: each replica tries, and the one that
@@ -23,7 +15,7 @@ func Holder(what string) string {
 // are read each round, so that `config set` takes effect without a
 // restart.
 func (s *Server) Collect(ctx context.Context) {
-	holder := Holder("serve")
+	holder := central.Holder("serve")
 	for {
 		every, err := s.collect(ctx, holder)
 		if err != nil && ctx.Err() == nil {
