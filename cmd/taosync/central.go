@@ -33,7 +33,7 @@ func (a *app) centralCommand() *cobra.Command {
 		Args:  noArgs,
 	}
 	client.AddCommand(a.clientAddCommand(), a.clientListCommand(), a.clientRevokeCommand(), a.clientRotateCommand())
-	cmd.AddCommand(a.loadCommand(), a.publishCommand(), client, a.operatorCommand())
+	cmd.AddCommand(a.loadCommand(), a.publishCommand(), client, a.operatorCommand(), a.gcCommand())
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -73,6 +74,15 @@ func (a *app) runSync(ctx context.Context, o syncOptions, data, results bool) er
 		return err
 	}
 	defer unlock()
+	// Downloads in part that no byte came to for gc.age go first: a
+	// technician never runs housekeeping, but syncs on every exam day.
+	gone, err := cl.RemoveStale(ctx, time.Now())
+	for _, dir := range gone {
+		fmt.Fprintf(a.stderr, "taosync: removed %s (nothing written to it for gc.age)\n", dir)
+	}
+	if err != nil {
+		return err
+	}
 	s, err := cl.NewSyncer(ctx, o.insecure)
 	if err != nil {
 		return err

@@ -317,6 +317,32 @@ func (b *Bucket) List(ctx context.Context, prefix, delim string) ([]string, erro
 	}
 }
 
+// Object is an object of a listing: its key, size and when it was
+// written.
+type Object struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Objects lists every object under prefix, in order, with its size and
+// time; in a folder, the files being written too (a temporary file, an
+// upload's part file), so that a folder being written counts as in use.
+func (b *Bucket) Objects(ctx context.Context, prefix string) ([]Object, error) {
+	var out []Object
+	it := b.b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		o, err := it.Next(ctx)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, b.wrap("list", prefix, err)
+		}
+		out = append(out, Object{Key: o.Key, Size: o.Size, ModTime: o.ModTime})
+	}
+}
+
 // Delete removes the object under key; one that is not there is not an
 // error.
 func (b *Bucket) Delete(ctx context.Context, key string) error {

@@ -130,6 +130,11 @@ var Settings = []Setting{
 	{Key: "sync.pullWait", Default: "5m0s", Help: "sync: wait for central to prepare a pull's bundle", check: duration(100*time.Millisecond, time.Hour)},
 	{Key: "sync.parallel", Default: "4", Help: "sync: files of a bundle downloaded at once", check: positiveInt(16)},
 	{Key: "blobs.url", Default: "", Help: "central: where package pieces, prepared bundles and uploads live (empty: the home; s3://bucket?endpoint=...)", check: BlobsURL},
+	// Housekeeping: an age past a weekend without a link, so that a
+	// centre that stopped on Friday resumes on Monday; an interval that
+	// keeps leftovers from piling up without listing the store often.
+	{Key: "gc.age", Default: "72h0m0s", Help: "housekeeping: leftovers no file was written to for this long are removed (prepared bundles no client needs, uploads, .partial folders; a client's unfinished downloads)", check: duration(time.Hour, 90*24*time.Hour)},
+	{Key: "gc.interval", Default: "1h0m0s", Help: "central: how often each serve replica tries to sweep the blobs (one at a time, under a lease)", check: duration(time.Minute, 7*24*time.Hour)},
 	{Key: "clients.minVersion", Default: "", Help: "the oldest taosync version central serves clients of (empty: any)", check: minVersion},
 }
 

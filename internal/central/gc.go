@@ -1,0 +1,286 @@
+package central
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/taosync/taosync/internal/bucket"
+	"github.com/taosync/taosync/internal/store"
+	"github.com/taosync/taosync/manifest"
+)
+
+// GCLease is the lease a sweep of central's blobs holds, so that two
+// replicas never sweep at once.
+const GCLease = "gc"
+
+// gcLeaseTTL is how long a sweep's lease lasts unless renewed: a sweep
+// renews it as it goes, and the lease of a sweeper that died expires after
+// this long.
+const gcLeaseTTL = 5 * time.Minute
+
+// Holder names this process in a lease: what it is ("serve", "central
+// gc"), its host and its process id.
+func Holder(what string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s %s:%d", what, host, os.Getpid())
+}
+
+// GCOptions say what a sweep removes.
+type GCOptions struct {
+	// Age: a leftover no file was written to for this long goes, unless
+	// a bundle in use needs it.
+	Age time.Duration
+	// DryRun reports what would go, and removes nothing (nor takes the
+	// lease).
+	DryRun bool
+	// Holder names the sweeper in the lease: "serve HOST:PID".
+	Holder string
+	// Now is the time ages count from; zero means time.Now().
+	Now time.Time
+}
+
+// GCCount counts folders removed and their bytes.
+type GCCount struct {
+	Count int   `json:"count"`
+	Bytes int64 `json:"bytes"`
+}
+
+func (c *GCCount) add(bytes int64) { c.Count++; c.Bytes += bytes }
+
+// GCReport is what a sweep removed (or, dry, would remove).
+type GCReport struct {
+	// Prepared counts the bundles of the spool no client needs any more,
+	// Uploads the uploads no file came to, Partial the hidden .partial
+	// folders of bundles whose writing was cut short.
+	Prepared GCCount `json:"prepared"`
+	Uploads  GCCount `json:"uploads"`
+	Partial  GCCount `json:"partial"`
+	// Removed lists the folders, as spool/CLIENT/BUNDLE or
+	// inbox/CLIENT/BUNDLE.
+	Removed []string `json:"removed"`
+	DryRun  bool     `json:"dry_run"`
+}
+
+// LeaseHeldError: another process sweeps now.
+type LeaseHeldError struct{ Lease store.Lease }
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("another sweep is running: %s holds the lease until %s", e.Lease.Holder, e.Lease.Expires.UTC().Format(time.RFC3339))
+}
+
+// GC removes from central's blobs (and, when they are an object store,
+// from the home's spool folder) what no bundle in use needs and no file
+// was written to for o.Age: prepared bundles, uploads, and .partial
+// leftovers. It never removes the data bundle a client was last handed and
+// has not reported applied, a receipt bundle whose batch the client has not
+// reported holding, an upload written to within o.Age, nor a package piece.
+// It holds the lease GCLease while it sweeps, and fails with a
+// *LeaseHeldError when another holds it.
+func (c *Central) GC(ctx context.Context, o GCOptions) (GCReport, error) {
+	rep := GCReport{DryRun: o.DryRun, Removed: []string{}}
+	if o.Age <= 0 {
+		return rep, errors.New("gc: the age must be above 0")
+	}
+	now := cmp.Or(o.Now, time.Now())
+	g := &sweep{c: c, o: o, cutoff: now.Add(-o.Age), rep: &rep}
+	if !o.DryRun {
+		if err := g.renew(ctx); err != nil {
+			return rep, err
+		}
+		defer c.Store.ReleaseLease(context.WithoutCancel(ctx), GCLease, o.Holder)
+	}
+	list, err := c.Store.Clients(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("gc: %w", err)
+	}
+	g.clients = map[string]store.RegisteredClient{}
+	for _, cl := range list {
+		g.clients[cl.ID] = cl
+	}
+	if err := g.bucket(ctx, c.Blobs, "spool/", "inbox/"); err != nil {
+		return rep, err
+	}
+	if c.Blobs.Dir() != c.Home.Dir {
+		// The home's spool, where this replica writes a bundle before it
+		// copies it into the store (its inbox is serve's, swept by it).
+		local, err := bucket.Open(ctx, "", c.Home.Dir)
+		if err != nil {
+			return rep, err
+		}
+		defer local.Close()
+		if err := g.bucket(ctx, local, "spool/"); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+type sweep struct {
+	c       *Central
+	o       GCOptions
+	cutoff  time.Time
+	rep     *GCReport
+	clients map[string]store.RegisteredClient
+	renewed time.Time
+}
+
+// renew takes or renews the lease, at most every third of its length.
+func (g *sweep) renew(ctx context.Context) error {
+	if g.o.DryRun || time.Since(g.renewed) < gcLeaseTTL/3 {
+		return nil
+	}
+	now := time.Now()
+	if !g.renewed.IsZero() {
+		if err := g.c.Store.RenewLease(ctx, GCLease, g.o.Holder, gcLeaseTTL, now); err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+		g.renewed = now
+		return nil
+	}
+	ok, err := g.c.Store.TakeLease(ctx, GCLease, g.o.Holder, 0, gcLeaseTTL, now)
+	if err != nil {
+		return fmt.Errorf("gc: %w", err)
+	}
+	if !ok {
+		l, err := g.c.Store.GetLease(ctx, GCLease)
+		if errors.Is(err, store.ErrNotFound) {
+			l.Holder, l.Expires = "another process", now // released meanwhile: the next round takes it
+		} else if err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+		return &LeaseHeldError{Lease: l}
+	}
+	g.renewed = now
+	return nil
+}
+
+// folder is one bundle's or upload's folder: prefix/CLIENT/NAME.
+type folder struct {
+	key     string
+	client  string
+	name    string
+	keys    []string
+	bytes   int64
+	written time.Time
+}
+
+// bucket sweeps the folders under each prefix of b.
+func (g *sweep) bucket(ctx context.Context, b *bucket.Bucket, prefixes ...string) error {
+	for _, prefix := range prefixes {
+		objects, err := b.Objects(ctx, prefix)
+		if err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+		var folders []*folder
+		byKey := map[string]*folder{}
+		for _, o := range objects {
+			parts := strings.SplitN(strings.TrimPrefix(o.Key, prefix), "/", 3)
+			if len(parts) != 3 {
+				continue
+			}
+			key := prefix + parts[0] + "/" + parts[1]
+			f := byKey[key]
+			if f == nil {
+				f = &folder{key: key, client: parts[0], name: parts[1]}
+				byKey[key] = f
+				folders = append(folders, f)
+			}
+			f.keys = append(f.keys, o.Key)
+			f.bytes += o.Size
+			f.written = maxTime(f.written, o.ModTime)
+		}
+		for _, f := range folders {
+			count := g.judge(prefix, f)
+			if count == nil {
+				continue
+			}
+			if err := g.renew(ctx); err != nil {
+				return err
+			}
+			if !g.o.DryRun {
+				if err := remove(ctx, b, f); err != nil {
+					return fmt.Errorf("gc: %w", err)
+				}
+			}
+			count.add(f.bytes)
+			g.rep.Removed = append(g.rep.Removed, f.key)
+		}
+	}
+	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// judge returns the count a folder goes to, or nil if it stays.
+func (g *sweep) judge(prefix string, f *folder) *GCCount {
+	if !f.written.Before(g.cutoff) {
+		return nil
+	}
+	switch {
+	case prefix == "inbox/":
+		return &g.rep.Uploads
+	case strings.HasPrefix(f.name, ".") && strings.HasSuffix(f.name, ".partial"):
+		return &g.rep.Partial
+	case (strings.HasPrefix(f.name, "data-") || strings.HasPrefix(f.name, "receipts-")) && !g.needed(f.client, f.name):
+		return &g.rep.Prepared
+	}
+	return nil
+}
+
+// needed tells whether client may still download bundle b of its spool:
+// the data bundle it was last handed, until it reports it applied, and
+// the receipt bundles of batches it has not reported holding.
+func (g *sweep) needed(client, b string) bool {
+	cl, ok := g.clients[client]
+	if !ok || cl.RevokedAt != "" {
+		return false
+	}
+	if strings.HasPrefix(b, "data-") {
+		return len(cl.DataBundle) >= 8 && cl.AckedSeq < cl.DataSeq &&
+			strings.HasSuffix(b, fmt.Sprintf("-%06d-%s", cl.DataSeq, cl.DataBundle[:8]))
+	}
+	parts := strings.Split(b, "-")
+	batch, err := strconv.ParseUint(parts[len(parts)-2], 10, 64)
+	return err != nil || batch > cl.AckedReceiptSeq
+}
+
+// remove deletes a folder's objects, its manifest first: a bundle or an
+// upload whose manifest is gone is no longer whole to anyone who looks,
+// whatever is left of it if the removal stops.
+func remove(ctx context.Context, b *bucket.Bucket, f *folder) error {
+	rank := func(k string) int {
+		switch path.Base(k) {
+		case manifest.FileName:
+			return 0
+		case manifest.SigName:
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(f.keys, func(x, y string) int { return rank(x) - rank(y) })
+	for _, k := range f.keys {
+		if err := b.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	if b.Dir() != "" {
+		// The folder itself, now empty; another file written into it
+		// since keeps it.
+		os.Remove(filepath.Join(b.Dir(), filepath.FromSlash(f.key)))
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/config"
+)
+
+// Collect sweeps central's blobs (central.GC) at once, then every
+// gc.interval, until ctx is done: each replica tries, and the one that
+// takes the lease sweeps while the others skip that round. The settings
+// are read each round, so that `config set` takes effect without a
+// restart.
+func (s *Server) Collect(ctx context.Context) {
+	holder := central.Holder("serve")
+	for {
+		every, err := s.collect(ctx, holder)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("housekeeping of the blobs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+func (s *Server) collect(ctx context.Context, holder string) (every time.Duration, err error) {
+	every = time.Hour
+	db := s.c.Home.DB
+	if d, err := config.Duration(ctx, db, "gc.interval"); err == nil {
+		every = d
+	}
+	age, err := config.Duration(ctx, db, "gc.age")
+	if err != nil {
+		return every, err
+	}
+	rep, err := s.c.GC(ctx, central.GCOptions{Age: age, Holder: holder})
+	var held *central.LeaseHeldError
+	if errors.As(err, &held) {
+		s.log.Debug("housekeeping: another replica sweeps", "holder", held.Lease.Holder)
+		return every, nil
+	}
+	if len(rep.Removed) > 0 {
+		s.log.Info("removed leftovers from the blobs", "prepared", rep.Prepared.Count, "uploads", rep.Uploads.Count,
+			"partial", rep.Partial.Count, "bytes", rep.Prepared.Bytes+rep.Uploads.Bytes+rep.Partial.Bytes, "age", age)
+	}
+	return every, err
+}
