@@ -171,7 +171,7 @@ func (b *bench) capacityOn(ctx context.Context, s setup) error {
 	cores := runtime.NumCPU()
 	fig := "central's capacity [" + s.String() + "]: "
 	scope := fmt.Sprintf("%d centres of their own organisation (about %s test takers and %s results each)", n, count(takers), count(nres))
-	b.rep.add(Figure{ID: "9", Name: fig + "" + scope + ": failures",
+	b.rep.add(Figure{ID: "9", Name: fig + scope + ": failures",
 		Value: float64(len(failures)), Unit: "failures", Max: ptr(0), Note: firstFailures(failures, 3)})
 	want := int64(n) * int64(nres)
 	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf(fig+"executions on central (results list), want %d × %d", n, nres),
@@ -203,7 +203,7 @@ func (b *bench) capacityOn(ctx context.Context, s setup) error {
 		p    float64
 	}{{"pull at once, p50", pulls, 50}, {"pull at once, p99", pulls, 99}, {"pull one after another, p50", serial, 50},
 		{"result bundle at once, p50", sends, 50}, {"result bundle at once, p99", sends, 99}} {
-		b.rep.extra(Figure{ID: "9", Name: fig + "" + f.name, Value: percentile(f.ds, f.p).Seconds(), Unit: "s"})
+		b.rep.extra(Figure{ID: "9", Name: fig + f.name, Value: percentile(f.ds, f.p).Seconds(), Unit: "s"})
 	}
 	return nil
 }

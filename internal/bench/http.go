@@ -365,7 +365,7 @@ func (b *bench) httpOn(ctx context.Context, s setup) error {
 
 	fig := "HTTP sync [" + s.String() + "]: "
 	scope := fmt.Sprintf("%d clients of their own organisation (about %s test takers and %s results each)", n, count(takers), count(nres))
-	b.rep.add(Figure{ID: "7", Name: fig + "" + scope + ", all at once: failures (non-zero exits)",
+	b.rep.add(Figure{ID: "7", Name: fig + scope + ", all at once: failures (non-zero exits)",
 		Value: float64(len(failures)), Unit: "failures", Max: ptr(0), Note: firstFailures(failures, 3)})
 	want := int64(n) * int64(nres)
 	b.rep.add(Figure{ID: "7", Name: fmt.Sprintf(fig+"executions on central (results list), want %d × %d", n, nres),
