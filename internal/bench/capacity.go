@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/taosync/taosync"
@@ -66,14 +65,30 @@ type capRef struct {
 	Files  []capFile `json:"files"`
 }
 
-// capacity measures target 9.
+// capacity measures target 9 on each setup of the run (engine,
+// replicas).
 func (b *bench) capacity(ctx context.Context) error {
+	for _, s := range b.o.setups() {
+		if err := b.capacityOn(ctx, s); err != nil {
+			return fmt.Errorf("capacity, %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+func (b *bench) capacityOn(ctx context.Context, s setup) error {
 	n, takers, nres := b.o.capClients, b.o.capTakers, b.o.capResults
-	dir := filepath.Join(b.work, "capacity")
+	dir := filepath.Join(b.work, "capacity", s.slug())
 	cfg := httpConfig(n, takers)
-	central := filepath.Join(dir, "central")
+	cen, err := b.newCentral(ctx, s, dir)
+	if err != nil {
+		return err
+	}
+	defer b.closeCentral(cen)
+	central := cen.home
 	data := filepath.Join(dir, "data")
-	if err := b.loadedCentral(ctx, "capacity", central, data, cfg); err != nil {
+	what := "capacity, " + s.String()
+	if err := b.loadedCentral(ctx, what, cen, data, cfg); err != nil {
 		return err
 	}
 	els, err := eligibilitiesByOrg(cfg)
@@ -84,20 +99,14 @@ func (b *bench) capacity(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := b.startServe(ctx, central)
-	if err != nil {
+	if err := b.startCentral(ctx, cen); err != nil {
 		return err
 	}
-	defer func() {
-		if srv != nil {
-			srv.stop()
-		}
-	}()
-	root := "http://" + srv.addr
-	b.logf("capacity: serving on %s", srv.addr)
+	root := cen.url
+	b.logf("%s: serving on %s", what, root)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n, DisableCompression: true}}
 	defer hc.CloseIdleConnections()
-	pid := srv.cmd.Process.Pid
+	pids := cen.pids()
 
 	// The baseline: the same first pulls, one after another. Each run
 	// starts without the snapshots kept by the exports before it.
@@ -112,29 +121,33 @@ func (b *bench) capacity(ctx context.Context) error {
 		}
 	}
 	serialWall := time.Since(serialStart)
-	b.logf("capacity: %d pulls one after another in %.1fs", n, serialWall.Seconds())
+	b.logf("%s: %d pulls one after another in %.1fs", what, n, serialWall.Seconds())
 	if err := b.dropKeptSnapshots(ctx, central, data, dir); err != nil {
 		return err
 	}
 
-	pulls, pullWall, pullCPU, err := capPhase(ctx, pid, centres, func(c *capCentre) (time.Duration, error) {
+	pulls, pullWall, pullCPU, err := capPhase(ctx, pids, centres, func(c *capCentre) (time.Duration, error) {
 		return c.pull(ctx, hc, root)
 	})
 	if err != nil {
 		return err
 	}
-	pullRSS, err := procPeakRSS(pid)
-	if err != nil {
-		return err
+	var pullRSS float64
+	for _, pid := range pids {
+		rss, err := procPeakRSS(pid)
+		if err != nil {
+			return err
+		}
+		pullRSS += rss
 	}
-	b.logf("capacity: %d pulls at once in %.1fs, central %.1f CPU-s, peak memory %.0f MiB", n, pullWall.Seconds(), pullCPU.Seconds(), pullRSS)
-	sends, sendWall, sendCPU, err := capPhase(ctx, pid, centres, func(c *capCentre) (time.Duration, error) {
+	b.logf("%s: %d pulls at once in %.1fs, central %.1f CPU-s, peak memory %.0f MiB", what, n, pullWall.Seconds(), pullCPU.Seconds(), pullRSS)
+	sends, sendWall, sendCPU, err := capPhase(ctx, pids, centres, func(c *capCentre) (time.Duration, error) {
 		return c.send(ctx, hc, root)
 	})
 	if err != nil {
 		return err
 	}
-	b.logf("capacity: %d result bundles at once in %.1fs, central %.1f CPU-s", n, sendWall.Seconds(), sendCPU.Seconds())
+	b.logf("%s: %d result bundles at once in %.1fs, central %.1f CPU-s", what, n, sendWall.Seconds(), sendCPU.Seconds())
 
 	var failures []string
 	for _, c := range centres {
@@ -146,49 +159,43 @@ func (b *bench) capacity(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := srv.stop(); err != nil && !errors.Is(err, context.Canceled) {
-		b.logf("capacity: serve exited: %v", err)
-	}
-	var peakRSS float64
-	if ru, ok := srv.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		peakRSS = float64(ru.Maxrss*kib) / mib // ru_maxrss is in KiB on Linux
-	}
+	peakRSS := b.stopServers(cen, what)
 	var pulled int64
 	for _, c := range centres {
 		pulled += c.pulled
 	}
 	if len(failures) > 0 {
-		b.logf("capacity: serve logged: %s", serveErrors(srv.stderr()))
+		b.logf("%s: serve logged: %s", what, serveErrors(cen.serveLog()))
 	}
-	srv = nil
 
 	cores := runtime.NumCPU()
+	fig := "central's capacity [" + s.String() + "]: "
 	scope := fmt.Sprintf("%d centres of their own organisation (about %s test takers and %s results each)", n, count(takers), count(nres))
-	b.rep.add(Figure{ID: "9", Name: "central's capacity: " + scope + ": failures",
+	b.rep.add(Figure{ID: "9", Name: fig + scope + ": failures",
 		Value: float64(len(failures)), Unit: "failures", Max: ptr(0), Note: firstFailures(failures, 3)})
 	want := int64(n) * int64(nres)
-	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf("central's capacity: executions on central (results list), want %d × %d", n, nres),
+	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf(fig+"executions on central (results list), want %d × %d", n, nres),
 		Value: float64(got), Unit: "executions", Min: ptr(float64(want)), Max: ptr(float64(want)),
 		Note: fmt.Sprintf("%d centres with executions on central", len(perClient))})
-	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf("central's capacity: %d first pulls at once (token, pull, download), wall time", n),
+	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf(fig+"%d first pulls at once (token, pull, download), wall time", n),
 		Value: pullWall.Seconds(), Unit: "s", RatioMax: ptr(0.6),
 		Baseline: &Baseline{Name: "the same pulls one after another", Value: serialWall.Seconds(), Unit: "s", Seconds: serialWall.Seconds()},
 		Note:     fmt.Sprintf("%.1f pulls/s at once, %.1f one after another", float64(n)/pullWall.Seconds(), float64(n)/serialWall.Seconds())})
-	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf("central's capacity: pulls per second at once (p50 %.2f s, p99 %.2f s a pull)",
+	b.rep.add(b.besideOneReplica(s, "9 pulls", Figure{ID: "9", Name: fmt.Sprintf(fig+"pulls per second at once (p50 %.2f s, p99 %.2f s a pull)",
 		percentile(pulls, 50).Seconds(), percentile(pulls, 99).Seconds()),
 		Value: float64(n) / pullWall.Seconds(), Unit: "pulls/s",
-		Note: fmt.Sprintf("one after another: p50 %.3f s a pull; %.2f MiB a bundle", percentile(serial, 50).Seconds(), float64(pulled)/float64(n)/mib)})
-	b.rep.add(Figure{ID: "9", Name: "central's capacity: central's CPU utilisation during the pulls at once",
+		Note: fmt.Sprintf("one after another: p50 %.3f s a pull; %.2f MiB a bundle", percentile(serial, 50).Seconds(), float64(pulled)/float64(n)/mib)}))
+	b.rep.add(Figure{ID: "9", Name: fig + "central's CPU utilisation during the pulls at once",
 		Value: pullCPU.Seconds() / pullWall.Seconds(), Unit: "cores", Min: ptr(0.8 * float64(cores)),
 		Note: fmt.Sprintf("serve's user and system time over the wall time; target 0.8 of the machine's %d cores", cores)})
-	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf("central's capacity: result bundles per second at once (p50 %.2f s, p99 %.2f s a bundle)",
+	b.rep.add(b.besideOneReplica(s, "9 bundles", Figure{ID: "9", Name: fmt.Sprintf(fig+"result bundles per second at once (p50 %.2f s, p99 %.2f s a bundle)",
 		percentile(sends, 50).Seconds(), percentile(sends, 99).Seconds()),
 		Value: float64(n) / sendWall.Seconds(), Unit: "bundles/s",
-		Note: fmt.Sprintf("upload, commit and receipts of %s executions each; central %.2f cores meanwhile", count(nres), sendCPU.Seconds()/sendWall.Seconds())})
-	b.rep.add(Figure{ID: "9", Name: "central's capacity: central's CPU seconds per centre (a first pull and a result bundle)",
+		Note: fmt.Sprintf("upload, commit and receipts of %s executions each; central %.2f cores meanwhile", count(nres), sendCPU.Seconds()/sendWall.Seconds())}))
+	b.rep.add(Figure{ID: "9", Name: fig + "central's CPU seconds per centre (a first pull and a result bundle)",
 		Value: (pullCPU + sendCPU).Seconds() / float64(n), Unit: "CPU-s",
 		Note: fmt.Sprintf("pull %.3f, result bundle %.3f", pullCPU.Seconds()/float64(n), sendCPU.Seconds()/float64(n))})
-	b.rep.add(Figure{ID: "9", Name: "central's capacity: central's peak memory (serve's maximum resident set)",
+	b.rep.add(Figure{ID: "9", Name: fig + "central's peak memory (serve's maximum resident set, summed over the replicas)",
 		Value: peakRSS, Unit: "MiB", Note: fmt.Sprintf("%.0f MiB by the end of the pulls", pullRSS)})
 	for _, f := range []struct {
 		name string
@@ -196,7 +203,7 @@ func (b *bench) capacity(ctx context.Context) error {
 		p    float64
 	}{{"pull at once, p50", pulls, 50}, {"pull at once, p99", pulls, 99}, {"pull one after another, p50", serial, 50},
 		{"result bundle at once, p50", sends, 50}, {"result bundle at once, p99", sends, 99}} {
-		b.rep.extra(Figure{ID: "9", Name: "central's capacity: " + f.name, Value: percentile(f.ds, f.p).Seconds(), Unit: "s"})
+		b.rep.extra(Figure{ID: "9", Name: fig + f.name, Value: percentile(f.ds, f.p).Seconds(), Unit: "s"})
 	}
 	return nil
 }
@@ -327,10 +334,11 @@ func (b *bench) dropKeptSnapshots(ctx context.Context, central, data, dir string
 }
 
 // capPhase runs do for every centre at once and returns each one's time,
-// the wall time, and serve's CPU time (user and system) meanwhile. A
+// the wall time, and the CPU time (user and system) of the serve
+// processes pids meanwhile. A
 // centre that fails is marked failed and left out of the times.
-func capPhase(ctx context.Context, pid int, centres []*capCentre, do func(*capCentre) (time.Duration, error)) ([]time.Duration, time.Duration, time.Duration, error) {
-	cpu0, err := procCPU(pid)
+func capPhase(ctx context.Context, pids []int, centres []*capCentre, do func(*capCentre) (time.Duration, error)) ([]time.Duration, time.Duration, time.Duration, error) {
+	cpu0, err := procCPUs(pids)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -347,7 +355,7 @@ func capPhase(ctx context.Context, pid int, centres []*capCentre, do func(*capCe
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	cpu1, err := procCPU(pid)
+	cpu1, err := procCPUs(pids)
 	if err != nil {
 		return nil, 0, 0, err
 	}

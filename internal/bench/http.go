@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -69,15 +68,15 @@ func eligibilitiesByOrg(cfg sample.Config) (map[string][]eligibility, error) {
 	return out, err
 }
 
-// loadedCentral makes a central home holding the master data of cfg,
-// generated into data and loaded with `central load`; what it logs starts
-// with what.
-func (b *bench) loadedCentral(ctx context.Context, what, central, data string, cfg sample.Config) error {
+// loadedCentral makes c's home holding the master data of cfg, generated
+// into data and loaded with `central load`; what it logs starts with what.
+func (b *bench) loadedCentral(ctx context.Context, what string, c *centralRun, data string, cfg sample.Config) error {
 	b.logf("%s: generating master data in %s (%d test takers, %d organisations)", what, data, cfg.TestTakers, cfg.Orgs)
 	if _, err := sample.Write(data, cfg, sample.DemoFormat); err != nil {
 		return err
 	}
-	if _, err := b.cli.run(ctx, central, b.initCentralArgs()...); err != nil {
+	central := c.home
+	if _, err := b.cli.run(ctx, central, c.initArgs()...); err != nil {
 		return err
 	}
 	for _, t := range taosync.Types {
@@ -89,16 +88,6 @@ func (b *bench) loadedCentral(ctx context.Context, what, central, data string, c
 		b.logf("%s: loaded %s in %.1fs", what, t, st.Seconds())
 	}
 	return nil
-}
-
-// initCentralArgs is the command that makes a central home: its store in
-// the home (SQLite), or the database -db names.
-func (b *bench) initCentralArgs() []string {
-	args := []string{"init", "--role", "central"}
-	if b.o.db != "" {
-		args = append(args, "--db", b.o.db)
-	}
-	return args
 }
 
 // centralExecutions counts the executions central holds (results list),
@@ -197,6 +186,14 @@ func (s *server) stderr() string {
 	return s.errb.String()
 }
 
+// peakRSSOf is the peak resident memory of a server that exited, in MiB.
+func peakRSSOf(s *server) float64 {
+	if ru, ok := s.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return float64(ru.Maxrss*kib) / mib // ru_maxrss is in KiB on Linux
+	}
+	return 0
+}
+
 // stop ends the server with SIGTERM (a graceful shutdown), then SIGKILL
 // after 10s.
 func (s *server) stop() error {
@@ -226,33 +223,41 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
-// http measures target 7: one `serve` on loopback, and clients of their
-// own organisations each running `sync data`, `results add` and `sync
-// results`, all at once.
+// http measures target 7 on each setup of the run (engine, replicas):
+// central serving on loopback, and clients of their own organisations each
+// running `sync data`, `results add` and `sync results`, all at once.
 func (b *bench) http(ctx context.Context) error {
+	for _, s := range b.o.setups() {
+		if err := b.httpOn(ctx, s); err != nil {
+			return fmt.Errorf("http, %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+func (b *bench) httpOn(ctx context.Context, s setup) error {
 	n, takers, nres := b.o.httpClients, b.o.httpTakers, b.o.httpResults
-	dir := filepath.Join(b.work, "http")
+	dir := filepath.Join(b.work, "http", s.slug())
 	cfg := httpConfig(n, takers)
-	central := filepath.Join(dir, "central")
-	if err := b.loadedCentral(ctx, "http", central, filepath.Join(dir, "data"), cfg); err != nil {
+	cen, err := b.newCentral(ctx, s, dir)
+	if err != nil {
+		return err
+	}
+	defer b.closeCentral(cen)
+	central := cen.home
+	what := "http, " + s.String()
+	if err := b.loadedCentral(ctx, what, cen, filepath.Join(dir, "data"), cfg); err != nil {
 		return err
 	}
 	els, err := eligibilitiesByOrg(cfg)
 	if err != nil {
 		return err
 	}
-
-	srv, err := b.startServe(ctx, central)
-	if err != nil {
+	if err := b.startCentral(ctx, cen); err != nil {
 		return err
 	}
-	defer func() {
-		if srv != nil {
-			srv.stop()
-		}
-	}()
-	b.logf("http: serving on %s", srv.addr)
-	if _, err := b.cli.run(ctx, central, "config", "set", "server.url", "http://"+srv.addr); err != nil {
+	b.logf("%s: serving on %s", what, cen.url)
+	if _, err := b.cli.run(ctx, central, "config", "set", "server.url", cen.url); err != nil {
 		return err
 	}
 
@@ -278,7 +283,7 @@ func (b *bench) http(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	b.logf("http: %d client homes initialised", n)
+	b.logf("%s: %d client homes initialised", what, n)
 	for i, c := range clients {
 		var cr struct {
 			Command string `json:"command"`
@@ -295,7 +300,7 @@ func (b *bench) http(ctx context.Context) error {
 			return err
 		}
 	}
-	b.logf("http: %d clients registered; syncing all at once", n)
+	b.logf("%s: %d clients registered; syncing all at once", what, n)
 
 	// All clients at once.
 	start := time.Now()
@@ -338,7 +343,7 @@ func (b *bench) http(ctx context.Context) error {
 	for _, c := range clients {
 		if c.failed != nil {
 			failures = append(failures, c.id+": "+c.failed.Error())
-			b.logf("http: %s failed: %v", c.id, c.failed)
+			b.logf("%s: %s failed: %v", what, c.id, c.failed)
 		}
 		if c.data > 0 {
 			dataTimes = append(dataTimes, c.data)
@@ -352,32 +357,29 @@ func (b *bench) http(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	serveErr := srv.stop()
-	if serveErr != nil && !errors.Is(serveErr, context.Canceled) {
-		b.logf("http: serve exited: %v", serveErr)
-	}
+	b.stopServers(cen, what)
 	if len(failures) > 0 {
 		// What central said about the failures: its errors, as logged.
-		b.logf("http: serve logged: %s", serveErrors(srv.stderr()))
+		b.logf("%s: serve logged: %s", what, serveErrors(cen.serveLog()))
 	}
-	srv = nil
 
+	fig := "HTTP sync [" + s.String() + "]: "
 	scope := fmt.Sprintf("%d clients of their own organisation (about %s test takers and %s results each)", n, count(takers), count(nres))
-	b.rep.add(Figure{ID: "7", Name: "HTTP sync: " + scope + ", all at once: failures (non-zero exits)",
+	b.rep.add(Figure{ID: "7", Name: fig + scope + ", all at once: failures (non-zero exits)",
 		Value: float64(len(failures)), Unit: "failures", Max: ptr(0), Note: firstFailures(failures, 3)})
 	want := int64(n) * int64(nres)
-	b.rep.add(Figure{ID: "7", Name: fmt.Sprintf("HTTP sync: executions on central (results list), want %d × %d", n, nres),
+	b.rep.add(Figure{ID: "7", Name: fmt.Sprintf(fig+"executions on central (results list), want %d × %d", n, nres),
 		Value: float64(got), Unit: "executions", Min: ptr(float64(want)), Max: ptr(float64(want)),
 		Note: fmt.Sprintf("%d clients with executions on central", len(perClient))})
-	b.rep.add(Figure{ID: "7", Name: "HTTP sync: total wall time, first sync data to last sync results",
-		Value: wall.Seconds(), Unit: "s"})
-	b.rep.add(Figure{ID: "7", Name: fmt.Sprintf("HTTP sync: sync data per client, p99 (p50 %.2f s)", percentile(dataTimes, 50).Seconds()),
+	b.rep.add(b.besideOneReplica(s, "7", Figure{ID: "7", Name: fig + "total wall time, first sync data to last sync results",
+		Value: wall.Seconds(), Unit: "s"}))
+	b.rep.add(Figure{ID: "7", Name: fmt.Sprintf(fig+"sync data per client, p99 (p50 %.2f s)", percentile(dataTimes, 50).Seconds()),
 		Value: percentile(dataTimes, 99).Seconds(), Unit: "s", Note: fmt.Sprintf("%d clients measured", len(dataTimes))})
-	b.rep.add(Figure{ID: "7", Name: fmt.Sprintf("HTTP sync: sync results per client, p99 (p50 %.2f s)", percentile(sendTimes, 50).Seconds()),
+	b.rep.add(Figure{ID: "7", Name: fmt.Sprintf(fig+"sync results per client, p99 (p50 %.2f s)", percentile(sendTimes, 50).Seconds()),
 		Value: percentile(sendTimes, 99).Seconds(), Unit: "s", Note: fmt.Sprintf("%d clients measured", len(sendTimes))})
-	b.rep.extra(Figure{ID: "7", Name: "HTTP sync: sync data per client, p50", Value: percentile(dataTimes, 50).Seconds(), Unit: "s"})
-	b.rep.extra(Figure{ID: "7", Name: "HTTP sync: sync results per client, p50", Value: percentile(sendTimes, 50).Seconds(), Unit: "s"})
-	b.logf("http: %d clients in %.1fs, %d failures, %d executions on central", n, wall.Seconds(), len(failures), got)
+	b.rep.extra(Figure{ID: "7", Name: fig + "sync data per client, p50", Value: percentile(dataTimes, 50).Seconds(), Unit: "s"})
+	b.rep.extra(Figure{ID: "7", Name: fig + "sync results per client, p50", Value: percentile(sendTimes, 50).Seconds(), Unit: "s"})
+	b.logf("%s: %d clients in %.1fs, %d failures, %d executions on central", what, n, wall.Seconds(), len(failures), got)
 	return nil
 }
 

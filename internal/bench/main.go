@@ -2,6 +2,7 @@
 // each beside a baseline measured in the same run on the same bytes:
 //
 //	go run ./internal/bench -size quick|full [-json PATH] [-markdown PATH] [-profile DIR] [-keep]
+//	go run ./internal/bench -cases http,capacity -engine both -replicas 1,2
 //
 // It builds the CLI once and drives it as a subprocess, as an operator
 // would, in homes under a temporary folder: master data generated with a
@@ -31,10 +32,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/taosync/taosync/internal/balancer"
+	"github.com/taosync/taosync/internal/pgtest"
 )
 
 func main() {
@@ -85,9 +90,16 @@ type options struct {
 	// capClients, capTakers and capResults size the capacity case (9):
 	// centres played at once, test takers and results of each.
 	capClients, capTakers, capResults int
-	// db is central's database for the cases that run serve (7, 9): empty
-	// for SQLite in central's home, else what `init --role central --db`
-	// takes.
+	// engines, replicas and balance are how the cases that run serve (7,
+	// 9) run central: on each engine (sqlite, postgres), as each number
+	// of replicas (more than one on PostgreSQL only, with their blobs in
+	// versitygw), behind a balancer in this mode. See setups.
+	engines  []string
+	replicas []int
+	balance  balancer.Mode
+	// db is an external PostgreSQL database for them, as `init --role
+	// central --db` takes it, instead of a throwaway cluster's: it holds
+	// one central, so only one case and one setup may run on it.
 	db string
 }
 
@@ -113,7 +125,11 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&executions, "executions", 0, "executions sent back (overrides -size)")
 	fs.StringVar(&packages, "packages", "", "comma-separated total sizes in MiB of the QTI package cases, smallest first (overrides -size)")
 	fs.StringVar(&cases, "cases", "records,results,packages", "the scenarios to run: records (targets 1, 2, 4), results (6, needs records), packages (3, 5); http (7), thin (8) and capacity (9) only when named, or all")
-	fs.StringVar(&o.db, "db", "", "central's database for http and capacity, as init --role central --db takes it (default: SQLite in central's home)")
+	var engine, replicas, balance string
+	fs.StringVar(&engine, "engine", "sqlite", "central's database for http and capacity: sqlite (in central's home), postgres (a throwaway cluster the bench starts), or both, side by side")
+	fs.StringVar(&replicas, "replicas", "1", "serve replicas for http and capacity, or a comma-separated list side by side (1,2); more than one on postgres only, with their blobs in versitygw, behind a balancer")
+	fs.StringVar(&balance, "balance", "round-robin", "how the balancer in front of several replicas spreads requests: round-robin, or sticky (a token's requests to the replica that issued it)")
+	fs.StringVar(&o.db, "db", "", "an external PostgreSQL database for http or capacity, as init --role central --db takes it, instead of a throwaway cluster (one case, one setup)")
 	fs.StringVar(&o.bin, "bin", "", "use this taosync binary instead of building ./cmd/taosync")
 	fs.StringVar(&o.jsonPath, "json", "", "write the results as JSON to this file")
 	fs.StringVar(&o.mdPath, "markdown", "", "write the table as Markdown to this file (for docs/performance.md)")
@@ -179,6 +195,10 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	if cases != "records,results,packages" {
 		o.size = "custom"
 	}
+	if err := o.parseSetups(engine, replicas, balance); err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 2
+	}
 	root, err := moduleRoot()
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
@@ -213,6 +233,41 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// parseSetups reads -engine, -replicas, -balance and checks -db.
+func (o *options) parseSetups(engine, replicas, balance string) error {
+	switch engine {
+	case "sqlite", "postgres":
+		o.engines = []string{engine}
+	case "both":
+		o.engines = []string{"sqlite", "postgres"}
+	default:
+		return fmt.Errorf("-engine %q: want sqlite, postgres or both", engine)
+	}
+	o.replicas = nil
+	for _, f := range strings.Split(replicas, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r < 1 || r > 8 || slices.Contains(o.replicas, r) {
+			return fmt.Errorf("-replicas %q: want distinct counts from 1 to 8, such as 1,2", replicas)
+		}
+		o.replicas = append(o.replicas, r)
+	}
+	slices.Sort(o.replicas)
+	var err error
+	if o.balance, err = balancer.ParseMode(balance); err != nil {
+		return fmt.Errorf("-balance: %w", err)
+	}
+	if o.db != "" {
+		o.engines = []string{"postgres"} // -db names a PostgreSQL database
+	}
+	if len(o.setups()) == 0 {
+		return fmt.Errorf("-replicas %s: more than one replica needs -engine postgres or both", replicas)
+	}
+	if o.db != "" && (len(o.setups()) > 1 || o.cases["http"] && o.cases["capacity"]) {
+		return errors.New("-db holds one central: run one of the cases http and capacity, with one -replicas count")
+	}
+	return nil
+}
+
 // moduleRoot finds the folder holding taosync's go.mod, from the working
 // folder up: `go run ./internal/bench` runs at the root, `go test` in
 // internal/bench.
@@ -238,7 +293,14 @@ func moduleRoot() (string, error) {
 // failed (the figures measured so far are still worth printing).
 func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	start := time.Now()
-	b := &bench{o: o, logw: logw, start: start}
+	b := &bench{o: o, logw: logw, start: start, oneReplica: map[string]float64{}}
+	defer func() {
+		if b.pg != nil {
+			if err := b.pg.Stop(); err != nil {
+				b.logf("stop PostgreSQL: %v", err)
+			}
+		}
+	}()
 	work, err := os.MkdirTemp(o.work, "taosync-bench-")
 	if err != nil {
 		return nil, err
@@ -339,6 +401,11 @@ type bench struct {
 	work  string
 	cli   *runner
 	rep   *report
+	// pg is the PostgreSQL cluster the bench started, if a setup needed
+	// one; oneReplica keeps figures of one replica for the setups of
+	// more (besideOneReplica).
+	pg         *pgtest.Cluster
+	oneReplica map[string]float64
 }
 
 func (b *bench) logf(format string, args ...any) {
