@@ -7,10 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +18,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/balancer"
 	"github.com/taosync/taosync/internal/pgtest"
 )
 
@@ -48,11 +45,11 @@ type replica struct {
 	done    chan struct{}
 }
 
-// startReplica starts `taosync serve` on a loopback port of the kernel's
-// choosing and waits for the address it prints.
-func startReplica(t *testing.T, c *cliRunner, home string) *replica {
+// startReplica starts `taosync serve` on addr (a loopback port of the
+// kernel's choosing for 127.0.0.1:0) and waits for the address it prints.
+func startReplica(t *testing.T, c *cliRunner, home, addr string) *replica {
 	t.Helper()
-	cmd := c.command("--home", home, "serve", "--addr", "127.0.0.1:0")
+	cmd := c.command("--home", home, "serve", "--addr", addr)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, err := cmd.StderrPipe()
 	if err != nil {
@@ -63,24 +60,24 @@ func startReplica(t *testing.T, c *cliRunner, home string) *replica {
 	}
 	r := &replica{cmd: cmd, done: make(chan struct{})}
 	t.Cleanup(func() { r.kill() })
-	addr := make(chan string, 1)
+	printed := make(chan string, 1)
 	go func() {
 		defer close(r.done)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if u, ok := strings.CutPrefix(sc.Text(), "taosync: serving "); ok && r.url == "" {
-				addr <- strings.TrimSpace(u)
+				printed <- strings.TrimSpace(u)
 				continue
 			}
 			if strings.Contains(sc.Text(), "route="+api.Prefix+"/results/") {
 				r.results.Add(1)
 			}
 		}
-		close(addr)
+		close(printed)
 		io.Copy(io.Discard, pr)
 	}()
 	select {
-	case u, ok := <-addr:
+	case u, ok := <-printed:
 		if !ok {
 			t.Fatal("taosync serve exited before serving")
 		}
@@ -96,39 +93,6 @@ func (r *replica) kill() {
 	r.cmd.Process.Kill()
 	<-r.done
 	r.cmd.Wait()
-}
-
-// balancer is a round-robin reverse proxy in front of replicas; one it
-// cannot reach answers 502 (a client retries, and its next request goes to
-// the next replica).
-type balancer struct {
-	mu       sync.Mutex
-	backends []*httputil.ReverseProxy
-	next     int
-}
-
-func (b *balancer) set(i int, r *replica) {
-	u, err := url.Parse(r.url)
-	if err != nil {
-		panic(err)
-	}
-	p := httputil.NewSingleHostReverseProxy(u)
-	p.ErrorLog = nil
-	p.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for len(b.backends) <= i {
-		b.backends = append(b.backends, nil)
-	}
-	b.backends[i] = p
-}
-
-func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b.mu.Lock()
-	p := b.backends[b.next%len(b.backends)]
-	b.next++
-	b.mu.Unlock()
-	p.ServeHTTP(w, r)
 }
 
 // TestReplicaKilled: every client completes through the balancer, central
@@ -159,13 +123,12 @@ func TestReplicaKilled(t *testing.T) {
 		c.must("--home", central, "central", "load", "--type", typ, p)
 	}
 
-	lb := &balancer{}
-	replicas := []*replica{startReplica(t, c, central), startReplica(t, c, central)}
-	for i, r := range replicas {
-		lb.set(i, r)
+	replicas := []*replica{startReplica(t, c, central, "127.0.0.1:0"), startReplica(t, c, central, "127.0.0.1:0")}
+	front, err := balancer.Start([]string{replicas[0].url, replicas[1].url}, balancer.RoundRobin)
+	if err != nil {
+		t.Fatal(err)
 	}
-	front := httptest.NewServer(lb)
-	t.Cleanup(front.Close)
+	t.Cleanup(func() { front.Close() })
 
 	homes := make([]string, replicaClients)
 	for i := range homes {
@@ -242,8 +205,8 @@ func TestReplicaKilled(t *testing.T) {
 	}
 	replicas[0].kill()
 	t.Logf("replica 0 killed after %d requests of results, %d of %d syncs finished", replicas[0].results.Load(), finished.Load(), len(homes))
-	replicas[0] = startReplica(t, c, central)
-	lb.set(0, replicas[0])
+	// Started again where the balancer sends its share of the requests.
+	replicas[0] = startReplica(t, c, central, strings.TrimPrefix(replicas[0].url, "http://"))
 	wg.Wait()
 
 	for i, o := range outcomes {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -93,6 +94,9 @@ func Start(backends []string, mode Mode) (*Balancer, error) {
 			Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(u); r.Out.Host = r.In.Host },
 			Transport:     tr,
 			FlushInterval: -1, // stream answers as they come: downloads, 102 Processing
+			// A replica down (killed, restarting) is answered 502, which
+			// clients retry: expected, not worth a line each.
+			ErrorLog: log.New(io.Discard, "", 0),
 		}
 		if mode == Sticky {
 			p.ModifyResponse = func(resp *http.Response) error { return b.learn(resp, i) }
