@@ -127,10 +127,23 @@ func (c *CentralDB) Load(ctx context.Context, file string, t taosync.Type, src E
 	// flushes it first, so that the later row wins as it would alone.
 	var batch []loadRow
 	inBatch := map[string]bool{}
+	// On PostgreSQL, the planner's statistics of the tables a load fills
+	// are refreshed, inside its transaction, each time the rows it wrote
+	// double: planned on the statistics of the table before the load (an
+	// empty one, at first), each batch's lookups read every row loaded
+	// so far, and a load of a million rows never ends.
+	var rows, analyzed int
 	flush := func() error {
 		err := l.apply(ctx, batch)
+		rows += len(batch)
 		batch = batch[:0]
 		clear(inBatch)
+		if err == nil && c.DB.Engine == Postgres && rows >= 4*loadBatch && rows >= 2*analyzed {
+			if _, err = tx.ExecContext(ctx, "ANALYZE entities, entity_links, load_seen"); err != nil {
+				err = fmt.Errorf("refresh the statistics of the tables loaded: %w", err)
+			}
+			analyzed = rows
+		}
 		return err
 	}
 	for {
