@@ -195,8 +195,9 @@ func Data(ctx context.Context, dir string, t taosync.DataTarget, o Options) ([]L
 
 // stopped returns the error that stops an import when err, met while
 // applying b, is this machine failing, not a fault of the bundle: a disk
-// failing (ioerr.Local: full, or failing to write or read), or the database
-// busy with another writer past the wait for it (ioerr.Busy). b is not
+// failing (ioerr.Local: full, or failing to write or read), the database
+// busy with another writer past the wait for it (ioerr.Busy), or out of
+// reach (ioerr.Unavailable: a PostgreSQL server restarting, a failover). b is not
 // refused, its transaction is rolled back, and the same import applies it
 // once the fault is cleared.
 func stopped(b *bundle.Bundle, err error) error {
@@ -205,6 +206,8 @@ func stopped(b *bundle.Bundle, err error) error {
 		return fmt.Errorf("bundle %s not applied: a disk failed, not the bundle: %w", b.Name(), err)
 	case ioerr.Busy(err):
 		return fmt.Errorf("bundle %s not applied: the database was busy with another writer, not the bundle's fault: %w", b.Name(), err)
+	case ioerr.Unavailable(err):
+		return fmt.Errorf("bundle %s not applied: the database was out of reach, not the bundle's fault: %w", b.Name(), err)
 	}
 	return nil
 }

@@ -20,12 +20,14 @@ import (
 	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/balancer"
 	"github.com/taosync/taosync/internal/pgtest"
+	"github.com/taosync/taosync/internal/s3test"
 )
 
-// Central as two `serve` replicas on one PostgreSQL database and one home
-// folder, behind a round-robin balancer: consecutive requests of a client
-// land on different replicas. One replica is killed (SIGKILL) in the middle
-// of the clients' `sync all`, and started again.
+// Central as two `serve` replicas, each with a home of its own (the same
+// keys), on one PostgreSQL database and one S3 bucket (versitygw), behind
+// a round-robin balancer: consecutive requests of a client land on
+// different replicas, as on two machines. One replica is killed (SIGKILL)
+// in the middle of the clients' `sync all`, and started again.
 
 const (
 	// replicaClients is how many clients sync at once: the bench plays
@@ -101,7 +103,8 @@ func TestReplicaKilled(t *testing.T) {
 	work := t.TempDir()
 	c := &cliRunner{t: t, bin: taosyncBin(t), dir: work}
 	central := filepath.Join(work, "central")
-	c.must("--home", central, "init", "--role", "central", "--db", pgtest.Where(t, "postgres"))
+	blobs := s3test.ForTest(t) // and the AWS environment, which the replicas inherit
+	c.must("--home", central, "init", "--role", "central", "--db", pgtest.Where(t, "postgres"), "--blobs", blobs.URL())
 	var tt, results strings.Builder
 	tt.WriteString("id,login,first_name\n")
 	var ids []string
@@ -123,7 +126,13 @@ func TestReplicaKilled(t *testing.T) {
 		c.must("--home", central, "central", "load", "--type", typ, p)
 	}
 
-	replicas := []*replica{startReplica(t, c, central, "127.0.0.1:0"), startReplica(t, c, central, "127.0.0.1:0")}
+	// The second replica's home: the first's keys and database URL, its
+	// own folders; what it lacks it finds in the bucket.
+	second := filepath.Join(work, "central-2")
+	if err := os.CopyFS(second, os.DirFS(central)); err != nil {
+		t.Fatal(err)
+	}
+	replicas := []*replica{startReplica(t, c, central, "127.0.0.1:0"), startReplica(t, c, second, "127.0.0.1:0")}
 	front, err := balancer.Start([]string{replicas[0].url, replicas[1].url}, balancer.RoundRobin)
 	if err != nil {
 		t.Fatal(err)

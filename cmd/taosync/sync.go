@@ -81,7 +81,8 @@ func (a *app) runSync(ctx context.Context, o syncOptions, data, results bool) er
 		fmt.Fprintf(a.stderr, "taosync: removed %s (nothing written to it for gc.age)\n", dir)
 	}
 	if err != nil {
-		return err
+		// Housekeeping that failed stops no sync: the leftovers wait.
+		fmt.Fprintf(a.stderr, "taosync: warning: old downloads not removed: %v\n", err)
 	}
 	s, err := cl.NewSyncer(ctx, o.insecure)
 	if err != nil {

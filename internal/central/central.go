@@ -263,9 +263,17 @@ func (c *Central) RecordReport(ctx context.Context, client string, r taosync.Rea
 // one line per bundle found (those before the bundle a failed disk stopped
 // it at, with that error) and the receipt bundles' folders by result
 // bundle id.
+//
+// On SQLite imports take turns here, as the database's one writer would
+// have them. On PostgreSQL they do not: each holds its client's lock and
+// those of the execution ids it stores (store.BeginClientTx), so that
+// different clients' imports run at once, in one process as across
+// replicas.
 func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.Options, receiptsDir string) ([]importer.ResultLine, map[string]string, error) {
-	c.writes.Lock()
-	defer c.writes.Unlock()
+	if c.Home.DB.Engine != store.Postgres {
+		c.writes.Lock()
+		defer c.writes.Unlock()
+	}
 	lines, err := importer.Results(ctx, dir, c.Store, opts)
 	if rerr := home.RecordRefusals(ctx, c.Home, lines, opts); err == nil {
 		err = rerr

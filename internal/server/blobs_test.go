@@ -295,12 +295,17 @@ func TestUploadAcrossReplicas(t *testing.T) {
 	if err := f.C.Blobs.Put(f.Ctx, "spool/ca/"+half+"/"+manifest.SigName, []byte("sig")); err != nil {
 		t.Fatal(err)
 	}
-	// The client commits again on the first replica, which still holds
-	// what came to it (the client lost the other's answer): the receipt
-	// bundle the other made answers it.
+	// The client commits again on the first replica (it lost the other's
+	// answer). That replica dropped the part of a chunk it held, which no
+	// other replica has: it asks for the rest from the end of the last
+	// whole file, as the other did; the receipt bundle the other made
+	// answers the commit.
 	f.URL = first
 	var again api.UploadStatus
-	st, _, b = f.PutStream(tok, name, int64(whole+5), stream[whole+5:], sig, man, true)
+	if st, _, b := f.PutStream(tok, name, int64(whole+5), stream[whole+5:], sig, man, true); st != http.StatusConflict {
+		t.Fatalf("the commit again from the part on the first replica: %d %s, want 409 (send from %d)", st, b, whole)
+	}
+	st, _, b = f.PutStream(tok, name, int64(whole), stream[whole:], sig, man, true)
 	if err := json.Unmarshal(b, &again); st != 200 || err != nil || again.Receipt == nil || again.Receipt.Bundle != us.Receipt.Bundle {
 		t.Fatalf("the commit again on the first replica: %d %s, want receipts %s", st, b, us.Receipt.Bundle)
 	}

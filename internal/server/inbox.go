@@ -95,6 +95,34 @@ func (s *Server) fetchUpload(ctx context.Context, client, b string) error {
 	return nil
 }
 
+// settleUpload makes upload b the same at this replica as at every other,
+// before a request that holds its claim writes to it: the whole files this
+// replica holds go to the blobs (a replica killed before it copied one
+// holds it still), the part of a file it holds goes (no other replica
+// has it: the client sends that file again from its start), and the
+// files the blobs hold come here. Every replica then answers the same
+// offset, the end of the last whole file: without this, a replica that
+// kept a part would ask the client to send from its end, and the others
+// from its start, without end.
+func (s *Server) settleUpload(ctx context.Context, client, b string) error {
+	if !s.elsewhere() {
+		return nil
+	}
+	if err := s.pushUpload(ctx, client, b); err != nil {
+		return err
+	}
+	parts, err := filepath.Glob(filepath.Join(s.inbox, client, b, ".part-*"))
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return s.fetchUpload(ctx, client, b)
+}
+
 // pushUpload copies into the blobs the whole files of upload b that the
 // home's inbox holds and they lack.
 func (s *Server) pushUpload(ctx context.Context, client, b string) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
 	"github.com/taosync/taosync/minisign"
@@ -481,11 +482,12 @@ func (s *Server) claim(w http.ResponseWriter, client, b string) (done func(), ok
 
 // refusedForContent tells a refusal that the same bytes would meet again
 // from one that may pass later: a chunk still to come, a request cut
-// short. (A full disk or a busy database stops the import instead of
-// refusing the bundle: an error, answered 500.)
+// short, a database out of reach (answered 503). (A full disk or a busy
+// database stops the import instead of refusing the bundle: an error,
+// answered 500.)
 func refusedForContent(err error) bool {
 	return err != nil && !errors.Is(err, bundle.ErrMissingChunk) && !errors.Is(err, bundle.ErrIncomplete) &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !ioerr.Unavailable(err)
 }
 
 // answered answers a refusal or a failure; it returns false on no error.
@@ -538,10 +540,19 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 	if s.answered(w, "upload status", err) {
 		return
 	}
+	// Without the upload's claim, the part of a file held here stays (a
+	// request may be writing it) but is not counted: another replica
+	// does not have it (settleUpload).
+	if err := s.pushUpload(ctx, client, b); s.answered(w, "upload status", err) {
+		return
+	}
 	if err := s.fetchUpload(ctx, client, b); s.answered(w, "upload status", err) {
 		return
 	}
 	st, err := openStream(filepath.Join(s.inbox, client, b), b, client, key)
+	if err == nil && s.elsewhere() {
+		st.offset -= st.part
+	}
 	if s.answered(w, "upload status", err) {
 		return
 	}
@@ -604,7 +615,7 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 	if s.answered(w, "upload", err) {
 		return
 	}
-	if err := s.fetchUpload(ctx, client, b); s.answered(w, "upload", err) {
+	if err := s.settleUpload(ctx, client, b); s.answered(w, "upload", err) {
 		return
 	}
 	dir := filepath.Join(s.inbox, client, b)

@@ -191,8 +191,14 @@ func (u *UI) authed(h func(w http.ResponseWriter, r *http.Request, s session)) h
 		if ok {
 			// An operator removed since, or whose password was reset,
 			// loses the session at once.
-			if hash, err := u.c.Store.OperatorHash(r.Context(), s.operator); err != nil ||
-				subtle.ConstantTimeCompare([]byte(hash), []byte(s.hash)) != 1 {
+			// A database out of reach ends no session: the operator is
+			// told to try again.
+			hash, err := u.c.Store.OperatorHash(r.Context(), s.operator)
+			if err != nil && !errors.Is(err, store.ErrUnknownOperator) {
+				u.fail(w, "check the session", err)
+				return
+			}
+			if err != nil || subtle.ConstantTimeCompare([]byte(hash), []byte(s.hash)) != 1 {
 				u.end(r)
 				ok = false
 			}
