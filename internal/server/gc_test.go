@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/s3test"
 	"github.com/taosync/taosync/internal/server"
@@ -184,7 +186,15 @@ func testGC(t *testing.T, engine, backend string) {
 	if lines, err := f.Syncer("ca").Data(ctx, nil, false); err != nil || len(lines) != 1 || lines[0].Outcome != "applied" {
 		t.Fatalf("pull: %v %+v", err, lines)
 	}
-	if st, _, b := f.PutStream(token, filepath.Base(up), int64(cut), stream[cut:], sig, man, true); st != http.StatusOK {
+	// It asks where to go on from, as a client does: with the blobs in an
+	// object store, from the end of the last whole file, which every
+	// replica holds.
+	st, b := f.API(http.MethodGet, api.Prefix+"/results/"+filepath.Base(up), token, nil, "")
+	var came api.UploadStatus
+	if err := json.Unmarshal(b, &came); st != http.StatusOK || err != nil || came.Offset > int64(cut) {
+		t.Fatalf("upload status: %d %s (at most %d bytes came)", st, b, cut)
+	}
+	if st, _, b := f.PutStream(token, filepath.Base(up), came.Offset, stream[came.Offset:], sig, man, true); st != http.StatusOK {
 		t.Fatalf("rest of the upload: %d %s", st, b)
 	}
 	if n := f.ExecutionsOf()["ca"]; n != 4 {
