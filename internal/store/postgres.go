@@ -7,7 +7,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"strconv"
 	"strings"
@@ -189,10 +188,6 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 // migratePostgres applies the embedded migrations newer than the version
 // in schema_version, each in a transaction, under migrateLock.
 func (d *DB) migratePostgres(ctx context.Context, create bool) error {
-	names, err := fs.Glob(pgMigrations, "migrations/postgres/*.sql")
-	if err != nil {
-		return err
-	}
 	conn, err := d.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate database %s: %w", d.Path, err)
@@ -226,30 +221,20 @@ func (d *DB) migratePostgres(ctx context.Context, create bool) error {
 			return fmt.Errorf("migrate database %s: %w", d.Path, err)
 		}
 	}
-	if current > len(names) {
-		return fmt.Errorf("database schema version %d is newer than this taosync knows (%d): upgrade taosync", current, len(names))
+	todo, err := pending(pgMigrations, "migrations/postgres/*.sql", current)
+	if err != nil {
+		return err
 	}
-	for i, name := range names {
-		version := i + 1
-		if version <= current {
-			continue
-		}
-		if n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/postgres/"), "_", 2)[0]); err != nil || n != version {
-			return fmt.Errorf("migration %s is out of sequence", name)
-		}
-		body, err := pgMigrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
+	for _, m := range todo {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
 		// Simple statements only in migrations: no placeholders, run as
 		// one multi-statement string.
-		_, err = tx.ExecContext(ctx, string(body))
+		_, err = tx.ExecContext(ctx, string(m.body))
 		if err == nil {
-			_, err = tx.ExecContext(ctx, "UPDATE schema_version SET version = ?", version)
+			_, err = tx.ExecContext(ctx, "UPDATE schema_version SET version = ?", m.version)
 		}
 		if err == nil {
 			err = tx.Commit()
@@ -257,7 +242,7 @@ func (d *DB) migratePostgres(ctx context.Context, create bool) error {
 			tx.Rollback()
 		}
 		if err != nil {
-			return fmt.Errorf("migrate database %s to version %d (%s): %w", d.Path, version, name, err)
+			return fmt.Errorf("migrate database %s to version %d (%s): %w", d.Path, m.version, m.name, err)
 		}
 	}
 	return nil

@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"runtime"
 	"sort"
 	"strconv"
@@ -231,42 +232,65 @@ func (d *DB) Close() error {
 // migrate applies, in one transaction each, the embedded migrations newer
 // than the database's user_version.
 func (d *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
 	var current int
 	if err := d.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if current > len(names) {
-		return fmt.Errorf("database schema version %d is newer than this taosync knows (%d): upgrade taosync", current, len(names))
+	todo, err := pending(migrations, "migrations/*.sql", current)
+	if err != nil {
+		return err
 	}
-	for i, name := range names {
-		version := i + 1
-		if version <= current {
-			continue
-		}
-		if n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0]); err != nil || n != version {
-			return fmt.Errorf("migration %s is out of sequence", name)
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
+	for _, m := range todo {
 		err = d.Tx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			if _, err := tx.ExecContext(ctx, string(m.body)); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version))
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version))
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migrate database to version %d (%s): %w", version, name, err)
+			return fmt.Errorf("migrate database to version %d (%s): %w", m.version, m.name, err)
 		}
 	}
 	return nil
+}
+
+// migration is one embedded migration file.
+type migration struct {
+	version int
+	name    string
+	body    []byte
+}
+
+// pending reads the migrations of fsys that glob names, in order, checks
+// that they are numbered 1, 2, ... as their file names say, and returns
+// those above the database's version current. A database of a version
+// this taosync does not know is refused.
+func pending(fsys embed.FS, glob string, current int) ([]migration, error) {
+	names, err := fs.Glob(fsys, glob)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	if current > len(names) {
+		return nil, fmt.Errorf("database schema version %d is newer than this taosync knows (%d): upgrade taosync", current, len(names))
+	}
+	var todo []migration
+	for i, name := range names {
+		version := i + 1
+		if n, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0]); err != nil || n != version {
+			return nil, fmt.Errorf("migration %s is out of sequence", name)
+		}
+		if version <= current {
+			continue
+		}
+		body, err := fsys.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		todo = append(todo, migration{version: version, name: name, body: body})
+	}
+	return todo, nil
 }
 
 // BeginTx begins a transaction. A write transaction (every one but
