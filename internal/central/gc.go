@@ -97,6 +97,11 @@ func (c *Central) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 			return rep, err
 		}
 		defer c.Store.ReleaseLease(context.WithoutCancel(ctx), GCLease, o.Holder)
+		// Lease rows whose holder died or failed to let go: an hour past
+		// their expiry, nobody is working under them.
+		if _, err := c.Store.DropExpiredLeases(ctx, now.Add(-time.Hour)); err != nil {
+			return rep, fmt.Errorf("gc: %w", err)
+		}
 	}
 	list, err := c.Store.Clients(ctx)
 	if err != nil {

@@ -144,12 +144,32 @@ func (c *CentralDB) ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // LeasesHeld counts the unexpired leases whose name starts with prefix and
-// sums the bytes they reserve.
+// sums the bytes they reserve. The names are read as a range of the
+// table's key (prefix up to the prefix with its last byte the next), which
+// its index serves; a prefix that does not end in an ASCII byte is
+// compared whole.
 func (c *CentralDB) LeasesHeld(ctx context.Context, prefix string, now time.Time) (n, bytes int64, err error) {
-	err = c.DB.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(bytes), 0) FROM leases WHERE substr(name, 1, ?) = ? AND expires > ?",
-		len(prefix), prefix, now.UnixMilli()).Scan(&n, &bytes)
+	query, args := "SELECT count(*), coalesce(sum(bytes), 0) FROM leases WHERE substr(name, 1, ?) = ? AND expires > ?",
+		[]any{len(prefix), prefix, now.UnixMilli()}
+	if last := len(prefix) - 1; last >= 0 && prefix[last] < 0x7f {
+		query, args = "SELECT count(*), coalesce(sum(bytes), 0) FROM leases WHERE name >= ? AND name < ? AND expires > ?",
+			[]any{prefix, prefix[:last] + string(prefix[last]+1), now.UnixMilli()}
+	}
+	err = c.DB.QueryRowContext(ctx, query, args...).Scan(&n, &bytes)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count leases %s: %w", prefix, err)
 	}
 	return n, bytes, nil
+}
+
+// DropExpiredLeases deletes the leases that expired before the time
+// before: a holder that died, or failed to release one, leaves its row,
+// which nothing else removes (a lease that expired is free to take
+// anyway). The housekeeping calls it.
+func (c *CentralDB) DropExpiredLeases(ctx context.Context, before time.Time) (int64, error) {
+	r, err := c.DB.ExecContext(ctx, "DELETE FROM leases WHERE expires < ?", before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("drop expired leases: %w", err)
+	}
+	return r.RowsAffected()
 }

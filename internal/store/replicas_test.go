@@ -144,4 +144,15 @@ func testReplicaState(t *testing.T, engine string) {
 	if n, _, _ := c.LeasesHeld(ctx, "bytes/ca/1", now); n != 0 {
 		t.Error("a lease its holder let go is still held")
 	}
+	// A row whose holder died stays until the housekeeping drops it,
+	// once expired before the time it is given; a live one stays.
+	if n, err := c.DropExpiredLeases(ctx, now); n != 0 || err != nil {
+		t.Errorf("dropped %d leases not expired (%v)", n, err)
+	}
+	if n, err := c.DropExpiredLeases(ctx, now.Add(3*time.Minute)); n != 2 || err != nil {
+		t.Errorf("dropped %d expired leases (%v), want 2", n, err)
+	}
+	if n, _, _ := c.LeasesHeld(ctx, "bytes/", now); n != 0 {
+		t.Errorf("%d leases left after the drop", n)
+	}
 }
