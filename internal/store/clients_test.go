@@ -27,22 +27,10 @@ func TestReportBounds(t *testing.T) {
 
 func testReportBounds(t *testing.T, engine string) {
 	ctx := context.Background()
-	h, err := home.InitAt(ctx, filepath.Join(t.TempDir(), "central"), home.RoleCentral, pgtest.Where(t, engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	c := &store.CentralDB{DB: h.DB}
-	keys, err := h.PublicKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddClient(ctx, store.RegisteredClient{ID: "ca", Org: "A", AgeRecipient: keys.Age, SignKey: keys.Sign.String(), KeyID: keys.Sign.IDString()}, "hash"); err != nil {
-		t.Fatal(err)
-	}
+	c := centralWithClient(t, engine, "hash")
 	// Central made data bundles up to 5 (4 recorded) and receipt batches
 	// up to 3.
-	if _, err := h.DB.ExecContext(ctx, "UPDATE clients SET next_seq = 5, data_seq = 4, receipt_seq = 3 WHERE id = 'ca'"); err != nil {
+	if _, err := c.DB.ExecContext(ctx, "UPDATE clients SET next_seq = 5, data_seq = 4, receipt_seq = 3 WHERE id = 'ca'"); err != nil {
 		t.Fatal(err)
 	}
 	const w = store.RestoreWindow
@@ -85,4 +73,24 @@ func testReportBounds(t *testing.T, engine string) {
 			a.Rollback()
 		}
 	}
+}
+
+// centralWithClient is a central's database on engine with one client,
+// ca of organisation A, whose secret has the hash secretHash.
+func centralWithClient(t *testing.T, engine, secretHash string) *store.CentralDB {
+	t.Helper()
+	h, err := home.InitAt(t.Context(), filepath.Join(t.TempDir(), "central"), home.RoleCentral, pgtest.Where(t, engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	c := &store.CentralDB{DB: h.DB}
+	keys, err := h.PublicKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddClient(t.Context(), store.RegisteredClient{ID: "ca", Org: "A", AgeRecipient: keys.Age, SignKey: keys.Sign.String(), KeyID: keys.Sign.IDString()}, secretHash); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/pgtest"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -26,19 +24,7 @@ func TestReplicaState(t *testing.T) {
 
 func testReplicaState(t *testing.T, engine string) {
 	ctx := context.Background()
-	h, err := home.InitAt(ctx, filepath.Join(t.TempDir(), "central"), home.RoleCentral, pgtest.Where(t, engine))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	c := &store.CentralDB{DB: h.DB}
-	keys, err := h.PublicKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddClient(ctx, store.RegisteredClient{ID: "ca", Org: "A", AgeRecipient: keys.Age, SignKey: keys.Sign.String(), KeyID: keys.Sign.IDString()}, "s"); err != nil {
-		t.Fatal(err)
-	}
+	c := centralWithClient(t, engine, "s")
 	now := time.UnixMilli(time.Now().UnixMilli()) // as stored
 
 	for i := range 100 {
@@ -62,7 +48,7 @@ func testReplicaState(t *testing.T, engine string) {
 		t.Errorf("an expired token: %v, want not found", err)
 	}
 	var left int
-	if err := h.DB.QueryRowContext(ctx, "SELECT count(*) FROM tokens").Scan(&left); err != nil || left != 100-64+1 {
+	if err := c.DB.QueryRowContext(ctx, "SELECT count(*) FROM tokens").Scan(&left); err != nil || left != 100-64+1 {
 		t.Errorf("%d tokens left (%v), want 37: 64 expired ones removed", left, err)
 	}
 
