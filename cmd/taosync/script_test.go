@@ -6,9 +6,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +55,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"freeport":   cmdFreePort,
 			"jsonfield":  cmdJSONField,
 			"link":       cmdLink,
 			"lockhome":   cmdLockHome,
@@ -65,6 +68,20 @@ func TestScripts(t *testing.T) {
 		Condition:           condition,
 		RequireExplicitExec: true,
 	})
+}
+
+// freeport VAR... sets each VAR to a different loopback port that was free a
+// moment ago: all are held open until the last is found, then closed.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: freeport VAR...")
+	}
+	for _, name := range args {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		ts.Check(err)
+		defer l.Close()
+		ts.Setenv(name, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
 }
 
 // jsonfield FILE FIELD VAR sets VAR to the string FIELD of the JSON object
