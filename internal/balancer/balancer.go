@@ -2,6 +2,9 @@
 // reverse proxy on loopback in front of several `taosync serve` replicas,
 // as an exam body runs them behind its own balancer.
 //
+// It appends the address each request came from to its X-Forwarded-For,
+// as balancers do.
+//
 // RoundRobin sends each request to the next replica, so that consecutive
 // requests of one client land on different replicas. Sticky sends every
 // request carrying a token to the replica that issued it (it reads the
@@ -91,7 +94,17 @@ func Start(backends []string, mode Mode) (*Balancer, error) {
 			return nil, fmt.Errorf("balancer: replica %q: want http://HOST:PORT", s)
 		}
 		p := &httputil.ReverseProxy{
-			Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(u); r.Out.Host = r.In.Host },
+			Rewrite: func(r *httputil.ProxyRequest) {
+				r.SetURL(u)
+				r.Out.Host = r.In.Host
+				// As a real balancer does: the address the request came
+				// from appended to the X-Forwarded-For it came with,
+				// which Rewrite took off.
+				if xff := r.In.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+					r.Out.Header["X-Forwarded-For"] = xff
+				}
+				r.SetXForwarded()
+			},
 			Transport:     tr,
 			FlushInterval: -1, // stream answers as they come: downloads, 102 Processing
 			// A replica down (killed, restarting) is answered 502, which

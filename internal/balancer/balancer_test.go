@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -109,5 +110,45 @@ func TestStartRefuses(t *testing.T) {
 	}
 	if _, err := ParseMode("random"); err == nil {
 		t.Error("no error for an unknown mode")
+	}
+}
+
+// TestForwardedFor: a replica gets the address the request came from
+// appended to the X-Forwarded-For it came with, or alone without one.
+func TestForwardedFor(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, strings.Join(r.Header.Values("X-Forwarded-For"), " | "))
+	}))
+	t.Cleanup(srv.Close)
+	b, err := Start([]string{srv.URL}, RoundRobin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, xff := range [][]string{nil, {"198.51.100.1"}, {"203.0.113.9, 198.51.100.1", "192.0.2.7"}} {
+		req, err := http.NewRequest(http.MethodGet, b.URL+"/api/v1/health", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range xff {
+			req.Header.Add("X-Forwarded-For", v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"127.0.0.1", "198.51.100.1, 127.0.0.1", "203.0.113.9, 198.51.100.1, 192.0.2.7, 127.0.0.1"}
+	if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+		t.Errorf("X-Forwarded-For at the replica %q, want %q", got, want)
 	}
 }
