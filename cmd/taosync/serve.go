@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/clientaddr"
 	"github.com/taosync/taosync/internal/metrics"
 	"github.com/taosync/taosync/internal/server"
 	"github.com/taosync/taosync/internal/ui"
@@ -30,6 +31,7 @@ type serveOptions struct {
 	metricsAddr     string
 	metricsToken    string
 	accessLog       bool
+	trustedProxies  []string
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -55,6 +57,7 @@ func (a *app) serveCommand() *cobra.Command {
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address of their own (such as 127.0.0.1:9464)")
 	f.StringVar(&o.metricsToken, "metrics-token-file", "", "a file holding the bearer token /metrics asks for")
 	f.BoolVar(&o.accessLog, "access-log", true, "log one line per request on stderr, whatever --log-level (--access-log=false: none)")
+	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "balancers or reverse proxies (CIDR or address, comma-separated) whose X-Forwarded-For names the client's address")
 	return cmd
 }
 
@@ -78,6 +81,10 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	token, err := metricsToken(o)
 	if err != nil {
 		return err
+	}
+	proxies, err := clientaddr.Parse(o.trustedProxies)
+	if err != nil {
+		return usageError{fmt.Errorf("--trusted-proxy %w", err)}
 	}
 	cc, err := a.openCentral(ctx)
 	if err != nil {
@@ -110,6 +117,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		}
 		defer stop()
 	}
+	// The failure limiters and the access log count and name each request
+	// by its client's address, found behind the trusted proxies.
+	handler = proxies.Wrap(handler)
 	// Bounded everything: headers, idle connections, request headers'
 	// size. Bodies are bounded per endpoint; a body may be slow (a chunk on
 	// a poor line), so there is no whole-request timeout.

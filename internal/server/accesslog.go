@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/taosync/taosync/internal/clientaddr"
 )
 
 // The access log: one line per request, at info level, with the method,
 // the route's pattern (never the raw path, whose bundle names are the
-// client's), the client when its secret or token was good, the status,
-// the bytes of the answer and the time taken. Nothing of the request's
+// client's), the client when its secret or token was good, its address
+// (clientaddr.Of, the one the failure limiters count), the status, the
+// bytes of the answer and the time taken. Nothing else of the request's
 // headers, query or body is logged, so no secret or token can reach the
 // log.
 
@@ -57,7 +60,8 @@ func LogRequests(h http.Handler, log *slog.Logger) http.Handler {
 			rec.status = http.StatusOK
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("route", route), slog.String("client", note.client),
+			slog.String("method", r.Method), slog.String("route", route),
+			slog.String("client", note.client), slog.String("addr", clientaddr.Of(r)),
 			slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes), slog.Duration("duration", time.Since(start)))
 	})
 }

@@ -33,7 +33,7 @@ func (s *syncBuffer) String() string {
 
 // TestAccessLog: each request gets one line at info level with the method,
 // the route's pattern (not the path with its bundle name), the client once
-// its secret or its token was good, the status and the bytes of the answer; no secret
+// its secret or its token was good, its address, the status and the bytes of the answer; no secret
 // and no token appear in the log.
 func TestAccessLog(t *testing.T) { testfixture.OnEngines(t, testAccessLog) }
 
@@ -66,17 +66,17 @@ func testAccessLog(t *testing.T, engine string) {
 	request(func() { f.API(http.MethodGet, "/nowhere/"+ref.Bundle, tok, nil, "") })
 
 	type line struct {
-		Level, Msg, Method, Route, Client string
-		Status                            int
-		Bytes                             int64
-		Duration                          *int64
+		Level, Msg, Method, Route, Client, Addr string
+		Status                                  int
+		Bytes                                   int64
+		Duration                                *int64
 	}
 	want := []line{
-		{Method: "POST", Route: api.TokenPath, Client: "ca", Status: 200},
-		{Method: "POST", Route: api.Prefix + "/data/pull", Client: "ca", Status: 200},
-		{Method: "GET", Route: api.Prefix + "/bundles/{bundle}/{file}", Client: "ca", Status: 200},
-		{Method: "GET", Route: api.Prefix + "/receipts", Status: 401},
-		{Method: "GET", Route: "-", Status: 404},
+		{Method: "POST", Route: api.TokenPath, Client: "ca", Addr: "127.0.0.1", Status: 200},
+		{Method: "POST", Route: api.Prefix + "/data/pull", Client: "ca", Addr: "127.0.0.1", Status: 200},
+		{Method: "GET", Route: api.Prefix + "/bundles/{bundle}/{file}", Client: "ca", Addr: "127.0.0.1", Status: 200},
+		{Method: "GET", Route: api.Prefix + "/receipts", Addr: "127.0.0.1", Status: 401},
+		{Method: "GET", Route: "-", Addr: "127.0.0.1", Status: 404},
 	}
 	text := log.String()
 	lines := strings.Split(strings.TrimSpace(text), "\n")

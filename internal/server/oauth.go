@@ -1,45 +1,29 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/taosync/taosync/internal/clientaddr"
 	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
-
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // newToken makes an access token.
 func newToken() string {
 	var b [32]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// failLogin counts a failed login; a failure to count it is logged.
-func (s *Server) failLogin(ctx context.Context, addr string, now time.Time) {
-	if err := s.limit.Fail(ctx, addr, now); err != nil {
-		s.log.Error("token", "err", err)
-	}
 }
 
 // tokenUnavailable answers a token request that central's database could
@@ -90,14 +74,7 @@ func clientAuth(r *http.Request) (id, secret string, err error) {
 // token is the token endpoint: the client credentials grant of RFC 6749
 // §4.4.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	addr := remoteHost(r)
-	wait, err := s.limit.Blocked(r.Context(), addr, now)
-	if err != nil {
-		s.tokenUnavailable(w, "read failed logins", err)
-		return
-	}
-	if wait > 0 {
+	if wait := s.limit.Blocked(r); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		oauthError(w, http.StatusTooManyRequests, "invalid_client", "too many failed attempts; try again later")
 		return
@@ -139,7 +116,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id == "" || secret == "" {
-		s.failLogin(r.Context(), addr, now)
+		s.limit.Fail(r)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication is missing")
 		return
 	}
@@ -152,13 +129,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	ok := subtle.ConstantTimeCompare([]byte(password.HashSecret(secret)), []byte(hash)) == 1
 	if err != nil || revoked != "" || !ok {
-		s.failLogin(r.Context(), addr, now)
-		s.log.Info("token: refused", "client", id, "addr", addr)
+		s.limit.Fail(r)
+		s.log.Info("token: refused", "client", id, "addr", clientaddr.Of(r))
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "unknown client, wrong secret, or revoked credential")
 		return
 	}
 	// Every replica finds the token in central's database: a request may
 	// land on any of them.
+	now := time.Now()
 	tok := newToken()
 	if err := s.c.Store.IssueToken(r.Context(), password.HashSecret(tok), id, hash, now.Add(s.TokenTTL), now); err != nil {
 		s.tokenUnavailable(w, "issue", err)

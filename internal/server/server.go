@@ -50,7 +50,7 @@ const (
 type Server struct {
 	c        *central.Central
 	log      *slog.Logger
-	limit    store.LoginFailures
+	limit    *Limiter
 	TokenTTL time.Duration
 	// LeaseTTL is how long a lease outlives a replica that died.
 	LeaseTTL time.Duration
@@ -81,7 +81,7 @@ type Server struct {
 func New(c *central.Central, log *slog.Logger) *Server {
 	return &Server{
 		c: c, log: cmp.Or(log, slog.Default()),
-		limit:       loginFailures(c.Store, "token"),
+		limit:       NewLimiter(c.Store, "token", log),
 		TokenTTL:    15 * time.Minute,
 		LeaseTTL:    DefaultLeaseTTL,
 		BodyTimeout: DefaultBodyTimeout,

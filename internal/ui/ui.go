@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/clientaddr"
 	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/store"
 )
@@ -356,7 +357,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.limit.Forgive(r)
 	}
 	if !ok {
-		u.log.Warn("ui: login refused", "operator", name, "addr", r.RemoteAddr)
+		u.log.Warn("ui: login refused", "operator", name, "addr", clientaddr.Of(r))
 		u.loginForm(w, http.StatusUnauthorized, "Unknown operator or wrong password.")
 		return
 	}
