@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func TestPagesOnEngines(t *testing.T) { testfixture.OnEngines(t, testPagesOnEngines) }
 
 func testPagesOnEngines(t *testing.T, engine string) {
-	f, _ := setupOn(t, engine, false, nil)
+	f, _ := setupOn(t, engine, false, nil, nil)
 	f.Register("ca", "A")
 	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/clientaddr"
 	"github.com/taosync/taosync/internal/load"
 	"github.com/taosync/taosync/internal/password"
 	"github.com/taosync/taosync/internal/server"
@@ -34,13 +35,13 @@ func setup(t *testing.T, secure bool) *testfixture.Fixture {
 // as serve's access log does.
 func setupLogged(t *testing.T, secure bool, log *slog.Logger) *testfixture.Fixture {
 	t.Helper()
-	f, _ := setupOn(t, "sqlite", secure, log)
+	f, _ := setupOn(t, "sqlite", secure, log, nil)
 	return f
 }
 
-// setupOn is setupLogged with central's database on engine, and also
-// returns the view.
-func setupOn(t *testing.T, engine string, secure bool, log *slog.Logger) (*testfixture.Fixture, *ui.UI) {
+// setupOn is setupLogged with central's database on engine, behind the
+// trusted proxies given, and also returns the view.
+func setupOn(t *testing.T, engine string, secure bool, log *slog.Logger, proxies clientaddr.Proxies) (*testfixture.Fixture, *ui.UI) {
 	t.Helper()
 	f := testfixture.NewOn(t, engine)
 	u := ui.New(f.C, server.NewLimiter(f.C.Store, "operator", nil), secure, f.Log)
@@ -48,7 +49,7 @@ func setupOn(t *testing.T, engine string, secure bool, log *slog.Logger) (*testf
 	if log != nil {
 		view = server.LogRequests(view, log)
 	}
-	f.Start(func(h http.Handler) http.Handler { return ui.Mount(h, view) })
+	f.Start(func(h http.Handler) http.Handler { return proxies.Wrap(ui.Mount(h, view)) })
 	hash, err := password.Hash(secret)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +78,8 @@ type browser struct {
 	t    *testing.T
 	f    *testfixture.Fixture
 	http *http.Client
+	// header is sent with every request, as a proxy adds it.
+	header http.Header
 }
 
 func newBrowser(t *testing.T, f *testfixture.Fixture) *browser {
@@ -99,8 +102,10 @@ func (b *browser) do(method, path string, form url.Values, header http.Header) (
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	for k, v := range header {
-		req.Header[k] = v
+	for _, h := range []http.Header{b.header, header} {
+		for k, v := range h {
+			req.Header[k] = v
+		}
 	}
 	resp, err := b.http.Do(req)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 func TestSessionAcrossReplicas(t *testing.T) {
 	for _, engine := range pgtest.Engines {
 		t.Run(engine, func(t *testing.T) {
-			f, _ := setupOn(t, engine, false, nil)
+			f, _ := setupOn(t, engine, false, nil, nil)
 			f.Register("ca", "A")
 			cb, err := central.Open(f.Ctx, f.C.Home.Dir, f.Log)
 			if err != nil {

@@ -13,7 +13,7 @@ import (
 // expired sessions go and, if all are live, the oldest one: every other
 // operator keeps theirs, and the one who logs in gets in.
 func TestSessionTableFull(t *testing.T) {
-	f, u := setupOn(t, "sqlite", false, nil)
+	f, u := setupOn(t, "sqlite", false, nil, nil)
 	hash, err := f.C.Store.OperatorHash(f.Ctx, operator)
 	if err != nil {
 		t.Fatal(err)

@@ -59,8 +59,9 @@ const (
 //go:embed templates/*.html templates/style.css
 var files embed.FS
 
-// Limiter refuses an address for a while once its logins failed too
-// often; the token endpoint's limiter is one.
+// Limiter refuses a client's address (clientaddr.Of) for a while once its
+// logins failed too often. serve gives the view the token endpoint's kind
+// (server.Limiter), counting the operators' failures apart.
 type Limiter interface {
 	Blocked(r *http.Request) time.Duration
 	Fail(r *http.Request)

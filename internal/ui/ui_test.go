@@ -12,6 +12,7 @@ import (
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/clientaddr"
 	"github.com/taosync/taosync/internal/password"
 )
 
@@ -123,6 +124,40 @@ func TestLoginLimited(t *testing.T) {
 	}
 	if status := b.login(operator, secret); status != http.StatusTooManyRequests {
 		t.Fatalf("after ten failures: status %d, want 429", status)
+	}
+}
+
+// TestLoginLimitedBehindProxy: behind a trusted proxy, failed logins are
+// counted by the address X-Forwarded-For names, and the access log names
+// it: ten wrong passwords of one desk leave another desk behind the same
+// proxy free to log in.
+func TestLoginLimitedBehindProxy(t *testing.T) {
+	proxies, err := clientaddr.Parse([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf syncBuilder
+	f, _ := setupOn(t, "sqlite", false, slog.New(slog.NewTextHandler(&buf, nil)), proxies)
+	a, b := newBrowser(t, f), newBrowser(t, f)
+	a.header = http.Header{"X-Forwarded-For": {"198.51.100.1"}}
+	b.header = http.Header{"X-Forwarded-For": {"198.51.100.2"}}
+	for i := 1; i <= 10; i++ {
+		if status := a.login(operator, "wrong"); status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: status %d, want 401", i, status)
+		}
+	}
+	if status := a.login(operator, secret); status != http.StatusTooManyRequests {
+		t.Errorf("after ten failures: status %d, want 429", status)
+	}
+	if status := b.login(operator, secret); status != http.StatusSeeOther {
+		t.Errorf("another desk behind the proxy: status %d, want 303", status)
+	}
+	got := buf.String()
+	if n := strings.Count(got, "method=POST route=/ui/login client=\"\" addr=198.51.100.1 status=4"); n != 11 {
+		t.Errorf("%d login lines of 198.51.100.1 in the access log, want 11:\n%s", n, got)
+	}
+	if !strings.Contains(got, "method=POST route=/ui/login client=\"\" addr=198.51.100.2 status=303") {
+		t.Errorf("no login line of 198.51.100.2 in the access log:\n%s", got)
 	}
 }
 
@@ -253,21 +288,13 @@ func TestPasswordResetEndsSessions(t *testing.T) {
 // TestViewAccessLog: the view's requests are in the access log, by route,
 // and no password or session is.
 func TestViewAccessLog(t *testing.T) {
-	var buf strings.Builder
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.Write(p)
-	}), nil))
-	f := setupLogged(t, false, log)
+	var buf syncBuilder
+	f := setupLogged(t, false, slog.New(slog.NewTextHandler(&buf, nil)))
 	b := newBrowser(t, f)
 	if status := b.login(operator, secret); status != http.StatusSeeOther {
 		t.Fatalf("login: status %d", status)
 	}
-	mu.Lock()
 	got := buf.String()
-	mu.Unlock()
 	if !strings.Contains(got, "method=POST route=/ui/login") || !strings.Contains(got, "status=303") {
 		t.Errorf("the access log has no line of the login:\n%s", got)
 	}
@@ -276,6 +303,20 @@ func TestViewAccessLog(t *testing.T) {
 	}
 }
 
-type writerFunc func([]byte) (int, error)
+// syncBuilder is a log's text, written by the server's goroutines.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
 
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
