@@ -4,7 +4,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,14 +29,22 @@ import (
 // keys), on one PostgreSQL database and one S3 bucket (versitygw), behind
 // a round-robin balancer: consecutive requests of a client land on
 // different replicas, as on two machines. One replica is killed (SIGKILL)
-// in the middle of the clients' `sync all`, and started again.
+// in the middle of 200 clients' `sync all`, and started again. Every
+// command the test runs is bounded in time: one that hangs fails the test
+// with what it printed.
 
 const (
-	// replicaClients is how many clients sync at once: the bench plays
-	// 200; here a number that runs in well under a minute on two cores.
-	replicaClients = 24
-	// replicaResults is how many results each client sends.
-	replicaResults = 5
+	// replicaClients is how many clients sync at once, as many as the
+	// bench plays.
+	replicaClients = 200
+	// replicaResults is how many results each client sends: two, so that
+	// a client's results may span two requests.
+	replicaResults = 2
+	// replicaSetups is how many clients are set up at once.
+	replicaSetups = 4
+	// replicaTimeout bounds each command the test runs: one still running
+	// then is killed, and the test fails with what it printed.
+	replicaTimeout = 3 * time.Minute
 )
 
 // replica is one running `taosync serve`.
@@ -104,8 +114,8 @@ func TestReplicaKilled(t *testing.T) {
 	c := &cliRunner{t: t, bin: taosyncBin(t), dir: work}
 	central := filepath.Join(work, "central")
 	blobs := s3test.ForTest(t) // and the AWS environment, which the replicas inherit
-	c.must("--home", central, "init", "--role", "central", "--db", pgtest.Where(t, "postgres"), "--blobs", blobs.URL())
-	var tt, results strings.Builder
+	c.mustBounded("--home", central, "init", "--role", "central", "--db", pgtest.Where(t, "postgres"), "--blobs", blobs.URL())
+	var tt strings.Builder
 	tt.WriteString("id,login,first_name\n")
 	var ids []string
 	for i := range replicaResults {
@@ -123,7 +133,7 @@ func TestReplicaKilled(t *testing.T) {
 		if err := os.WriteFile(p, []byte(files[typ]), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c.must("--home", central, "central", "load", "--type", typ, p)
+		c.mustBounded("--home", central, "central", "load", "--type", typ, p)
 	}
 
 	// The second replica's home: the first's keys and database URL, its
@@ -139,69 +149,38 @@ func TestReplicaKilled(t *testing.T) {
 	}
 	t.Cleanup(func() { front.Close() })
 
+	ids = make([]string, replicaClients)
 	homes := make([]string, replicaClients)
 	for i := range homes {
-		id := fmt.Sprintf("k%02d", i)
-		homes[i] = filepath.Join(work, id)
-		c.must("--home", homes[i], "init", "--role", "client")
-		var keys struct {
-			ClientKey string `json:"client_key"`
-		}
-		if err := json.Unmarshal([]byte(c.must("--home", homes[i], "keys", "--json")), &keys); err != nil {
-			t.Fatal(err)
-		}
-		var cr struct {
-			Secret     string `json:"secret"`
-			CentralKey string `json:"central_key"`
-		}
-		if err := json.Unmarshal([]byte(c.must("--home", central, "central", "client", "add", id,
-			"--org", "orgA", "--client-key", keys.ClientKey, "--json")), &cr); err != nil {
-			t.Fatal(err)
-		}
-		c.must("--home", homes[i], "credentials", "import", "-k", id, "-s", cr.Secret, "-tu", front.URL+"/oauth2/token",
-			"-u", front.URL, "--central-key", cr.CentralKey)
-		c.must("--home", homes[i], "sync", "data")
-		results.Reset()
-		for j := range replicaResults {
-			fmt.Fprintf(&results, `{"id":"%s-x%d","delivery":"d1","test_taker":"tt%03d","test_center":"tc1","status":"finished",`+
-				`"started_at":"2025-06-12T09:30:00Z","finished_at":"2025-06-12T10:14:52Z",`+
-				`"result_xml":"<assessmentResult xmlns=\"http://www.imsglobal.org/xsd/imsqti_result_v2p1\"><context sourcedId=\"tt%03d\"/>`+
-				`<testResult identifier=\"d1\" datestamp=\"2025-06-12T10:14:52Z\"/></assessmentResult>"}`+"\n", id, j, j, j)
-		}
-		p := filepath.Join(work, id+".jsonl")
-		if err := os.WriteFile(p, []byte(results.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		c.must("--home", homes[i], "results", "add", p)
+		ids[i] = fmt.Sprintf("k%03d", i)
+		homes[i] = filepath.Join(work, ids[i])
 	}
+	began := time.Now()
+	if err := eachClient(func(i int) error { return addClient(c, central, homes[i], ids[i], front.URL) }); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d clients set up in %v", replicaClients, time.Since(began).Round(time.Second))
 
 	// Something for each client to pull as well.
 	p := filepath.Join(work, "test-taker.csv")
 	if err := os.WriteFile(p, []byte(strings.ReplaceAll(files["test-taker"], "Anna", "Anne")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.must("--home", central, "central", "load", "--type", "test-taker", p)
+	c.mustBounded("--home", central, "central", "load", "--type", "test-taker", p)
 
 	// Every client's sync at once; replica 0 is killed once it has served
 	// a quarter as many requests of result uploads as there are clients (a
 	// client sends one or two, each to either replica): in the middle of
 	// the results, pulls still running for some. Then it is started again.
-	type outcome struct {
-		code         int
-		stdout, errs string
-	}
+	began = time.Now()
 	outcomes := make([]outcome, len(homes))
 	var wg sync.WaitGroup
 	var finished atomic.Int64
 	for i, h := range homes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer finished.Add(1)
-			var o outcome
-			o.stdout, o.errs, o.code = c.run("--home", h, "sync", "all")
-			outcomes[i] = o
-		}()
+			outcomes[i] = c.runBounded("--home", h, "sync", "all")
+		})
 	}
 	for replicas[0].results.Load() < replicaClients/4 {
 		if finished.Load() == int64(len(homes)) {
@@ -217,16 +196,17 @@ func TestReplicaKilled(t *testing.T) {
 	// Started again where the balancer sends its share of the requests.
 	replicas[0] = startReplica(t, c, central, strings.TrimPrefix(replicas[0].url, "http://"))
 	wg.Wait()
+	t.Logf("%d clients' sync all in %v", replicaClients, time.Since(began).Round(time.Second))
 
 	for i, o := range outcomes {
-		if o.code != 0 {
-			t.Errorf("client k%02d: exit %d\n%s\n%s", i, o.code, o.stdout, o.errs)
+		if err := o.failed(); err != nil {
+			t.Errorf("client %s: %v", ids[i], err)
 		}
 	}
 	// Each result once on central, from its client; each acknowledged on
 	// its client.
 	held := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(c.must("--home", central, "results", "list", "--json")), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(c.mustBounded("--home", central, "results", "list", "--json")), "\n") {
 		var x struct{ ID, Client string }
 		if err := json.Unmarshal([]byte(line), &x); err != nil {
 			t.Fatalf("central's results list: %v: %s", err, line)
@@ -244,10 +224,148 @@ func TestReplicaKilled(t *testing.T) {
 			t.Errorf("result %s held %d times", id, n)
 		}
 	}
-	for i, h := range homes {
-		list := strings.TrimSpace(c.must("--home", h, "results", "list", "--json"))
-		if n := strings.Count(list, `"state":"acknowledged"`); n != replicaResults {
-			t.Errorf("client k%02d: %d results acknowledged, want %d:\n%s", i, n, replicaResults, list)
+	err = eachClient(func(i int) error {
+		o := c.runBounded("--home", homes[i], "results", "list", "--json")
+		if err := o.failed(); err != nil {
+			return err
+		}
+		if n := strings.Count(o.stdout, `"state":"acknowledged"`); n != replicaResults {
+			return fmt.Errorf("client %s: %d results acknowledged, want %d:\n%s", ids[i], n, replicaResults, o.stdout)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+// addClient makes the client's home, registers it on central, imports its
+// credentials for the balancer's address, pulls central's data and queues
+// the client's results, which name it.
+func addClient(c *cliRunner, central, home, id, front string) error {
+	o := c.runBounded("--home", home, "init", "--role", "client", "--json")
+	if err := o.failed(); err != nil {
+		return err
+	}
+	var ini struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal([]byte(o.stdout), &ini); err != nil {
+		return fmt.Errorf("client %s: init's report: %v: %s", id, err, o.stdout)
+	}
+	o = c.runBounded("--home", central, "central", "client", "add", id, "--org", "orgA", "--client-key", ini.Key, "--json")
+	if err := o.failed(); err != nil {
+		return err
+	}
+	var cr struct {
+		Secret     string `json:"secret"`
+		CentralKey string `json:"central_key"`
+	}
+	if err := json.Unmarshal([]byte(o.stdout), &cr); err != nil {
+		return fmt.Errorf("client %s: central client add's report: %v: %s", id, err, o.stdout)
+	}
+	var results strings.Builder
+	for j := range replicaResults {
+		fmt.Fprintf(&results, `{"id":"%s-x%d","delivery":"d1","test_taker":"tt%03d","test_center":"tc1","status":"finished",`+
+			`"started_at":"2025-06-12T09:30:00Z","finished_at":"2025-06-12T10:14:52Z",`+
+			`"result_xml":"<assessmentResult xmlns=\"http://www.imsglobal.org/xsd/imsqti_result_v2p1\"><context sourcedId=\"tt%03d\"/>`+
+			`<testResult identifier=\"d1\" datestamp=\"2025-06-12T10:14:52Z\"/></assessmentResult>"}`+"\n", id, j, j, j)
+	}
+	p := home + ".jsonl"
+	if err := os.WriteFile(p, []byte(results.String()), 0o644); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"credentials", "import", "-k", id, "-s", cr.Secret, "-tu", front + "/oauth2/token", "-u", front, "--central-key", cr.CentralKey},
+		// The results name a test taker, a delivery and a centre the
+		// client must hold.
+		{"sync", "data"},
+		{"results", "add", p},
+	} {
+		if err := c.runBounded(append([]string{"--home", home}, args...)...).failed(); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// eachClient calls f for each client, replicaSetups at a time; after an
+// error it starts no more, and returns the errors.
+func eachClient(f func(i int) error) error {
+	errs := make([]error, replicaClients)
+	var failed atomic.Bool
+	sem := make(chan struct{}, replicaSetups)
+	var wg sync.WaitGroup
+	for i := range errs {
+		sem <- struct{}{}
+		if failed.Load() {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if errs[i] = f(i); errs[i] != nil {
+				failed.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// outcome is how a command ended.
+type outcome struct {
+	args           []string
+	code           int
+	stdout, stderr string
+	err            error // it did not start, or ran for replicaTimeout and was killed
+}
+
+// failed says how the command failed, with what it printed, or nil if it
+// exited 0.
+func (o outcome) failed() error {
+	why := o.err
+	if why == nil && o.code != 0 {
+		why = fmt.Errorf("exit %d", o.code)
+	}
+	if why == nil {
+		return nil
+	}
+	return fmt.Errorf("taosync %s: %w\nstdout:\n%s\nstderr:\n%s", strings.Join(o.args, " "), why, o.stdout, o.stderr)
+}
+
+// runBounded runs a command for at most replicaTimeout, then kills it.
+// Unlike run it never ends the test, so that any goroutine may call it.
+func (c *cliRunner) runBounded(args ...string) outcome {
+	o := outcome{args: args}
+	cmd := c.command(args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		o.err = err
+		return o
+	}
+	timer := time.AfterFunc(replicaTimeout, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	o.stdout, o.stderr = out.String(), errb.String()
+	var ee *exec.ExitError
+	switch {
+	case !timer.Stop():
+		o.err = fmt.Errorf("still running after %v: killed", replicaTimeout)
+	case errors.As(err, &ee):
+		o.code = ee.ExitCode()
+	case err != nil:
+		o.err = err
+	}
+	return o
+}
+
+// mustBounded runs a command that must succeed within replicaTimeout and
+// returns its stdout.
+func (c *cliRunner) mustBounded(args ...string) string {
+	c.t.Helper()
+	o := c.runBounded(args...)
+	if err := o.failed(); err != nil {
+		c.t.Fatal(err)
+	}
+	return o.stdout
 }
