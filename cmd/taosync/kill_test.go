@@ -77,32 +77,77 @@ func (c *cliRunner) command(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// run runs a command to its end and returns its output and exit code.
+// commandTimeout bounds each command a test runs: one still running then
+// is killed, and the test fails with what it printed.
+const commandTimeout = 3 * time.Minute
+
+// run runs a command to its end (or commandTimeout) and returns its output
+// and exit code.
 func (c *cliRunner) run(args ...string) (stdout, stderr string, code int) {
 	c.t.Helper()
+	o := c.runBounded(args...)
+	if o.err != nil {
+		c.t.Fatal(o.failed())
+	}
+	return o.stdout, o.stderr, o.code
+}
+
+// outcome is how a command ended.
+type outcome struct {
+	args           []string
+	code           int
+	stdout, stderr string
+	err            error // it did not start, or ran for commandTimeout and was killed
+}
+
+// failed says how the command failed, with what it printed, or nil if it
+// exited 0.
+func (o outcome) failed() error {
+	why := o.err
+	if why == nil && o.code != 0 {
+		why = fmt.Errorf("exit %d", o.code)
+	}
+	if why == nil {
+		return nil
+	}
+	return fmt.Errorf("taosync %s: %w\nstdout:\n%s\nstderr:\n%s", strings.Join(o.args, " "), why, o.stdout, o.stderr)
+}
+
+// runBounded runs a command for at most commandTimeout, then kills it.
+// Unlike run it never ends the test, so that any goroutine may call it.
+func (c *cliRunner) runBounded(args ...string) outcome {
+	o := outcome{args: args}
 	cmd := c.command(args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		o.err = err
+		return o
+	}
+	timer := time.AfterFunc(commandTimeout, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	o.stdout, o.stderr = out.String(), errb.String()
 	var ee *exec.ExitError
 	switch {
-	case err == nil:
+	case !timer.Stop():
+		o.err = fmt.Errorf("still running after %v: killed", commandTimeout)
 	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		c.t.Fatalf("taosync %s: %v", strings.Join(args, " "), err)
+		o.code = ee.ExitCode()
+	case err != nil:
+		o.err = err
 	}
-	return out.String(), errb.String(), code
+	return o
 }
 
-// must runs a command that must succeed and returns its stdout.
+// must runs a command that must succeed within commandTimeout and returns
+// its stdout.
 func (c *cliRunner) must(args ...string) string {
 	c.t.Helper()
-	out, errs, code := c.run(args...)
-	if code != 0 {
-		c.t.Fatalf("taosync %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
+	o := c.runBounded(args...)
+	if err := o.failed(); err != nil {
+		c.t.Fatal(err)
 	}
-	return out
+	return o.stdout
 }
 
 // killed is how a run that was to be killed ended.

@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,9 +41,6 @@ const (
 	replicaResults = 2
 	// replicaSetups is how many clients are set up at once.
 	replicaSetups = 4
-	// replicaTimeout bounds each command the test runs: one still running
-	// then is killed, and the test fails with what it printed.
-	replicaTimeout = 3 * time.Minute
 )
 
 // replica is one running `taosync serve`.
@@ -114,7 +110,7 @@ func TestReplicaKilled(t *testing.T) {
 	c := &cliRunner{t: t, bin: taosyncBin(t), dir: work}
 	central := filepath.Join(work, "central")
 	blobs := s3test.ForTest(t) // and the AWS environment, which the replicas inherit
-	c.mustBounded("--home", central, "init", "--role", "central", "--db", pgtest.Where(t, "postgres"), "--blobs", blobs.URL())
+	c.must("--home", central, "init", "--role", "central", "--db", pgtest.Where(t, "postgres"), "--blobs", blobs.URL())
 	var tt strings.Builder
 	tt.WriteString("id,login,first_name\n")
 	var ids []string
@@ -133,7 +129,7 @@ func TestReplicaKilled(t *testing.T) {
 		if err := os.WriteFile(p, []byte(files[typ]), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c.mustBounded("--home", central, "central", "load", "--type", typ, p)
+		c.must("--home", central, "central", "load", "--type", typ, p)
 	}
 
 	// The second replica's home: the first's keys and database URL, its
@@ -166,7 +162,7 @@ func TestReplicaKilled(t *testing.T) {
 	if err := os.WriteFile(p, []byte(strings.ReplaceAll(files["test-taker"], "Anna", "Anne")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.mustBounded("--home", central, "central", "load", "--type", "test-taker", p)
+	c.must("--home", central, "central", "load", "--type", "test-taker", p)
 
 	// Every client's sync at once; replica 0 is killed once it has served
 	// a quarter as many requests of result uploads as there are clients (a
@@ -206,7 +202,7 @@ func TestReplicaKilled(t *testing.T) {
 	// Each result once on central, from its client; each acknowledged on
 	// its client.
 	held := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(c.mustBounded("--home", central, "results", "list", "--json")), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(c.must("--home", central, "results", "list", "--json")), "\n") {
 		var x struct{ ID, Client string }
 		if err := json.Unmarshal([]byte(line), &x); err != nil {
 			t.Fatalf("central's results list: %v: %s", err, line)
@@ -310,62 +306,4 @@ func eachClient(f func(i int) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// outcome is how a command ended.
-type outcome struct {
-	args           []string
-	code           int
-	stdout, stderr string
-	err            error // it did not start, or ran for replicaTimeout and was killed
-}
-
-// failed says how the command failed, with what it printed, or nil if it
-// exited 0.
-func (o outcome) failed() error {
-	why := o.err
-	if why == nil && o.code != 0 {
-		why = fmt.Errorf("exit %d", o.code)
-	}
-	if why == nil {
-		return nil
-	}
-	return fmt.Errorf("taosync %s: %w\nstdout:\n%s\nstderr:\n%s", strings.Join(o.args, " "), why, o.stdout, o.stderr)
-}
-
-// runBounded runs a command for at most replicaTimeout, then kills it.
-// Unlike run it never ends the test, so that any goroutine may call it.
-func (c *cliRunner) runBounded(args ...string) outcome {
-	o := outcome{args: args}
-	cmd := c.command(args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		o.err = err
-		return o
-	}
-	timer := time.AfterFunc(replicaTimeout, func() { cmd.Process.Kill() })
-	err := cmd.Wait()
-	o.stdout, o.stderr = out.String(), errb.String()
-	var ee *exec.ExitError
-	switch {
-	case !timer.Stop():
-		o.err = fmt.Errorf("still running after %v: killed", replicaTimeout)
-	case errors.As(err, &ee):
-		o.code = ee.ExitCode()
-	case err != nil:
-		o.err = err
-	}
-	return o
-}
-
-// mustBounded runs a command that must succeed within replicaTimeout and
-// returns its stdout.
-func (c *cliRunner) mustBounded(args ...string) string {
-	c.t.Helper()
-	o := c.runBounded(args...)
-	if err := o.failed(); err != nil {
-		c.t.Fatal(err)
-	}
-	return o.stdout
 }
