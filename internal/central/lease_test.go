@@ -14,10 +14,10 @@ import (
 // TestLease: a lease held is renewed in the background for as long as it
 // is held, many times its length, and nobody else takes it meanwhile; its
 // context ends, with the lease lost as its cause, once another holder took
-// it (here: the row rewritten, as an expiry unnoticed would let another
-// do), or once its database stops answering for its length; a lease lost
-// and then released leaves the new holder's alone; one waited for is taken
-// once let go.
+// it for a minute (here: the row rewritten, as an expiry unnoticed would
+// let another do), or once its database stops answering for its length;
+// a lease lost and then released leaves the new holder's alone; one
+// waited for is taken once let go.
 func TestLease(t *testing.T) { testfixture.OnEngines(t, testLease) }
 
 const shortTTL = 300 * time.Millisecond
@@ -52,7 +52,7 @@ func testLease(t *testing.T, engine string) {
 	if err := l.Context().Err(); err != nil {
 		t.Fatalf("the context of a lease held ended: %v", err)
 	}
-	if _, err := f.C.Store.DB.ExecContext(ctx, "UPDATE leases SET holder = 'b' WHERE name = 'pull/ca'"); err != nil {
+	if _, err := f.C.Store.DB.ExecContext(ctx, "UPDATE leases SET holder = 'b', expires = expires + 60000 WHERE name = 'pull/ca'"); err != nil {
 		t.Fatal(err)
 	}
 	within(t, l.Context(), "taken by another")
