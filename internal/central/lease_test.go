@@ -20,7 +20,7 @@ import (
 // waited for is taken once let go.
 func TestLease(t *testing.T) { testfixture.OnEngines(t, testLease) }
 
-const shortTTL = 300 * time.Millisecond
+const shortTTL = 500 * time.Millisecond
 
 // within waits for ctx to end, for at most ten seconds.
 func within(t *testing.T, ctx context.Context, what string) {
@@ -42,8 +42,8 @@ func testLease(t *testing.T, engine string) {
 	if !ok || err != nil {
 		t.Fatalf("take a free lease: %v %v", ok, err)
 	}
-	// Four lengths of the lease: expired unless renewed.
-	for range 8 {
+	// Three lengths of the lease: expired unless renewed.
+	for range 6 {
 		time.Sleep(shortTTL / 2)
 		if ok, err := f.C.Store.TakeLease(ctx, "pull/ca", "b", 0, time.Minute); ok || err != nil {
 			t.Fatalf("a lease held taken by another: %v %v", ok, err)

@@ -255,7 +255,7 @@ func testGCLease(t *testing.T, engine string) {
 	if err := f.C.UseBlobs(ctx, g.url); err != nil {
 		t.Fatal(err)
 	}
-	const ttl = 300 * time.Millisecond
+	const ttl = 500 * time.Millisecond
 	// Everything in the blobs is older than the age, counted from then.
 	o := central.GCOptions{Age: time.Hour, Holder: "test", Now: time.Now().Add(2 * time.Hour), LeaseTTL: ttl}
 	type result struct {
