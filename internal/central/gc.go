@@ -22,9 +22,9 @@ import (
 // replicas never sweep at once.
 const GCLease = "gc"
 
-// gcLeaseTTL is how long a sweep's lease lasts unless renewed: a sweep
-// renews it as it goes, and the lease of a sweeper that died expires after
-// this long.
+// gcLeaseTTL is how long a sweep's lease lasts unless renewed: it is
+// renewed while the sweep runs, and the lease of a sweeper that died
+// expires after this long.
 const gcLeaseTTL = 5 * time.Minute
 
 // Holder names this process in a lease: what it is ("serve", "central
@@ -46,6 +46,8 @@ type GCOptions struct {
 	Holder string
 	// Now is the time ages count from; zero means time.Now().
 	Now time.Time
+	// LeaseTTL is the length of the sweep's lease; zero means 5 minutes.
+	LeaseTTL time.Duration
 }
 
 // GCCount counts folders removed and their bytes.
@@ -92,41 +94,53 @@ func (c *Central) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 	}
 	now := cmp.Or(o.Now, time.Now())
 	g := &sweep{c: c, o: o, cutoff: now.Add(-o.Age), rep: &rep}
-	if !o.DryRun {
-		if err := g.renew(ctx); err != nil {
-			return rep, err
-		}
-		defer c.Store.ReleaseLease(context.WithoutCancel(ctx), GCLease, o.Holder)
-		// Lease rows whose holder died or failed to let go: an hour past
-		// their expiry, nobody is working under them.
-		if _, err := c.Store.DropExpiredLeases(ctx, now.Add(-time.Hour)); err != nil {
-			return rep, fmt.Errorf("gc: %w", err)
-		}
+	if o.DryRun {
+		return rep, g.run(ctx)
 	}
+	l, err := c.takeGCLease(ctx, o)
+	if err != nil {
+		return rep, err
+	}
+	defer l.Release()
+	// The sweep stops if the lease is lost: another may sweep then.
+	ctx = l.Context()
+	// Lease rows whose holder died or failed to let go: an hour past
+	// their expiry, nobody is working under them.
+	if _, err := c.Store.DropExpiredLeases(ctx, time.Hour); err != nil {
+		return rep, fmt.Errorf("gc: %w", err)
+	}
+	err = g.run(ctx)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, store.ErrLeaseLost) {
+		err = fmt.Errorf("gc: stopped: %w", cause)
+	}
+	return rep, err
+}
+
+// run sweeps central's blobs and the home's spool.
+func (g *sweep) run(ctx context.Context) error {
+	c := g.c
 	list, err := c.Store.Clients(ctx)
 	if err != nil {
-		return rep, fmt.Errorf("gc: %w", err)
+		return fmt.Errorf("gc: %w", err)
 	}
 	g.clients = map[string]store.RegisteredClient{}
 	for _, cl := range list {
 		g.clients[cl.ID] = cl
 	}
 	if err := g.bucket(ctx, c.Blobs, "spool/", "inbox/"); err != nil {
-		return rep, err
+		return err
 	}
-	if c.Blobs.Dir() != c.Home.Dir {
-		// The home's spool, where this replica writes a bundle before it
-		// copies it into the store (its inbox is serve's, swept by it).
-		local, err := bucket.Open(ctx, "", c.Home.Dir)
-		if err != nil {
-			return rep, err
-		}
-		defer local.Close()
-		if err := g.bucket(ctx, local, "spool/"); err != nil {
-			return rep, err
-		}
+	if c.Blobs.Dir() == c.Home.Dir {
+		return nil
 	}
-	return rep, nil
+	// The home's spool, where this replica writes a bundle before it
+	// copies it into the store (its inbox is serve's, swept by it).
+	local, err := bucket.Open(ctx, "", c.Home.Dir)
+	if err != nil {
+		return err
+	}
+	defer local.Close()
+	return g.bucket(ctx, local, "spool/")
 }
 
 type sweep struct {
@@ -135,37 +149,26 @@ type sweep struct {
 	cutoff  time.Time
 	rep     *GCReport
 	clients map[string]store.RegisteredClient
-	renewed time.Time
 }
 
-// renew takes or renews the lease, at most every third of its length.
-func (g *sweep) renew(ctx context.Context) error {
-	if g.o.DryRun || time.Since(g.renewed) < gcLeaseTTL/3 {
-		return nil
-	}
-	now := time.Now()
-	if !g.renewed.IsZero() {
-		if err := g.c.Store.RenewLease(ctx, GCLease, g.o.Holder, gcLeaseTTL, now); err != nil {
-			return fmt.Errorf("gc: %w", err)
-		}
-		g.renewed = now
-		return nil
-	}
-	ok, err := g.c.Store.TakeLease(ctx, GCLease, g.o.Holder, 0, gcLeaseTTL, now)
+// takeGCLease takes the lease GCLease for the sweep, or fails with a
+// *LeaseHeldError naming its holder.
+func (c *Central) takeGCLease(ctx context.Context, o GCOptions) (*Lease, error) {
+	l, ok, err := c.TakeLease(ctx, GCLease, o.Holder, 0, cmp.Or(o.LeaseTTL, gcLeaseTTL))
 	if err != nil {
-		return fmt.Errorf("gc: %w", err)
+		return nil, fmt.Errorf("gc: %w", err)
 	}
-	if !ok {
-		l, err := g.c.Store.GetLease(ctx, GCLease)
-		if errors.Is(err, store.ErrNotFound) {
-			l.Holder, l.Expires = "another process", now // released meanwhile: the next round takes it
-		} else if err != nil {
-			return fmt.Errorf("gc: %w", err)
-		}
-		return &LeaseHeldError{Lease: l}
+	if ok {
+		return l, nil
 	}
-	g.renewed = now
-	return nil
+	held, err := c.Store.GetLease(ctx, GCLease)
+	if errors.Is(err, store.ErrNotFound) {
+		// Released meanwhile: the next round takes it.
+		held.Holder, held.Expires = "another process", time.Now()
+	} else if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	return nil, &LeaseHeldError{Lease: held}
 }
 
 // folder is one bundle's or upload's folder: prefix/CLIENT/NAME.
@@ -207,9 +210,6 @@ func (g *sweep) bucket(ctx context.Context, b *bucket.Bucket, prefixes ...string
 			count := g.judge(prefix, f)
 			if count == nil {
 				continue
-			}
-			if err := g.renew(ctx); err != nil {
-				return err
 			}
 			if !g.o.DryRun {
 				if err := remove(ctx, b, f); err != nil {

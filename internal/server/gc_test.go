@@ -126,7 +126,7 @@ func testGC(t *testing.T, engine, backend string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := f.C.Store.TakeLease(ctx, central.GCLease, "serve elsewhere:1", 0, time.Hour, time.Now()); !ok || err != nil {
+	if ok, err := f.C.Store.TakeLease(ctx, central.GCLease, "serve elsewhere:1", 0, time.Hour); !ok || err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.C.GC(ctx, central.GCOptions{Age: age, Holder: "test"})
@@ -228,7 +228,7 @@ func TestCollectTakesTurns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ok, err := f.C.Store.TakeLease(ctx, central.GCLease, "serve other:1", 0, time.Hour, time.Now()); !ok || err != nil {
+	if ok, err := f.C.Store.TakeLease(ctx, central.GCLease, "serve other:1", 0, time.Hour); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	collect := func(until string) {

@@ -77,7 +77,7 @@ func testReplicas(t *testing.T, engine string) {
 
 	// A lease another replica holds: B waits for the pull's, and answers
 	// 429 when the four uploads' are taken; an expired one is taken over.
-	if ok, err := f.C.Store.TakeLease(f.Ctx, "pull/ca", "a", 0, time.Hour, time.Now()); !ok || err != nil {
+	if ok, err := f.C.Store.TakeLease(f.Ctx, "pull/ca", "a", 0, time.Hour); !ok || err != nil {
 		t.Fatalf("take the pull's lease: %v %v", ok, err)
 	}
 	onB(func() {
@@ -95,12 +95,12 @@ func testReplicas(t *testing.T, engine string) {
 		}
 	})
 	f.C.Store.ReleaseLease(f.Ctx, "pull/ca", "a")
-	if ok, err := f.C.Store.TakeLease(f.Ctx, "pull/ca", "dead", 0, -time.Second, time.Now()); !ok || err != nil {
+	if ok, err := f.C.Store.TakeLease(f.Ctx, "pull/ca", "dead", 0, -time.Second); !ok || err != nil {
 		t.Fatalf("take an expired lease: %v %v", ok, err)
 	}
 	onB(func() { f.Pull(tok) })
 	for i := range server.MaxUploadsPerClient {
-		if ok, err := f.C.Store.TakeLease(f.Ctx, fmt.Sprintf("upload/ca/%d", i), "a", 0, time.Hour, time.Now()); !ok || err != nil {
+		if ok, err := f.C.Store.TakeLease(f.Ctx, fmt.Sprintf("upload/ca/%d", i), "a", 0, time.Hour); !ok || err != nil {
 			t.Fatalf("take upload lease %d: %v %v", i, ok, err)
 		}
 	}

@@ -209,7 +209,9 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request, client string) {
 		s.fail(w, "pull: wait for the client's other pull", err)
 		return
 	}
-	defer lock.release()
+	defer lock.Release()
+	// The pull is prepared under the lease: it stops if the lease is lost.
+	ctx = lock.Context()
 	if err := s.c.ReportDataState(ctx, client, req.DataSeq, req.ReceiptSeq); errors.Is(err, store.ErrOutOfRange) {
 		s.refuse(ctx, w, client, string(manifest.KindData), err)
 		return
@@ -328,8 +330,16 @@ func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, client, kind
 // fail answers a request that central could not serve: 503 with
 // Retry-After when its database or its object store is out of reach
 // (PostgreSQL restarting, a failover, an S3 store that does not answer),
-// which heals by itself, else 500. Clients retry both.
+// which heals by itself, or when its work was stopped (the lease it held
+// was lost: the next try waits for, or takes, the lease), else 500.
+// Clients retry both.
 func (s *Server) fail(w http.ResponseWriter, what string, err error) {
+	if errors.Is(err, context.Canceled) {
+		s.log.Warn(what, "err", err)
+		w.Header().Set("Retry-After", unavailableRetry)
+		writeError(w, http.StatusServiceUnavailable, what+" was stopped before it was done; try again")
+		return
+	}
 	s.log.Error(what, "err", err)
 	switch {
 	case ioerr.Unavailable(err):

@@ -183,7 +183,7 @@ func (s *Server) damaged(ctx context.Context, client, b string, err error, locke
 			s.log.Warn("remove a damaged bundle", "client", client, "bundle", b, "err", err)
 			return
 		}
-		defer lock.release()
+		defer lock.Release()
 	}
 	if err := s.unprepare(context.WithoutCancel(ctx), client, b); err != nil {
 		s.log.Warn("remove a damaged bundle", "client", client, "bundle", b, "err", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
@@ -78,11 +79,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 		writeError(w, http.StatusBadRequest, "not a result bundle file name")
 		return
 	}
-	slot, ok := s.acquire(w, client)
+	slot, ok := s.acquire(r.Context(), w, client)
 	if !ok {
 		return
 	}
-	defer slot.release()
+	defer slot.Release()
 	limit := int64(manifest.MaxChunkStored)
 	switch name {
 	case manifest.FileName:
@@ -164,9 +165,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 // an upload or commit, or answers 429 when all are held, on whichever
 // replica. The housekeeping leaves the uploads of a client alone while it
 // has one running.
-func (s *Server) acquire(w http.ResponseWriter, client string) (*lease, bool) {
+func (s *Server) acquire(ctx context.Context, w http.ResponseWriter, client string) (*central.Lease, bool) {
 	for i := range MaxUploadsPerClient {
-		l, ok, err := s.takeLease(context.Background(), fmt.Sprintf("upload/%s/%d", client, i), 0)
+		l, ok, err := s.takeLease(ctx, fmt.Sprintf("upload/%s/%d", client, i), 0)
 		if err != nil {
 			s.fail(w, "upload", err)
 			return nil, false
@@ -204,7 +205,7 @@ func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir st
 	// The bytes of uploads running, on every replica, are reserved in
 	// leases. (Two replicas admitting at once may each pass the quota by
 	// one body: the bound is loose by MaxUploadsPerClient bodies at most.)
-	_, reserved, err := s.c.Store.LeasesHeld(context.Background(), "bytes/"+client+"/", time.Now())
+	_, reserved, err := s.c.Store.LeasesHeld(context.Background(), "bytes/"+client+"/")
 	if err != nil {
 		s.fail(w, "upload", err)
 		return "", nil, false
@@ -227,7 +228,7 @@ func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir st
 		return "", nil, false
 	}
 	return dir, func() {
-		held.release()
+		held.Release()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		// Only empty folders go: Remove fails on the others.
@@ -288,8 +289,9 @@ func (s *Server) Sweep(now time.Time) (int, error) {
 		if !c.IsDir() {
 			continue
 		}
-		// Leases expire on the clock, whatever now the sweep is given.
-		running, _, err := s.c.Store.LeasesHeld(context.Background(), "upload/"+c.Name()+"/", time.Now())
+		// Leases expire by the database's clock, whatever now the sweep
+		// is given.
+		running, _, err := s.c.Store.LeasesHeld(context.Background(), "upload/"+c.Name()+"/")
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -374,12 +376,12 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 		writeError(w, http.StatusNotFound, "no such upload")
 		return
 	}
-	done, ok := s.claim(w, client, b)
+	ctx, done, ok := s.claim(r.Context(), w, client, b)
 	if !ok {
 		return
 	}
 	defer done()
-	if err := s.fetchUpload(r.Context(), client, b); err != nil {
+	if err := s.fetchUpload(ctx, client, b); err != nil {
 		s.fail(w, "commit", err)
 		return
 	}
@@ -395,7 +397,7 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request, client string) {
 		writeError(w, http.StatusForbidden, "not a result bundle of this client")
 		return
 	}
-	resp, err := s.importUpload(r.Context(), client, dir)
+	resp, err := s.importUpload(ctx, client, dir)
 	if !s.answered(w, "commit", err) {
 		writeJSON(w, http.StatusOK, resp)
 	}
@@ -460,24 +462,25 @@ func (s *Server) dropped(ctx context.Context, client, b string) {
 }
 
 // claim takes one of the client's uploads at once and bundle b's lock, or
-// answers that they are taken; done gives both back.
-func (s *Server) claim(w http.ResponseWriter, client, b string) (done func(), ok bool) {
-	slot, ok := s.acquire(w, client)
+// answers that they are taken. The work runs under held, which ends if
+// either lease is lost; done gives both back.
+func (s *Server) claim(ctx context.Context, w http.ResponseWriter, client, b string) (held context.Context, done func(), ok bool) {
+	slot, ok := s.acquire(ctx, w, client)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
-	lock, ok, err := s.takeLease(context.Background(), "bundle/"+client+"/"+b, 0)
+	lock, ok, err := s.takeLease(slot.Context(), "bundle/"+client+"/"+b, 0)
 	if err != nil || !ok {
-		slot.release()
+		slot.Release()
 		if err != nil {
 			s.fail(w, "upload", err)
-			return nil, false
+			return nil, nil, false
 		}
 		w.Header().Set("Retry-After", "2")
 		writeError(w, http.StatusTooManyRequests, "bundle "+b+" is being uploaded by another request")
-		return nil, false
+		return nil, nil, false
 	}
-	return func() { lock.release(); slot.release() }, true
+	return lock.Context(), func() { lock.Release(); slot.Release() }, true
 }
 
 // refusedForContent tells a refusal that the same bytes would meet again
@@ -516,12 +519,12 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 	}
 	// It verifies a signature over a manifest: one of the client's
 	// requests at once, as an upload is.
-	slot, ok := s.acquire(w, client)
+	slot, ok := s.acquire(r.Context(), w, client)
 	if !ok {
 		return
 	}
-	defer slot.release()
-	ctx := r.Context()
+	defer slot.Release()
+	ctx := slot.Context()
 	if id := r.URL.Query().Get("bundle_id"); id != "" {
 		if len(id) != 32 || !strings.HasSuffix(b, "-"+id[:8]) {
 			writeError(w, http.StatusBadRequest, "bundle_id is not the id of bundle "+b)
@@ -605,12 +608,11 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	done, ok := s.claim(w, client, b)
+	ctx, done, ok := s.claim(r.Context(), w, client, b)
 	if !ok {
 		return
 	}
 	defer done()
-	ctx := r.Context()
 	key, err := s.signKey(ctx, client)
 	if s.answered(w, "upload", err) {
 		return

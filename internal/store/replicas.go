@@ -9,9 +9,9 @@ import (
 )
 
 // What the replicas of central's server share, so that a request may land
-// on any of them: the access tokens issued, the failed logins per address,
-// and leases (locks that expire when the replica holding them dies). Times
-// are stored as Unix milliseconds.
+// on any of them: the access tokens issued and the failed logins per
+// address (the leases, locks that expire when the replica holding them
+// dies, are in leases.go). Times are stored as Unix milliseconds.
 
 // expiredTokensPerIssue bounds the expired tokens one issue removes: the
 // table stays bounded by the tokens issued in one lifetime.
@@ -98,78 +98,4 @@ func (f LoginFailures) Forgive(ctx context.Context, addr string) error {
 		return fmt.Errorf("forgive a failed login: %w", err)
 	}
 	return nil
-}
-
-// TakeLease takes the lease name for holder until now+ttl, reserving bytes
-// (LeasesHeld sums them), if nobody holds it or its holder let it expire;
-// it reports whether it did.
-func (c *CentralDB) TakeLease(ctx context.Context, name, holder string, bytes int64, ttl time.Duration, now time.Time) (bool, error) {
-	r, err := c.DB.ExecContext(ctx, `INSERT INTO leases (name, holder, expires, bytes) VALUES (?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires, bytes = excluded.bytes
-		WHERE leases.expires <= ?`, name, holder, now.Add(ttl).UnixMilli(), bytes, now.UnixMilli())
-	if err != nil {
-		return false, fmt.Errorf("take lease %s: %w", name, err)
-	}
-	n, err := r.RowsAffected()
-	return n == 1, err
-}
-
-// ErrLeaseLost: a lease expired and another holder took it.
-var ErrLeaseLost = errors.New("lease lost")
-
-// RenewLease extends holder's lease name to now+ttl; ErrLeaseLost if
-// holder no longer holds it.
-func (c *CentralDB) RenewLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) error {
-	r, err := c.DB.ExecContext(ctx, "UPDATE leases SET expires = ? WHERE name = ? AND holder = ?",
-		now.Add(ttl).UnixMilli(), name, holder)
-	if err != nil {
-		return fmt.Errorf("renew lease %s: %w", name, err)
-	}
-	n, err := r.RowsAffected()
-	if err == nil && n == 0 {
-		err = ErrLeaseLost
-	}
-	if err != nil {
-		return fmt.Errorf("renew lease %s: %w", name, err)
-	}
-	return nil
-}
-
-// ReleaseLease lets go of holder's lease name.
-func (c *CentralDB) ReleaseLease(ctx context.Context, name, holder string) error {
-	if _, err := c.DB.ExecContext(ctx, "DELETE FROM leases WHERE name = ? AND holder = ?", name, holder); err != nil {
-		return fmt.Errorf("release lease %s: %w", name, err)
-	}
-	return nil
-}
-
-// LeasesHeld counts the unexpired leases whose name starts with prefix and
-// sums the bytes they reserve. The names are read as a range of the
-// table's key (prefix up to the prefix with its last byte the next), which
-// its index serves; a prefix that does not end in an ASCII byte is
-// compared whole.
-func (c *CentralDB) LeasesHeld(ctx context.Context, prefix string, now time.Time) (n, bytes int64, err error) {
-	query, args := "SELECT count(*), coalesce(sum(bytes), 0) FROM leases WHERE substr(name, 1, ?) = ? AND expires > ?",
-		[]any{len(prefix), prefix, now.UnixMilli()}
-	if last := len(prefix) - 1; last >= 0 && prefix[last] < 0x7f {
-		query, args = "SELECT count(*), coalesce(sum(bytes), 0) FROM leases WHERE name >= ? AND name < ? AND expires > ?",
-			[]any{prefix, prefix[:last] + string(prefix[last]+1), now.UnixMilli()}
-	}
-	err = c.DB.QueryRowContext(ctx, query, args...).Scan(&n, &bytes)
-	if err != nil {
-		return 0, 0, fmt.Errorf("count leases %s: %w", prefix, err)
-	}
-	return n, bytes, nil
-}
-
-// DropExpiredLeases deletes the leases that expired before the time
-// before: a holder that died, or failed to release one, leaves its row,
-// which nothing else removes (a lease that expired is free to take
-// anyway). The housekeeping calls it.
-func (c *CentralDB) DropExpiredLeases(ctx context.Context, before time.Time) (int64, error) {
-	r, err := c.DB.ExecContext(ctx, "DELETE FROM leases WHERE expires < ?", before.UnixMilli())
-	if err != nil {
-		return 0, fmt.Errorf("drop expired leases: %w", err)
-	}
-	return r.RowsAffected()
 }

@@ -13,9 +13,8 @@ import (
 
 // TestReplicaState: what the replicas of central's server share. A token
 // is found until it expires, and expired ones go as new ones are issued,
-// a bounded number each time; failed logins count per scope and window; a
-// lease is held by one holder until it is let go or expires, renewed only
-// by its holder, and its bytes are summed while it lives.
+// a bounded number each time; failed logins count per scope and window
+// (the leases: TestLeases).
 func TestReplicaState(t *testing.T) {
 	for _, engine := range pgtest.Engines {
 		t.Run(engine, func(t *testing.T) { testReplicaState(t, engine) })
@@ -87,58 +86,5 @@ func testReplicaState(t *testing.T, engine string) {
 	}
 	if d, _ := f.Blocked(ctx, "192.0.2.1", now.Add(2*time.Minute)); d != 0 {
 		t.Errorf("a failure in a new window: blocked %v", d)
-	}
-
-	take := func(name, holder string, bytes int64, ttl time.Duration) bool {
-		t.Helper()
-		ok, err := c.TakeLease(ctx, name, holder, bytes, ttl, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	}
-	if !take("bytes/ca/1", "a", 100, time.Minute) || !take("bytes/ca/2", "a", 20, time.Minute) || !take("bytes/cb/1", "a", 5, time.Minute) {
-		t.Fatal("free leases not taken")
-	}
-	if take("bytes/ca/1", "b", 7, time.Minute) {
-		t.Error("a lease held taken by another")
-	}
-	if n, bytes, err := c.LeasesHeld(ctx, "bytes/ca/", now); n != 2 || bytes != 120 || err != nil {
-		t.Errorf("held: %d leases of %d bytes (%v), want 2 of 120", n, bytes, err)
-	}
-	if err := c.RenewLease(ctx, "bytes/ca/1", "b", time.Minute, now); !errors.Is(err, store.ErrLeaseLost) {
-		t.Errorf("renewed by another: %v, want lost", err)
-	}
-	if err := c.RenewLease(ctx, "bytes/ca/1", "a", 2*time.Minute, now); err != nil {
-		t.Error(err)
-	}
-	if n, bytes, _ := c.LeasesHeld(ctx, "bytes/ca/", now.Add(90*time.Second)); n != 1 || bytes != 100 {
-		t.Errorf("held later: %d leases of %d bytes, want the one renewed", n, bytes)
-	}
-	if ok, err := c.TakeLease(ctx, "bytes/ca/2", "b", 7, time.Minute, now.Add(90*time.Second)); !ok || err != nil {
-		t.Errorf("an expired lease not taken over: %v %v", ok, err)
-	}
-	if err := c.ReleaseLease(ctx, "bytes/ca/1", "b"); err != nil {
-		t.Fatal(err)
-	}
-	if n, _, _ := c.LeasesHeld(ctx, "bytes/ca/1", now); n != 1 {
-		t.Error("a lease let go by another than its holder")
-	}
-	if err := c.ReleaseLease(ctx, "bytes/ca/1", "a"); err != nil {
-		t.Fatal(err)
-	}
-	if n, _, _ := c.LeasesHeld(ctx, "bytes/ca/1", now); n != 0 {
-		t.Error("a lease its holder let go is still held")
-	}
-	// A row whose holder died stays until the housekeeping drops it,
-	// once expired before the time it is given; a live one stays.
-	if n, err := c.DropExpiredLeases(ctx, now); n != 0 || err != nil {
-		t.Errorf("dropped %d leases not expired (%v)", n, err)
-	}
-	if n, err := c.DropExpiredLeases(ctx, now.Add(3*time.Minute)); n != 2 || err != nil {
-		t.Errorf("dropped %d expired leases (%v), want 2", n, err)
-	}
-	if n, _, _ := c.LeasesHeld(ctx, "bytes/", now); n != 0 {
-		t.Errorf("%d leases left after the drop", n)
 	}
 }
