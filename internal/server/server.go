@@ -381,23 +381,6 @@ func emptySuffixes(h string, size int64) string {
 	return "bytes=" + strings.Join(ranges, ",")
 }
 
-// receiptRef publishes a receipt bundle of client's spool and lists its
-// files.
-func (s *Server) receiptRef(ctx context.Context, client, dir string) (api.BundleRef, error) {
-	if err := s.publish(ctx, client, dir); err != nil {
-		return api.BundleRef{}, err
-	}
-	raw, err := s.c.Blobs.Get(ctx, spoolKey(client, filepath.Base(dir), manifest.FileName))
-	if err != nil {
-		return api.BundleRef{}, err
-	}
-	m, err := manifest.Parse(raw)
-	if err != nil {
-		return api.BundleRef{}, err
-	}
-	return s.refOf(ctx, client, filepath.Base(dir), m)
-}
-
 // receipts lists the receipt bundles of the batches after ?after=N,
 // preparing those not yet in the spool.
 func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string) {
@@ -425,17 +408,7 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string)
 	// (central restored from a backup, or a client forging it) catches up
 	// over several syncs, and no request writes more than this many.
 	for batch := after + 1; batch <= min(cl.ReceiptSeq, after+MaxReceiptsPerAnswer); batch++ {
-		spool, err := s.receiptSpool(ctx, client, batch)
-		if err != nil {
-			s.fail(w, "receipts", err)
-			return
-		}
-		d, err := s.c.ReceiptBundle(ctx, spool, client, batch, "http")
-		if err != nil {
-			s.fail(w, "receipts", err)
-			return
-		}
-		ref, err := s.receiptRef(ctx, client, d)
+		ref, err := s.receiptBundle(ctx, client, batch)
 		if err != nil {
 			s.fail(w, "receipts", err)
 			return

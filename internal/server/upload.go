@@ -408,11 +408,9 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 	if err != nil {
 		return api.CommitResponse{}, err
 	}
-	spool, err := s.uploadSpool(ctx, client, dir)
-	if err != nil {
-		return api.CommitResponse{}, err
-	}
-	lines, written, err := s.c.ImportResults(ctx, dir, opts, spool)
+	// The receipt bundle is found or made after the import, under its
+	// batch's lease, as every other request for it is.
+	lines, _, err := s.c.ImportResults(ctx, dir, opts, "")
 	if err != nil {
 		return api.CommitResponse{}, err
 	}
@@ -439,8 +437,8 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 			s.Observe.ResultsReceived(n[taosync.ReceiptReceived], n[taosync.ReceiptDuplicate], n[taosync.ReceiptConflict])
 		}
 	}
-	if d := written[lines[0].BundleID]; d != "" {
-		ref, err := s.receiptRef(ctx, client, d)
+	if batch := lines[0].Batch; batch > 0 {
+		ref, err := s.receiptBundle(ctx, client, batch)
 		if err != nil {
 			return api.CommitResponse{}, err
 		}
@@ -571,15 +569,7 @@ func (s *Server) committed(ctx context.Context, client, id string) (api.CommitRe
 	if batch == 0 {
 		return resp, true, nil
 	}
-	spool, err := s.receiptSpool(ctx, client, batch)
-	if err != nil {
-		return resp, false, err
-	}
-	d, err := s.c.ReceiptBundle(ctx, spool, client, batch, "http")
-	if err != nil {
-		return resp, false, err
-	}
-	ref, err := s.receiptRef(ctx, client, d)
+	ref, err := s.receiptBundle(ctx, client, batch)
 	resp.Receipt = &ref
 	return resp, err == nil, err
 }
