@@ -203,9 +203,9 @@ func TestObjectStoreDown(t *testing.T) {
 
 // replica opens a second central on f's home as another machine would: the
 // same database and keys, its own spool, inbox and package store folders,
-// and the blobs at url; it serves on loopback, and returns its URL and its
-// home folder. Replicas on several machines share a PostgreSQL database:
-// f's is one (testfixture.NewOn).
+// and the blobs at url; it serves on loopback with f's server's quota, and
+// returns its URL and its home folder. Replicas on several machines share
+// a PostgreSQL database: f's is one (testfixture.NewOn).
 func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "replica")
@@ -235,7 +235,9 @@ func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) 
 	if err := c.UseBlobs(f.Ctx, url); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(c, f.Log).Handler())
+	s := server.New(c, f.Log)
+	s.Quota = f.S.Quota
+	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL, dir
 }
@@ -460,4 +462,36 @@ func baseNames(keys []string) []string {
 		out[i] = path.Base(k)
 	}
 	return out
+}
+
+// TestUploadQuotaAcrossReplicas: with the blobs in an S3 store, a
+// client's open uploads are counted across replicas: with two allowed,
+// one open at each replica, a third is refused at both, and a bundle
+// opened at one takes more files at the other.
+func TestUploadQuotaAcrossReplicas(t *testing.T) {
+	f, _, s3 := onObjectStore(t)
+	f.S.Quota.Bundles = 2
+	urls := []string{f.URL}
+	u, _ := replica(t, f, s3.URL())
+	urls = append(urls, u)
+	defer func() { f.URL = urls[0] }()
+	tok := f.TokenFor("ca")
+	put := func(at int, bundle, file string) (int, []byte) {
+		f.URL = urls[at]
+		return f.API(http.MethodPut, api.Prefix+"/results/"+bundle+"/"+file, tok, strings.NewReader("sig"), "application/octet-stream")
+	}
+	invented := func(i int) string { return fmt.Sprintf("results-ca-%06d-%08x", 100+i, i) }
+	for i := range 2 {
+		if st, b := put(i, invented(i), manifest.SigName); st != http.StatusCreated {
+			t.Fatalf("upload %d at replica %d: %d %s", i, i, st, b)
+		}
+	}
+	for at := range urls {
+		if st, b := put(at, invented(2), manifest.SigName); st != http.StatusTooManyRequests || !strings.Contains(string(b), "at most 2 uncommitted result bundles") {
+			t.Errorf("a third bundle at replica %d: %d %s, want 429 naming the limit", at, st, b)
+		}
+	}
+	if st, b := put(1, invented(0), manifest.FileName); st != http.StatusCreated {
+		t.Errorf("more of the bundle opened at the other replica: %d %s", st, b)
+	}
 }

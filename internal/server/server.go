@@ -71,10 +71,14 @@ type Server struct {
 	// Nothing else the next request needs is held here: tokens, failed
 	// logins and the locks of a client's pulls and uploads (leases) are in
 	// central's database, so that a request may land on any replica.
+	// mu guards the maps below, and is never held across a call to the
+	// database, the disk or the blobs.
 	mu sync.Mutex
 	// lastUsed is when this replica last recorded each client's
 	// credential used: it only spares writes.
 	lastUsed map[string]time.Time
+	// inboxLocks are the locks of clients' inbox folders (lockInbox).
+	inboxLocks map[string]*inboxLock
 }
 
 // New returns a server for a central home; a nil log means slog.Default().
@@ -89,6 +93,7 @@ func New(c *central.Central, log *slog.Logger) *Server {
 		spool:       c.Home.Path("spool"),
 		inbox:       c.Home.Path("inbox"),
 		lastUsed:    map[string]time.Time{},
+		inboxLocks:  map[string]*inboxLock{},
 		Observe:     noObserver{},
 	}
 }
