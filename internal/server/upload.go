@@ -21,6 +21,7 @@ import (
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/api"
+	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
@@ -167,7 +168,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 // has one running.
 func (s *Server) acquire(w http.ResponseWriter, client string) (*lease, bool) {
 	for i := range MaxUploadsPerClient {
-		l, ok, err := s.takeLease(context.Background(), fmt.Sprintf("upload/%s/%d", client, i), 0)
+		l, ok, err := s.takeLease(context.Background(), central.UploadLease(client, i), 0)
 		if err != nil {
 			s.fail(w, "upload", err)
 			return nil, false
@@ -332,102 +333,17 @@ func (s *Server) usage(ctx context.Context, client string) (open map[string]bool
 	return open, bytes, nil
 }
 
-// Sweep removes the uploads nobody committed: a bundle folder whose last
-// file came Quota.Lifetime before now, an empty one at once, and the
-// client folders so emptied. A client with an upload running is left for
-// the next sweep. It returns how many bundle folders it removed.
+// Sweep removes the uploads nobody committed from this replica's inbox,
+// as the housekeeping of the blobs does there (central.SweepInbox): those
+// no file came to for Quota.Lifetime before now, empty folders at once,
+// but none of a client with an upload running. It returns how many
+// upload folders it removed.
 func (s *Server) Sweep(now time.Time) (int, error) {
-	clients, err := os.ReadDir(s.inbox)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	n, err := s.c.SweepInbox(context.Background(), s.Quota.Lifetime, now, s.lockInbox)
 	if err != nil {
-		return 0, fmt.Errorf("sweep uploads: %w", err)
+		return n.Count, fmt.Errorf("sweep uploads: %w", err)
 	}
-	removed := 0
-	var errs []error
-	for _, c := range clients {
-		if c.IsDir() {
-			n, err := s.sweepClient(c.Name(), now)
-			removed += n
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return removed, fmt.Errorf("sweep uploads: %w", err)
-	}
-	return removed, nil
-}
-
-// sweepClient is Sweep of one client's folder. It holds the client's
-// inbox lock from before it looks for uploads running: a request that
-// takes its upload lease after that makes its folder after the sweep.
-func (s *Server) sweepClient(client string, now time.Time) (int, error) {
-	defer s.lockInbox(client)()
-	// Leases expire on the clock, whatever now the sweep is given.
-	running, _, err := s.c.Store.LeasesHeld(context.Background(), "upload/"+client+"/", time.Now())
-	if err != nil || running > 0 {
-		return 0, err
-	}
-	cdir := filepath.Join(s.inbox, client)
-	bundles, err := os.ReadDir(cdir)
-	if err != nil {
-		return 0, err
-	}
-	removed := 0
-	var errs []error
-	for _, b := range bundles {
-		dir := filepath.Join(cdir, b.Name())
-		last, empty, err := lastWrite(dir)
-		if err == nil && (empty || now.Sub(last) >= s.Quota.Lifetime) {
-			if err = os.RemoveAll(dir); err == nil {
-				removed++
-			}
-		}
-		errs = append(errs, err)
-	}
-	os.Remove(cdir)
-	return removed, errors.Join(errs...)
-}
-
-// lastWrite returns the time of the last file written in a bundle folder
-// (the folder's own if none), and whether it holds none.
-func lastWrite(dir string) (time.Time, bool, error) {
-	info, err := os.Stat(dir)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	last := info.ModTime()
-	files, err := os.ReadDir(dir)
-	if err != nil {
-		return last, false, err
-	}
-	for _, f := range files {
-		if fi, err := f.Info(); err == nil && fi.ModTime().After(last) {
-			last = fi.ModTime()
-		}
-	}
-	return last, len(files) == 0, nil
-}
-
-// Housekeeping sweeps the uploads nobody committed at once, then every
-// hour (or quarter of the lifetime if shorter), until ctx is done.
-func (s *Server) Housekeeping(ctx context.Context) {
-	every := min(time.Hour, max(s.Quota.Lifetime/4, time.Minute))
-	for {
-		n, err := s.Sweep(time.Now())
-		if err != nil {
-			s.log.Warn("housekeeping", "err", err)
-		}
-		if n > 0 {
-			s.log.Info("removed uploads nobody committed", "bundles", n, "lifetime", s.Quota.Lifetime)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-	}
+	return n.Count, nil
 }
 
 // commit imports an uploaded result bundle and answers with the receipt
