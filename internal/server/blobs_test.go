@@ -454,6 +454,39 @@ func TestReceiptsAcrossReplicas(t *testing.T) {
 			t.Errorf("%s differs between the replicas", k)
 		}
 	}
+
+	// A chunk of the first batch's bundle damaged in the store: a
+	// replica that never held it refuses it and makes another, which is
+	// then the batch's, in the store alone and at the first replica too.
+	var chunk string
+	for _, k := range files {
+		if api.ValidChunk(path.Base(k)) {
+			chunk = k
+		}
+	}
+	if chunk == "" {
+		t.Fatalf("no chunk in %v", files)
+	}
+	if err := os.WriteFile(filepath.Join(s3.Dir, s3test.Bucket, filepath.FromSlash(chunk)), []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	third, _ := replica(t, f, s3.URL())
+	var fresh []string
+	for _, url := range []string{third, urls[0]} {
+		st, b, err := get(url, api.ReceiptsPath)
+		var list api.ReceiptList
+		if err == nil {
+			err = json.Unmarshal(b, &list)
+		}
+		if st != http.StatusOK || err != nil || len(list.Bundles) != batches {
+			t.Fatalf("receipts after the damage: %d %s %v", st, b, err)
+		}
+		fresh = append(fresh, list.Bundles[0].Bundle)
+	}
+	spooled, err = f.C.Blobs.List(f.Ctx, "spool/ca/receipts-ca-000001-", "/")
+	if err != nil || len(spooled) != 1 || fresh[0] == names[0] || fresh[1] != fresh[0] || path.Base(spooled[0]) != fresh[0] {
+		t.Fatalf("batch 1 after the damage of %s: answered %v, in the store %v %v", names[0], fresh, spooled, err)
+	}
 }
 
 func baseNames(keys []string) []string {

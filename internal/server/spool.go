@@ -104,7 +104,8 @@ func (s *Server) receiptBundle(ctx context.Context, client string, batch uint64)
 // receiptSpool is clientSpool with the receipt bundle of batch that a
 // replica published copied in, and returns its name. A bundle whose
 // manifest is not in the blobs was cut short by a replica that died
-// while it published it, and is left there. Once one is published, any
+// while it published it, and is left there; one whose chunk does not
+// match its hash goes. Once one is published, any
 // other of the batch the folder holds (made here, and not published
 // before this replica died) goes: central would find it first. The
 // caller holds the batch's lease.
@@ -126,7 +127,16 @@ func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) 
 		if !there[manifest.FileName] {
 			continue
 		}
-		if err := s.fetch(ctx, spoolKey(client, b), filepath.Join(dir, b), slices.Collect(maps.Keys(there))); err != nil {
+		err = s.fetch(ctx, spoolKey(client, b), filepath.Join(dir, b), slices.Collect(maps.Keys(there)))
+		if errors.Is(err, bucket.ErrCorrupt) {
+			// Damaged in the store: it goes, and one is made again.
+			s.log.Error("refused a damaged receipt bundle", "client", client, "bundle", b, "err", err)
+			err = s.unprepare(ctx, client, b)
+			if err == nil {
+				continue
+			}
+		}
+		if err != nil {
 			return "", "", fmt.Errorf("fetch %s: %w", b, err)
 		}
 		published = b
