@@ -103,12 +103,11 @@ func (s *Server) receiptBundle(ctx context.Context, client string, batch uint64)
 
 // receiptSpool is clientSpool with the receipt bundle of batch that a
 // replica published copied in, and returns its name. A bundle whose
-// manifest is not in the blobs was cut short by a replica that died
-// while it published it, and is left there; one whose chunk does not
-// match its hash goes. Once one is published, any
-// other of the batch the folder holds (made here, and not published
-// before this replica died) goes: central would find it first. The
-// caller holds the batch's lease.
+// manifest is not in the blobs was cut short by a replica that died while
+// it published it, and is left there; one whose chunk does not match its
+// hash goes. Once one is published, any other of the batch the folder
+// holds (made here, and not published before this replica died) goes:
+// central would find it first. The caller holds the batch's lease.
 func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) (dir, published string, err error) {
 	dir, err = s.clientSpool(client)
 	if err != nil || !s.elsewhere() {
