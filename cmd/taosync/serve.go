@@ -139,10 +139,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if o.tlsCert != "" {
 		scheme = "https"
 	}
-	// Uploads nobody committed go at start, and then every hour; the
-	// leftovers in the blobs at start, then every gc.interval, by one
+	// Uploads nobody committed go from this replica's inbox at start, and
+	// then every gc.interval; the leftovers in the blobs too, by one
 	// replica at a time.
-	go s.Housekeeping(ctx)
 	go s.Collect(ctx)
 	a.log.Info("serving", "url", scheme+"://"+ln.Addr().String())
 	fmt.Fprintf(a.stderr, "taosync: serving %s://%s\n", scheme, ln.Addr())

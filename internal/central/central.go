@@ -310,9 +310,16 @@ func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.O
 // ReceiptBundle writes the receipt bundle of one batch into dir, unless one
 // for that batch is already there: a result bundle imported twice is
 // answered by the same receipts. It returns the bundle's folder.
+//
+// On SQLite it takes its turn to write. On PostgreSQL it does not: the
+// caller holds the batch's lease (serve's receipts/CLIENT/BATCH), so that
+// the receipt bundles of different batches are made at once, in one
+// process as across replicas.
 func (c *Central) ReceiptBundle(ctx context.Context, dir, client string, batch uint64, transport string) (string, error) {
-	c.writes.Lock()
-	defer c.writes.Unlock()
+	if c.Home.DB.Engine != store.Postgres {
+		c.writes.Lock()
+		defer c.writes.Unlock()
+	}
 	return c.receiptBundle(ctx, dir, client, batch, transport)
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -48,6 +50,11 @@ type GCOptions struct {
 	Now time.Time
 	// LeaseTTL is the length of the sweep's lease; zero means 5 minutes.
 	LeaseTTL time.Duration
+	// Lock, if not nil, locks a client's folder of the home's inbox
+	// against the requests of this process that make folders in it, and
+	// returns the unlock: it is held from before the sweep looks for the
+	// client's uploads running until it removed what goes.
+	Lock func(client string) (unlock func())
 }
 
 // GCCount counts folders removed and their bytes.
@@ -84,7 +91,8 @@ func (e *LeaseHeldError) Error() string {
 // was written to for o.Age: prepared bundles, uploads, and .partial
 // leftovers. It never removes the data bundle a client was last handed and
 // has not reported applied, a receipt bundle whose batch the client has not
-// reported holding, an upload written to within o.Age, nor a package piece.
+// reported holding, an upload written to within o.Age or of a client with
+// an upload running, nor a package piece.
 // It holds the lease GCLease while it sweeps, and fails with a
 // *LeaseHeldError when another holds it.
 func (c *Central) GC(ctx context.Context, o GCOptions) (GCReport, error) {
@@ -127,7 +135,7 @@ func (g *sweep) run(ctx context.Context) error {
 	for _, cl := range list {
 		g.clients[cl.ID] = cl
 	}
-	if err := g.bucket(ctx, c.Blobs, "spool/", "inbox/"); err != nil {
+	if err := g.bucket(ctx, c.Blobs, "spool/", inboxPrefix); err != nil {
 		return err
 	}
 	if c.Blobs.Dir() == c.Home.Dir {
@@ -141,6 +149,29 @@ func (g *sweep) run(ctx context.Context) error {
 	}
 	defer local.Close()
 	return g.bucket(ctx, local, "spool/")
+}
+
+// UploadLease names the lease of slot i of a client's uploads running:
+// the housekeeping leaves alone the uploads of a client that holds one.
+func UploadLease(client string, i int) string { return fmt.Sprintf("%s%d", uploadLeases(client), i) }
+
+func uploadLeases(client string) string { return "upload/" + client + "/" }
+
+// SweepInbox removes from the home's inbox folder the uploads nobody
+// committed, as GC does in the blobs: those no file came to for age, and
+// empty folders at once, unless their client has an upload running. It
+// takes no lease: each replica sweeps its own inbox. lock is
+// GCOptions.Lock.
+func (c *Central) SweepInbox(ctx context.Context, age time.Duration, now time.Time, lock func(client string) (unlock func())) (GCCount, error) {
+	var rep GCReport
+	local, err := bucket.Open(ctx, "", c.Home.Dir)
+	if err != nil {
+		return rep.Uploads, err
+	}
+	defer local.Close()
+	g := &sweep{c: c, o: GCOptions{Age: age, Lock: lock}, cutoff: now.Add(-age), rep: &rep}
+	err = g.bucket(ctx, local, inboxPrefix)
+	return rep.Uploads, err
 }
 
 type sweep struct {
@@ -206,20 +237,99 @@ func (g *sweep) bucket(ctx context.Context, b *bucket.Bucket, prefixes ...string
 			f.bytes += o.Size
 			f.written = maxTime(f.written, o.ModTime)
 		}
+		if prefix == inboxPrefix {
+			if err := g.uploads(ctx, b, folders); err != nil {
+				return fmt.Errorf("gc: %w", err)
+			}
+			continue
+		}
 		for _, f := range folders {
 			count := g.judge(prefix, f)
 			if count == nil {
 				continue
 			}
-			if !g.o.DryRun {
-				if err := remove(ctx, b, f); err != nil {
-					return fmt.Errorf("gc: %w", err)
-				}
+			if err := g.drop(ctx, b, f, count); err != nil {
+				return err
 			}
-			count.add(f.bytes)
-			g.rep.Removed = append(g.rep.Removed, f.key)
 		}
 	}
+	return nil
+}
+
+const inboxPrefix = "inbox/"
+
+// drop removes a folder (unless dry), counted in count.
+func (g *sweep) drop(ctx context.Context, b *bucket.Bucket, f *folder, count *GCCount) error {
+	if !g.o.DryRun {
+		if err := remove(ctx, b, f); err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+	}
+	count.add(f.bytes)
+	g.rep.Removed = append(g.rep.Removed, f.key)
+	return nil
+}
+
+// uploads sweeps the uploads of inbox/, client by client: those no file
+// came to since the cutoff go, and in a folder the empty upload folders
+// and client folders, unless the client has an upload running.
+func (g *sweep) uploads(ctx context.Context, b *bucket.Bucket, folders []*folder) error {
+	byClient := map[string][]*folder{}
+	for _, f := range folders {
+		if !f.written.Before(g.cutoff) {
+			continue
+		}
+		byClient[f.client] = append(byClient[f.client], f)
+	}
+	if b.Dir() != "" {
+		dirs, err := os.ReadDir(filepath.Join(b.Dir(), inboxPrefix))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		for _, d := range dirs {
+			if _, ok := byClient[d.Name()]; !ok && d.IsDir() {
+				byClient[d.Name()] = nil
+			}
+		}
+	}
+	for _, client := range slices.Sorted(maps.Keys(byClient)) {
+		if err := g.clientUploads(ctx, b, client, byClient[client]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clientUploads is uploads of one client: the stale folders given, and in
+// a folder the empty ones.
+func (g *sweep) clientUploads(ctx context.Context, b *bucket.Bucket, client string, stale []*folder) error {
+	if g.o.Lock != nil {
+		defer g.o.Lock(client)()
+	}
+	// Leases expire on the clock, whatever the cutoff.
+	running, _, err := g.c.Store.LeasesHeld(ctx, uploadLeases(client))
+	if err != nil || running > 0 {
+		return err
+	}
+	for _, f := range stale {
+		if err := g.drop(ctx, b, f, &g.rep.Uploads); err != nil {
+			return err
+		}
+	}
+	if b.Dir() == "" || g.o.DryRun {
+		return nil
+	}
+	// An upload folder a request made and left empty (it was killed),
+	// which holds no object; Remove fails on the others.
+	cdir := filepath.Join(b.Dir(), inboxPrefix, client)
+	dirs, _ := os.ReadDir(cdir)
+	for _, d := range dirs {
+		if d.IsDir() && os.Remove(filepath.Join(cdir, d.Name())) == nil {
+			g.rep.Uploads.add(0)
+			g.rep.Removed = append(g.rep.Removed, path.Join(inboxPrefix, client, d.Name()))
+		}
+	}
+	os.Remove(cdir)
 	return nil
 }
 
@@ -236,8 +346,6 @@ func (g *sweep) judge(prefix string, f *folder) *GCCount {
 		return nil
 	}
 	switch {
-	case prefix == "inbox/":
-		return &g.rep.Uploads
 	case strings.HasPrefix(f.name, ".") && strings.HasSuffix(f.name, ".partial"):
 		return &g.rep.Partial
 	case (strings.HasPrefix(f.name, "data-") || strings.HasPrefix(f.name, "receipts-")) && !g.needed(f.client, f.name):

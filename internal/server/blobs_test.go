@@ -3,18 +3,23 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/central"
+	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/config"
 	"github.com/taosync/taosync/internal/s3test"
 	"github.com/taosync/taosync/internal/server"
@@ -198,9 +203,9 @@ func TestObjectStoreDown(t *testing.T) {
 
 // replica opens a second central on f's home as another machine would: the
 // same database and keys, its own spool, inbox and package store folders,
-// and the blobs at url; it serves on loopback, and returns its URL and its
-// home folder. Replicas on several machines share a PostgreSQL database:
-// f's is one (testfixture.NewOn).
+// and the blobs at url; it serves on loopback with f's server's quota, and
+// returns its URL and its home folder. Replicas on several machines share
+// a PostgreSQL database: f's is one (testfixture.NewOn).
 func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "replica")
@@ -230,18 +235,17 @@ func replica(t *testing.T, f *testfixture.Fixture, url string) (string, string) 
 	if err := c.UseBlobs(f.Ctx, url); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(c, f.Log).Handler())
+	s := server.New(c, f.Log)
+	s.Quota = f.S.Quota
+	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL, dir
 }
 
-// TestUploadAcrossReplicas: with the database on PostgreSQL and the blobs
-// in an S3 store, a result bundle's upload begun on one replica, cut in a
-// chunk, goes on on another from the end of the last whole file that
-// came, and commits there; the store keeps nothing of it afterwards, and the first replica
-// answers the same commit again and the receipts with the receipt bundle
-// the other made, and copies none still being written.
-func TestUploadAcrossReplicas(t *testing.T) {
+// onObjectStore starts a central on PostgreSQL with its blobs in an S3
+// store, and client ca holding its data.
+func onObjectStore(t *testing.T) (*testfixture.Fixture, *client.Client, *s3test.Server) {
+	t.Helper()
 	s3 := s3test.ForTest(t)
 	f := testfixture.NewOn(t, "postgres")
 	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
@@ -252,6 +256,17 @@ func TestUploadAcrossReplicas(t *testing.T) {
 	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
+	return f, a, s3
+}
+
+// TestUploadAcrossReplicas: with the database on PostgreSQL and the blobs
+// in an S3 store, a result bundle's upload begun on one replica, cut in a
+// chunk, goes on on another from the end of the last whole file that
+// came, and commits there; the store keeps nothing of it afterwards, and the first replica
+// answers the same commit again and the receipts with the receipt bundle
+// the other made, and copies none still being written.
+func TestUploadAcrossReplicas(t *testing.T) {
+	f, a, s3 := onObjectStore(t)
 	// One execution a chunk: a bundle of three chunks.
 	if _, err := config.Set(f.Ctx, a.Home.DB, "results.chunkSize", "1"); err != nil {
 		t.Fatal(err)
@@ -348,5 +363,168 @@ func TestPackageAcrossReplicas(t *testing.T) {
 	held, _ := filepath.Glob(filepath.Join(cl.Home.Dir, "store", "chunks", "*", "*"))
 	if len(fetched) != len(kept) || len(held) != len(kept) {
 		t.Fatalf("%d pieces in the store, %d fetched by the replica, %d on the client", len(kept), len(fetched), len(held))
+	}
+}
+
+// TestReceiptsAcrossReplicas: with the database on PostgreSQL and the
+// blobs in an S3 store, two replicas asked at once for the receipts of a
+// batch nobody has made the receipt bundle of yet make one between them:
+// every answer names it, the store holds it alone, and its files are the
+// same bytes from either replica.
+func TestReceiptsAcrossReplicas(t *testing.T) {
+	f, a, s3 := onObjectStore(t)
+	// Batches imported without their receipt bundles, as central
+	// import does it.
+	const batches = 6
+	opts, err := f.C.Home.ImportOptions(f.Ctx, "usb", f.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range batches {
+		testfixture.AddResults(t, a, fmt.Sprintf("x%d-", i), 1)
+		dir := testfixture.ExportResults(t, a)
+		if lines, _, err := f.C.ImportResults(f.Ctx, filepath.Dir(dir), opts, ""); err != nil || len(lines) != 1 || lines[0].Batch != uint64(i+1) {
+			t.Fatalf("import: %v %+v", err, lines)
+		}
+	}
+	urls := []string{f.URL}
+	u, _ := replica(t, f, s3.URL())
+	urls = append(urls, u)
+	tok := f.TokenFor("ca")
+	get := func(url, p string) (int, []byte, error) {
+		req, err := http.NewRequestWithContext(f.Ctx, http.MethodGet, url+api.Prefix+p, nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, err
+	}
+	const each = 4
+	answers := make(chan []api.BundleRef, each*len(urls))
+	var wg sync.WaitGroup
+	for i := range each * len(urls) {
+		wg.Go(func() {
+			st, b, err := get(urls[i%len(urls)], api.ReceiptsPath)
+			var list api.ReceiptList
+			if err == nil {
+				err = json.Unmarshal(b, &list)
+			}
+			if st != http.StatusOK || err != nil || len(list.Bundles) != batches {
+				t.Errorf("receipts at replica %d: %d %s %v", i%len(urls), st, b, err)
+				return
+			}
+			answers <- list.Bundles
+		})
+	}
+	wg.Wait()
+	close(answers)
+	var names []string
+	for list := range answers {
+		for _, ref := range list {
+			if !slices.Contains(names, ref.Bundle) {
+				names = append(names, ref.Bundle)
+			}
+		}
+	}
+	slices.Sort(names)
+	spooled, err := f.C.Blobs.List(f.Ctx, "spool/ca/receipts-", "/")
+	if err != nil || len(names) != batches || !slices.Equal(baseNames(spooled), names) {
+		t.Fatalf("%d batches: receipt bundles answered %v, in the store %v %v", batches, names, spooled, err)
+	}
+	files, err := f.C.Blobs.List(f.Ctx, spooled[0], "")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("files of %s: %v %v", names[0], files, err)
+	}
+	for _, k := range files {
+		var got [][]byte
+		for _, url := range urls {
+			st, b, err := get(url, api.BundleFilePath(names[0], path.Base(k)))
+			if st != http.StatusOK || err != nil {
+				t.Fatalf("%s from %s: %d %v", k, url, st, err)
+			}
+			got = append(got, b)
+		}
+		if !bytes.Equal(got[0], got[1]) {
+			t.Errorf("%s differs between the replicas", k)
+		}
+	}
+
+	// A chunk of the first batch's bundle damaged in the store: a
+	// replica that never held it refuses it and makes another, which is
+	// then the batch's, in the store alone and at the first replica too.
+	var chunk string
+	for _, k := range files {
+		if api.ValidChunk(path.Base(k)) {
+			chunk = k
+		}
+	}
+	if chunk == "" {
+		t.Fatalf("no chunk in %v", files)
+	}
+	if err := os.WriteFile(filepath.Join(s3.Dir, s3test.Bucket, filepath.FromSlash(chunk)), []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	third, _ := replica(t, f, s3.URL())
+	var fresh []string
+	for _, url := range []string{third, urls[0]} {
+		st, b, err := get(url, api.ReceiptsPath)
+		var list api.ReceiptList
+		if err == nil {
+			err = json.Unmarshal(b, &list)
+		}
+		if st != http.StatusOK || err != nil || len(list.Bundles) != batches {
+			t.Fatalf("receipts after the damage: %d %s %v", st, b, err)
+		}
+		fresh = append(fresh, list.Bundles[0].Bundle)
+	}
+	spooled, err = f.C.Blobs.List(f.Ctx, "spool/ca/receipts-ca-000001-", "/")
+	if err != nil || len(spooled) != 1 || fresh[0] == names[0] || fresh[1] != fresh[0] || path.Base(spooled[0]) != fresh[0] {
+		t.Fatalf("batch 1 after the damage of %s: answered %v, in the store %v %v", names[0], fresh, spooled, err)
+	}
+}
+
+func baseNames(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = path.Base(k)
+	}
+	return out
+}
+
+// TestUploadQuotaAcrossReplicas: with the blobs in an S3 store, a
+// client's open uploads are counted across replicas: with two allowed,
+// one open at each replica, a third is refused at both, and a bundle
+// opened at one takes more files at the other.
+func TestUploadQuotaAcrossReplicas(t *testing.T) {
+	f, _, s3 := onObjectStore(t)
+	f.S.Quota.Bundles = 2
+	urls := []string{f.URL}
+	u, _ := replica(t, f, s3.URL())
+	urls = append(urls, u)
+	defer func() { f.URL = urls[0] }()
+	tok := f.TokenFor("ca")
+	put := func(at int, bundle, file string) (int, []byte) {
+		f.URL = urls[at]
+		return f.API(http.MethodPut, api.Prefix+"/results/"+bundle+"/"+file, tok, strings.NewReader("sig"), "application/octet-stream")
+	}
+	invented := func(i int) string { return fmt.Sprintf("results-ca-%06d-%08x", 100+i, i) }
+	for i := range 2 {
+		if st, b := put(i, invented(i), manifest.SigName); st != http.StatusCreated {
+			t.Fatalf("upload %d at replica %d: %d %s", i, i, st, b)
+		}
+	}
+	for at := range urls {
+		if st, b := put(at, invented(2), manifest.SigName); st != http.StatusTooManyRequests || !strings.Contains(string(b), "at most 2 uncommitted result bundles") {
+			t.Errorf("a third bundle at replica %d: %d %s, want 429 naming the limit", at, st, b)
+		}
+	}
+	if st, b := put(1, invented(0), manifest.FileName); st != http.StatusCreated {
+		t.Errorf("more of the bundle opened at the other replica: %d %s", st, b)
 	}
 }

@@ -9,14 +9,23 @@ import (
 	"github.com/taosync/taosync/internal/config"
 )
 
-// Collect sweeps central's blobs (central.GC) at once, then every
-// gc.interval, until ctx is done: each replica tries, and the one that
-// takes the lease sweeps while the others skip that round. The settings
-// are read each round, so that `config set` takes effect without a
-// restart.
+// Collect is serve's housekeeping, at once, then every gc.interval (or a
+// quarter of Quota.Lifetime if that is shorter, at least a minute), until
+// ctx is done: each replica sweeps its own inbox of the uploads nobody
+// committed (Sweep), and tries to sweep central's blobs (central.GC): the
+// one that takes the lease sweeps them while the others skip that round.
+// The settings are read each round, so that `config set` takes effect
+// without a restart.
 func (s *Server) Collect(ctx context.Context) {
 	holder := central.Holder("serve")
 	for {
+		n, err := s.Sweep(time.Now())
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("housekeeping of the inbox", "err", err)
+		}
+		if n > 0 {
+			s.log.Info("removed uploads nobody committed", "bundles", n, "lifetime", s.Quota.Lifetime)
+		}
 		every, err := s.collect(ctx, holder)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("housekeeping of the blobs", "err", err)
@@ -24,7 +33,7 @@ func (s *Server) Collect(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(every):
+		case <-time.After(min(every, max(s.Quota.Lifetime/4, time.Minute))):
 		}
 	}
 }
@@ -39,7 +48,7 @@ func (s *Server) collect(ctx context.Context, holder string) (every time.Duratio
 	if err != nil {
 		return every, err
 	}
-	rep, err := s.c.GC(ctx, central.GCOptions{Age: age, Holder: holder})
+	rep, err := s.c.GC(ctx, central.GCOptions{Age: age, Holder: holder, Lock: s.lockInbox})
 	var held *central.LeaseHeldError
 	if errors.As(err, &held) {
 		s.log.Debug("housekeeping: another replica sweeps", "holder", held.Lease.Holder)

@@ -40,18 +40,25 @@ func TestGCKeepsWhatIsInUse(t *testing.T) {
 	})
 }
 
+// blobsOn puts central's blobs on backend, "file" (the home) or "s3" (a
+// versitygw of the test's), and returns the folder that holds the
+// objects.
+func blobsOn(t *testing.T, f *testfixture.Fixture, backend string) string {
+	t.Helper()
+	if backend == "file" {
+		return f.C.Home.Dir
+	}
+	s3 := s3test.ForTest(t)
+	if err := f.C.UseBlobs(f.Ctx, s3.URL()); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(s3.Dir, s3test.Bucket)
+}
+
 func testGC(t *testing.T, engine, backend string) {
 	f := testfixture.NewOn(t, engine)
 	ctx := f.Ctx
-	// objects is the folder that holds the blobs' objects.
-	objects := f.C.Home.Dir
-	if backend == "s3" {
-		s3 := s3test.ForTest(t)
-		if err := f.C.UseBlobs(ctx, s3.URL()); err != nil {
-			t.Fatal(err)
-		}
-		objects = filepath.Join(s3.Dir, s3test.Bucket)
-	}
+	objects := blobsOn(t, f, backend)
 	if _, _, err := f.C.Publish(ctx, "d1", filepath.Join("..", "..", "testdata", "qti", "WebDeveloperTest1.zip")); err != nil {
 		t.Fatal(err)
 	}
@@ -260,5 +267,69 @@ func TestCollectTakesTurns(t *testing.T) {
 	}
 	if l, err := f.C.Store.GetLease(ctx, central.GCLease); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the lease was not given back: %+v %v", l, err)
+	}
+}
+
+// TestSweepLeavesUploadsRunning: on both blob stores, the one sweep of
+// uploads, of the blobs (central.GC) and of a replica's own inbox
+// (Server.Sweep) alike, leaves alone the old uploads of a client with an
+// upload running at any replica, and removes them once it has none.
+func TestSweepLeavesUploadsRunning(t *testing.T) {
+	for _, backend := range []string{"file", "s3"} {
+		t.Run(backend, func(t *testing.T) {
+			f := testfixture.New(t)
+			ctx := f.Ctx
+			objects := blobsOn(t, f, backend)
+			f.Register("ca", "A")
+			if err := f.C.Blobs.Put(ctx, "inbox/ca/results-ca-000042-abcdef12/"+manifest.SigName, []byte("sig")); err != nil {
+				t.Fatal(err)
+			}
+			own := filepath.Join(f.C.Home.Dir, "inbox", "ca", "results-ca-000043-abcdef13")
+			if err := os.MkdirAll(own, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(own, ".part-head"), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(-100 * 24 * time.Hour)
+			for _, root := range []string{filepath.Join(objects, "inbox"), filepath.Join(f.C.Home.Dir, "inbox")} {
+				filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+					if err != nil {
+						return err
+					}
+					return os.Chtimes(p, old, old)
+				})
+			}
+			sweep := func() int {
+				t.Helper()
+				rep, err := f.C.GC(ctx, central.GCOptions{Age: time.Hour, Holder: "test"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, err := f.S.Sweep(time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rep.Uploads.Count + n
+			}
+			if ok, err := f.C.Store.TakeLease(ctx, central.UploadLease("ca", 3), "another replica", 0, time.Hour); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			if n := sweep(); n != 0 {
+				t.Fatalf("%d uploads removed of a client with one running", n)
+			}
+			if err := f.C.Store.ReleaseLease(ctx, central.UploadLease("ca", 3), "another replica"); err != nil {
+				t.Fatal(err)
+			}
+			if n := sweep(); n != 2 {
+				t.Errorf("%d uploads removed once none runs, want 2", n)
+			}
+			if left, err := f.C.Blobs.List(ctx, "inbox/", ""); len(left) != 0 || err != nil {
+				t.Errorf("left in the blobs' inbox: %v %v", left, err)
+			}
+			if left, _ := os.ReadDir(filepath.Join(f.C.Home.Dir, "inbox")); len(left) != 0 {
+				t.Errorf("left in the home's inbox: %v", left)
+			}
+		})
 	}
 }

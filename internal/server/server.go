@@ -71,10 +71,14 @@ type Server struct {
 	// Nothing else the next request needs is held here: tokens, failed
 	// logins and the locks of a client's pulls and uploads (leases) are in
 	// central's database, so that a request may land on any replica.
+	// mu guards the maps below, and is never held across a call to the
+	// database, the disk or the blobs.
 	mu sync.Mutex
 	// lastUsed is when this replica last recorded each client's
 	// credential used: it only spares writes.
 	lastUsed map[string]time.Time
+	// inboxLocks are the locks of clients' inbox folders (lockInbox).
+	inboxLocks map[string]*inboxLock
 }
 
 // New returns a server for a central home; a nil log means slog.Default().
@@ -89,6 +93,7 @@ func New(c *central.Central, log *slog.Logger) *Server {
 		spool:       c.Home.Path("spool"),
 		inbox:       c.Home.Path("inbox"),
 		lastUsed:    map[string]time.Time{},
+		inboxLocks:  map[string]*inboxLock{},
 		Observe:     noObserver{},
 	}
 }
@@ -391,23 +396,6 @@ func emptySuffixes(h string, size int64) string {
 	return "bytes=" + strings.Join(ranges, ",")
 }
 
-// receiptRef publishes a receipt bundle of client's spool and lists its
-// files.
-func (s *Server) receiptRef(ctx context.Context, client, dir string) (api.BundleRef, error) {
-	if err := s.publish(ctx, client, dir); err != nil {
-		return api.BundleRef{}, err
-	}
-	raw, err := s.c.Blobs.Get(ctx, spoolKey(client, filepath.Base(dir), manifest.FileName))
-	if err != nil {
-		return api.BundleRef{}, err
-	}
-	m, err := manifest.Parse(raw)
-	if err != nil {
-		return api.BundleRef{}, err
-	}
-	return s.refOf(ctx, client, filepath.Base(dir), m)
-}
-
 // receipts lists the receipt bundles of the batches after ?after=N,
 // preparing those not yet in the spool.
 func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string) {
@@ -435,17 +423,7 @@ func (s *Server) receipts(w http.ResponseWriter, r *http.Request, client string)
 	// (central restored from a backup, or a client forging it) catches up
 	// over several syncs, and no request writes more than this many.
 	for batch := after + 1; batch <= min(cl.ReceiptSeq, after+MaxReceiptsPerAnswer); batch++ {
-		spool, err := s.receiptSpool(ctx, client, batch)
-		if err != nil {
-			s.fail(w, "receipts", err)
-			return
-		}
-		d, err := s.c.ReceiptBundle(ctx, spool, client, batch, "http")
-		if err != nil {
-			s.fail(w, "receipts", err)
-			return
-		}
-		ref, err := s.receiptRef(ctx, client, d)
+		ref, err := s.receiptBundle(ctx, client, batch)
 		if err != nil {
 			s.fail(w, "receipts", err)
 			return

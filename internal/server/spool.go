@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/taosync/taosync/internal/api"
@@ -31,30 +33,15 @@ func spoolKey(client string, parts ...string) string {
 }
 
 // publish copies the bundle folder dir of client's spool into the blobs,
-// unless they are the home's folder (where the bundle already is) or the
-// bundle is already there: the chunks, the signature, then the manifest.
+// unless they are the home's folder (where the bundle already is): the
+// files they lack, the manifest last.
 func (s *Server) publish(ctx context.Context, client, dir string) error {
-	if s.c.Blobs.Dir() == s.c.Home.Dir {
+	if !s.elsewhere() {
 		return nil
 	}
 	b := filepath.Base(dir)
-	if ok, err := s.c.Blobs.Exists(ctx, spoolKey(client, b, manifest.FileName)); err != nil || ok {
-		return err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if err := s.push(ctx, dir, spoolKey(client, b)); err != nil {
 		return fmt.Errorf("publish %s: %w", b, err)
-	}
-	var chunks []string
-	for _, e := range entries {
-		if api.ValidChunk(e.Name()) {
-			chunks = append(chunks, e.Name())
-		}
-	}
-	for _, name := range append(chunks, manifest.SigName, manifest.FileName) {
-		if err := s.c.Blobs.PutFile(ctx, spoolKey(client, b, name), filepath.Join(dir, name)); err != nil {
-			return fmt.Errorf("publish %s: %w", b, err)
-		}
 	}
 	return nil
 }
@@ -67,81 +54,109 @@ func (s *Server) clientSpool(client string) (string, error) {
 	return dir, safefile.MkdirAll(dir, 0o700)
 }
 
-// receiptSpool is clientSpool with the whole receipt bundles of batch
-// that the blobs hold and the folder lacks copied in, the manifest last:
-// another replica made them, and central finds them there rather than
-// making one more for the batch. A bundle whose manifest is not in the
-// blobs yet is still being written, and is left there.
-func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) (string, error) {
-	dir, err := s.clientSpool(client)
-	if err != nil || !s.elsewhere() {
-		return dir, err
-	}
-	names, err := s.spooled(ctx, client, fmt.Sprintf("receipts-%s-%06d-", client, batch))
-	if err != nil {
-		return "", err
-	}
-	for _, b := range names {
-		if _, err := os.Stat(filepath.Join(dir, b, manifest.FileName)); err == nil {
-			continue
-		}
-		if whole, err := s.c.Blobs.Exists(ctx, spoolKey(client, b, manifest.FileName)); err != nil {
-			return "", err
-		} else if !whole {
-			continue
-		}
-		keys, err := s.c.Blobs.List(ctx, spoolKey(client, b)+"/", "/")
-		if err != nil {
-			return "", err
-		}
-		if err := safefile.MkdirAll(filepath.Join(dir, b), 0o700); err != nil {
-			return "", err
-		}
-		for _, name := range storeOrder(baseNames(keys)) {
-			data, err := s.c.Blobs.Get(ctx, spoolKey(client, b, name))
-			if err == nil {
-				err = safefile.WriteFile(filepath.Join(dir, b, name), data, 0o600)
-			}
-			if err != nil {
-				return "", fmt.Errorf("fetch %s: %w", b, err)
-			}
-		}
-	}
-	return dir, nil
+// receiptsLease is the lease held while the receipt bundle of a batch is
+// found or made: a batch has one receipt bundle, whichever replicas are
+// asked for it at once.
+func receiptsLease(client string, batch uint64) string {
+	return fmt.Sprintf("receipts/%s/%d", client, batch)
 }
 
-// uploadSpool is the client's spool where the receipts of the upload in
-// dir go: for a bundle central already stored, through this replica or
-// another, receiptSpool of its batch, so that it is answered by the
-// receipt bundle made then.
-func (s *Server) uploadSpool(ctx context.Context, client, dir string) (string, error) {
-	if !s.elsewhere() {
-		return s.clientSpool(client)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, manifest.FileName))
+// receiptBundle finds or makes the receipt bundle of client's batch,
+// publishes it and lists its files, under the batch's lease: the one a
+// replica published first, else the one this replica holds, else a new
+// one.
+func (s *Server) receiptBundle(ctx context.Context, client string, batch uint64) (api.BundleRef, error) {
+	l, err := s.waitLease(ctx, receiptsLease(client, batch))
 	if err != nil {
-		return "", err
+		return api.BundleRef{}, fmt.Errorf("wait for the receipts of batch %d: %w", batch, err)
+	}
+	defer l.Release()
+	ctx = l.Context()
+	dir, published, err := s.receiptSpool(ctx, client, batch)
+	if err != nil {
+		return api.BundleRef{}, err
+	}
+	d, err := s.c.ReceiptBundle(ctx, dir, client, batch, "http")
+	if err != nil {
+		return api.BundleRef{}, err
+	}
+	b := filepath.Base(d)
+	if published != "" && b != published {
+		// The published one did not verify here: it goes, and the one
+		// made in its stead is the batch's.
+		if err := s.unprepare(ctx, client, published); err != nil {
+			return api.BundleRef{}, err
+		}
+	}
+	if err := s.publish(ctx, client, d); err != nil {
+		return api.BundleRef{}, err
+	}
+	raw, err := os.ReadFile(filepath.Join(d, manifest.FileName))
+	if err != nil {
+		return api.BundleRef{}, err
 	}
 	m, err := manifest.Parse(raw)
 	if err != nil {
-		return s.clientSpool(client) // the import refuses it
+		return api.BundleRef{}, err
 	}
-	batch, ok, err := s.c.Store.ResultBundle(ctx, client, m.ID)
-	if err != nil {
-		return "", err
-	}
-	if !ok || batch == 0 {
-		return s.clientSpool(client)
-	}
-	return s.receiptSpool(ctx, client, batch)
+	return s.refOf(ctx, client, b, m)
 }
 
-func baseNames(keys []string) []string {
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = path.Base(k)
+// receiptSpool is clientSpool with the receipt bundle of batch that a
+// replica published copied in, and returns its name. A bundle whose
+// manifest is not in the blobs was cut short by a replica that died while
+// it published it, and is left there; one whose chunk does not match its
+// hash goes. Once one is published, any other of the batch the folder
+// holds (made here, and not published before this replica died) goes:
+// central would find it first. The caller holds the batch's lease.
+func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) (dir, published string, err error) {
+	dir, err = s.clientSpool(client)
+	if err != nil || !s.elsewhere() {
+		return dir, "", err
 	}
-	return out
+	prefix := fmt.Sprintf("receipts-%s-%06d-", client, batch)
+	names, err := s.spooled(ctx, client, prefix)
+	if err != nil {
+		return "", "", err
+	}
+	for _, b := range names {
+		there, err := s.held(ctx, spoolKey(client, b))
+		if err != nil {
+			return "", "", err
+		}
+		if !there[manifest.FileName] {
+			continue
+		}
+		err = s.fetch(ctx, spoolKey(client, b), filepath.Join(dir, b), slices.Collect(maps.Keys(there)))
+		if errors.Is(err, bucket.ErrCorrupt) {
+			// Damaged in the store: it goes, and one is made again.
+			s.log.Error("refused a damaged receipt bundle", "client", client, "bundle", b, "err", err)
+			err = s.unprepare(ctx, client, b)
+			if err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("fetch %s: %w", b, err)
+		}
+		published = b
+		break
+	}
+	if published == "" {
+		return dir, "", nil
+	}
+	local, err := os.ReadDir(dir)
+	if err != nil {
+		return "", "", err
+	}
+	for _, e := range local {
+		if n := e.Name(); strings.HasPrefix(n, prefix) && n != published {
+			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+				return "", "", err
+			}
+		}
+	}
+	return dir, published, nil
 }
 
 // spooled lists the bundles of client's spool in the blobs whose names

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/taosync/taosync"
@@ -167,7 +168,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 // has one running.
 func (s *Server) acquire(ctx context.Context, w http.ResponseWriter, client string) (*central.Lease, bool) {
 	for i := range MaxUploadsPerClient {
-		l, ok, err := s.takeLease(ctx, fmt.Sprintf("upload/%s/%d", client, i), 0)
+		l, ok, err := s.takeLease(ctx, central.UploadLease(client, i), 0)
 		if err != nil {
 			s.fail(w, "upload", err)
 			return nil, false
@@ -186,26 +187,27 @@ func (s *Server) acquire(ctx context.Context, w http.ResponseWriter, client stri
 // and changes nothing. done gives the bytes back, and removes the bundle's
 // folder and the client's if the upload left them empty (a refused upload
 // leaves nothing).
+//
+// The quota is counted across replicas (usage, and the bytes of uploads
+// running reserved in leases) without a lock: two requests admitted at
+// once, at one replica or two, may each pass it by one bundle or one body,
+// so it is loose by MaxUploadsPerClient at most (each holds one of the
+// client's upload leases).
 func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir string, done func(), ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cdir := filepath.Join(s.inbox, client)
-	dir = filepath.Join(cdir, b)
-	open, used, err := usage(cdir)
+	ctx := context.Background()
+	dir = filepath.Join(s.inbox, client, b)
+	open, used, err := s.usage(ctx, client)
 	if err != nil {
 		s.fail(w, "upload", err)
 		return "", nil, false
 	}
-	if _, err := os.Stat(dir); err != nil && open >= s.Quota.Bundles {
+	if !open[b] && len(open) >= s.Quota.Bundles {
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(
 			"at most %d uncommitted result bundles per client: commit them, or they are removed %s after their last upload",
 			s.Quota.Bundles, s.Quota.Lifetime))
 		return "", nil, false
 	}
-	// The bytes of uploads running, on every replica, are reserved in
-	// leases. (Two replicas admitting at once may each pass the quota by
-	// one body: the bound is loose by MaxUploadsPerClient bodies at most.)
-	_, reserved, err := s.c.Store.LeasesHeld(context.Background(), "bytes/"+client+"/")
+	_, reserved, err := s.c.Store.LeasesHeld(ctx, "bytes/"+client+"/")
 	if err != nil {
 		s.fail(w, "upload", err)
 		return "", nil, false
@@ -215,11 +217,7 @@ func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir st
 			"at most %d bytes of uncommitted uploads per client, and %d are held", s.Quota.Bytes, used+reserved))
 		return "", nil, false
 	}
-	if err := safefile.MkdirAll(dir, 0o700); err != nil {
-		s.fail(w, "upload", err)
-		return "", nil, false
-	}
-	held, ok, err := s.takeLease(context.Background(), fmt.Sprintf("bytes/%s/%016x", client, rand.Uint64()), n)
+	held, ok, err := s.takeLease(ctx, fmt.Sprintf("bytes/%s/%016x", client, rand.Uint64()), n)
 	if err == nil && !ok {
 		err = errors.New("a new lease's name is taken")
 	}
@@ -227,33 +225,82 @@ func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir st
 		s.fail(w, "upload", err)
 		return "", nil, false
 	}
+	unlock := s.lockInbox(client)
+	err = safefile.MkdirAll(dir, 0o700)
+	unlock()
+	if err != nil {
+		held.Release()
+		s.fail(w, "upload", err)
+		return "", nil, false
+	}
 	return dir, func() {
 		held.Release()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		// Only empty folders go: Remove fails on the others.
-		os.Remove(dir)
-		os.Remove(cdir)
+		s.tidyInbox(client, dir)
 	}, true
 }
 
-// usage counts the bundle folders in a client's inbox and their bytes.
-func usage(cdir string) (open int, bytes int64, err error) {
-	bundles, err := os.ReadDir(cdir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, nil
+// lockInbox locks the client's folder of the home's inbox against the
+// making and removing of its folders by the other requests and the sweep
+// of this replica, so that no folder is removed between its making and a
+// request's first file in it; it returns the unlock.
+func (s *Server) lockInbox(client string) (unlock func()) {
+	s.mu.Lock()
+	l := s.inboxLocks[client]
+	if l == nil {
+		l = &inboxLock{}
+		s.inboxLocks[client] = l
 	}
-	if err != nil {
-		return 0, 0, err
+	l.users++
+	s.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if l.users--; l.users == 0 {
+			delete(s.inboxLocks, client)
+		}
+	}
+}
+
+// inboxLock is one client's lockInbox, kept while users want it.
+type inboxLock struct {
+	sync.Mutex
+	users int
+}
+
+// tidyInbox removes an upload's folder in the client's inbox, and the
+// client's, if they are empty: Remove fails on the others.
+func (s *Server) tidyInbox(client, dir string) {
+	defer s.lockInbox(client)()
+	os.Remove(dir)
+	os.Remove(filepath.Dir(dir))
+}
+
+// usage returns the client's open uploads and their bytes: the bundle
+// folders of this replica's inbox with the bytes of their files, and when
+// the blobs are an object store, every replica's uploads there and the
+// bytes of their whole files. An upload counts at every replica from its
+// first whole file (its signature and manifest come first), and at the
+// replica receiving it from its first byte. The store, not the leases:
+// an upload stays open between the requests that send it, while no lease
+// names it.
+func (s *Server) usage(ctx context.Context, client string) (open map[string]bool, bytes int64, err error) {
+	open = map[string]bool{}
+	size := map[string]int64{} // by BUNDLE/FILE
+	cdir := filepath.Join(s.inbox, client)
+	bundles, err := os.ReadDir(cdir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, err
 	}
 	for _, b := range bundles {
 		if !b.IsDir() {
 			continue
 		}
-		open++
+		open[b.Name()] = true
 		files, err := os.ReadDir(filepath.Join(cdir, b.Name()))
 		if err != nil {
-			return 0, 0, err
+			return nil, 0, err
 		}
 		for _, f := range files {
 			// A temporary file is an upload running: its bytes are
@@ -262,109 +309,41 @@ func usage(cdir string) (open int, bytes int64, err error) {
 				continue
 			}
 			if info, err := f.Info(); err == nil && info.Mode().IsRegular() {
-				bytes += info.Size()
+				size[b.Name()+"/"+f.Name()] = info.Size()
 			}
 		}
+	}
+	if s.elsewhere() {
+		prefix := inboxKey(client, "") + "/"
+		objects, err := s.c.Blobs.Objects(ctx, prefix)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, o := range objects {
+			rel := strings.TrimPrefix(o.Key, prefix)
+			if b, _, ok := strings.Cut(rel, "/"); ok {
+				open[b] = true
+				size[rel] = o.Size
+			}
+		}
+	}
+	for _, n := range size {
+		bytes += n
 	}
 	return open, bytes, nil
 }
 
-// Sweep removes the uploads nobody committed: a bundle folder whose last
-// file came Quota.Lifetime before now, an empty one at once, and the
-// client folders so emptied. A client with an upload running is left for
-// the next sweep. It returns how many bundle folders it removed.
+// Sweep removes the uploads nobody committed from this replica's inbox,
+// as the housekeeping of the blobs does there (central.SweepInbox): those
+// no file came to for Quota.Lifetime before now, empty folders at once,
+// but none of a client with an upload running. It returns how many
+// upload folders it removed.
 func (s *Server) Sweep(now time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clients, err := os.ReadDir(s.inbox)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	n, err := s.c.SweepInbox(context.Background(), s.Quota.Lifetime, now, s.lockInbox)
 	if err != nil {
-		return 0, fmt.Errorf("sweep uploads: %w", err)
+		return n.Count, fmt.Errorf("sweep uploads: %w", err)
 	}
-	removed := 0
-	var errs []error
-	for _, c := range clients {
-		if !c.IsDir() {
-			continue
-		}
-		// Leases expire by the database's clock, whatever now the sweep
-		// is given.
-		running, _, err := s.c.Store.LeasesHeld(context.Background(), "upload/"+c.Name()+"/")
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if err != nil || running > 0 {
-			continue
-		}
-		cdir := filepath.Join(s.inbox, c.Name())
-		bundles, err := os.ReadDir(cdir)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, b := range bundles {
-			dir := filepath.Join(cdir, b.Name())
-			last, empty, err := lastWrite(dir)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if empty || now.Sub(last) >= s.Quota.Lifetime {
-				if err := os.RemoveAll(dir); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				removed++
-			}
-		}
-		os.Remove(cdir)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return removed, fmt.Errorf("sweep uploads: %w", err)
-	}
-	return removed, nil
-}
-
-// lastWrite returns the time of the last file written in a bundle folder
-// (the folder's own if none), and whether it holds none.
-func lastWrite(dir string) (time.Time, bool, error) {
-	info, err := os.Stat(dir)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	last := info.ModTime()
-	files, err := os.ReadDir(dir)
-	if err != nil {
-		return last, false, err
-	}
-	for _, f := range files {
-		if fi, err := f.Info(); err == nil && fi.ModTime().After(last) {
-			last = fi.ModTime()
-		}
-	}
-	return last, len(files) == 0, nil
-}
-
-// Housekeeping sweeps the uploads nobody committed at once, then every
-// hour (or quarter of the lifetime if shorter), until ctx is done.
-func (s *Server) Housekeeping(ctx context.Context) {
-	every := min(time.Hour, max(s.Quota.Lifetime/4, time.Minute))
-	for {
-		n, err := s.Sweep(time.Now())
-		if err != nil {
-			s.log.Warn("housekeeping", "err", err)
-		}
-		if n > 0 {
-			s.log.Info("removed uploads nobody committed", "bundles", n, "lifetime", s.Quota.Lifetime)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-	}
+	return n.Count, nil
 }
 
 // commit imports an uploaded result bundle and answers with the receipt
@@ -410,11 +389,9 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 	if err != nil {
 		return api.CommitResponse{}, err
 	}
-	spool, err := s.uploadSpool(ctx, client, dir)
-	if err != nil {
-		return api.CommitResponse{}, err
-	}
-	lines, written, err := s.c.ImportResults(ctx, dir, opts, spool)
+	// The receipt bundle is found or made after the import, under its
+	// batch's lease, as every other request for it is.
+	lines, _, err := s.c.ImportResults(ctx, dir, opts, "")
 	if err != nil {
 		return api.CommitResponse{}, err
 	}
@@ -427,10 +404,8 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 		// come, is refused again whenever it is committed: it goes, and
 		// takes no room of the client's quota.
 		if len(lines) == 1 && refusedForContent(lines[0].Err()) {
-			s.mu.Lock()
 			os.RemoveAll(dir)
-			os.Remove(filepath.Dir(dir))
-			s.mu.Unlock()
+			s.tidyInbox(client, dir)
 			s.dropped(ctx, client, filepath.Base(dir))
 		}
 		return api.CommitResponse{}, &refusal{http.StatusUnprocessableEntity, reason}
@@ -441,8 +416,8 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 			s.Observe.ResultsReceived(n[taosync.ReceiptReceived], n[taosync.ReceiptDuplicate], n[taosync.ReceiptConflict])
 		}
 	}
-	if d := written[lines[0].BundleID]; d != "" {
-		ref, err := s.receiptRef(ctx, client, d)
+	if batch := lines[0].Batch; batch > 0 {
+		ref, err := s.receiptBundle(ctx, client, batch)
 		if err != nil {
 			return api.CommitResponse{}, err
 		}
@@ -574,15 +549,7 @@ func (s *Server) committed(ctx context.Context, client, id string) (api.CommitRe
 	if batch == 0 {
 		return resp, true, nil
 	}
-	spool, err := s.receiptSpool(ctx, client, batch)
-	if err != nil {
-		return resp, false, err
-	}
-	d, err := s.c.ReceiptBundle(ctx, spool, client, batch, "http")
-	if err != nil {
-		return resp, false, err
-	}
-	ref, err := s.receiptRef(ctx, client, d)
+	ref, err := s.receiptBundle(ctx, client, batch)
 	resp.Receipt = &ref
 	return resp, err == nil, err
 }
