@@ -74,6 +74,11 @@ func (c *CentralDB) beginResultsTx(ctx context.Context, client string) (*sql.Tx,
 	}
 }
 
+// insertExecutions is the head of the statements that store execution
+// revisions.
+const insertExecutions = `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
+	test_center, status, started_at, finished_at, result_xml, result_zst, state, bundle_id, received_at)`
+
 // The statements of a result import run once per execution (put).
 const (
 	findExecution = `SELECT e.content_hash, e.revision, e.client, COALESCE(c.org, '') FROM executions e
@@ -82,8 +87,7 @@ const (
 	// insertExecution stores an execution revision: id, content hash,
 	// revision, client, the execution's fields, its compressed document,
 	// state, bundle, time.
-	insertExecution = `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
-	test_center, status, started_at, finished_at, result_xml, result_zst, state, bundle_id, received_at)
+	insertExecution = insertExecutions + `
 	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', ?11, ?12, ?13, ?14`
 	// An id central has never seen, the common case, is stored by one
 	// statement: it inserts nothing when the id is known.
@@ -94,8 +98,7 @@ const (
 // on PostgreSQL: it returns the ids it stored. Arguments: client, state,
 // bundle, time, then the arrays of ids, content hashes, revisions, the
 // executions' fields and their compressed documents.
-const insertNewExecutions = `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
-	test_center, status, started_at, finished_at, result_xml, result_zst, state, bundle_id, received_at)
+const insertNewExecutions = insertExecutions + `
 	SELECT x.id, x.content_hash, x.revision, ?1, x.delivery, x.test_taker, x.test_center, x.status,
 		x.started_at, x.finished_at, '', x.result_zst, ?2, ?3, ?4
 	FROM unnest(?5::text[], ?6::text[], ?7::bigint[], ?8::text[], ?9::text[], ?10::text[], ?11::text[], ?12::text[],
