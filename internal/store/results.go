@@ -117,10 +117,6 @@ type resultApply struct {
 	// stmts are the statements of put, by their SQL, each prepared at its
 	// first use (prepared).
 	stmts map[string]*sql.Stmt
-	// receipts are the receipts of the chunk being stored, the values of
-	// their rows: Put writes them in one statement (on PostgreSQL, one
-	// round trip to the server rather than one an execution).
-	receipts []any
 	// inScope caches the scope check of each (test centre, test taker,
 	// delivery) seen in the bundle: its executions name few.
 	inScope map[scopeKey]bool
@@ -165,7 +161,6 @@ func (a *resultApply) Put(ctx context.Context, xs []taosync.OutgoingExecution, p
 		return nil, err
 	}
 	statuses := make([]string, 0, len(xs))
-	a.receipts = a.receipts[:0]
 	for i, x := range xs {
 		status := taosync.ReceiptReceived
 		if stored[x.ID] {
@@ -174,11 +169,34 @@ func (a *resultApply) Put(ctx context.Context, xs []taosync.OutgoingExecution, p
 			return statuses, err
 		}
 		statuses = append(statuses, status)
-		a.receipts = append(a.receipts, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, status)
 	}
-	err = insertRows(ctx, a.tx, "INSERT INTO receipts (client, seq, id, revision, content_hash, status) VALUES %s", 6,
-		a.receipts, "ON CONFLICT DO NOTHING")
-	return statuses, err
+	return statuses, a.putReceipts(ctx, xs, statuses)
+}
+
+// putReceipts stores the receipts of a chunk's executions, given their
+// statuses, in one statement (on PostgreSQL, one round trip to the server
+// rather than one an execution): multi-row VALUES on SQLite; on
+// PostgreSQL arrays, a statement of one text whatever the chunk's size,
+// which the server parses once per connection rather than its thousands
+// of values each time.
+func (a *resultApply) putReceipts(ctx context.Context, xs []taosync.OutgoingExecution, statuses []string) error {
+	if a.engine == Postgres {
+		ids, revisions, hashes := make([]string, len(xs)), make([]int64, len(xs)), make([]string, len(xs))
+		for i, x := range xs {
+			ids[i], revisions[i], hashes[i] = x.ID, x.Revision, x.ContentHash
+		}
+		_, err := a.tx.ExecContext(ctx, `INSERT INTO receipts (client, seq, id, revision, content_hash, status)
+			SELECT ?1, ?2, r.id, r.revision, r.content_hash, r.status
+			FROM unnest(?3::text[], ?4::bigint[], ?5::text[], ?6::text[]) AS r(id, revision, content_hash, status)
+			ON CONFLICT DO NOTHING`, a.client.ID, a.batch, ids, revisions, hashes, statuses)
+		return err
+	}
+	values := make([]any, 0, 6*len(xs))
+	for i, x := range xs {
+		values = append(values, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, statuses[i])
+	}
+	return insertRows(ctx, a.tx, "INSERT INTO receipts (client, seq, id, revision, content_hash, status) VALUES %s", 6,
+		values, "ON CONFLICT DO NOTHING")
 }
 
 // lockExecutions takes, on PostgreSQL, the lock of each execution id of a
