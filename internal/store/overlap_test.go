@@ -10,7 +10,6 @@ import (
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/internal/home"
-	"github.com/taosync/taosync/internal/load"
 	"github.com/taosync/taosync/internal/pgtest"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
@@ -31,23 +30,11 @@ func TestResultImportsOverlap(t *testing.T) {
 	}
 	defer h.Close()
 	c := &store.CentralDB{DB: h.DB}
-	for _, l := range []struct {
-		typ taosync.Type
-		csv string
-	}{
-		{taosync.TestCenter, "id,label,org_id\ntc1,Aarau,A\n"},
-		{taosync.TestTaker, "id,login\nt1,t1\nt2,t2\n"},
-		{taosync.Delivery, "id,label\nd1,Maths\n"},
-		{taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,tc1,d1,t1|t2\n"},
-	} {
-		r, err := load.NewReader(strings.NewReader(l.csv), string(l.typ)+".csv", load.CSV, l.typ)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Load(ctx, string(l.typ)+".csv", l.typ, r, false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	loadCSV(t, c,
+		taosync.TestCenter, "id,label,org_id\ntc1,Aarau,A\n",
+		taosync.TestTaker, "id,login\nt1,t1\nt2,t2\n",
+		taosync.Delivery, "id,label\nd1,Maths\n",
+		taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,tc1,d1,t1|t2\n")
 	for _, id := range []string{"ca", "cb"} {
 		k, err := home.Init(ctx, filepath.Join(t.TempDir(), id), home.RoleClient)
 		if err != nil {

@@ -40,27 +40,8 @@ func (c *CentralDB) BeginResults(ctx context.Context, client string, state taosy
 	// Batches are numbered above what the client reported holding too (in
 	// this bundle or before), so that after central is restored from a
 	// backup it does not hand out a number the client already holds.
-	a := &resultApply{tx: tx, engine: c.DB.Engine, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq, reported) + 1, inScope: map[scopeKey]bool{}}
-	// The statements run once per execution are prepared once per bundle.
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{
-		{&a.find, `SELECT e.content_hash, e.revision, e.client, COALESCE(c.org, '') FROM executions e
-			LEFT JOIN clients c ON c.id = e.client WHERE e.id = ?`},
-		{&a.scope, scopeCheckSQL},
-		{&a.revise, "UPDATE executions SET revision = ? WHERE id = ? AND content_hash = ?"},
-		{&a.insert, insertExecution},
-		// An id central has never seen, the common case, is stored by one
-		// statement: it inserts nothing when the id is known.
-		{&a.insertNew, insertExecution + " WHERE NOT EXISTS (SELECT 1 FROM executions WHERE id = ?1)"},
-	} {
-		if *p.stmt, err = tx.PrepareContext(ctx, p.sql); err != nil {
-			a.Rollback()
-			return nil, err
-		}
-	}
-	return a, nil
+	return &resultApply{tx: tx, engine: c.DB.Engine, client: cl, batch: max(cl.ReceiptSeq, cl.AckedReceiptSeq, reported) + 1,
+		inScope: map[scopeKey]bool{}, stmts: map[string]*sql.Stmt{}}, nil
 }
 
 // beginResultsTx begins the transaction of a client's result import: the
@@ -93,12 +74,38 @@ func (c *CentralDB) beginResultsTx(ctx context.Context, client string) (*sql.Tx,
 	}
 }
 
-// insertExecution stores an execution revision: id, content hash, revision,
-// client, the execution's fields, its compressed document, state, bundle,
-// time.
-const insertExecution = `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
-	test_center, status, started_at, finished_at, result_xml, result_zst, state, bundle_id, received_at)
+// insertExecutions is the head of the statements that store execution
+// revisions.
+const insertExecutions = `INSERT INTO executions (id, content_hash, revision, client, delivery, test_taker,
+	test_center, status, started_at, finished_at, result_xml, result_zst, state, bundle_id, received_at)`
+
+// The statements of a result import run once per execution (put).
+const (
+	findExecution = `SELECT e.content_hash, e.revision, e.client, COALESCE(c.org, '') FROM executions e
+		LEFT JOIN clients c ON c.id = e.client WHERE e.id = ?`
+	reviseExecution = "UPDATE executions SET revision = ? WHERE id = ? AND content_hash = ?"
+	// insertExecution stores an execution revision: id, content hash,
+	// revision, client, the execution's fields, its compressed document,
+	// state, bundle, time.
+	insertExecution = insertExecutions + `
 	SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, '', ?11, ?12, ?13, ?14`
+	// An id central has never seen, the common case, is stored by one
+	// statement: it inserts nothing when the id is known.
+	insertNewExecution = insertExecution + " WHERE NOT EXISTS (SELECT 1 FROM executions WHERE id = ?1)"
+)
+
+// insertNewExecutions is insertNewExecution of several executions at once,
+// on PostgreSQL: it returns the ids it stored. Arguments: client, state,
+// bundle, time, then the arrays of ids, content hashes, revisions, the
+// executions' fields and their compressed documents.
+const insertNewExecutions = insertExecutions + `
+	SELECT x.id, x.content_hash, x.revision, ?1, x.delivery, x.test_taker, x.test_center, x.status,
+		x.started_at, x.finished_at, '', x.result_zst, ?2, ?3, ?4
+	FROM unnest(?5::text[], ?6::text[], ?7::bigint[], ?8::text[], ?9::text[], ?10::text[], ?11::text[], ?12::text[],
+		?13::text[], ?14::bytea[])
+		AS x(id, content_hash, revision, delivery, test_taker, test_center, status, started_at, finished_at, result_zst)
+	WHERE NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = x.id)
+	RETURNING id`
 
 type resultApply struct {
 	tx     *sql.Tx
@@ -106,12 +113,10 @@ type resultApply struct {
 	client RegisteredClient
 	// batch answers the bundle; a bundle of no execution gets one too,
 	// whose receipt names the bundle (receipts).
-	batch                                  uint64
-	find, revise, insert, insertNew, scope *sql.Stmt
-	// receipts are the receipts of the chunk being stored, the values of
-	// their rows: Put writes them in one statement (on PostgreSQL, one
-	// round trip to the server rather than one an execution).
-	receipts []any
+	batch uint64
+	// stmts are the statements of put, by their SQL, each prepared at its
+	// first use (prepared).
+	stmts map[string]*sql.Stmt
 	// inScope caches the scope check of each (test centre, test taker,
 	// delivery) seen in the bundle: its executions name few.
 	inScope map[scopeKey]bool
@@ -151,19 +156,47 @@ func (a *resultApply) Put(ctx context.Context, xs []taosync.OutgoingExecution, p
 	if err := a.lockExecutions(ctx, xs); err != nil {
 		return nil, err
 	}
+	stored, err := a.putNew(ctx, xs, docs, bundleID)
+	if err != nil {
+		return nil, err
+	}
 	statuses := make([]string, 0, len(xs))
-	a.receipts = a.receipts[:0]
 	for i, x := range xs {
-		status, err := a.put(ctx, x, docs[i], bundleID)
-		if err != nil {
+		status := taosync.ReceiptReceived
+		if stored[x.ID] {
+			delete(stored, x.ID) // a second of the id is put's
+		} else if status, err = a.put(ctx, x, docs[i], bundleID); err != nil {
 			return statuses, err
 		}
 		statuses = append(statuses, status)
-		a.receipts = append(a.receipts, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, status)
 	}
-	err := insertRows(ctx, a.tx, "INSERT INTO receipts (client, seq, id, revision, content_hash, status) VALUES %s", 6,
-		a.receipts, "ON CONFLICT DO NOTHING")
-	return statuses, err
+	return statuses, a.putReceipts(ctx, xs, statuses)
+}
+
+// putReceipts stores the receipts of a chunk's executions, given their
+// statuses, in one statement (on PostgreSQL, one round trip to the server
+// rather than one an execution): multi-row VALUES on SQLite; on
+// PostgreSQL arrays, a statement of one text whatever the chunk's size,
+// which the server parses once per connection rather than its thousands
+// of values each time.
+func (a *resultApply) putReceipts(ctx context.Context, xs []taosync.OutgoingExecution, statuses []string) error {
+	if a.engine == Postgres {
+		ids, revisions, hashes := make([]string, len(xs)), make([]int64, len(xs)), make([]string, len(xs))
+		for i, x := range xs {
+			ids[i], revisions[i], hashes[i] = x.ID, x.Revision, x.ContentHash
+		}
+		_, err := a.tx.ExecContext(ctx, `INSERT INTO receipts (client, seq, id, revision, content_hash, status)
+			SELECT ?1, ?2, r.id, r.revision, r.content_hash, r.status
+			FROM unnest(?3::text[], ?4::bigint[], ?5::text[], ?6::text[]) AS r(id, revision, content_hash, status)
+			ON CONFLICT DO NOTHING`, a.client.ID, a.batch, ids, revisions, hashes, statuses)
+		return err
+	}
+	values := make([]any, 0, 6*len(xs))
+	for i, x := range xs {
+		values = append(values, a.client.ID, a.batch, x.ID, x.Revision, x.ContentHash, statuses[i])
+	}
+	return insertRows(ctx, a.tx, "INSERT INTO receipts (client, seq, id, revision, content_hash, status) VALUES %s", 6,
+		values, "ON CONFLICT DO NOTHING")
 }
 
 // lockExecutions takes, on PostgreSQL, the lock of each execution id of a
@@ -189,6 +222,54 @@ func (a *resultApply) lockExecutions(ctx context.Context, xs []taosync.OutgoingE
 	return nil
 }
 
+// putNew stores, on PostgreSQL, the execution revisions of a chunk whose
+// ids central has never seen, the common case, with one statement for the
+// chunk rather than one for each (a round trip to the server each), once
+// their scopes are checked, also at once. It returns the ids it stored;
+// put stores the others, one by one, as on SQLite. Of an id twice in the
+// chunk, put stores the second, which the first may make a duplicate or
+// a conflict.
+func (a *resultApply) putNew(ctx context.Context, xs []taosync.OutgoingExecution, docs [][]byte, bundleID string) (map[string]bool, error) {
+	if a.engine != Postgres || len(xs) == 0 {
+		return nil, nil
+	}
+	if err := a.checkScopes(ctx, xs); err != nil {
+		return nil, err
+	}
+	var ids, hashes, deliveries, takers, centers, statuses, starts, ends []string
+	var revisions []int64
+	var zst [][]byte
+	seen := make(map[string]bool, len(xs))
+	for i, x := range xs {
+		if seen[x.ID] {
+			continue
+		}
+		seen[x.ID] = true
+		ids, hashes, revisions = append(ids, x.ID), append(hashes, x.ContentHash), append(revisions, x.Revision)
+		deliveries, takers, centers = append(deliveries, x.Delivery), append(takers, x.TestTaker), append(centers, x.TestCenter)
+		statuses, starts, ends = append(statuses, x.Status), append(starts, x.StartedAt), append(ends, x.FinishedAt)
+		zst = append(zst, docs[i])
+	}
+	rows, err := a.tx.QueryContext(ctx, insertNewExecutions, a.client.ID, Received, bundleID, now(),
+		ids, hashes, revisions, deliveries, takers, centers, statuses, starts, ends, zst)
+	if err != nil {
+		return nil, fmt.Errorf("store the new executions: %w", err)
+	}
+	defer rows.Close()
+	stored := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store the new executions: %w", err)
+		}
+		stored[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store the new executions: %w", err)
+	}
+	return stored, nil
+}
+
 // put stores one execution revision once, if it is the client's to report
 // (checkScope): the same content again is a duplicate; the same id and
 // revision with other content, or the same id from another client of the
@@ -207,14 +288,18 @@ func (a *resultApply) put(ctx context.Context, x taosync.OutgoingExecution, doc 
 	if err := a.checkScope(ctx, x); err != nil {
 		return "", err
 	}
-	n, err := a.store(ctx, a.insertNew, x, doc, Received, bundleID)
+	n, err := a.store(ctx, insertNewExecution, x, doc, Received, bundleID)
 	if err != nil {
 		return "", err
 	}
 	if n == 1 {
 		return taosync.ReceiptReceived, nil
 	}
-	rows, err := a.find.QueryContext(ctx, x.ID)
+	find, err := a.prepared(ctx, findExecution)
+	if err != nil {
+		return "", err
+	}
+	rows, err := find.QueryContext(ctx, x.ID)
 	if err != nil {
 		return "", err
 	}
@@ -232,7 +317,11 @@ func (a *resultApply) put(ctx context.Context, x taosync.OutgoingExecution, doc 
 			// The same content again; as a later revision of the same
 			// client (a correction undone), it is the latest again.
 			if client == a.client.ID && x.Revision > rev {
-				if _, err := a.revise.ExecContext(ctx, x.Revision, x.ID, x.ContentHash); err != nil {
+				revise, err := a.prepared(ctx, reviseExecution)
+				if err == nil {
+					_, err = revise.ExecContext(ctx, x.Revision, x.ID, x.ContentHash)
+				}
+				if err != nil {
 					return "", err
 				}
 			}
@@ -250,7 +339,7 @@ func (a *resultApply) put(ctx context.Context, x taosync.OutgoingExecution, doc 
 	if status == taosync.ReceiptConflict {
 		state = Conflict
 	}
-	if _, err := a.store(ctx, a.insert, x, doc, state, bundleID); err != nil {
+	if _, err := a.store(ctx, insertExecution, x, doc, state, bundleID); err != nil {
 		return "", err
 	}
 	return status, nil
@@ -266,7 +355,11 @@ func (a *resultApply) checkScope(ctx context.Context, x taosync.OutgoingExecutio
 		return nil
 	}
 	var center, taker, delivery, eligible bool
-	if err := a.scope.QueryRowContext(ctx, a.client.Org, x.TestCenter, x.TestTaker, x.Delivery).Scan(&center, &taker, &delivery, &eligible); err != nil {
+	scope, err := a.prepared(ctx, scopeCheckSQL)
+	if err == nil {
+		err = scope.QueryRowContext(ctx, a.client.Org, x.TestCenter, x.TestTaker, x.Delivery).Scan(&center, &taker, &delivery, &eligible)
+	}
+	if err != nil {
 		return fmt.Errorf("check the scope of execution %s: %w", x.ID, err)
 	}
 	refs := []struct {
@@ -301,9 +394,71 @@ func (a *resultApply) checkScope(ctx context.Context, x taosync.OutgoingExecutio
 	return nil
 }
 
+// checkScopes checks the scopes of a chunk's executions as checkScope
+// does, with one statement for those of its (test centre, test taker,
+// delivery) not seen yet in the bundle, on PostgreSQL.
+func (a *resultApply) checkScopes(ctx context.Context, xs []taosync.OutgoingExecution) error {
+	var centers, takers, deliveries []string
+	asked := map[scopeKey]bool{}
+	for _, x := range xs {
+		key := scopeKey{x.TestCenter, x.TestTaker, x.Delivery}
+		if !a.inScope[key] && !asked[key] {
+			asked[key] = true
+			centers, takers, deliveries = append(centers, x.TestCenter), append(takers, x.TestTaker), append(deliveries, x.Delivery)
+		}
+	}
+	if len(asked) == 0 {
+		return nil
+	}
+	rows, err := a.tx.QueryContext(ctx, scopeChecksSQL, a.client.Org, centers, takers, deliveries)
+	if err != nil {
+		return fmt.Errorf("check the scopes of the executions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key scopeKey
+		var center, taker, delivery, eligible bool
+		if err := rows.Scan(&key.center, &key.taker, &key.delivery, &center, &taker, &delivery, &eligible); err != nil {
+			return fmt.Errorf("check the scopes of the executions: %w", err)
+		}
+		a.inScope[key] = center && taker && delivery && eligible
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check the scopes of the executions: %w", err)
+	}
+	// The first execution out of scope, in order, is refused as
+	// checkScope refuses it, saying why.
+	for _, x := range xs {
+		if err := a.checkScope(ctx, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepared returns the statement q prepared in the import's transaction,
+// preparing it at its first use: on SQLite put runs its statements for
+// each execution, on PostgreSQL seldom (putNew), where preparing one costs
+// a round trip to the server.
+func (a *resultApply) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := a.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := a.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	a.stmts[q] = s
+	return s, nil
+}
+
 // store runs one of the insert statements for x and returns the number of
 // rows inserted.
-func (a *resultApply) store(ctx context.Context, stmt *sql.Stmt, x taosync.OutgoingExecution, doc []byte, state, bundleID string) (int64, error) {
+func (a *resultApply) store(ctx context.Context, q string, x taosync.OutgoingExecution, doc []byte, state, bundleID string) (int64, error) {
+	stmt, err := a.prepared(ctx, q)
+	if err != nil {
+		return 0, err
+	}
 	res, err := stmt.ExecContext(ctx,
 		x.ID, x.ContentHash, x.Revision, a.client.ID, x.Delivery, x.TestTaker, x.TestCenter, x.Status,
 		x.StartedAt, x.FinishedAt, doc, state, bundleID, now())
@@ -351,10 +506,8 @@ func (a *resultApply) Commit(ctx context.Context, b *bundle.Bundle, state taosyn
 }
 
 func (a *resultApply) close() {
-	for _, s := range []*sql.Stmt{a.find, a.revise, a.insert, a.insertNew, a.scope} {
-		if s != nil {
-			s.Close()
-		}
+	for _, s := range a.stmts {
+		s.Close()
 	}
 }
 
