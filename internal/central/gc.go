@@ -3,6 +3,7 @@ package central
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,10 +31,12 @@ const GCLease = "gc"
 const gcLeaseTTL = 5 * time.Minute
 
 // Holder names this process in a lease: what it is ("serve", "central
-// gc"), its host and its process id.
+// gc"), its host and its process id, and a random tag, which tells apart
+// two processes of one host name and process id (two containers, each
+// its process 1), so that neither renews or releases the other's lease.
 func Holder(what string) string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s %s:%d", what, host, os.Getpid())
+	return fmt.Sprintf("%s %s:%d %s", what, host, os.Getpid(), rand.Text()[:8])
 }
 
 // GCOptions say what a sweep removes.
@@ -306,18 +309,28 @@ func (g *sweep) clientUploads(ctx context.Context, b *bucket.Bucket, client stri
 	if g.o.Lock != nil {
 		defer g.o.Lock(client)()
 	}
-	// Leases expire on the clock, whatever the cutoff.
-	running, _, err := g.c.Store.LeasesHeld(ctx, uploadLeases(client))
-	if err != nil || running > 0 {
-		return err
+	// Asked again before each folder: Lock keeps this process's requests
+	// out, not another replica's, which may take an upload slot of the
+	// client meanwhile. (One that takes it between the question and the
+	// removal finds the folder gone, and its client sends the bundle
+	// again.) Leases expire on the clock, whatever the cutoff.
+	running := func() (bool, error) {
+		n, _, err := g.c.Store.LeasesHeld(ctx, uploadLeases(client))
+		return n > 0 || err != nil, err
 	}
 	for _, f := range stale {
+		if busy, err := running(); busy {
+			return err
+		}
 		if err := g.drop(ctx, b, f, &g.rep.Uploads); err != nil {
 			return err
 		}
 	}
 	if b.Dir() == "" || g.o.DryRun {
 		return nil
+	}
+	if busy, err := running(); busy {
+		return err
 	}
 	// An upload folder a request made and left empty (it was killed),
 	// which holds no object; Remove fails on the others.

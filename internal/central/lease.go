@@ -74,7 +74,8 @@ func (l *Lease) renew(last time.Time) {
 	defer close(l.done)
 	tick := time.NewTicker(l.ttl / 3)
 	defer tick.Stop()
-	expiry := time.NewTimer(l.ttl)
+	// The take counts as the first renewal: sent at last.
+	expiry := time.NewTimer(time.Until(last.Add(l.ttl)))
 	defer expiry.Stop()
 	for {
 		select {

@@ -487,6 +487,26 @@ func TestReceiptsAcrossReplicas(t *testing.T) {
 	if err != nil || len(spooled) != 1 || fresh[0] == names[0] || fresh[1] != fresh[0] || path.Base(spooled[0]) != fresh[0] {
 		t.Fatalf("batch 1 after the damage of %s: answered %v, in the store %v %v", names[0], fresh, spooled, err)
 	}
+
+	// A second whole bundle of batch 2 in the store, after the first in
+	// name order (a replica that lost the lease while its manifest was on
+	// the way): the first stays the batch's, and the second goes.
+	from := filepath.Join(s3.Dir, s3test.Bucket, "spool", "ca", names[1])
+	if err := os.CopyFS(from+"~", os.DirFS(from)); err != nil {
+		t.Fatal(err)
+	}
+	st, b, err := get(third, api.ReceiptsPath)
+	var list api.ReceiptList
+	if err == nil {
+		err = json.Unmarshal(b, &list)
+	}
+	if st != http.StatusOK || err != nil || len(list.Bundles) != batches || list.Bundles[1].Bundle != names[1] {
+		t.Fatalf("receipts beside a second bundle of batch 2: %d %s %v", st, b, err)
+	}
+	spooled, err = f.C.Blobs.List(f.Ctx, "spool/ca/receipts-ca-000002-", "/")
+	if err != nil || !slices.Equal(baseNames(spooled), names[1:2]) {
+		t.Fatalf("batch 2 in the store: %v %v, want %s alone", spooled, err, names[1])
+	}
 }
 
 func baseNames(keys []string) []string {

@@ -22,7 +22,9 @@ import (
 // and its copy in central's blobs when they are an object store: the
 // same files under the folder's key, each written whole. Both ways copy
 // only the files the other side lacks, in store order, the manifest
-// last: a folder whose manifest is there is whole. A chunk, named by its
+// last: a prepared bundle, copied once it is whole, is whole where its
+// manifest is. (An upload's signature and manifest come first from its
+// client; the commit checks it whole.) A chunk, named by its
 // SHA-256, is checked against its name both ways: a damaged one is never
 // copied, and the copy fails with bucket.ErrCorrupt.
 

@@ -106,9 +106,10 @@ func (s *Server) receiptBundle(ctx context.Context, client string, batch uint64)
 // replica published copied in, and returns its name. A bundle whose
 // manifest is not in the blobs was cut short by a replica that died while
 // it published it, and is left there; one whose chunk does not match its
-// hash goes. Once one is published, any other of the batch the folder
-// holds (made here, and not published before this replica died) goes:
-// central would find it first. The caller holds the batch's lease.
+// hash goes. Of two whole ones the first in name order is the batch's,
+// and the other goes. Once one is published, any other of the batch the
+// folder holds (made here, and not published before this replica died)
+// goes: central would find it first. The caller holds the batch's lease.
 func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) (dir, published string, err error) {
 	dir, err = s.clientSpool(client)
 	if err != nil || !s.elsewhere() {
@@ -127,6 +128,16 @@ func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) 
 		if !there[manifest.FileName] {
 			continue
 		}
+		if published != "" {
+			// A second whole one: a replica that lost the lease while
+			// its manifest was on the way finished it after another
+			// had listed. The first in name order is the batch's,
+			// whichever replica looks.
+			if err := s.unprepare(ctx, client, b); err != nil {
+				return "", "", err
+			}
+			continue
+		}
 		err = s.fetch(ctx, spoolKey(client, b), filepath.Join(dir, b), slices.Collect(maps.Keys(there)))
 		if errors.Is(err, bucket.ErrCorrupt) {
 			// Damaged in the store: it goes, and one is made again.
@@ -140,7 +151,6 @@ func (s *Server) receiptSpool(ctx context.Context, client string, batch uint64) 
 			return "", "", fmt.Errorf("fetch %s: %w", b, err)
 		}
 		published = b
-		break
 	}
 	if published == "" {
 		return dir, "", nil
