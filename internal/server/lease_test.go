@@ -27,7 +27,7 @@ import (
 // object store slow to answer, during which the test acts.
 type slowStore struct {
 	// url is the --blobs setting of the store behind the proxy, direct
-	// the store's own, which holds nothing.
+	// the store's own, which holds no request back.
 	url, direct string
 	held        chan string
 	mu          sync.Mutex

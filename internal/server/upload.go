@@ -425,7 +425,7 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 		// come, is refused again whenever it is committed: it goes, and
 		// takes no room of the client's quota.
 		if len(lines) == 1 && refusedForContent(lines[0].Err()) {
-			s.dropped(ctx, client, filepath.Base(dir))
+			s.dropped(ctx, client, filepath.Base(dir), true)
 		}
 		return api.CommitResponse{}, &refusal{http.StatusUnprocessableEntity, reason}
 	}
@@ -442,18 +442,20 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 		}
 		resp.Receipt = &ref
 	}
-	s.dropped(ctx, client, filepath.Base(dir))
+	s.dropped(ctx, client, filepath.Base(dir), true)
 	return resp, nil
 }
 
 // dropped removes upload b, imported, refused or found committed, from
-// this replica's inbox and from the blobs; one left there is fetched again
-// and refused as a duplicate or for what it holds, and holds its client's
-// quota until the housekeeping removes it.
-func (s *Server) dropped(ctx context.Context, client, b string) {
-	dir := filepath.Join(s.inbox, client, b)
-	os.RemoveAll(dir)
-	s.tidyInbox(client, dir)
+// the blobs, and from this replica's inbox if here; one left is fetched
+// again and refused as a duplicate or for what it holds, and holds its
+// client's quota until the housekeeping removes it.
+func (s *Server) dropped(ctx context.Context, client, b string, here bool) {
+	if here {
+		dir := filepath.Join(s.inbox, client, b)
+		os.RemoveAll(dir)
+		s.tidyInbox(client, dir)
+	}
 	if err := s.dropUpload(ctx, client, b); err != nil {
 		s.log.Warn("remove upload from the object store", "client", client, "bundle", b, "err", err)
 	}
@@ -568,15 +570,19 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 
 // forget drops what is left of upload b, committed already: a replica
 // killed between the import and dropped leaves it, here or in the blobs,
-// and nothing else removes it before the housekeeping. A request that
-// holds the bundle's claim drops it itself (its import finds it stored).
+// and nothing else removes it before the housekeeping. Its copy here goes
+// under the bundle's claim, which a request writing to it holds; the one
+// in the blobs whoever holds the claim: the killed replica's is held until
+// it expires, and a request alive that holds it drops the upload again
+// after its import (which finds it stored).
 func (s *Server) forget(ctx context.Context, client, b string) {
 	lock, ok, err := s.takeLease(ctx, bundleLease(client, b), 0)
 	if err != nil || !ok {
+		s.dropped(ctx, client, b, false)
 		return
 	}
 	defer lock.Release()
-	s.dropped(lock.Context(), client, b)
+	s.dropped(lock.Context(), client, b, true)
 }
 
 // committed answers a bundle central stored from the client again, with

@@ -84,7 +84,9 @@ func TestStaleUploadsFreeTheQuota(t *testing.T) {
 // copy of an upload a replica imported and did not remove (it was killed
 // between the two), in the blobs and in its inbox, is removed when the
 // client asks for the upload's state with its id, which answers that it
-// is committed; it then holds no room of the client's quota.
+// is committed: the copy in the blobs at once, the replica's own once
+// nobody holds the upload's claim; it then holds no room of the client's
+// quota.
 func TestCommittedUploadLeftIsDropped(t *testing.T) {
 	f, a, _ := onObjectStore(t)
 	f.S.Quota.Bundles = 1
@@ -115,13 +117,31 @@ func TestCommittedUploadLeftIsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, b := f.API(http.MethodGet, api.Prefix+"/results/"+name+"?bundle_id="+m.ID, tok, nil, "")
-	if st != http.StatusOK || !strings.Contains(string(b), `"state":"committed"`) {
-		t.Fatalf("the state of the upload committed: %d %s", st, b)
+	ask := func() {
+		t.Helper()
+		st, b := f.API(http.MethodGet, api.Prefix+"/results/"+name+"?bundle_id="+m.ID, tok, nil, "")
+		if st != http.StatusOK || !strings.Contains(string(b), `"state":"committed"`) {
+			t.Fatalf("the state of the upload committed: %d %s", st, b)
+		}
 	}
+	// The killed replica's claim on the upload is held until it expires:
+	// the copy in the store goes, the one a request may be writing to
+	// stays.
+	claim := "bundle/ca/" + name
+	if ok, err := f.C.Store.TakeLease(f.Ctx, claim, "killed replica", 0, time.Hour); !ok || err != nil {
+		t.Fatalf("take the upload's claim: %v %v", ok, err)
+	}
+	ask()
 	if left, err := f.C.Blobs.List(f.Ctx, "inbox/", ""); err != nil || len(left) != 0 {
 		t.Errorf("left in the store's inbox: %v %v", left, err)
 	}
+	if kept := inboxOf(f, "ca"); len(kept) == 0 {
+		t.Errorf("the replica's copy went while another held the upload's claim")
+	}
+	if err := f.C.Store.ReleaseLease(f.Ctx, claim, "killed replica"); err != nil {
+		t.Fatal(err)
+	}
+	ask()
 	if left := inboxOf(f, "ca"); len(left) != 0 {
 		t.Errorf("left in the replica's inbox: %v", left)
 	}
