@@ -20,6 +20,7 @@ import (
 
 	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/balancer"
+	"github.com/taosync/taosync/internal/bucket"
 	"github.com/taosync/taosync/internal/pgtest"
 	"github.com/taosync/taosync/internal/s3test"
 )
@@ -104,7 +105,8 @@ func (r *replica) kill() {
 }
 
 // TestReplicaKilled: every client completes through the balancer, central
-// holds each result once, and every client has its receipts back.
+// holds each result once, every client has its receipts back, and nothing
+// of the uploads is left in the bucket.
 func TestReplicaKilled(t *testing.T) {
 	work := t.TempDir()
 	c := &cliRunner{t: t, bin: taosyncBin(t), dir: work}
@@ -219,6 +221,19 @@ func TestReplicaKilled(t *testing.T) {
 		if n != 1 {
 			t.Errorf("result %s held %d times", id, n)
 		}
+	}
+	// Every upload was committed and removed from the bucket; a copy left
+	// there (by a replica killed between a commit and the removal, or
+	// copied back by one that lost its claim on the upload) would hold
+	// its client's quota. (A result sent twice is held once whatever
+	// happens: its key is its id and content.)
+	objects, err := bucket.Open(t.Context(), blobs.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer objects.Close()
+	if left, err := objects.List(t.Context(), "inbox/", ""); err != nil || len(left) != 0 {
+		t.Errorf("left in the bucket's inbox: %v %v", left, err)
 	}
 	err = eachClient(func(i int) error {
 		o := c.runBounded("--home", homes[i], "results", "list", "--json")

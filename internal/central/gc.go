@@ -44,6 +44,10 @@ type GCOptions struct {
 	// Age: a leftover no file was written to for this long goes, unless
 	// a bundle in use needs it.
 	Age time.Duration
+	// UploadAge is Age for the uploads of inbox/, zero meaning Age:
+	// serve passes its upload lifetime, after which an upload no longer
+	// holds its client's quota.
+	UploadAge time.Duration
 	// DryRun reports what would go, and removes nothing (nor takes the
 	// lease).
 	DryRun bool
@@ -104,7 +108,7 @@ func (c *Central) GC(ctx context.Context, o GCOptions) (GCReport, error) {
 		return rep, errors.New("gc: the age must be above 0")
 	}
 	now := cmp.Or(o.Now, time.Now())
-	g := &sweep{c: c, o: o, cutoff: now.Add(-o.Age), rep: &rep}
+	g := &sweep{c: c, o: o, cutoff: now.Add(-o.Age), uploadCutoff: now.Add(-cmp.Or(o.UploadAge, o.Age)), rep: &rep}
 	if o.DryRun {
 		return rep, g.run(ctx)
 	}
@@ -172,17 +176,19 @@ func (c *Central) SweepInbox(ctx context.Context, age time.Duration, now time.Ti
 		return rep.Uploads, err
 	}
 	defer local.Close()
-	g := &sweep{c: c, o: GCOptions{Age: age, Lock: lock}, cutoff: now.Add(-age), rep: &rep}
+	g := &sweep{c: c, o: GCOptions{Age: age, Lock: lock}, uploadCutoff: now.Add(-age), rep: &rep}
 	err = g.bucket(ctx, local, inboxPrefix)
 	return rep.Uploads, err
 }
 
 type sweep struct {
-	c       *Central
-	o       GCOptions
-	cutoff  time.Time
-	rep     *GCReport
-	clients map[string]store.RegisteredClient
+	c *Central
+	o GCOptions
+	// cutoff is the age's, uploadCutoff the uploads': what was written
+	// before goes.
+	cutoff, uploadCutoff time.Time
+	rep                  *GCReport
+	clients              map[string]store.RegisteredClient
 }
 
 // takeGCLease takes the lease GCLease for the sweep, or fails with a
@@ -279,7 +285,7 @@ func (g *sweep) drop(ctx context.Context, b *bucket.Bucket, f *folder, count *GC
 func (g *sweep) uploads(ctx context.Context, b *bucket.Bucket, folders []*folder) error {
 	byClient := map[string][]*folder{}
 	for _, f := range folders {
-		if !f.written.Before(g.cutoff) {
+		if !f.written.Before(g.uploadCutoff) {
 			continue
 		}
 		byClient[f.client] = append(byClient[f.client], f)

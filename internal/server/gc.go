@@ -12,8 +12,9 @@ import (
 // Collect is serve's housekeeping, at once, then every gc.interval (or a
 // quarter of Quota.Lifetime if that is shorter, at least a minute), until
 // ctx is done: each replica sweeps its own inbox of the uploads nobody
-// committed (Sweep), and tries to sweep central's blobs (central.GC): the
-// one that takes the lease sweeps them while the others skip that round.
+// committed (Sweep), and tries to sweep central's blobs (central.GC), their
+// uploads after Quota.Lifetime as its inbox's: the one that takes the
+// lease sweeps them while the others skip that round.
 // The settings are read each round, so that `config set` takes effect
 // without a restart.
 func (s *Server) Collect(ctx context.Context) {
@@ -48,7 +49,7 @@ func (s *Server) collect(ctx context.Context, holder string) (every time.Duratio
 	if err != nil {
 		return every, err
 	}
-	rep, err := s.c.GC(ctx, central.GCOptions{Age: age, Holder: holder, Lock: s.lockInbox})
+	rep, err := s.c.GC(ctx, central.GCOptions{Age: age, UploadAge: s.Quota.Lifetime, Holder: holder, Lock: s.lockInbox})
 	var held *central.LeaseHeldError
 	if errors.As(err, &held) {
 		s.log.Debug("housekeeping: another replica sweeps", "holder", held.Lease.Holder)

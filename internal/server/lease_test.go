@@ -26,10 +26,11 @@ import (
 // requests a test names until it lets them go or their sender gives up: an
 // object store slow to answer, during which the test acts.
 type slowStore struct {
-	// url is the --blobs setting of the store behind the proxy.
-	url  string
-	held chan string
-	mu   sync.Mutex
+	// url is the --blobs setting of the store behind the proxy, direct
+	// the store's own, which holds no request back.
+	url, direct string
+	held        chan string
+	mu          sync.Mutex
 	// match names the requests held, until open is closed.
 	match func(*http.Request) bool
 	open  chan struct{}
@@ -68,7 +69,7 @@ func newSlowStore(t *testing.T) *slowStore {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(g.release)
-	g.url = strings.Replace(s3.URL(), s3.Endpoint, srv.URL, 1)
+	g.url, g.direct = strings.Replace(s3.URL(), s3.Endpoint, srv.URL, 1), s3.URL()
 	return g
 }
 

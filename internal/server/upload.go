@@ -24,6 +24,7 @@ import (
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/ioerr"
 	"github.com/taosync/taosync/internal/safefile"
+	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
 	"github.com/taosync/taosync/minisign"
 )
@@ -100,7 +101,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, client string) {
 	if r.ContentLength >= 0 {
 		want = r.ContentLength
 	}
-	dir, done, ok := s.admit(w, client, b, want)
+	dir, done, ok := s.admit(slot.Context(), w, client, b, want)
 	if !ok {
 		return
 	}
@@ -193,8 +194,7 @@ func (s *Server) acquire(ctx context.Context, w http.ResponseWriter, client stri
 // once, at one replica or two, may each pass it by one bundle or one body,
 // so it is loose by MaxUploadsPerClient at most (each holds one of the
 // client's upload leases).
-func (s *Server) admit(w http.ResponseWriter, client, b string, n int64) (dir string, done func(), ok bool) {
-	ctx := context.Background()
+func (s *Server) admit(ctx context.Context, w http.ResponseWriter, client, b string, n int64) (dir string, done func(), ok bool) {
 	dir = filepath.Join(s.inbox, client, b)
 	open, used, err := s.usage(ctx, client)
 	if err != nil {
@@ -282,12 +282,14 @@ func (s *Server) tidyInbox(client, dir string) {
 // the blobs are an object store, every replica's uploads there and the
 // bytes of their whole files. An upload counts at every replica from its
 // first whole file (its signature and manifest come first), and at the
-// replica receiving it from its first byte. The store, not the leases:
-// an upload stays open between the requests that send it, while no lease
-// names it.
+// replica receiving it from its first byte, until nothing was written to
+// it, here or there, for Quota.Lifetime: it is then the housekeeping's to
+// remove, and no longer holds the client's quota, whenever the sweep
+// comes. The store, not the leases: an upload stays open between the
+// requests that send it, while no lease names it.
 func (s *Server) usage(ctx context.Context, client string) (open map[string]bool, bytes int64, err error) {
-	open = map[string]bool{}
-	size := map[string]int64{} // by BUNDLE/FILE
+	written := map[string]time.Time{} // by BUNDLE
+	size := map[string]int64{}        // by BUNDLE/FILE
 	cdir := filepath.Join(s.inbox, client)
 	bundles, err := os.ReadDir(cdir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -297,18 +299,26 @@ func (s *Server) usage(ctx context.Context, client string) (open map[string]bool
 		if !b.IsDir() {
 			continue
 		}
-		open[b.Name()] = true
+		// The folder's own time: an upload's folder made and still
+		// empty is open.
+		if info, err := b.Info(); err == nil {
+			written[b.Name()] = info.ModTime()
+		}
 		files, err := os.ReadDir(filepath.Join(cdir, b.Name()))
 		if err != nil {
 			return nil, 0, err
 		}
 		for _, f := range files {
-			// A temporary file is an upload running: its bytes are
-			// reserved already.
-			if strings.HasPrefix(f.Name(), ".upload-") {
+			info, err := f.Info()
+			if err != nil || !info.Mode().IsRegular() {
 				continue
 			}
-			if info, err := f.Info(); err == nil && info.Mode().IsRegular() {
+			if t := info.ModTime(); t.After(written[b.Name()]) {
+				written[b.Name()] = t
+			}
+			// A temporary file is an upload running: its bytes are
+			// reserved already.
+			if !strings.HasPrefix(f.Name(), ".upload-") {
 				size[b.Name()+"/"+f.Name()] = info.Size()
 			}
 		}
@@ -322,13 +332,24 @@ func (s *Server) usage(ctx context.Context, client string) (open map[string]bool
 		for _, o := range objects {
 			rel := strings.TrimPrefix(o.Key, prefix)
 			if b, _, ok := strings.Cut(rel, "/"); ok {
-				open[b] = true
+				if o.ModTime.After(written[b]) {
+					written[b] = o.ModTime
+				}
 				size[rel] = o.Size
 			}
 		}
 	}
-	for _, n := range size {
-		bytes += n
+	open = map[string]bool{}
+	cutoff := time.Now().Add(-s.Quota.Lifetime)
+	for b, t := range written {
+		if !t.Before(cutoff) {
+			open[b] = true
+		}
+	}
+	for rel, n := range size {
+		if b, _, _ := strings.Cut(rel, "/"); open[b] {
+			bytes += n
+		}
 	}
 	return open, bytes, nil
 }
@@ -404,9 +425,7 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 		// come, is refused again whenever it is committed: it goes, and
 		// takes no room of the client's quota.
 		if len(lines) == 1 && refusedForContent(lines[0].Err()) {
-			os.RemoveAll(dir)
-			s.tidyInbox(client, dir)
-			s.dropped(ctx, client, filepath.Base(dir))
+			s.dropped(ctx, client, filepath.Base(dir), true)
 		}
 		return api.CommitResponse{}, &refusal{http.StatusUnprocessableEntity, reason}
 	}
@@ -423,14 +442,20 @@ func (s *Server) importUpload(ctx context.Context, client, dir string) (api.Comm
 		}
 		resp.Receipt = &ref
 	}
-	os.RemoveAll(dir)
-	s.dropped(ctx, client, filepath.Base(dir))
+	s.dropped(ctx, client, filepath.Base(dir), true)
 	return resp, nil
 }
 
-// dropped removes an upload imported or refused from the blobs; one left
-// there is fetched again and refused as a duplicate or for what it holds.
-func (s *Server) dropped(ctx context.Context, client, b string) {
+// dropped removes upload b, imported, refused or found committed, from
+// the blobs, and from this replica's inbox if here; one left is fetched
+// again and refused as a duplicate or for what it holds, and holds its
+// client's quota until the housekeeping removes it.
+func (s *Server) dropped(ctx context.Context, client, b string, here bool) {
+	if here {
+		dir := filepath.Join(s.inbox, client, b)
+		os.RemoveAll(dir)
+		s.tidyInbox(client, dir)
+	}
 	if err := s.dropUpload(ctx, client, b); err != nil {
 		s.log.Warn("remove upload from the object store", "client", client, "bundle", b, "err", err)
 	}
@@ -444,7 +469,7 @@ func (s *Server) claim(ctx context.Context, w http.ResponseWriter, client, b str
 	if !ok {
 		return nil, nil, false
 	}
-	lock, ok, err := s.takeLease(slot.Context(), "bundle/"+client+"/"+b, 0)
+	lock, ok, err := s.takeLease(slot.Context(), bundleLease(client, b), 0)
 	if err != nil || !ok {
 		slot.Release()
 		if err != nil {
@@ -457,6 +482,10 @@ func (s *Server) claim(ctx context.Context, w http.ResponseWriter, client, b str
 	}
 	return lock.Context(), func() { lock.Release(); slot.Release() }, true
 }
+
+// bundleLease names the claim of upload b: one request at once sends or
+// commits it.
+func bundleLease(client, b string) string { return "bundle/" + client + "/" + b }
 
 // refusedForContent tells a refusal that the same bytes would meet again
 // from one that may pass later: a chunk still to come, a request cut
@@ -510,6 +539,7 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 			return
 		}
 		if ok {
+			s.forget(ctx, client, b)
 			writeJSON(w, http.StatusOK, api.UploadStatus{State: api.StateCommitted, CommitResponse: &resp})
 			return
 		}
@@ -536,6 +566,23 @@ func (s *Server) uploadStatus(w http.ResponseWriter, r *http.Request, client str
 	}
 	w.Header().Set(api.HeaderOffset, strconv.FormatInt(st.offset, 10))
 	writeJSON(w, http.StatusOK, api.UploadStatus{State: st.state(), Offset: st.offset})
+}
+
+// forget drops what is left of upload b, committed already: a replica
+// killed between the import and dropped leaves it, here or in the blobs,
+// and nothing else removes it before the housekeeping. Its copy here goes
+// under the bundle's claim, which a request writing to it holds; the one
+// in the blobs whoever holds the claim: the killed replica's is held until
+// it expires, and a request alive that holds it drops the upload again
+// after its import (which finds it stored).
+func (s *Server) forget(ctx context.Context, client, b string) {
+	lock, ok, err := s.takeLease(ctx, bundleLease(client, b), 0)
+	if err != nil || !ok {
+		s.dropped(ctx, client, b, false)
+		return
+	}
+	defer lock.Release()
+	s.dropped(lock.Context(), client, b, true)
 }
 
 // committed answers a bundle central stored from the client again, with
@@ -620,7 +667,7 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 	if want < 0 {
 		want, st.end = manifest.MaxChunkStored, -1
 	}
-	_, admitted, ok := s.admit(w, client, b, want)
+	_, admitted, ok := s.admit(ctx, w, client, b, want)
 	if !ok {
 		return
 	}
@@ -635,8 +682,15 @@ func (s *Server) putBundle(w http.ResponseWriter, r *http.Request, client string
 	case s.answered(w, "upload", err):
 		return
 	}
-	// What came whole is kept where any replica finds it.
-	if err := s.pushUpload(context.WithoutCancel(ctx), client, b); s.answered(w, "upload", err) {
+	// What came whole is kept where any replica finds it, even once the
+	// client went away; not once the claim is lost: another replica may
+	// have committed and dropped the upload since, which a push would
+	// bring back.
+	push := ctx
+	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), store.ErrLeaseLost) {
+		push = context.WithoutCancel(ctx)
+	}
+	if err := s.pushUpload(push, client, b); s.answered(w, "upload", err) {
 		return
 	}
 	w.Header().Set(api.HeaderOffset, strconv.FormatInt(st.offset, 10))
