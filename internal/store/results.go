@@ -410,6 +410,10 @@ func (a *resultApply) checkScopes(ctx context.Context, xs []taosync.OutgoingExec
 	if len(asked) == 0 {
 		return nil
 	}
+	eligible, err := a.eligible(ctx, takers)
+	if err != nil {
+		return fmt.Errorf("check the scopes of the executions: %w", err)
+	}
 	rows, err := a.tx.QueryContext(ctx, scopeChecksSQL, a.client.Org, centers, takers, deliveries)
 	if err != nil {
 		return fmt.Errorf("check the scopes of the executions: %w", err)
@@ -417,11 +421,11 @@ func (a *resultApply) checkScopes(ctx context.Context, xs []taosync.OutgoingExec
 	defer rows.Close()
 	for rows.Next() {
 		var key scopeKey
-		var center, taker, delivery, eligible bool
-		if err := rows.Scan(&key.center, &key.taker, &key.delivery, &center, &taker, &delivery, &eligible); err != nil {
+		var center, taker, delivery bool
+		if err := rows.Scan(&key.center, &key.taker, &key.delivery, &center, &taker, &delivery); err != nil {
 			return fmt.Errorf("check the scopes of the executions: %w", err)
 		}
-		a.inScope[key] = center && taker && delivery && eligible
+		a.inScope[key] = center && taker && delivery && eligible[[2]string{key.taker, key.delivery}]
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("check the scopes of the executions: %w", err)
@@ -434,6 +438,25 @@ func (a *resultApply) checkScopes(ctx context.Context, xs []taosync.OutgoingExec
 		}
 	}
 	return nil
+}
+
+// eligible returns the pairs of test taker and delivery that an
+// eligibility in the client's scope names, of the test takers given.
+func (a *resultApply) eligible(ctx context.Context, takers []string) (map[[2]string]bool, error) {
+	rows, err := a.tx.QueryContext(ctx, eligibleSQL, a.client.Org, takers)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	pairs := map[[2]string]bool{}
+	for rows.Next() {
+		var p [2]string
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			return nil, err
+		}
+		pairs[p] = true
+	}
+	return pairs, rows.Err()
 }
 
 // prepared returns the statement q prepared in the import's transaction,
