@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"time"
 
 	"github.com/taosync/taosync"
@@ -45,7 +44,7 @@ type Central struct {
 	// The short writes of pulls (a reported state, a data export's
 	// reservation and record) take it through the store (its Writes),
 	// committed together: exports read and encrypt side by side.
-	writes *sync.Mutex
+	writes *store.Turns
 	// exports is where data exports read: the store, or a test's wrapper.
 	exports taosync.DataSource
 }
@@ -80,7 +79,7 @@ func New(h *home.Home, log *slog.Logger) (*Central, error) {
 	if err != nil {
 		return nil, err
 	}
-	writes := &sync.Mutex{}
+	writes := &store.Turns{}
 	st := &store.CentralDB{DB: h.DB, Chunks: chunks, Writes: writes}
 	return &Central{Home: h, Store: st, Log: cmp.Or(log, slog.Default()), writes: writes, exports: st, Blobs: blobs}, nil
 }

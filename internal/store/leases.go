@@ -56,10 +56,23 @@ func (e Engine) now() string {
 	return clock
 }
 
+// leaseTurn takes the turn to write for a lease statement on SQLite,
+// ahead of the other writes waiting (Turns), when c.Writes queues them; it
+// returns the release. PostgreSQL writes rows at once.
+func (c *CentralDB) leaseTurn() (release func()) {
+	t, ok := c.Writes.(*Turns)
+	if !ok || c.DB.Engine == Postgres {
+		return func() {}
+	}
+	t.LockFirst()
+	return t.Unlock
+}
+
 // TakeLease takes the lease name for holder for ttl, reserving bytes
 // (LeasesHeld sums them), if nobody holds it or its holder let it expire;
 // it reports whether it did.
 func (c *CentralDB) TakeLease(ctx context.Context, name, holder string, bytes int64, ttl time.Duration) (bool, error) {
+	defer c.leaseTurn()()
 	now := c.DB.Engine.now()
 	r, err := c.DB.ExecContext(ctx, `INSERT INTO leases (name, holder, expires, bytes) VALUES (?, ?, `+now+` + ?, ?)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires, bytes = excluded.bytes
@@ -75,6 +88,7 @@ func (c *CentralDB) TakeLease(ctx context.Context, name, holder string, bytes in
 // holder no longer holds it. A lease that expired and that nobody took
 // since is still holder's: nobody worked under it meanwhile.
 func (c *CentralDB) RenewLease(ctx context.Context, name, holder string, ttl time.Duration) error {
+	defer c.leaseTurn()()
 	r, err := c.DB.ExecContext(ctx, "UPDATE leases SET expires = "+c.DB.Engine.now()+" + ? WHERE name = ? AND holder = ?",
 		ttl.Milliseconds(), name, holder)
 	if err != nil {
@@ -92,6 +106,7 @@ func (c *CentralDB) RenewLease(ctx context.Context, name, holder string, ttl tim
 
 // ReleaseLease lets go of holder's lease name.
 func (c *CentralDB) ReleaseLease(ctx context.Context, name, holder string) error {
+	defer c.leaseTurn()()
 	if _, err := c.DB.ExecContext(ctx, "DELETE FROM leases WHERE name = ? AND holder = ?", name, holder); err != nil {
 		return fmt.Errorf("release lease %s: %w", name, err)
 	}
