@@ -69,20 +69,25 @@ func (l *Lease) Context() context.Context { return l.ctx }
 // The lease expires, by the database's clock, ttl after the database ran
 // the last renewal, which is after this process sent it: so it is counted
 // lost ttl after the last renewal that succeeded was sent, by this
-// process's monotonic clock, whatever the clocks say.
+// process's monotonic clock, whatever the clocks say. The count runs on a
+// timer of its own, so that it ends the work on time even while a renewal
+// waits (for the database, or on SQLite for its turn to write).
 func (l *Lease) renew(last time.Time) {
 	defer close(l.done)
 	tick := time.NewTicker(l.ttl / 3)
 	defer tick.Stop()
+	expired := make(chan struct{})
 	// The take counts as the first renewal: sent at last.
-	expiry := time.NewTimer(time.Until(last.Add(l.ttl)))
+	expiry := time.AfterFunc(time.Until(last.Add(l.ttl)), func() {
+		l.lost(fmt.Errorf("lease %s: not renewed before it expired: %w", l.name, store.ErrLeaseLost))
+		close(expired)
+	})
 	defer expiry.Stop()
 	for {
 		select {
 		case <-l.stop:
 			return
-		case <-expiry.C:
-			l.lost(fmt.Errorf("lease %s: not renewed before it expired: %w", l.name, store.ErrLeaseLost))
+		case <-expired:
 			return
 		case <-tick.C:
 		}
@@ -92,6 +97,9 @@ func (l *Lease) renew(last time.Time) {
 		cancel()
 		switch {
 		case err == nil:
+			if !expiry.Stop() {
+				return // counted lost meanwhile: the work has stopped
+			}
 			last = sent
 			expiry.Reset(time.Until(last.Add(l.ttl)))
 		case errors.Is(err, store.ErrLeaseLost):
