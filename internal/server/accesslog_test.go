@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -13,24 +12,6 @@ import (
 	"github.com/taosync/taosync/internal/testfixture"
 )
 
-// syncBuffer is a buffer the server's goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAccessLog: each request gets one line at info level with the method,
 // the route's pattern (not the path with its bundle name), the client once
 // its secret or its token was good, its address, the status and the bytes of the answer; no secret
@@ -39,7 +20,7 @@ func TestAccessLog(t *testing.T) { testfixture.OnEngines(t, testAccessLog) }
 
 func testAccessLog(t *testing.T, engine string) {
 	f := testfixture.NewOn(t, engine)
-	var log syncBuffer
+	var log testfixture.LogBuffer
 	f.S.AccessLog = slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	// The line is written before the wrapped handler returns: wait for
 	// each request's end before reading the log.

@@ -39,7 +39,7 @@ func TestTrustedProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := testfixture.New(t)
-			var log syncBuffer
+			var log testfixture.LogBuffer
 			f.S.AccessLog = slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			f.Start(proxies.Wrap)
 			f.Register("ca", "A")

@@ -13,28 +13,29 @@ import (
 // parallel with others.
 func DefaultLog(t *testing.T) func() string {
 	t.Helper()
-	var (
-		mu  sync.Mutex
-		buf bytes.Buffer
-	)
+	var buf LogBuffer
 	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	t.Cleanup(func() { slog.SetDefault(old) })
-	return func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.String()
-	}
+	return buf.String
 }
 
-// lockedWriter lets the goroutines of a server under test write the log.
-type lockedWriter struct {
-	mu  *sync.Mutex
-	buf *bytes.Buffer
+// LogBuffer is a log's text, which the goroutines of a server under test
+// may write while the test reads it.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String is what was written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -7,13 +7,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/taosync/taosync"
 	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/clientaddr"
 	"github.com/taosync/taosync/internal/password"
+	"github.com/taosync/taosync/internal/testfixture"
 )
 
 // TestLogin: the right password opens the view with a session cookie that
@@ -136,7 +136,7 @@ func TestLoginLimitedBehindProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf syncBuilder
+	var buf testfixture.LogBuffer
 	f, _ := setupOn(t, "sqlite", false, slog.New(slog.NewTextHandler(&buf, nil)), proxies)
 	a, b := newBrowser(t, f), newBrowser(t, f)
 	a.header = http.Header{"X-Forwarded-For": {"198.51.100.1"}}
@@ -288,7 +288,7 @@ func TestPasswordResetEndsSessions(t *testing.T) {
 // TestViewAccessLog: the view's requests are in the access log, by route,
 // and no password or session is.
 func TestViewAccessLog(t *testing.T) {
-	var buf syncBuilder
+	var buf testfixture.LogBuffer
 	f := setupLogged(t, false, slog.New(slog.NewTextHandler(&buf, nil)))
 	b := newBrowser(t, f)
 	if status := b.login(operator, secret); status != http.StatusSeeOther {
@@ -301,22 +301,4 @@ func TestViewAccessLog(t *testing.T) {
 	if strings.Contains(got, secret) || strings.Contains(got, "taosync_session") {
 		t.Errorf("the access log shows a password or a session:\n%s", got)
 	}
-}
-
-// syncBuilder is a log's text, written by the server's goroutines.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
