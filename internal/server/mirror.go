@@ -97,19 +97,25 @@ func (s *Server) push(ctx context.Context, dir, key string) error {
 // checkFile fails with bucket.ErrCorrupt if the file at p is not of
 // SHA-256 sum.
 func checkFile(p, sum string) error {
+	got, err := fileSum(p)
+	if err == nil && got != sum {
+		err = fmt.Errorf("copy %s: %w", p, bucket.ErrCorrupt)
+	}
+	return err
+}
+
+// fileSum is the SHA-256 of the file at p, in hex.
+func fileSum(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return err
+		return "", err
 	}
-	if hex.EncodeToString(h.Sum(nil)) != sum {
-		return fmt.Errorf("copy %s: %w", p, bucket.ErrCorrupt)
-	}
-	return nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // fetch copies into folder dir the files the blobs hold under key and the

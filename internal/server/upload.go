@@ -969,17 +969,11 @@ func (st *stream) storeHead(path string) error {
 
 func (st *stream) storeChunk(path string) error {
 	c := st.chunks[st.next]
-	f, err := os.Open(path)
+	sum, err := fileSum(path)
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
-	_, err = io.Copy(h, f)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	if hex.EncodeToString(h.Sum(nil)) != c.Hash {
+	if sum != c.Hash {
 		return &refusal{http.StatusBadRequest, fmt.Sprintf("bundle %s: chunk %s does not match its hash", st.bundle, c.Hash)}
 	}
 	if err := safefile.Rename(path, filepath.Join(st.dir, c.Hash)); err != nil {
