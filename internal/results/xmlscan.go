@@ -17,12 +17,13 @@ var errUnsure = errors.New("not read by the scanner")
 // fraction of the Decoder's time.
 //
 // scan may only be trusted when it returns nil: then decode would have
-// given token the same tokens (text inside the root left out, as token
-// ignores it) and returned nil too. For anything it does not read as
-// surely as the Decoder it returns errUnsure: a <! declaration, a name not of ASCII letters, digits, '_', '-' and '.' (with
-// one colon between a prefix and a local name), an entity or character
-// reference other than the predefined ones and those of legal characters,
-// "]]>", an XML declaration saying more than version 1.0, encoding UTF-8
+// given token the same tokens (but the text inside the root, which token
+// ignores) and returned nil too. For anything it does not read as surely
+// as the Decoder it returns errUnsure: a <! declaration, a name not of
+// ASCII letters, digits, '_', '-' and '.' (with one colon between a prefix
+// and a local name), an entity or character reference other than the
+// predefined ones and those of legal characters, "]]>" outside a CDATA
+// section, an XML declaration saying more than version 1.0, encoding UTF-8
 // and standalone. Any other error, a refusal of token's among them, may be
 // one decode would find first or word differently, so it is not shown to
 // users either: decode reads the document again and decides.
@@ -80,7 +81,7 @@ func (sc *scanner) step() error {
 			return errUnsure
 		}
 		if len(sc.open) > 0 {
-			return nil // token reads no text inside the root
+			return nil // token ignores text inside the root
 		}
 		return sc.emit(xml.CharData(sc.v.doc[off:sc.i]), off)
 	}
@@ -206,12 +207,13 @@ func (sc *scanner) procInst() error {
 	if !ok || end < 0 {
 		return errUnsure
 	}
-	inst := sc.v.doc[sc.i : sc.i+end]
-	sc.i += end + 2
-	if strings.EqualFold(target, "xml") && (target != "xml" || !plainDeclaration(string(inst))) {
+	inst := sc.s[sc.i : sc.i+end]
+	if strings.EqualFold(target, "xml") && (target != "xml" || !plainDeclaration(inst)) {
 		return errUnsure
 	}
-	return sc.emit(xml.ProcInst{Target: target, Inst: inst}, off)
+	tok := xml.ProcInst{Target: target, Inst: sc.v.doc[sc.i : sc.i+end]}
+	sc.i += end + len("?>")
+	return sc.emit(tok, off)
 }
 
 // plainDeclaration reports whether the content of an XML declaration
@@ -270,7 +272,7 @@ func (sc *scanner) cdata() error {
 	}
 	sc.i = body + end + len("]]>")
 	if len(sc.open) > 0 {
-		return nil // token reads no text inside the root
+		return nil // token ignores text inside the root
 	}
 	return sc.emit(xml.CharData(sc.v.doc[body:body+end]), off)
 }
