@@ -169,7 +169,19 @@ func scanMutations() []string {
 		`<?xml version="1.0" encoding="UTF-16"?>`, `<?xml version="1.0" standalone="maybe"?>`, `<?xml version="1.0" foo="bar"?>`,
 		`<?xml version = "1.0"?>`, `<?xml version="1.0" ?>`, "<?xml\tversion='1.0'\n?>", `<?Xml version="1.0"?>`,
 	}
-	var docs []string
+	// Namespaces that put the elements the rules look at in and out of the
+	// results namespace.
+	docs := []string{
+		`<r:assessmentResult xmlns:r="` + ns22 + `" xmlns="urn:x"><context/><r:context/></r:assessmentResult>`,
+		`<r:assessmentResult xmlns:r="` + ns22 + `"><r:context xmlns:r="urn:x"/></r:assessmentResult>`,
+		`<r:assessmentResult xmlns:r="` + ns22 + `"><r:context/><r:itemResult xmlns:p="urn:p" identifier="i" datestamp="d" p:sessionStatus="final"/></r:assessmentResult>`,
+		`<r:assessmentResult xmlns:r="` + ns22 + `"><context xmlns="` + ns22 + `"><sessionIdentifier/></context></r:assessmentResult>`,
+		doc(ns21, `<context xmlns=""/>`),
+		doc(ns21, `<context/><x:itemResult xmlns:x="`+ns21+`" identifier="i" datestamp="d" sessionStatus="bad"/>`),
+		doc(ns21, `<context/><testResult xmlns:ns="`+ns21+`" identifier="t" datestamp="d"><ns:outcomeVariable identifier="o" cardinality="many"/></testResult>`),
+		`<assessmentResult xmlns:xml="` + ns21 + `"><xml:context/></assessmentResult>`,
+		`<xml:assessmentResult><context/></xml:assessmentResult>`,
+	}
 	for _, s := range append(texts, markup...) {
 		docs = append(docs, inValue(s), s+doc(ns21, body), doc(ns21, body)+s)
 	}
