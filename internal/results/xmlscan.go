@@ -217,30 +217,21 @@ func (sc *scanner) procInst() error {
 }
 
 // plainDeclaration reports whether the content of an XML declaration
-// says only version 1.0, encoding UTF-8 and standalone, each at most once.
+// says only version 1.0, encoding UTF-8 and standalone. encoding/xml looks
+// for the first version= and encoding= in it, whose values these are.
 func plainDeclaration(content string) bool {
-	var seen [3]bool
 	for _, f := range strings.FieldsFunc(content, isSpace) {
 		name, value, _ := strings.Cut(f, "=")
 		if len(value) < 2 || value[0] != value[len(value)-1] || value[0] != '"' && value[0] != '\'' {
 			return false
 		}
-		value = value[1 : len(value)-1]
-		var i int
-		switch {
+		switch value = value[1 : len(value)-1]; {
 		case name == "version" && value == "1.0":
-			i = 0
 		case name == "encoding" && strings.EqualFold(value, "utf-8"):
-			i = 1
 		case name == "standalone" && (value == "yes" || value == "no"):
-			i = 2
 		default:
 			return false
 		}
-		if seen[i] {
-			return false
-		}
-		seen[i] = true
 	}
 	return true
 }

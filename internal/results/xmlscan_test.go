@@ -80,7 +80,6 @@ func TestScanHandsOver(t *testing.T) {
 		{"reference to a surrogate", inValue(`&#xD800;`)},
 		{"reference with leading zeros", inValue(`&#0000000065;`)},
 		{"]]> in an attribute", doc(ns21, `<context a="]]>"/>`)},
-		{"version said twice", `<?xml version="1.0" version="1.0"?>` + doc(ns21, body)},
 		{"declaration without a space", `<?xml version="1.0"encoding="UTF-8"?>` + doc(ns21, body)},
 	}
 	for _, tt := range tests {
