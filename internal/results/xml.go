@@ -57,27 +57,43 @@ const xmlNamespace = "http://www.w3.org/XML/1998/namespace"
 // "2019-08-01T09:33:52:751"), and the time of a result is the execution's
 // finished_at, which is checked. The error is one line naming the element and
 // saying what is wrong.
+//
+// A document is read first by scan, several times faster than encoding/xml
+// but sure only of documents it finds valid; any other is read again by
+// decode, with encoding/xml, whose verdict and error are the answer.
 func ValidateResultXML(doc []byte) error {
+	doc, err := precheck(doc)
+	if err != nil {
+		return err
+	}
+	if newValidator(doc).scan() == nil {
+		return nil
+	}
+	return newValidator(doc).decode()
+}
+
+// precheck refuses a document too large, not UTF-8 or empty, and returns
+// it without its byte order mark.
+func precheck(doc []byte) ([]byte, error) {
 	if len(doc) > MaxResultXMLBytes {
-		return fmt.Errorf("larger than %d bytes (%d MiB)", MaxResultXMLBytes, MaxResultXMLBytes>>20)
+		return nil, fmt.Errorf("larger than %d bytes (%d MiB)", MaxResultXMLBytes, MaxResultXMLBytes>>20)
 	}
 	if !utf8.Valid(doc) {
-		return errors.New("invalid UTF-8")
+		return nil, errors.New("invalid UTF-8")
 	}
 	// A byte order mark is legal at the start of a UTF-8 XML document, but
 	// encoding/xml would take it for text before the root element.
 	doc = bytes.TrimPrefix(doc, []byte("\uFEFF"))
 	if len(bytes.Trim(doc, " \t\r\n")) == 0 {
-		return errors.New("empty document")
+		return nil, errors.New("empty document")
 	}
-	v := &validator{doc: doc, ns: map[string]int{}}
-	return v.run()
+	return doc, nil
 }
 
-// validator walks one document's tokens.
+// validator checks one document's tokens, which decode or scan give to
+// its method token.
 type validator struct {
 	doc   []byte
-	d     *xml.Decoder
 	depth int
 	ns    map[string]int // namespace names declared by the open elements
 	decls [][]string     // namespace names each open element declared
@@ -90,20 +106,25 @@ type validator struct {
 	contexts, testResults int
 }
 
-func (v *validator) run() error {
-	v.d = xml.NewDecoder(bytes.NewReader(v.doc))
-	v.d.Strict = true
+func newValidator(doc []byte) *validator {
+	return &validator{doc: doc, ns: map[string]int{}, decls: make([][]string, 0, 16), open: make([]string, 0, 16)}
+}
+
+// decode reads the document with encoding/xml's strict Decoder.
+func (v *validator) decode() error {
+	d := xml.NewDecoder(bytes.NewReader(v.doc))
+	d.Strict = true
 	// encoding/xml asks for a CharsetReader only for an encoding other
 	// than UTF-8. The document travels inside a JSON string, which is
 	// Unicode, so a declaration of any other encoding is wrong.
 	var charsetErr error
-	v.d.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {
+	d.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {
 		charsetErr = fmt.Errorf("declares encoding %s, but results must be UTF-8", quote(label))
 		return nil, charsetErr
 	}
 	for first := true; ; first = false {
-		off := v.d.InputOffset()
-		tok, err := v.d.Token()
+		off := d.InputOffset()
+		tok, err := d.Token()
 		if err == io.EOF {
 			break
 		}
@@ -121,6 +142,12 @@ func (v *validator) run() error {
 			return err
 		}
 	}
+	return v.finish()
+}
+
+// finish checks what the whole document must have held, once its last
+// token is read.
+func (v *validator) finish() error {
 	switch {
 	case v.root == "":
 		return errors.New("no root element")
@@ -130,7 +157,10 @@ func (v *validator) run() error {
 	return nil
 }
 
-// token checks one token that starts at offset off in the document.
+// token checks one token that starts at offset off in the document; first
+// says whether it is the document's first. It keeps none of tok's slices
+// once it returns, so scan gives every element the same slice of
+// attributes.
 func (v *validator) token(tok xml.Token, off int64, first bool) error {
 	switch t := tok.(type) {
 	case xml.Directive:
