@@ -82,7 +82,7 @@ func testPutChunk(t *testing.T, engine string) {
 
 // loadCSV loads master data into central: pairs of a type and the CSV
 // text of its entities.
-func loadCSV(t *testing.T, c *store.CentralDB, pairs ...any) {
+func loadCSV(t testing.TB, c *store.CentralDB, pairs ...any) {
 	t.Helper()
 	for i := 0; i+1 < len(pairs); i += 2 {
 		typ, csv := pairs[i].(taosync.Type), pairs[i+1].(string)
@@ -212,6 +212,55 @@ func testPutLargeChunk(t *testing.T, engine string) {
 			if xs, err := c.Executions(ctx); err != nil || len(xs) != 0 {
 				t.Errorf("after the refusal: %d executions stored, %v", len(xs), err)
 			}
+		})
+	}
+}
+
+// BenchmarkPutChunk measures a result import's storing of a chunk of 1,000
+// new executions, each of its own test taker (so each scope is checked),
+// on both engines: Put only, the documents compressed beforehand.
+func BenchmarkPutChunk(b *testing.B) {
+	for _, engine := range pgtest.Engines {
+		b.Run(engine, func(b *testing.B) {
+			ctx := context.Background()
+			c := centralWithClient(b, engine, "hash")
+			const n = 1000
+			var takers, ids strings.Builder
+			takers.WriteString("id,login\n")
+			var xs []taosync.OutgoingExecution
+			for i := range n {
+				fmt.Fprintf(&takers, "t%d,t%d\n", i, i)
+				if i > 0 {
+					ids.WriteString("|")
+				}
+				fmt.Fprintf(&ids, "t%d", i)
+				e := taosync.Execution{ID: fmt.Sprintf("x%d", i), Delivery: "d1", TestTaker: fmt.Sprintf("t%d", i), TestCenter: "a1",
+					Status: "finished", StartedAt: "2026-06-01T09:00:00Z", FinishedAt: "2026-06-01T10:00:00Z",
+					ResultXML: fmt.Sprintf("<r>%d</r>", i)}
+				xs = append(xs, taosync.OutgoingExecution{Execution: e, Revision: 1, ContentHash: e.ContentHash()})
+			}
+			loadCSV(b, c,
+				taosync.TestCenter, "id,label,org_id\na1,Aarau,A\n",
+				taosync.TestTaker, takers.String(),
+				taosync.Delivery, "id,label\nd1,Maths\n",
+				taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,a1,d1,"+ids.String()+"\n")
+			for b.Loop() {
+				b.StopTimer()
+				a, err := c.BeginResults(ctx, "ca", taosync.ClientState{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				prepared := a.Prepare(xs)
+				b.StartTimer()
+				statuses, err := a.Put(ctx, xs, prepared, "bundle-1")
+				b.StopTimer()
+				if err != nil || len(statuses) != n || statuses[n-1] != taosync.ReceiptReceived {
+					b.Fatalf("put: %d statuses, %v", len(statuses), err)
+				}
+				a.Rollback()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "executions/s")
 		})
 	}
 }
