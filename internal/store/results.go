@@ -452,7 +452,7 @@ func (a *resultApply) checkScopes(ctx context.Context, xs []taosync.OutgoingExec
 	if len(asked) == 0 {
 		return nil
 	}
-	// Each id once, in order (as the indexes keep them).
+	// Each id once, sorted as the indexes they are looked up in.
 	for _, ids := range []*[]string{&centers, &takers, &deliveries} {
 		slices.Sort(*ids)
 		*ids = slices.Compact(*ids)
@@ -465,6 +465,9 @@ func (a *resultApply) checkScopes(ctx context.Context, xs []taosync.OutgoingExec
 	if err != nil {
 		return fmt.Errorf("check the scopes of the executions: %w", err)
 	}
+	// The ids the statements return are compared with the executions'
+	// own: whatever an array's encoding made of an id (JSON text on
+	// SQLite), only the id itself can be found in scope.
 	for k := range asked {
 		a.inScope[k] = in[scopeID{taosync.TestCenter, k.center}] && in[scopeID{taosync.TestTaker, k.taker}] &&
 			in[scopeID{taosync.Delivery, k.delivery}] && eligible[[2]string{k.taker, k.delivery}]
