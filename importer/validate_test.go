@@ -3,6 +3,7 @@ package importer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"reflect"
@@ -70,16 +71,62 @@ func TestInvalidExecutionRefused(t *testing.T) {
 			tt.change(&bad.Execution)
 			bad.ContentHash = bad.Execution.ContentHash()
 			dir := signResults(t, a, "ca", nil, 1, outgoing("x-1"), bad, outgoing("x-3"))
-			l := checkRefusedOnCentral(t, f, dir, tt.want)
-			var ee *taosync.ExecutionError
-			if !errors.As(l.Err(), &ee) {
-				t.Fatalf("error %v is not an *taosync.ExecutionError", l.Err())
-			}
-			if want := "bundle " + l.Bundle[strings.LastIndex(l.Bundle, "/")+1:] + ": " + tt.reason; l.Reason != want {
-				t.Errorf("reason\n %s\nwant\n %s", l.Reason, want)
-			}
+			checkRefusedFor(t, f, dir, tt.want, tt.reason)
 		})
 	}
+}
+
+// checkRefusedFor is checkRefusedOnCentral of a bundle refused for one of
+// its executions, with the reason given.
+func checkRefusedFor(t *testing.T, f *testfixture.Fixture, dir string, want error, reason string) {
+	t.Helper()
+	l := checkRefusedOnCentral(t, f, dir, want)
+	var ee *taosync.ExecutionError
+	if !errors.As(l.Err(), &ee) {
+		t.Fatalf("error %v is not an *taosync.ExecutionError", l.Err())
+	}
+	if want := "bundle " + l.Bundle[strings.LastIndex(l.Bundle, "/")+1:] + ": " + reason; l.Reason != want {
+		t.Errorf("reason\n %s\nwant\n %s", l.Reason, want)
+	}
+}
+
+// TestOutOfScopeDeepInChunk: central checks the scopes of a chunk's
+// executions together; a bundle of 400 executions whose 300th is out of
+// scope (and the 350th too) is refused, on both engines, for the 300th,
+// with the reason one by one would give, and nothing of it is stored.
+func TestOutOfScopeDeepInChunk(t *testing.T) {
+	testfixture.OnEngines(t, func(t *testing.T, engine string) {
+		for _, tt := range []struct {
+			name          string
+			center, taker string
+			reason        string
+		}{
+			{"unknown test taker", "a1", "nobody", `execution "x-300": test_taker: unknown test-taker "nobody"`},
+			{"another organisation's test centre", "b1", "t1",
+				`execution "x-300": test_center: test-center "b1" is not in the scope of client ca (organisation A)`},
+			{"test taker not eligible for the delivery", "a1", "t3",
+				`execution "x-300": test_taker: test-taker "t3" is not eligible for delivery "d1" in organisation A`},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				f := testfixture.NewOn(t, engine)
+				a := f.Register("ca", "A")
+				f.Register("cb", "B")
+				var xs []taosync.OutgoingExecution
+				for i := 1; i <= 400; i++ {
+					x := outgoing(fmt.Sprintf("x-%d", i))
+					switch i {
+					case 300:
+						x.TestCenter, x.TestTaker = tt.center, tt.taker
+					case 350:
+						x.TestCenter = "b1"
+					}
+					x.ContentHash = x.Execution.ContentHash()
+					xs = append(xs, x)
+				}
+				checkRefusedFor(t, f, signResults(t, a, "ca", nil, 1, xs...), taosync.ErrOutOfScope, tt.reason)
+			})
+		}
+	})
 }
 
 // TestExecutionIdOfAnotherOrganisation: an execution id is its

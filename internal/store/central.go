@@ -430,14 +430,19 @@ func eachIn(ctx context.Context, tx *sql.Tx, query string, args []any, ids []str
 // insertRows runs the insert query, whose %s is its VALUES list, then tail,
 // for the values, width of them a row, inChunk rows at a time.
 func insertRows(ctx context.Context, tx *sql.Tx, query string, width int, values []any, tail string) error {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
 	for chunk := range slices.Chunk(values, inChunk*width) {
-		q := fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat(row+", ", len(chunk)/width), ", ")) + " " + tail
+		q := fmt.Sprintf(query, valuesRows(len(chunk)/width, width)) + " " + tail
 		if _, err := tx.ExecContext(ctx, q, chunk...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// valuesRows is the rows of a VALUES list: n rows of width placeholders.
+func valuesRows(n, width int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 // anys converts strings to query arguments.

@@ -77,7 +77,7 @@ func testReportBounds(t *testing.T, engine string) {
 
 // centralWithClient is a central's database on engine with one client,
 // ca of organisation A, whose secret has the hash secretHash.
-func centralWithClient(t *testing.T, engine, secretHash string) *store.CentralDB {
+func centralWithClient(t testing.TB, engine, secretHash string) *store.CentralDB {
 	t.Helper()
 	h, err := home.InitAt(t.Context(), filepath.Join(t.TempDir(), "central"), home.RoleCentral, pgtest.Where(t, engine))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,10 +95,12 @@ const (
 	insertNewExecution = insertExecution + " WHERE NOT EXISTS (SELECT 1 FROM executions WHERE id = ?1)"
 )
 
-// insertNewExecutions is insertNewExecution of several executions at once,
-// on PostgreSQL: it returns the ids it stored. Arguments: client, state,
-// bundle, time, then the arrays of ids, content hashes, revisions, the
-// executions' fields and their compressed documents.
+// insertNewExecutions is insertNewExecution of several executions at once:
+// it returns the ids it stored. On PostgreSQL, arrays: a statement of one
+// text whatever the chunk's size, which the server parses once per
+// connection. Arguments: client, state, bundle, time, then the arrays of
+// ids, content hashes, revisions, the executions' fields and their
+// compressed documents.
 const insertNewExecutions = insertExecutions + `
 	SELECT x.id, x.content_hash, x.revision, ?1, x.delivery, x.test_taker, x.test_center, x.status,
 		x.started_at, x.finished_at, '', x.result_zst, ?2, ?3, ?4
@@ -105,6 +108,17 @@ const insertNewExecutions = insertExecutions + `
 		?13::text[], ?14::bytea[])
 		AS x(id, content_hash, revision, delivery, test_taker, test_center, status, started_at, finished_at, result_zst)
 	WHERE NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = x.id)
+	RETURNING id`
+
+// insertNewRows is insertNewExecutions on SQLite, which has no arrays: a
+// multi-row VALUES list (%s) of the executions, each row the id, content
+// hash, revision, the executions' fields and the compressed document,
+// after the same first four arguments.
+const insertNewRows = insertExecutions + `
+	SELECT x.column1, x.column2, x.column3, ?1, x.column4, x.column5, x.column6, x.column7,
+		x.column8, x.column9, '', x.column10, ?2, ?3, ?4
+	FROM (VALUES %s) AS x
+	WHERE NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = x.column1)
 	RETURNING id`
 
 type resultApply struct {
@@ -222,52 +236,79 @@ func (a *resultApply) lockExecutions(ctx context.Context, xs []taosync.OutgoingE
 	return nil
 }
 
-// putNew stores, on PostgreSQL, the execution revisions of a chunk whose
-// ids central has never seen, the common case, with one statement for the
-// chunk rather than one for each (a round trip to the server each), once
-// their scopes are checked, also at once. It returns the ids it stored;
-// put stores the others, one by one, as on SQLite. Of an id twice in the
-// chunk, put stores the second, which the first may make a duplicate or
-// a conflict.
+// putNew stores the execution revisions of a chunk whose ids central has
+// never seen, the common case, by chunk rather than one by one (on
+// PostgreSQL a round trip to the server each, on SQLite a statement
+// through cgo each), once their scopes are checked, also at once. It
+// returns the ids it stored; put stores the others, one by one. Of an id
+// twice in the chunk, put stores the second, which the first may make a
+// duplicate or a conflict.
 func (a *resultApply) putNew(ctx context.Context, xs []taosync.OutgoingExecution, docs [][]byte, bundleID string) (map[string]bool, error) {
-	if a.engine != Postgres || len(xs) == 0 {
+	if len(xs) == 0 {
 		return nil, nil
 	}
 	if err := a.checkScopes(ctx, xs); err != nil {
 		return nil, err
 	}
-	var ids, hashes, deliveries, takers, centers, statuses, starts, ends []string
-	var revisions []int64
-	var zst [][]byte
+	var first []int // the index of each id's first execution
 	seen := make(map[string]bool, len(xs))
 	for i, x := range xs {
-		if seen[x.ID] {
-			continue
+		if !seen[x.ID] {
+			seen[x.ID] = true
+			first = append(first, i)
 		}
-		seen[x.ID] = true
-		ids, hashes, revisions = append(ids, x.ID), append(hashes, x.ContentHash), append(revisions, x.Revision)
-		deliveries, takers, centers = append(deliveries, x.Delivery), append(takers, x.TestTaker), append(centers, x.TestCenter)
-		statuses, starts, ends = append(statuses, x.Status), append(starts, x.StartedAt), append(ends, x.FinishedAt)
-		zst = append(zst, docs[i])
 	}
-	rows, err := a.tx.QueryContext(ctx, insertNewExecutions, a.client.ID, Received, bundleID, now(),
-		ids, hashes, revisions, deliveries, takers, centers, statuses, starts, ends, zst)
+	batch := len(first)
+	if a.engine != Postgres {
+		batch = inChunk // SQLite's bound on a statement's variables
+	}
+	stored := make(map[string]bool, len(first))
+	for rows := range slices.Chunk(first, batch) {
+		if err := a.insertNew(ctx, xs, docs, rows, bundleID, stored); err != nil {
+			return nil, fmt.Errorf("store the new executions: %w", err)
+		}
+	}
+	return stored, nil
+}
+
+// insertNew stores the executions xs[i] (documents docs[i]) of the indexes
+// given whose ids central has never seen, with one statement, and adds
+// the ids it stored to stored.
+func (a *resultApply) insertNew(ctx context.Context, xs []taosync.OutgoingExecution, docs [][]byte, indexes []int, bundleID string, stored map[string]bool) error {
+	q, args := "", []any{a.client.ID, Received, bundleID, now()}
+	if a.engine == Postgres {
+		n := len(indexes)
+		ids, hashes, deliveries, takers := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		centers, statuses, starts, ends := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		revisions, zst := make([]int64, n), make([][]byte, n)
+		for j, i := range indexes {
+			x := xs[i]
+			ids[j], hashes[j], revisions[j] = x.ID, x.ContentHash, x.Revision
+			deliveries[j], takers[j], centers[j] = x.Delivery, x.TestTaker, x.TestCenter
+			statuses[j], starts[j], ends[j], zst[j] = x.Status, x.StartedAt, x.FinishedAt, docs[i]
+		}
+		q, args = insertNewExecutions, append(args, ids, hashes, revisions, deliveries, takers, centers, statuses, starts, ends, zst)
+	} else {
+		for _, i := range indexes {
+			x := xs[i]
+			args = append(args, x.ID, x.ContentHash, x.Revision, x.Delivery, x.TestTaker, x.TestCenter, x.Status,
+				x.StartedAt, x.FinishedAt, docs[i])
+		}
+		q = fmt.Sprintf(insertNewRows, valuesRows(len(indexes), 10))
+	}
+	rows, err := a.tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store the new executions: %w", err)
+		return err
 	}
 	defer rows.Close()
-	stored := make(map[string]bool, len(ids))
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store the new executions: %w", err)
+			return err
 		}
 		stored[id] = true
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store the new executions: %w", err)
-	}
-	return stored, nil
+	return rows.Err()
 }
 
 // put stores one execution revision once, if it is the client's to report
@@ -395,11 +436,12 @@ func (a *resultApply) checkScope(ctx context.Context, x taosync.OutgoingExecutio
 }
 
 // checkScopes checks the scopes of a chunk's executions as checkScope
-// does, with one statement for those of its (test centre, test taker,
-// delivery) not seen yet in the bundle, on PostgreSQL.
+// does, with two statements for those of its (test centre, test taker,
+// delivery) not seen yet in the bundle: which of their ids are in the
+// scope, and which eligibilities in the scope name their test takers.
 func (a *resultApply) checkScopes(ctx context.Context, xs []taosync.OutgoingExecution) error {
-	var centers, takers, deliveries []string
 	asked := map[scopeKey]bool{}
+	var centers, takers, deliveries []string
 	for _, x := range xs {
 		key := scopeKey{x.TestCenter, x.TestTaker, x.Delivery}
 		if !a.inScope[key] && !asked[key] {
@@ -410,25 +452,25 @@ func (a *resultApply) checkScopes(ctx context.Context, xs []taosync.OutgoingExec
 	if len(asked) == 0 {
 		return nil
 	}
+	// Each id once, sorted as the indexes they are looked up in.
+	for _, ids := range []*[]string{&centers, &takers, &deliveries} {
+		slices.Sort(*ids)
+		*ids = slices.Compact(*ids)
+	}
 	eligible, err := a.eligible(ctx, takers)
 	if err != nil {
 		return fmt.Errorf("check the scopes of the executions: %w", err)
 	}
-	rows, err := a.tx.QueryContext(ctx, scopeChecksSQL, a.client.Org, centers, takers, deliveries)
+	in, err := a.inScopeIDs(ctx, centers, takers, deliveries)
 	if err != nil {
 		return fmt.Errorf("check the scopes of the executions: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var key scopeKey
-		var center, taker, delivery bool
-		if err := rows.Scan(&key.center, &key.taker, &key.delivery, &center, &taker, &delivery); err != nil {
-			return fmt.Errorf("check the scopes of the executions: %w", err)
-		}
-		a.inScope[key] = center && taker && delivery && eligible[[2]string{key.taker, key.delivery}]
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("check the scopes of the executions: %w", err)
+	// The ids the statements return are compared with the executions'
+	// own: whatever an array's encoding made of an id (JSON text on
+	// SQLite), only the id itself can be found in scope.
+	for k := range asked {
+		a.inScope[k] = in[scopeID{taosync.TestCenter, k.center}] && in[scopeID{taosync.TestTaker, k.taker}] &&
+			in[scopeID{taosync.Delivery, k.delivery}] && eligible[[2]string{k.taker, k.delivery}]
 	}
 	// The first execution out of scope, in order, is refused as
 	// checkScope refuses it, saying why.
@@ -440,10 +482,36 @@ func (a *resultApply) checkScopes(ctx context.Context, xs []taosync.OutgoingExec
 	return nil
 }
 
+// scopeID is an entity in the scope of the client's organisation.
+type scopeID struct {
+	typ taosync.Type
+	id  string
+}
+
+// inScopeIDs returns those of the test centres, test takers and
+// deliveries given that are in the scope of the client's organisation.
+func (a *resultApply) inScopeIDs(ctx context.Context, centers, takers, deliveries []string) (map[scopeID]bool, error) {
+	rows, err := a.tx.QueryContext(ctx, scopeChecksSQL(a.engine), a.client.Org,
+		a.engine.textArray(centers), a.engine.textArray(takers), a.engine.textArray(deliveries))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	in := map[scopeID]bool{}
+	for rows.Next() {
+		var s scopeID
+		if err := rows.Scan(&s.typ, &s.id); err != nil {
+			return nil, err
+		}
+		in[s] = true
+	}
+	return in, rows.Err()
+}
+
 // eligible returns the pairs of test taker and delivery that an
 // eligibility in the client's scope names, of the test takers given.
 func (a *resultApply) eligible(ctx context.Context, takers []string) (map[[2]string]bool, error) {
-	rows, err := a.tx.QueryContext(ctx, eligibleSQL, a.client.Org, takers)
+	rows, err := a.tx.QueryContext(ctx, eligibleSQL(a.engine), a.client.Org, a.engine.textArray(takers))
 	if err != nil {
 		return nil, err
 	}
@@ -460,9 +528,8 @@ func (a *resultApply) eligible(ctx context.Context, takers []string) (map[[2]str
 }
 
 // prepared returns the statement q prepared in the import's transaction,
-// preparing it at its first use: on SQLite put runs its statements for
-// each execution, on PostgreSQL seldom (putNew), where preparing one costs
-// a round trip to the server.
+// preparing it at its first use: put runs its statements for each
+// execution putNew did not store, seldom but for a bundle sent again.
 func (a *resultApply) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
 	if s, ok := a.stmts[q]; ok {
 		return s, nil

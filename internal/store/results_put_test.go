@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -81,7 +82,7 @@ func testPutChunk(t *testing.T, engine string) {
 
 // loadCSV loads master data into central: pairs of a type and the CSV
 // text of its entities.
-func loadCSV(t *testing.T, c *store.CentralDB, pairs ...any) {
+func loadCSV(t testing.TB, c *store.CentralDB, pairs ...any) {
 	t.Helper()
 	for i := 0; i+1 < len(pairs); i += 2 {
 		typ, csv := pairs[i].(taosync.Type), pairs[i+1].(string)
@@ -92,5 +93,174 @@ func loadCSV(t *testing.T, c *store.CentralDB, pairs ...any) {
 		if _, err := c.Load(t.Context(), string(typ)+".csv", typ, r, false); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestPutLargeChunk: chunks larger than a statement's batch get the
+// statuses one after another would give them, on both engines: new ids,
+// an id twice in the chunk, the same content again (a duplicate), other
+// content of the same revision (a conflict) and a later revision; and a
+// chunk whose 300th execution is out of scope, for each reason, is refused
+// for that execution, as one by one, with nothing of the import stored.
+func TestPutLargeChunk(t *testing.T) {
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) { testPutLargeChunk(t, engine) })
+	}
+}
+
+func testPutLargeChunk(t *testing.T, engine string) {
+	ctx := context.Background()
+	c := centralWithClient(t, engine, "hash")
+	const n = 600 // more than one batch of rows on SQLite
+	var takers, ids strings.Builder
+	takers.WriteString("id,login\ntb,tb\n")
+	for i := range n {
+		fmt.Fprintf(&takers, "t%d,t%d\n", i, i)
+		if i > 0 {
+			ids.WriteString("|")
+		}
+		fmt.Fprintf(&ids, "t%d", i)
+	}
+	loadCSV(t, c,
+		taosync.TestCenter, "id,label,org_id\na1,Aarau,A\nb1,Bern,B\n",
+		taosync.TestTaker, takers.String(),
+		taosync.Delivery, "id,label\nd1,Maths\nd2,Physics\n",
+		taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,a1,d1,"+ids.String()+"\ne2,a1,d2,t0\ne3,b1,d1,tb\n")
+	x := func(id string, rev int64, taker, center, delivery, result string) taosync.OutgoingExecution {
+		e := taosync.Execution{ID: id, Delivery: delivery, TestTaker: taker, TestCenter: center, Status: "finished",
+			StartedAt: "2026-06-01T09:00:00Z", FinishedAt: "2026-06-01T10:00:00Z", ResultXML: "<r>" + result + "</r>"}
+		return taosync.OutgoingExecution{Execution: e, Revision: rev, ContentHash: e.ContentHash()}
+	}
+	const (
+		rec  = taosync.ReceiptReceived
+		dup  = taosync.ReceiptDuplicate
+		conf = taosync.ReceiptConflict
+	)
+	var first, second []taosync.OutgoingExecution
+	var want1, want2 []string
+	for i := range n {
+		id, taker := fmt.Sprintf("x%d", i), fmt.Sprintf("t%d", i)
+		first, want1 = append(first, x(id, 1, taker, "a1", "d1", "A")), append(want1, rec)
+		switch i % 4 {
+		case 0:
+			second, want2 = append(second, x(id, 1, taker, "a1", "d1", "A")), append(want2, dup)
+		case 1:
+			second, want2 = append(second, x(id, 1, taker, "a1", "d1", "B")), append(want2, conf)
+		case 2:
+			second, want2 = append(second, x(id, 2, taker, "a1", "d1", "B")), append(want2, rec)
+		case 3:
+			second, want2 = append(second, x("y"+id, 1, taker, "a1", "d1", "A")), append(want2, rec)
+		}
+	}
+	// An id twice in the first chunk, its first after the first batch on
+	// SQLite: the same content, then other content of the same revision.
+	first, want1 = append(first, first[550], x("x551", 1, "t551", "a1", "d1", "B")), append(want1, dup, conf)
+	// An id new in the second chunk, twice.
+	second, want2 = append(second, second[3]), append(want2, dup)
+
+	a, err := c.BeginResults(ctx, "ca", taosync.ClientState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Rollback()
+	for i, chunk := range [][]taosync.OutgoingExecution{first, second} {
+		want := [][]string{want1, want2}[i]
+		got, err := a.Put(ctx, chunk, a.Prepare(chunk), "bundle-1")
+		if err != nil {
+			t.Fatalf("chunk %d: %v", i+1, err)
+		}
+		for j := range want {
+			if j >= len(got) || got[j] != want[j] {
+				t.Fatalf("chunk %d: execution %d (%s): %v, want %s", i+1, j, chunk[j].ID, got[min(j, len(got)-1):], want[j])
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("chunk %d: %d statuses, want %d", i+1, len(got), len(want))
+		}
+	}
+	a.Rollback()
+
+	for _, tc := range []struct {
+		name      string
+		bad       taosync.OutgoingExecution
+		field     string
+		wantError string
+	}{
+		{"unknown test taker", x("z", 1, "tz", "a1", "d1", "A"), "test_taker", `execution "z": test_taker: unknown test-taker "tz"`},
+		{"another organisation's test centre", x("z", 1, "t1", "b1", "d1", "A"), "test_center",
+			`execution "z": test_center: test-center "b1" is not in the scope of client ca (organisation A)`},
+		{"another organisation's test taker", x("z", 1, "tb", "a1", "d1", "A"), "test_taker",
+			`execution "z": test_taker: test-taker "tb" is not in the scope of client ca (organisation A)`},
+		{"not eligible", x("z", 1, "t1", "a1", "d2", "A"), "test_taker",
+			`execution "z": test_taker: test-taker "t1" is not eligible for delivery "d2" in organisation A`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := c.BeginResults(ctx, "ca", taosync.ClientState{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Rollback()
+			chunk := slices.Clone(first[:n])
+			chunk[299] = tc.bad
+			chunk[400] = x("later", 1, "tz", "b1", "d2", "A") // out of scope too, after it
+			_, err = a.Put(ctx, chunk, a.Prepare(chunk), "bundle-2")
+			var xerr *taosync.ExecutionError
+			if !errors.As(err, &xerr) || !errors.Is(err, taosync.ErrOutOfScope) || xerr.Field != tc.field || err.Error() != tc.wantError {
+				t.Fatalf("the 300th execution out of scope: %v, want %s", err, tc.wantError)
+			}
+			a.Rollback()
+			if xs, err := c.Executions(ctx); err != nil || len(xs) != 0 {
+				t.Errorf("after the refusal: %d executions stored, %v", len(xs), err)
+			}
+		})
+	}
+}
+
+// BenchmarkPutChunk measures a result import's storing of a chunk of 1,000
+// new executions, each of its own test taker (so each scope is checked),
+// on both engines: Put only, the documents compressed beforehand.
+func BenchmarkPutChunk(b *testing.B) {
+	for _, engine := range pgtest.Engines {
+		b.Run(engine, func(b *testing.B) {
+			ctx := context.Background()
+			c := centralWithClient(b, engine, "hash")
+			const n = 1000
+			var takers, ids strings.Builder
+			takers.WriteString("id,login\n")
+			var xs []taosync.OutgoingExecution
+			for i := range n {
+				fmt.Fprintf(&takers, "t%d,t%d\n", i, i)
+				if i > 0 {
+					ids.WriteString("|")
+				}
+				fmt.Fprintf(&ids, "t%d", i)
+				e := taosync.Execution{ID: fmt.Sprintf("x%d", i), Delivery: "d1", TestTaker: fmt.Sprintf("t%d", i), TestCenter: "a1",
+					Status: "finished", StartedAt: "2026-06-01T09:00:00Z", FinishedAt: "2026-06-01T10:00:00Z",
+					ResultXML: fmt.Sprintf("<r>%d</r>", i)}
+				xs = append(xs, taosync.OutgoingExecution{Execution: e, Revision: 1, ContentHash: e.ContentHash()})
+			}
+			loadCSV(b, c,
+				taosync.TestCenter, "id,label,org_id\na1,Aarau,A\n",
+				taosync.TestTaker, takers.String(),
+				taosync.Delivery, "id,label\nd1,Maths\n",
+				taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,a1,d1,"+ids.String()+"\n")
+			for b.Loop() {
+				b.StopTimer()
+				a, err := c.BeginResults(ctx, "ca", taosync.ClientState{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				prepared := a.Prepare(xs)
+				b.StartTimer()
+				statuses, err := a.Put(ctx, xs, prepared, "bundle-1")
+				b.StopTimer()
+				if err != nil || len(statuses) != n || statuses[n-1] != taosync.ReceiptReceived {
+					b.Fatalf("put: %d statuses, %v", len(statuses), err)
+				}
+				a.Rollback()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "executions/s")
+		})
 	}
 }

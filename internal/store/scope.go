@@ -32,17 +32,6 @@ var scopeSQL = []string{
 	`DELETE FROM meta WHERE key = 'scopes_stale'`,
 }
 
-// scopeCheck is three columns that say whether the test centre, the test
-// taker and the delivery of an execution are in the organisation's scope
-// (the table scopes, as scopeSQL computes it); org, center, taker and
-// delivery are the SQL expressions of those ids.
-func scopeCheck(org, center, taker, delivery string) string {
-	return strings.NewReplacer("ORG", org, "CENTER", center, "TAKER", taker, "DELIVERY", delivery).Replace(`
-	EXISTS (SELECT 1 FROM scopes WHERE org = ORG AND type = 'test-center' AND id = CENTER),
-	EXISTS (SELECT 1 FROM scopes WHERE org = ORG AND type = 'test-taker' AND id = TAKER),
-	EXISTS (SELECT 1 FROM scopes WHERE org = ORG AND type = 'delivery' AND id = DELIVERY)`)
-}
-
 // eligibleFrom joins the eligibilities in the organisation's scope (t,
 // with ?1 the organisation) to the test takers (t.ref_id) and deliveries
 // (d.ref_id) they name.
@@ -51,26 +40,39 @@ const eligibleFrom = `entity_links t
 		JOIN scopes s ON s.org = ?1 AND s.type = 'eligibility' AND s.id = t.id
 		WHERE t.type = 'eligibility' AND t.ref_type = 'test-taker'`
 
-// scopeCheckSQL is scopeCheck of one execution and a fourth column:
-// whether an eligibility in the scope names both its test taker and its
-// delivery. Arguments: org, test centre, test taker, delivery.
-var scopeCheckSQL = "SELECT" + scopeCheck("?1", "?2", "?3", "?4") + `,
+// scopeCheckSQL is four columns that say whether the test centre, the test
+// taker and the delivery of an execution are in the organisation's scope
+// (the table scopes, as scopeSQL computes it), and whether an eligibility
+// in the scope names both its test taker and its delivery. Arguments:
+// org, test centre, test taker, delivery.
+const scopeCheckSQL = `SELECT
+	EXISTS (SELECT 1 FROM scopes WHERE org = ?1 AND type = 'test-center' AND id = ?2),
+	EXISTS (SELECT 1 FROM scopes WHERE org = ?1 AND type = 'test-taker' AND id = ?3),
+	EXISTS (SELECT 1 FROM scopes WHERE org = ?1 AND type = 'delivery' AND id = ?4),
 	EXISTS (SELECT 1 FROM ` + eligibleFrom + ` AND t.ref_id = ?3 AND d.ref_id = ?4)`
 
-// scopeChecksSQL is scopeCheck of several executions at once, on
-// PostgreSQL, after their test centre, test taker and delivery. Arguments:
-// org, then the arrays of test centres, test takers and deliveries.
-var scopeChecksSQL = "SELECT k.center, k.taker, k.delivery," + scopeCheck("?1", "k.center", "k.taker", "k.delivery") +
-	"\n\tFROM unnest(?2::text[], ?3::text[], ?4::text[]) AS k(center, taker, delivery)"
+// scopeChecksSQL is scopeCheckSQL of several executions at once, in the
+// engine's dialect: the type and id of each test centre, test taker and
+// delivery asked that is in the organisation's scope. Arguments: org,
+// then the arrays (Engine.textArray) of test centres, test takers and
+// deliveries.
+func scopeChecksSQL(e Engine) string {
+	return `SELECT type, id FROM scopes WHERE org = ?1 AND type = 'test-center' AND id ` + e.inArray("?2") + `
+	UNION ALL SELECT type, id FROM scopes WHERE org = ?1 AND type = 'test-taker' AND id ` + e.inArray("?3") + `
+	UNION ALL SELECT type, id FROM scopes WHERE org = ?1 AND type = 'delivery' AND id ` + e.inArray("?4")
+}
 
 // eligibleSQL lists the test takers and deliveries that an eligibility in
-// the scope names together, of the test takers asked, on PostgreSQL.
-// Apart from scopeChecksSQL: in one statement, with the ids in an array,
-// the planner cannot tell a delivery's thousands of eligibilities from a
-// test taker's few, and scanned the first for each execution (24 ms each
-// where a central held 1,000,000 test takers). Arguments: org, the array
-// of test takers.
-var eligibleSQL = "SELECT t.ref_id, d.ref_id FROM " + eligibleFrom + " AND t.ref_id = ANY(?2::text[])"
+// the scope names together, of the test takers asked, in the engine's
+// dialect. Apart from scopeChecksSQL: in one statement, with the ids in an
+// array, PostgreSQL's planner cannot tell a delivery's thousands of
+// eligibilities from a test taker's few, and scanned the first for each
+// execution (24 ms each where a central held 1,000,000 test takers); SQLite
+// looks each test taker up in entity_links_ref. Arguments: org, the array
+// (Engine.textArray) of test takers.
+func eligibleSQL(e Engine) string {
+	return "SELECT t.ref_id, d.ref_id FROM " + eligibleFrom + " AND t.ref_id " + e.inArray("?2")
+}
 
 // refreshScopes recomputes every organisation's scope, in the transaction
 // of the change that moved it (a link, or an entity becoming live or a

@@ -8,8 +8,9 @@
 // (? and ?N; the PostgreSQL connection rewrites them, see pgConn), ON
 // CONFLICT for idempotence, integers for flags, and SQLite's two-argument
 // max(), which PostgreSQL's schema defines. The few statements that differ
-// are built by Engine's methods (tempTable, jsonElements), and each engine
-// has its own migrations (migrations/, migrations/postgres/).
+// are built by Engine's methods (tempTable, jsonElements, inArray with
+// the arguments textArray makes), and each engine has its own migrations
+// (migrations/, migrations/postgres/).
 package store
 
 import (
@@ -17,6 +18,7 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -388,6 +390,25 @@ func (e Engine) tempTable(name, cols string) string {
 		return "CREATE TEMP TABLE IF NOT EXISTS " + name + " (" + cols + ")"
 	}
 	return "CREATE TEMP TABLE IF NOT EXISTS " + name + " (" + cols + ") WITHOUT ROWID"
+}
+
+// textArray is the argument of an array of strings: a text[] on
+// PostgreSQL, a JSON array on SQLite.
+func (e Engine) textArray(ss []string) any {
+	if e == Postgres {
+		return ss
+	}
+	b, _ := json.Marshal(ss) // strings always marshal
+	return string(b)
+}
+
+// inArray is the condition that a value is an element of the array the
+// placeholder param stands for (an argument textArray made).
+func (e Engine) inArray(param string) string {
+	if e == Postgres {
+		return "= ANY(" + param + "::text[])"
+	}
+	return "IN (SELECT value FROM json_each(" + param + "))"
 }
 
 // jsonElements is a table of the elements of the JSON array at path (keys
