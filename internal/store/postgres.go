@@ -158,8 +158,8 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 	// spread over parallel workers: the store's reads are of one scope or
 	// one client, and many run at once (a pull each), so that the workers,
 	// started anew for each statement, only added their start and their
-	// coordination to every export of a large scope (two workers each, a
-	// third of PostgreSQL's CPU per first pull). Every setting may be given
+	// coordination to every export of a large scope (two workers each,
+	// two fifths of PostgreSQL's CPU per first pull). Every setting may be given
 	// in the URL (?lock_timeout=2s).
 	for k, v := range map[string]string{
 		"lock_timeout":                    strconv.Itoa(int(lockTimeout.Milliseconds())),
