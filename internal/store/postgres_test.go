@@ -270,7 +270,8 @@ func TestPostgresConnections(t *testing.T) {
 
 // TestPostgresSettings: each connection runs with the store's settings
 // (no parallel workers, plans made for each run, the lock timeout), in
-// read transactions too, unless the URL gives one of its own.
+// read transactions too, unless the URL gives one of its own; the URL may
+// give others of PostgreSQL's (random_page_cost, docs/operations.md).
 func TestPostgresSettings(t *testing.T) {
 	url := pgtest.NewDB(t)
 	for _, c := range []struct {
@@ -278,7 +279,8 @@ func TestPostgresSettings(t *testing.T) {
 		want  map[string]string
 	}{
 		{"", map[string]string{"max_parallel_workers_per_gather": "0", "plan_cache_mode": "force_custom_plan", "lock_timeout": "10s"}},
-		{"&max_parallel_workers_per_gather=2&lock_timeout=2s", map[string]string{"max_parallel_workers_per_gather": "2", "plan_cache_mode": "force_custom_plan", "lock_timeout": "2s"}},
+		{"&max_parallel_workers_per_gather=2&lock_timeout=2s&random_page_cost=1.1", map[string]string{"max_parallel_workers_per_gather": "2",
+			"plan_cache_mode": "force_custom_plan", "lock_timeout": "2s", "random_page_cost": "1.1"}},
 	} {
 		d, err := Open(t.Context(), url+c.query, true)
 		if err != nil {
