@@ -154,11 +154,17 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 	// A statement is planned for the table as it is when it runs: a load
 	// or an import fills tables within one transaction, and a plan cached
 	// when they were empty (a sequential scan) made each batch of a load of
-	// 20,000 rows scan the table whole, 20 times slower. Both settings may
-	// be given in the URL (?lock_timeout=2s).
+	// 20,000 rows scan the table whole, 20 times slower. No statement is
+	// spread over parallel workers: the store's reads are of one scope or
+	// one client, and many run at once (a pull each), so that the workers,
+	// started anew for each statement, only added their start and their
+	// coordination to every export of a large scope (two workers each,
+	// two fifths of PostgreSQL's CPU per first pull). Every setting may be given
+	// in the URL (?lock_timeout=2s).
 	for k, v := range map[string]string{
-		"lock_timeout":    strconv.Itoa(int(lockTimeout.Milliseconds())),
-		"plan_cache_mode": "force_custom_plan",
+		"lock_timeout":                    strconv.Itoa(int(lockTimeout.Milliseconds())),
+		"plan_cache_mode":                 "force_custom_plan",
+		"max_parallel_workers_per_gather": "0",
 	} {
 		if _, ok := cfg.RuntimeParams[k]; !ok {
 			cfg.RuntimeParams[k] = v

@@ -267,3 +267,39 @@ func TestPostgresConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPostgresSettings: each connection runs with the store's settings
+// (no parallel workers, plans made for each run, the lock timeout), in
+// read transactions too, unless the URL gives one of its own; the URL may
+// give others of PostgreSQL's (random_page_cost, docs/operations.md).
+func TestPostgresSettings(t *testing.T) {
+	url := pgtest.NewDB(t)
+	for _, c := range []struct {
+		query string
+		want  map[string]string
+	}{
+		{"", map[string]string{"max_parallel_workers_per_gather": "0", "plan_cache_mode": "force_custom_plan", "lock_timeout": "10s"}},
+		{"&max_parallel_workers_per_gather=2&lock_timeout=2s&random_page_cost=1.1", map[string]string{"max_parallel_workers_per_gather": "2",
+			"plan_cache_mode": "force_custom_plan", "lock_timeout": "2s", "random_page_cost": "1.1"}},
+	} {
+		d, err := Open(t.Context(), url+c.query, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := d.BeginRead(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, want := range c.want {
+			var got string
+			if err := tx.QueryRowContext(t.Context(), "SHOW "+k).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("URL %q: %s is %s, want %s", c.query, k, got, want)
+			}
+		}
+		d.EndRead(tx)
+		d.Close()
+	}
+}
