@@ -201,24 +201,32 @@ func (c *centralRun) pids() []int {
 }
 
 // cpuTime is central's CPU time (user and system): its serve processes'
-// and, on the throwaway PostgreSQL cluster, the database server's.
-type cpuTime struct{ serve, db time.Duration }
+// and, on the throwaway PostgreSQL cluster, the database server's; and,
+// not central's, that of this process, which plays the centres.
+type cpuTime struct{ serve, db, gen time.Duration }
 
+// total is central's.
 func (t cpuTime) total() time.Duration { return t.serve + t.db }
 
-func (t cpuTime) minus(u cpuTime) cpuTime { return cpuTime{t.serve - u.serve, t.db - u.db} }
-
-func (t cpuTime) String() string {
-	if t.db == 0 {
-		return fmt.Sprintf("serve %.1f CPU-s", t.serve.Seconds())
-	}
-	return fmt.Sprintf("serve %.1f and PostgreSQL %.1f CPU-s", t.serve.Seconds(), t.db.Seconds())
+func (t cpuTime) minus(u cpuTime) cpuTime {
+	return cpuTime{t.serve - u.serve, t.db - u.db, t.gen - u.gen}
 }
 
-// cpu reads central's CPU time so far.
+func (t cpuTime) String() string {
+	db := ""
+	if t.db != 0 {
+		db = fmt.Sprintf(" and PostgreSQL %.1f", t.db.Seconds())
+	}
+	return fmt.Sprintf("serve %.1f%s CPU-s (the centres' generator %.1f)", t.serve.Seconds(), db, t.gen.Seconds())
+}
+
+// cpu reads central's CPU time so far, and this process's.
 func (c *centralRun) cpu() (cpuTime, error) {
 	var t cpuTime
 	var err error
+	if t.gen, err = procCPU(os.Getpid()); err != nil {
+		return t, err
+	}
 	if t.serve, err = procCPUs(c.pids()); err != nil || c.dbPID == 0 {
 		return t, err
 	}
