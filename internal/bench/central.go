@@ -61,8 +61,11 @@ func (o options) setups() []setup {
 // them when more than one.
 type centralRun struct {
 	setup
-	home    string
-	db      string // the PostgreSQL database's URL, or "" for the home's SQLite
+	home string
+	db   string // the PostgreSQL database's URL, or "" for the home's SQLite
+	// dbPID is the throwaway PostgreSQL cluster's server process, whose
+	// CPU time is central's too; 0 on SQLite and with -db.
+	dbPID   int
 	s3      *s3test.Server
 	servers []*server
 	bal     *balancer.Balancer
@@ -91,6 +94,9 @@ func (b *bench) newCentral(ctx context.Context, s setup, dir string) (*centralRu
 			}
 			var err error
 			if c.db, err = b.pg.CreateDB(ctx); err != nil {
+				return nil, err
+			}
+			if c.dbPID, err = b.pg.PID(); err != nil {
 				return nil, err
 			}
 		}
@@ -194,6 +200,51 @@ func (c *centralRun) pids() []int {
 	return out
 }
 
+// cpuTime is central's CPU time (user and system): its serve processes'
+// and, on the throwaway PostgreSQL cluster, the database server's; and,
+// not central's, that of this process, which plays the centres.
+type cpuTime struct{ serve, db, gen time.Duration }
+
+// total is central's.
+func (t cpuTime) total() time.Duration { return t.serve + t.db }
+
+func (t cpuTime) minus(u cpuTime) cpuTime {
+	return cpuTime{t.serve - u.serve, t.db - u.db, t.gen - u.gen}
+}
+
+func (t cpuTime) String() string {
+	db := ""
+	if t.db != 0 {
+		db = fmt.Sprintf(" and PostgreSQL %.1f", t.db.Seconds())
+	}
+	return fmt.Sprintf("serve %.1f%s CPU-s (the centres' generator %.1f)", t.serve.Seconds(), db, t.gen.Seconds())
+}
+
+// cpu reads central's CPU time so far, and this process's.
+func (c *centralRun) cpu() (cpuTime, error) {
+	var t cpuTime
+	var err error
+	if t.gen, err = procCPU(os.Getpid()); err != nil {
+		return t, err
+	}
+	if t.serve, err = procCPUs(c.pids()); err != nil || c.dbPID == 0 {
+		return t, err
+	}
+	t.db, err = procTreeCPU(c.dbPID)
+	return t, err
+}
+
+// cpuOf says, for a figure's name, whose CPU time central's is.
+func (c *centralRun) cpuOf() string {
+	switch {
+	case c.dbPID != 0:
+		return ", serve's and PostgreSQL's processes"
+	case c.db != "":
+		return ", serve's only (the database runs elsewhere)"
+	}
+	return ", serve's (SQLite's work within)"
+}
+
 // stopServers stops the balancer and the replicas, and returns how much
 // memory the replicas peaked at, summed.
 func (b *bench) stopServers(c *centralRun, what string) float64 {
@@ -231,19 +282,6 @@ func (c *centralRun) serveLog() string {
 		s.WriteString(srv.stderr())
 	}
 	return s.String()
-}
-
-// procCPUs is the CPU time of the processes pids, summed.
-func procCPUs(pids []int) (time.Duration, error) {
-	var sum time.Duration
-	for _, pid := range pids {
-		t, err := procCPU(pid)
-		if err != nil {
-			return 0, err
-		}
-		sum += t
-	}
-	return sum, nil
 }
 
 // besideOneReplica gives f, measured on s, the same figure of one replica

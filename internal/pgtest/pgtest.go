@@ -219,6 +219,21 @@ func (c *Cluster) Down(ctx context.Context) error {
 	return c.run(ctx, "pg_ctl", "stop", "-w", "-m", "immediate", "-D", c.data())
 }
 
+// PID is the process id of the cluster's server (the postmaster), the
+// parent of all its processes.
+func (c *Cluster) PID() (int, error) {
+	raw, err := os.ReadFile(filepath.Join(c.data(), "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("PostgreSQL's process: %w", err)
+	}
+	first, _, _ := strings.Cut(string(raw), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return 0, fmt.Errorf("PostgreSQL's process: postmaster.pid starts with %q", first)
+	}
+	return pid, nil
+}
+
 // Up starts the server that Down stopped.
 func (c *Cluster) Up(ctx context.Context) error { return c.start(ctx) }
 

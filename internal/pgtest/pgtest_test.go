@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -27,8 +28,8 @@ func TestMissingPostgreSQL(t *testing.T) {
 	}
 }
 
-// TestCluster: a cluster starts, makes databases, copies one, goes down
-// and up again, and is removed when stopped.
+// TestCluster: a cluster starts, makes databases, copies one, names its
+// server process, goes down and up again, and is removed when stopped.
 func TestCluster(t *testing.T) {
 	c, err := Start(t.Context())
 	if err != nil {
@@ -41,6 +42,10 @@ func TestCluster(t *testing.T) {
 	copied, err := c.CopyDB(t.Context(), url)
 	if err != nil || copied == url || !strings.HasPrefix(copied, "postgres://postgres@127.0.0.1:") {
 		t.Errorf("copy of %s: %s, %v", url, copied, err)
+	}
+	pid, err := c.PID()
+	if err != nil || syscall.Kill(pid, 0) != nil {
+		t.Errorf("the server's process %d (%v) does not run", pid, err)
 	}
 	if err := c.Down(t.Context()); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"crypto/sha256"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestProcCPU: a process's CPU time read from /proc grows as it works, and
+// a process that is not there is an error.
+func TestProcCPU(t *testing.T) {
+	before, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hash until the kernel has counted two ticks more, for at most
+	// 4 GiB hashed (seconds of CPU).
+	b := make([]byte, 1<<20)
+	after := before
+	for i := 0; i < 4096 && after-before < 20e6; i++ {
+		sum := sha256.Sum256(b)
+		b[0] = sum[0]
+		if after, err = procCPU(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after-before < 20e6 {
+		t.Errorf("CPU time %v, then %v after hashing: it did not grow", before, after)
+	}
+	if _, err := procCPU(1 << 30); err == nil {
+		t.Error("no error for a process that is not there")
+	}
+}
+
+// TestProcTreeCPU: a process's tree counts a child's CPU time while the
+// child runs and after it has exited and been waited for.
+func TestProcTreeCPU(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var child time.Duration
+	for deadline := time.Now().Add(10 * time.Second); child < 50*time.Millisecond && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		var err error
+		if child, err = procCPU(cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	own, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := procTreeCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if running < own+child {
+		t.Errorf("tree %v while the child runs, less than the process's own %v and the child's %v", running, own, child)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	done, err := procTreeCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if done < running || done+20*time.Millisecond < used { // /proc counts whole ticks of 10 ms
+		t.Errorf("tree %v after the child exited (%v before, the child used %v): its time is lost", done, running, used)
+	}
+}
