@@ -118,13 +118,13 @@ func (b *bench) capacityOn(ctx context.Context, s setup) error {
 	if err := b.dropKeptSnapshots(ctx, central, data, dir); err != nil {
 		return err
 	}
-	serialPulls, serialPullWall, err := capSerial(centres, func(c *capCentre) (time.Duration, error) {
+	serialPulls, serialPullWall, serialPullCPU, err := capSerial(cen, centres, func(c *capCentre) (time.Duration, error) {
 		return c.pull(ctx, hc, root)
 	})
 	if err != nil {
 		return fmt.Errorf("one after another: %w", err)
 	}
-	b.logf("%s: %d pulls one after another in %.1fs", what, n, serialPullWall.Seconds())
+	b.logf("%s: %d pulls one after another in %.1fs, central %s", what, n, serialPullWall.Seconds(), serialPullCPU)
 	if err := b.dropKeptSnapshots(ctx, central, data, dir); err != nil {
 		return err
 	}
@@ -147,13 +147,13 @@ func (b *bench) capacityOn(ctx context.Context, s setup) error {
 
 	// The result bundles: the first of each centre one after another,
 	// the second at once.
-	serialSends, serialSendWall, err := capSerial(centres, func(c *capCentre) (time.Duration, error) {
+	serialSends, serialSendWall, serialSendCPU, err := capSerial(cen, centres, func(c *capCentre) (time.Duration, error) {
 		return c.send(ctx, hc, root, &c.results[0])
 	})
 	if err != nil {
 		return fmt.Errorf("result bundles one after another: %w", err)
 	}
-	b.logf("%s: %d result bundles one after another in %.1fs", what, n, serialSendWall.Seconds())
+	b.logf("%s: %d result bundles one after another in %.1fs, central %s", what, n, serialSendWall.Seconds(), serialSendCPU)
 	before, _, err := b.centralExecutions(ctx, central)
 	if err != nil {
 		return err
@@ -200,7 +200,9 @@ func (b *bench) capacityOn(ctx context.Context, s setup) error {
 	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf(fig+"%d first pulls at once (token, pull, download), wall time", n),
 		Value: pullWall.Seconds(), Unit: "s", RatioMax: ptr(0.6),
 		Baseline: &Baseline{Name: "the same pulls one after another", Value: serialPullWall.Seconds(), Unit: "s", Seconds: serialPullWall.Seconds()},
-		Note:     fmt.Sprintf("%.1f pulls/s at once, %.1f one after another", float64(n)/pullWall.Seconds(), float64(n)/serialPullWall.Seconds())})
+		Note: fmt.Sprintf("%.1f pulls/s at once, %.1f one after another; central's CPU a pull %.3f s at once, %.3f one after another (%.2f cores)",
+			float64(n)/pullWall.Seconds(), float64(n)/serialPullWall.Seconds(), pullCPU.total().Seconds()/float64(n),
+			serialPullCPU.total().Seconds()/float64(n), serialPullCPU.total().Seconds()/serialPullWall.Seconds())})
 	b.rep.add(b.besideOneReplica(s, "9 pulls", Figure{ID: "9", Name: fmt.Sprintf(fig+"pulls per second at once (p50 %.2f s, p99 %.2f s a pull)",
 		percentile(pulls, 50).Seconds(), percentile(pulls, 99).Seconds()),
 		Value: float64(n) / pullWall.Seconds(), Unit: "pulls/s",
@@ -217,7 +219,9 @@ func (b *bench) capacityOn(ctx context.Context, s setup) error {
 	b.rep.add(Figure{ID: "9", Name: fmt.Sprintf(fig+"%d result bundles at once (upload and commit, receipts), wall time", n),
 		Value: sendWall.Seconds(), Unit: "s", RatioMax: sendRatio,
 		Baseline: &Baseline{Name: "as many result bundles one after another", Value: serialSendWall.Seconds(), Unit: "s", Seconds: serialSendWall.Seconds()},
-		Note: fmt.Sprintf("one after another: p50 %.3f s a bundle", percentile(serialSends, 50).Seconds())})
+		Note: fmt.Sprintf("one after another: p50 %.3f s a bundle; central's CPU a bundle %.3f s at once, %.3f one after another (%.2f cores)",
+			percentile(serialSends, 50).Seconds(), sendCPU.total().Seconds()/float64(n),
+			serialSendCPU.total().Seconds()/float64(n), serialSendCPU.total().Seconds()/serialSendWall.Seconds())})
 	b.rep.add(b.besideOneReplica(s, "9 bundles", Figure{ID: "9", Name: fmt.Sprintf(fig+"result bundles per second at once (p50 %.2f s, p99 %.2f s a bundle)",
 		percentile(sends, 50).Seconds(), percentile(sends, 99).Seconds()),
 		Value: float64(n) / sendWall.Seconds(), Unit: "bundles/s",
@@ -373,18 +377,23 @@ func (b *bench) dropKeptSnapshots(ctx context.Context, central, data, dir string
 }
 
 // capSerial runs do for every centre, one after another, and returns each
-// one's time and the wall time. A centre that fails fails the run: the
-// baseline has no failures to leave out.
-func capSerial(centres []*capCentre, do func(*capCentre) (time.Duration, error)) ([]time.Duration, time.Duration, error) {
+// one's time, the wall time, and central's CPU time meanwhile. A centre
+// that fails fails the run: the baseline has no failures to leave out.
+func capSerial(cen *centralRun, centres []*capCentre, do func(*capCentre) (time.Duration, error)) ([]time.Duration, time.Duration, cpuTime, error) {
+	cpu0, err := cen.cpu()
+	if err != nil {
+		return nil, 0, cpuTime{}, err
+	}
 	start := time.Now()
 	times := make([]time.Duration, len(centres))
 	for i, c := range centres {
-		var err error
 		if times[i], err = do(c); err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", c.id, err)
+			return nil, 0, cpuTime{}, fmt.Errorf("%s: %w", c.id, err)
 		}
 	}
-	return times, time.Since(start), nil
+	wall := time.Since(start)
+	cpu1, err := cen.cpu()
+	return times, wall, cpu1.minus(cpu0), err
 }
 
 // capPhase runs do for every centre at once and returns each one's time,
