@@ -65,8 +65,9 @@ func Unavailable(err error) bool {
 	}
 	// Class 08: connection exceptions; 57P01 to 57P03: the server shut
 	// down, crashed, or is starting; 53300: it has as many connections as
-	// it takes.
-	if pgCode(err, "08*", "57P01", "57P02", "57P03", "53300") {
+	// it takes; 53200: it is out of memory, or its lock table is full,
+	// until other transactions end.
+	if pgCode(err, "08*", "57P01", "57P02", "57P03", "53300", "53200") {
 		return true
 	}
 	var ce *pgconn.ConnectError

@@ -69,6 +69,7 @@ func TestUnavailable(t *testing.T) {
 		{nil, false},
 		{errors.New("bad chunk"), false},
 		{&pgconn.PgError{Code: "57P01"}, true}, // admin_shutdown: a restart
+		{fmt.Errorf("lock the executions: %w", &pgconn.PgError{Code: "53200"}), true}, // out of shared memory: a full lock table
 		{fmt.Errorf("read: %w", &pgconn.PgError{Code: "08006"}), true},
 		{&pgconn.PgError{Code: "23505"}, false},
 		{&pgconn.PgError{Code: "55P03"}, false}, // busy, not gone

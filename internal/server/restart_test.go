@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"strings"
 	"sync"
@@ -107,4 +108,61 @@ func equalScopes(a, b map[string][]string) bool {
 		}
 	}
 	return true
+}
+
+// TestImportLockTimeout: a result import that waits too long for an
+// execution id another transaction holds (PostgreSQL's lock_timeout) is a
+// failure of central's, not a refusal of the bundle: its commit is
+// answered 500, never 422, the client tries again, and once the id is
+// free the bundle is stored, each execution once.
+func TestImportLockTimeout(t *testing.T) {
+	url := pgtest.NewDB(t)
+	f := testfixture.NewAt(t, url+"&lock_timeout=300ms")
+	var mu sync.Mutex
+	statuses := map[int]int{} // the uploads' answers
+	var holder *sql.Tx        // the transaction holding the id, until an upload failed
+	f.Start(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := &statusRecorder{ResponseWriter: w}
+			h.ServeHTTP(rec, r)
+			if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/results/") {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[rec.status]++
+			if rec.status != http.StatusOK && holder != nil {
+				holder.Rollback()
+				holder = nil
+			}
+		})
+	})
+	a := f.Register("ca", "A")
+	if _, err := f.Syncer("ca").Data(f.Ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if holder, err = db.BeginTx(f.Ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Another import's uncommitted insert of the id.
+	if _, err := holder.ExecContext(f.Ctx, "INSERT INTO execution_ids (id) VALUES ('x-3')"); err != nil {
+		t.Fatal(err)
+	}
+	testfixture.AddResults(t, a, "x", 5)
+	if _, err := f.Syncer("ca").Results(f.Ctx); err != nil {
+		t.Fatalf("sync results after the lock timeout: %v", err)
+	}
+	if got := f.ExecutionsOf(); got["ca"] != 5 || len(got) != 1 {
+		t.Errorf("central holds executions %v, want 5 of ca", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if statuses[http.StatusInternalServerError] == 0 || statuses[http.StatusUnprocessableEntity] != 0 || holder != nil {
+		t.Errorf("uploads answered %v, want a 500 while the id was held, and no 422", statuses)
+	}
 }

@@ -29,17 +29,16 @@ var pgMigrations embed.FS
 // (_txlock=immediate), so that the store's read-then-write transactions
 // behave the same on both engines, but for those of one client's rows
 // (BeginClientTx), which take it shared, and clientLocks with the hash of
-// the client's id; executionLocks with the hash of an execution id is
-// taken by a result import for each execution it stores, as two clients
-// may send one id; migrateLock is held while a process brings the schema
-// up to date, so that processes starting at once migrate once.
+// the client's id (a result import also locks the rows of the execution
+// ids it stores, as two clients may send one id: lockExecutions);
+// migrateLock is held while a process brings the schema up to date, so
+// that processes starting at once migrate once.
 const (
 	writersLock = 0x7461_6f73_796e_6301 // "taosync" and 1
 	migrateLock = 0x7461_6f73_796e_6302
 
-	// Keys of the two-key advisory locks (a space apart from the others).
-	clientLocks    = 0x7473_7901
-	executionLocks = 0x7473_7902
+	// The key of the two-key advisory locks (a space apart from the others).
+	clientLocks = 0x7473_7901
 )
 
 // pgMaxConns is how many connections to PostgreSQL a process opens at

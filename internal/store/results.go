@@ -214,11 +214,16 @@ func (a *resultApply) putReceipts(ctx context.Context, xs []taosync.OutgoingExec
 }
 
 // lockExecutions takes, on PostgreSQL, the lock of each execution id of a
-// chunk until the transaction ends, in the order of their keys: another
+// chunk until the transaction ends, in the order of the ids: another
 // client's import storing one of the ids waits, and then finds it, as one
-// after the other would. (Two clients whose bundles share ids in several
-// chunks may deadlock: PostgreSQL then fails one import, which its client
-// sends again.)
+// after the other would. The lock is the id's row in execution_ids: new
+// ids are inserted (an insert of an id that another import inserted and
+// has not committed waits for it), then every id's row is locked, by a
+// second statement, which sees the rows that imports committed meanwhile.
+// Row locks take no room in PostgreSQL's lock table, however many
+// executions a bundle holds. (Two clients whose bundles share ids in
+// several chunks may deadlock: PostgreSQL then fails one import, which its
+// client sends again.)
 func (a *resultApply) lockExecutions(ctx context.Context, xs []taosync.OutgoingExecution) error {
 	if a.engine != Postgres || len(xs) == 0 {
 		return nil
@@ -227,11 +232,15 @@ func (a *resultApply) lockExecutions(ctx context.Context, xs []taosync.OutgoingE
 	for i, x := range xs {
 		ids[i] = x.ID
 	}
-	_, err := a.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, h) FROM
-		(SELECT DISTINCT hashtext(id) AS h FROM unnest(string_to_array(?, E'\n')) AS id ORDER BY h) AS keys`,
-		executionLocks, strings.Join(ids, "\n"))
-	if err != nil {
-		return fmt.Errorf("lock the executions: %w", err)
+	list := strings.Join(ids, "\n")
+	for _, q := range []string{
+		`INSERT INTO execution_ids (id) SELECT DISTINCT id FROM unnest(string_to_array(?, E'\n')) AS id ORDER BY id
+			ON CONFLICT DO NOTHING`,
+		`SELECT 1 FROM execution_ids WHERE id = ANY(string_to_array(?, E'\n')) ORDER BY id FOR UPDATE`,
+	} {
+		if _, err := a.tx.ExecContext(ctx, q, list); err != nil {
+			return fmt.Errorf("lock the executions: %w", err)
+		}
 	}
 	return nil
 }
