@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// maxBinds bounds the namespace declarations in scope at once that scan
+// reads; a document with more goes to encoding/xml.
+const maxBinds = 32
+
 // errUnsure is scan's answer for a document it cannot read as surely as
 // encoding/xml does.
 var errUnsure = errors.New("not read by the scanner")
@@ -145,6 +149,12 @@ func (sc *scanner) startTag() error {
 		case a.Name.Space == "" && a.Name.Local == "xmlns":
 			sc.binds = append(sc.binds, binding{"", a.Value})
 		}
+	}
+	// namespace walks the declarations in scope for every name: a document
+	// with many of them in scope at once would make it slow (encoding/xml
+	// keeps a map), so it goes to encoding/xml. Real ones have a handful.
+	if len(sc.binds) > maxBinds {
+		return errUnsure
 	}
 	for i := range attrs {
 		attrs[i].Name.Space = sc.namespace(attrs[i].Name.Space, false)

@@ -2,8 +2,10 @@ package results
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -81,6 +83,7 @@ func TestScanHandsOver(t *testing.T) {
 		{"reference with leading zeros", inValue(`&#0000000065;`)},
 		{"]]> in an attribute", doc(ns21, `<context a="]]>"/>`)},
 		{"declaration without a space", `<?xml version="1.0"encoding="UTF-8"?>` + doc(ns21, body)},
+		{"more namespace declarations in scope than maxBinds", inValue(manyPrefixes(maxBinds + 1))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +96,18 @@ func TestScanHandsOver(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyPrefixes is an element declaring n namespace prefixes, holding an
+// element that uses the last.
+func manyPrefixes(n int) string {
+	var s strings.Builder
+	s.WriteString("<w")
+	for i := range n {
+		fmt.Fprintf(&s, ` xmlns:p%d="urn:p%d"`, i, i)
+	}
+	fmt.Fprintf(&s, "><p%d:e/></w>", n-1)
+	return s.String()
 }
 
 // inValue returns a valid document with v in the value of a variable.
