@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/internal/procstat"
 	"github.com/taosync/taosync/internal/sample"
 	"github.com/taosync/taosync/manifest"
 )
@@ -137,7 +138,7 @@ func (b *bench) capacityOn(ctx context.Context, s setup) error {
 	}
 	var pullRSS float64
 	for _, pid := range cen.pids() {
-		rss, err := procPeakRSS(pid)
+		rss, err := procstat.PeakRSS(pid)
 		if err != nil {
 			return err
 		}

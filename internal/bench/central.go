@@ -11,6 +11,7 @@ import (
 
 	"github.com/taosync/taosync/internal/balancer"
 	"github.com/taosync/taosync/internal/pgtest"
+	"github.com/taosync/taosync/internal/procstat"
 	"github.com/taosync/taosync/internal/s3test"
 )
 
@@ -224,13 +225,13 @@ func (t cpuTime) String() string {
 func (c *centralRun) cpu() (cpuTime, error) {
 	var t cpuTime
 	var err error
-	if t.gen, err = procCPU(os.Getpid()); err != nil {
+	if t.gen, err = procstat.CPU(os.Getpid()); err != nil {
 		return t, err
 	}
-	if t.serve, err = procCPUs(c.pids()); err != nil || c.dbPID == 0 {
+	if t.serve, err = procstat.CPUs(c.pids()); err != nil || c.dbPID == 0 {
 		return t, err
 	}
-	t.db, err = procTreeCPU(c.dbPID)
+	t.db, err = procstat.TreeCPU(c.dbPID)
 	return t, err
 }
 

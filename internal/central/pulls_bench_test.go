@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/taosync/taosync/internal/home"
 	"github.com/taosync/taosync/internal/load"
 	"github.com/taosync/taosync/internal/pgtest"
+	"github.com/taosync/taosync/internal/procstat"
 	"github.com/taosync/taosync/internal/sample"
 )
 
@@ -90,16 +89,17 @@ func benchFirstPulls(b *testing.B, engine string) {
 		if _, err := c.Home.DB.ExecContext(ctx, "VACUUM (ANALYZE)"); err != nil {
 			b.Fatal(err)
 		}
-		var backend int
-		if err := c.Home.DB.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		postmaster, err := pgtest.Shared(b).PID()
+		if err != nil {
 			b.Fatal(err)
 		}
-		s, ok := readStat(b, backend)
-		if !ok {
-			b.Fatalf("no /proc/%d/stat of PostgreSQL's server process (Linux only)", backend)
+		server = func() time.Duration {
+			t, err := procstat.TreeCPU(postmaster)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return t
 		}
-		postmaster := s.ppid
-		server = func() time.Duration { return serverCPU(b, postmaster) }
 	}
 	empty := filepath.Join(data, "empty.csv")
 	if err := os.WriteFile(empty, []byte("id,label,org_id\n"), 0o644); err != nil {
@@ -173,55 +173,4 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// stat is what the benchmark reads of /proc/PID/stat: the parent's pid,
-// and the user and system time of the process and of its children that
-// exited, in clock ticks.
-type stat struct {
-	ppid      int
-	own, dead int64
-}
-
-// readStat reads /proc/PID/stat; ok is false if the process is gone.
-func readStat(b *testing.B, pid int) (stat, bool) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return stat{}, false
-	}
-	// The fields after the command, which is in parentheses and may hold
-	// spaces: state, ppid, ... utime (14th field), stime, cutime, cstime.
-	text := string(raw)
-	f := strings.Fields(text[strings.LastIndexByte(text, ')')+1:])
-	n := make([]int64, 16)
-	for i := 1; i < len(n) && i < len(f); i++ {
-		if n[i], err = strconv.ParseInt(f[i], 10, 64); err != nil {
-			b.Fatalf("/proc/%d/stat: field %d: %v", pid, i+3, err)
-		}
-	}
-	return stat{ppid: int(n[1]), own: n[11] + n[12], dead: n[13] + n[14]}, true
-}
-
-// clockTick is the kernel's USER_HZ, the unit of /proc's times on Linux.
-const clockTick = 10 * time.Millisecond
-
-// serverCPU is PostgreSQL's CPU time: the postmaster's, its children's
-// that exited, and that of each child running.
-func serverCPU(b *testing.B, postmaster int) time.Duration {
-	p, _ := readStat(b, postmaster)
-	ticks := p.own + p.dead
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if s, ok := readStat(b, pid); ok && s.ppid == postmaster {
-			ticks += s.own
-		}
-	}
-	return time.Duration(ticks) * clockTick
 }

@@ -1,4 +1,4 @@
-package main
+package procstat
 
 import (
 	"crypto/sha256"
@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// TestProcCPU: a process's CPU time read from /proc grows as it works, and
+// TestCPU: a process's CPU time read from /proc grows as it works, and
 // a process that is not there is an error.
-func TestProcCPU(t *testing.T) {
-	before, err := procCPU(os.Getpid())
+func TestCPU(t *testing.T) {
+	before, err := CPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,21 +22,21 @@ func TestProcCPU(t *testing.T) {
 	for i := 0; i < 4096 && after-before < 20e6; i++ {
 		sum := sha256.Sum256(b)
 		b[0] = sum[0]
-		if after, err = procCPU(os.Getpid()); err != nil {
+		if after, err = CPU(os.Getpid()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if after-before < 20e6 {
 		t.Errorf("CPU time %v, then %v after hashing: it did not grow", before, after)
 	}
-	if _, err := procCPU(1 << 30); err == nil {
+	if _, err := CPU(1 << 30); err == nil {
 		t.Error("no error for a process that is not there")
 	}
 }
 
-// TestProcTreeCPU: a process's tree counts a child's CPU time while the
+// TestTreeCPU: a process's tree counts a child's CPU time while the
 // child runs and after it has exited and been waited for.
-func TestProcTreeCPU(t *testing.T) {
+func TestTreeCPU(t *testing.T) {
 	cmd := exec.Command("sh", "-c", "while :; do :; done")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -46,15 +46,15 @@ func TestProcTreeCPU(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); child < 50*time.Millisecond && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 		var err error
-		if child, err = procCPU(cmd.Process.Pid); err != nil {
+		if child, err = CPU(cmd.Process.Pid); err != nil {
 			t.Fatal(err)
 		}
 	}
-	own, err := procCPU(os.Getpid())
+	own, err := CPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	running, err := procTreeCPU(os.Getpid())
+	running, err := TreeCPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestProcTreeCPU(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	done, err := procTreeCPU(os.Getpid())
+	done, err := TreeCPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package main
+// Package procstat reads what Linux's /proc says of a running process:
+// its CPU time, that of a process and its children (as PostgreSQL's
+// server runs), and its peak memory, with the same accounting as the
+// process's rusage. The benchmarks use it to say whose CPU time went
+// where.
+package procstat
 
 import (
 	"bytes"
@@ -10,9 +15,6 @@ import (
 	"time"
 )
 
-// What the capacity case reads of central's processes in /proc: their CPU
-// time and peak memory, with the same accounting as their rusage.
-
 // procStat is what /proc/PID/stat says of a running process.
 type procStat struct {
 	ppid int
@@ -21,10 +23,10 @@ type procStat struct {
 	cpu, children time.Duration
 }
 
-// readProcStat reads /proc/PID/stat: fields 4 (the parent), 14 and 15
+// readStat reads /proc/PID/stat: fields 4 (the parent), 14 and 15
 // (user and system time) and 16 and 17 (those of the children waited
 // for), times in clock ticks of 1/100 s, the kernel's USER_HZ.
-func readProcStat(pid int) (procStat, error) {
+func readStat(pid int) (procStat, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return procStat{}, fmt.Errorf("CPU time: %w", err)
@@ -50,17 +52,17 @@ func readProcStat(pid int) (procStat, error) {
 	return procStat{ppid: int(n[0]), cpu: time.Duration(n[1]+n[2]) * tick, children: time.Duration(n[3]+n[4]) * tick}, nil
 }
 
-// procCPU is the user and system time of a running process.
-func procCPU(pid int) (time.Duration, error) {
-	s, err := readProcStat(pid)
+// CPU is the user and system time of a running process.
+func CPU(pid int) (time.Duration, error) {
+	s, err := readStat(pid)
 	return s.cpu, err
 }
 
-// procCPUs is the CPU time of the processes pids, summed.
-func procCPUs(pids []int) (time.Duration, error) {
+// CPUs is the CPU time of the processes pids, summed.
+func CPUs(pids []int) (time.Duration, error) {
 	var sum time.Duration
 	for _, pid := range pids {
-		t, err := procCPU(pid)
+		t, err := CPU(pid)
 		if err != nil {
 			return 0, err
 		}
@@ -69,15 +71,17 @@ func procCPUs(pids []int) (time.Duration, error) {
 	return sum, nil
 }
 
-// procTreeCPU is the CPU time of a process and its children, as
+// TreeCPU is the CPU time of a process and its children, as
 // PostgreSQL's server runs: its own, that of the children it has waited
 // for, and that of its children still running. Between two readings it
-// counts every child's time once, whether the child still runs at the
-// second or has exited (its time then is in the parent's children's).
+// counts a child's time whether the child still runs at the second or has
+// exited (its time then is in the parent's children's); a child reaped
+// between the reading of the parent and that of /proc is missed, which
+// pooled connections make rare.
 // Grandchildren are not counted: PostgreSQL's processes are all the
 // postmaster's children.
-func procTreeCPU(pid int) (time.Duration, error) {
-	s, err := readProcStat(pid)
+func TreeCPU(pid int) (time.Duration, error) {
+	s, err := readStat(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -91,7 +95,7 @@ func procTreeCPU(pid int) (time.Duration, error) {
 		if err != nil || child == pid {
 			continue
 		}
-		cs, err := readProcStat(child)
+		cs, err := readStat(child)
 		if err != nil { // it exited meanwhile: its parent now counts it
 			continue
 		}
@@ -102,21 +106,21 @@ func procTreeCPU(pid int) (time.Duration, error) {
 	return sum, nil
 }
 
-// procPeakRSS is the peak resident memory of a running process so far, in
+// PeakRSS is the peak resident memory of a running process so far, in
 // MiB, from /proc/PID/status (VmHWM).
-func procPeakRSS(pid int) (float64, error) {
+func PeakRSS(pid int) (float64, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("serve's memory: %w", err)
+		return 0, fmt.Errorf("peak memory: %w", err)
 	}
 	for _, l := range strings.Split(string(raw), "\n") {
 		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("serve's memory: VmHWM %q", v)
+				return 0, fmt.Errorf("peak memory: VmHWM %q", v)
 			}
-			return float64(kb*kib) / mib, nil
+			return float64(kb) / 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("serve's memory: no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("peak memory: no VmHWM in /proc/%d/status", pid)
 }
