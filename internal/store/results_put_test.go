@@ -103,7 +103,8 @@ func loadCSV(t testing.TB, c *store.CentralDB, pairs ...any) {
 // an id twice in the chunk, the same content again (a duplicate), other
 // content of the same revision (a conflict) and a later revision; and a
 // chunk whose 300th execution is out of scope, for each reason, is refused
-// for that execution, as one by one, with nothing of the import stored.
+// for that execution, as one by one (that nothing of such an import is
+// stored, the importer's TestOutOfScopeDeepInChunk shows).
 func TestPutLargeChunk(t *testing.T) {
 	for _, engine := range pgtest.Engines {
 		t.Run(engine, func(t *testing.T) { testPutLargeChunk(t, engine) })
