@@ -280,7 +280,7 @@ func TestFaults(t *testing.T) {
 				return
 			}
 			if failed == faultDB && step.applies != "" &&
-				!regexp.MustCompile(`taosync: error: bundle `+step.applies+`[0-9a-f]{8} not applied: a disk failed, not the bundle: database or disk is full\n`).MatchString(stderr) {
+				!regexp.MustCompile(`taosync: error: bundle `+step.applies+`[0-9a-f]{8} not applied: a disk failed, not the bundle: (store the new executions: )?database or disk is full\n`).MatchString(stderr) {
 				t.Errorf("%s: the error does not name the bundle and the disk:\n%s", name, stderr)
 			}
 			name += " (" + failed + ")"
