@@ -330,6 +330,21 @@ func (b *Bundle) Check(ctx context.Context) error {
 	return nil
 }
 
+// FileSum is the SHA-256 of the file at path, in hex, as a bundle's files
+// are named and listed by it: read as a stream, whatever its size.
+func FileSum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // checkStored hashes a chunk file as a stream, so that checking a large
 // bundle needs no more memory than a small one.
 func (b *Bundle) checkStored(c manifest.Chunk) error {

@@ -3,8 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +23,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/taosync/taosync"
+	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/importer"
 	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/safefile"
@@ -281,7 +280,7 @@ func (s *Syncer) download(ctx context.Context, dir string, ref api.BundleRef) (s
 // against its hash and returns the part's path, for the caller to put in
 // place; or "" when the file is in place already.
 func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f api.File, progress func(int64)) (string, error) {
-	if sum, err := fileHash(filepath.Join(dir, f.Name)); err == nil && sum == f.SHA256 {
+	if sum, err := bundle.FileSum(filepath.Join(dir, f.Name)); err == nil && sum == f.SHA256 {
 		progress(f.Size)
 		return "", nil
 	}
@@ -299,7 +298,7 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f api.File, 
 		if have == f.Size {
 			// Whole already (cut short between the last byte and the
 			// rename): check it rather than ask for bytes past its end.
-			if sum, err := fileHash(part); err == nil && sum == f.SHA256 {
+			if sum, err := bundle.FileSum(part); err == nil && sum == f.SHA256 {
 				progress(f.Size)
 				return 0, nil
 			}
@@ -349,7 +348,7 @@ func (s *Syncer) fetch(ctx context.Context, bundleName, dir string, f api.File, 
 			os.Remove(part)
 			return 0, err
 		}
-		sum, err := fileHash(part)
+		sum, err := bundle.FileSum(part)
 		if err != nil {
 			return 0, err
 		}
@@ -384,19 +383,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	c.report(c.n)
 	return n, err
-}
-
-func fileHash(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // importDownloaded applies a downloaded bundle folder and removes it once

@@ -2,16 +2,14 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/internal/api"
 	"github.com/taosync/taosync/internal/bucket"
 	"github.com/taosync/taosync/internal/safefile"
@@ -97,25 +95,11 @@ func (s *Server) push(ctx context.Context, dir, key string) error {
 // checkFile fails with bucket.ErrCorrupt if the file at p is not of
 // SHA-256 sum.
 func checkFile(p, sum string) error {
-	got, err := fileSum(p)
+	got, err := bundle.FileSum(p)
 	if err == nil && got != sum {
 		err = fmt.Errorf("copy %s: %w", p, bucket.ErrCorrupt)
 	}
 	return err
-}
-
-// fileSum is the SHA-256 of the file at p, in hex.
-func fileSum(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // fetch copies into folder dir the files the blobs hold under key and the

@@ -969,7 +969,7 @@ func (st *stream) storeHead(path string) error {
 
 func (st *stream) storeChunk(path string) error {
 	c := st.chunks[st.next]
-	sum, err := fileSum(path)
+	sum, err := bundle.FileSum(path)
 	if err != nil {
 		return err
 	}
