@@ -45,6 +45,17 @@ type Options struct {
 	Workers int
 }
 
+// chunkEncoder compresses the chunks of every bundle the process writes:
+// zstd level 3, the zstd tool's default, the speed and ratio an operator
+// expects. EncodeAll is safe for concurrent use: each call takes one of as
+// many encoders as the process had CPUs (GOMAXPROCS) when it first
+// compressed, and a writer's workers beyond that wait for one. One for the
+// process, not one a bundle: each encoder allocates an 8 MiB window on its
+// first chunk, and a pull of a small bundle spent a tenth of its CPU time
+// allocating and clearing those of a new encoder. (NewWriter fails only on
+// an option out of its range, and these are constants.)
+var chunkEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithLowerEncoderMem(true))
+
 // Writer streams sections into a new bundle folder. Chunks are compressed,
 // encrypted and written by a pool of workers while the caller produces the
 // next ones; the order of chunks in the manifest is the order they were
@@ -55,7 +66,6 @@ type Writer struct {
 	final string
 	m     *manifest.Manifest
 	opts  Options
-	enc   *zstd.Encoder
 
 	jobs chan chunkJob
 	wg   sync.WaitGroup
@@ -164,16 +174,7 @@ func Create(parent string, m *manifest.Manifest, opts Options) (*Writer, error) 
 	if err := safefile.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create bundle: %w", err)
 	}
-	// zstd level 3 is the zstd tool's default: the speed and ratio an
-	// operator expects. One goroutine per EncodeAll; the workers give the
-	// parallelism.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-		zstd.WithEncoderConcurrency(opts.Workers), zstd.WithLowerEncoderMem(true))
-	if err != nil {
-		os.Remove(dir)
-		return nil, fmt.Errorf("create bundle: %w", err)
-	}
-	w := &Writer{dir: dir, final: final, m: m, opts: opts, enc: enc, jobs: make(chan chunkJob, opts.Workers),
+	w := &Writer{dir: dir, final: final, m: m, opts: opts, jobs: make(chan chunkJob, opts.Workers),
 		free: make(chan []byte, 2*opts.Workers+2)}
 	m.Sections = nil
 	for range opts.Workers {
@@ -244,7 +245,7 @@ func (w *Writer) writeChunk(j chunkJob, buf *[]byte, sealed *bytes.Buffer) error
 			j.sum = hex.EncodeToString(sum[:])
 		}
 		size = int64(len(j.payload))
-		compressed = w.enc.EncodeAll(j.payload, (*buf)[:0])
+		compressed = chunkEncoder.EncodeAll(j.payload, (*buf)[:0])
 		*buf = compressed
 	}
 	if j.keep != nil && w.keptBytes.Add(int64(len(compressed))) <= MaxKeptBytes {
@@ -556,7 +557,6 @@ func (w *Writer) stop() {
 	w.closed = true
 	close(w.jobs)
 	w.wg.Wait()
-	w.enc.Close()
 }
 
 func (w *Writer) remove() {
