@@ -86,6 +86,43 @@ func TestParseExecutionSlow(t *testing.T) {
 	}
 }
 
+// TestCanonicalString: a JSON string is read only when it is exactly as
+// encoding/json writes it, escapes cut short at the end included.
+func TestCanonicalString(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, rest string
+		ok             bool
+	}{
+		{`"plain"x`, "plain", "x", true},
+		{`"a\"b\\c"`, `a"b\c`, "", true},
+		{`"\u003c\u003e\u0026"}`, "<>&", "}", true},
+		{`"\n\t\r\b\f\u001f\u0000"`, "\n\t\r\b\f\x1f\x00", "", true},
+		{`"\u2028\u2029 é 漢"`, "\u2028\u2029 é 漢", "", true},
+		{`""`, "", "", true},
+		{`"\`, "", "", false},
+		{`"a\`, "", "", false},
+		{`"\u00`, "", "", false},
+		{`"\u003`, "", "", false},
+		{`"\u003c`, "", "", false},
+		{`"\u003C"`, "", "", false}, // upper-case hex
+		{`"\u00e9"`, "", "", false}, // é is written as it is
+		{`"\u000a"`, "", "", false}, // a new line is \n
+		{`"\/"`, "", "", false},
+		{`"<"`, "", "", false},
+		{"\"\u2028\"", "", "", false},
+		{"\"\x01\"", "", "", false},
+		{"\"\xff\"", "", "", false},
+		{`"no end`, "", "", false},
+		{`x"`, "", "", false},
+		{``, "", "", false},
+	} {
+		s, rest, ok := canonicalString([]byte(tc.in))
+		if ok != tc.ok || (ok && (s != tc.want || string(rest) != tc.rest)) {
+			t.Errorf("%q: %q, rest %q, %v; want %q, rest %q, %v", tc.in, s, rest, ok, tc.want, tc.rest, tc.ok)
+		}
+	}
+}
+
 // FuzzExecution: an execution written reads back the same, with its
 // content hash; any line the fast path accepts means the same to the full
 // decoder, with the same content hash (receipts and the clients' outboxes
