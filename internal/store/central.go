@@ -427,9 +427,15 @@ func eachIn(ctx context.Context, tx *sql.Tx, query string, args []any, ids []str
 	return nil
 }
 
+// execer runs a statement: a transaction, or an import's prepared
+// statements (preparedTx).
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // insertRows runs the insert query, whose %s is its VALUES list, then tail,
 // for the values, width of them a row, inChunk rows at a time.
-func insertRows(ctx context.Context, tx *sql.Tx, query string, width int, values []any, tail string) error {
+func insertRows(ctx context.Context, tx execer, query string, width int, values []any, tail string) error {
 	for chunk := range slices.Chunk(values, inChunk*width) {
 		q := fmt.Sprintf(query, valuesRows(len(chunk)/width, width)) + " " + tail
 		if _, err := tx.ExecContext(ctx, q, chunk...); err != nil {
