@@ -257,10 +257,17 @@ func (b *bench) stopServers(c *centralRun, what string) float64 {
 	}
 	var rss float64
 	for _, s := range c.servers {
+		// Read while it runs: /proc's peak is serve's own. Its rusage
+		// once it exited is not: Go starts it with vfork semantics, and
+		// Linux counts the bench's memory at exec into it (helperMain).
+		peak, err := procstat.PeakRSS(s.cmd.Process.Pid)
+		if err != nil {
+			b.logf("%s: serve's peak memory: %v", what, err)
+		}
+		rss += peak
 		if err := s.stop(); err != nil && !errors.Is(err, context.Canceled) {
 			b.logf("%s: serve exited: %v", what, err)
 		}
-		rss += peakRSSOf(s)
 	}
 	return rss
 }

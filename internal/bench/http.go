@@ -186,14 +186,6 @@ func (s *server) stderr() string {
 	return s.errb.String()
 }
 
-// peakRSSOf is the peak resident memory of a server that exited, in MiB.
-func peakRSSOf(s *server) float64 {
-	if ru, ok := s.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return float64(ru.Maxrss*kib) / mib // ru_maxrss is in KiB on Linux
-	}
-	return 0
-}
-
 // stop ends the server with SIGTERM (a graceful shutdown), then SIGKILL
 // after 10s.
 func (s *server) stop() error {
