@@ -181,7 +181,11 @@ func (b *bench) capacityOn(ctx context.Context, s setup) error {
 	if err != nil {
 		return err
 	}
-	peakRSS := b.stopServers(cen, what)
+	peakRSS, peakRead := b.stopServers(cen, what)
+	peakNote := fmt.Sprintf("%.0f MiB by the end of the pulls", pullRSS)
+	if !peakRead {
+		peakNote += "; short of a replica that had exited before its peak was read"
+	}
 	var pulled int64
 	for _, c := range centres {
 		pulled += c.pulled
@@ -232,7 +236,7 @@ func (b *bench) capacityOn(ctx context.Context, s setup) error {
 		Note: fmt.Sprintf("pull %.3f, result bundle %.3f; serve alone %.3f", pullCPU.total().Seconds()/float64(n), sendCPU.total().Seconds()/float64(n),
 			(pullCPU.serve+sendCPU.serve).Seconds()/float64(n))})
 	b.rep.add(Figure{ID: "9", Name: fig + "central's peak memory (serve's maximum resident set, summed over the replicas)",
-		Value: peakRSS, Unit: "MiB", Note: fmt.Sprintf("%.0f MiB by the end of the pulls", pullRSS)})
+		Value: peakRSS, Unit: "MiB", Note: peakNote})
 	for _, f := range []struct {
 		name string
 		ds   []time.Duration

@@ -247,15 +247,16 @@ func (c *centralRun) cpuOf() string {
 }
 
 // stopServers stops the balancer and the replicas, and returns how much
-// memory the replicas peaked at, summed.
-func (b *bench) stopServers(c *centralRun, what string) float64 {
+// memory the replicas peaked at, summed; ok is false when a replica's
+// could not be read (it had exited), and the sum is then short of it.
+func (b *bench) stopServers(c *centralRun, what string) (rss float64, ok bool) {
 	c.stopped = true
 	if c.bal != nil {
 		b.logf("%s: requests per replica %v", what, c.bal.Counts())
 		c.bal.Close()
 		c.bal = nil
 	}
-	var rss float64
+	ok = true
 	for _, s := range c.servers {
 		// Read while it runs: /proc's peak is serve's own. Its rusage
 		// once it exited is not: Go starts it with vfork semantics, and
@@ -263,13 +264,14 @@ func (b *bench) stopServers(c *centralRun, what string) float64 {
 		peak, err := procstat.PeakRSS(s.cmd.Process.Pid)
 		if err != nil {
 			b.logf("%s: serve's peak memory: %v", what, err)
+			ok = false
 		}
 		rss += peak
 		if err := s.stop(); err != nil && !errors.Is(err, context.Canceled) {
 			b.logf("%s: serve exited: %v", what, err)
 		}
 	}
-	return rss
+	return rss, ok
 }
 
 // closeCentral stops whatever still runs: the servers, then the object

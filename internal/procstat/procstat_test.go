@@ -72,3 +72,37 @@ func TestTreeCPU(t *testing.T) {
 		t.Errorf("tree %v after the child exited (%v before, the child used %v): its time is lost", done, running, used)
 	}
 }
+
+// TestPeakRSS: a process's peak memory counts what it touched, and a
+// child's is its own, not its parent's: Go starts a child with vfork
+// semantics, and the rusage of a child that exited counts the parent's
+// memory at exec (why the benchmarks read a server's peak from /proc).
+func TestPeakRSS(t *testing.T) {
+	held := make([]byte, 256<<20)
+	for i := 0; i < len(held); i += 4096 {
+		held[i] = 1
+	}
+	own, err := PeakRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own < 256 {
+		t.Errorf("peak %.0f MiB after touching 256 MiB", own)
+	}
+	cmd := exec.Command("sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	child, err := PeakRSS(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child > 64 {
+		t.Errorf("the child's peak %.0f MiB: its parent's %.0f MiB counted in", child, own)
+	}
+	if _, err := PeakRSS(1 << 30); err == nil {
+		t.Error("no error for a process that is not there")
+	}
+}
