@@ -555,10 +555,26 @@ func (a *resultApply) prepared(ctx context.Context, q string) (*sql.Stmt, error)
 // transaction (prepared): each chunk runs the same statements of hundreds
 // of rows, and preparing them again for each was 4 % of a large import's
 // time. They are closed, and the copies of their arguments the driver
-// keeps freed, when the import ends (close).
+// keeps freed, when the import ends (close). At most maxPrepared are kept;
+// the others run as plain statements of the transaction.
 type preparedTx struct{ a *resultApply }
 
+// maxPrepared bounds the statements an import keeps prepared. On SQLite
+// the text of an insert changes with its number of rows, so a bundle
+// whose chunks all had different sizes would otherwise keep hundreds,
+// each with its compiled program and the copy of its largest arguments.
+const maxPrepared = 16
+
+// keep says whether q runs as a statement prepared for the import.
+func (p preparedTx) keep(q string) bool {
+	_, ok := p.a.stmts[q]
+	return ok || len(p.a.stmts) < maxPrepared
+}
+
 func (p preparedTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if !p.keep(q) {
+		return p.a.tx.ExecContext(ctx, q, args...)
+	}
 	s, err := p.a.prepared(ctx, q)
 	if err != nil {
 		return nil, err
@@ -567,6 +583,9 @@ func (p preparedTx) ExecContext(ctx context.Context, q string, args ...any) (sql
 }
 
 func (p preparedTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if !p.keep(q) {
+		return p.a.tx.QueryContext(ctx, q, args...)
+	}
 	s, err := p.a.prepared(ctx, q)
 	if err != nil {
 		return nil, err

@@ -82,6 +82,45 @@ func testPutChunk(t *testing.T, engine string) {
 	}
 }
 
+// TestPreparedBounded: an import keeps at most store.MaxPrepared statements
+// prepared, however many sizes of insert its chunks need (on SQLite each
+// size is a statement of its own), and stores every execution.
+func TestPreparedBounded(t *testing.T) {
+	for _, engine := range pgtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			c := centralWithClient(t, engine, "hash")
+			loadCSV(t, c,
+				taosync.TestCenter, "id,label,org_id\na1,Aarau,A\n",
+				taosync.TestTaker, "id,login\nt1,t1\n",
+				taosync.Delivery, "id,label\nd1,Maths\n",
+				taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,a1,d1,t1\n")
+			a, err := c.BeginResults(ctx, "ca", taosync.ClientState{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Rollback()
+			n := 0
+			for size := 1; size <= 3*store.MaxPrepared; size++ {
+				var xs []taosync.OutgoingExecution
+				for range size {
+					n++
+					e := taosync.Execution{ID: fmt.Sprintf("x%d", n), Delivery: "d1", TestTaker: "t1", TestCenter: "a1",
+						Status: "finished", StartedAt: "2026-06-01T09:00:00Z", ResultXML: "<r/>"}
+					xs = append(xs, taosync.OutgoingExecution{Execution: e, Revision: 1, ContentHash: e.ContentHash()})
+				}
+				got, err := a.Put(ctx, xs, a.Prepare(xs), "bundle-1")
+				if err != nil || len(got) != size || slices.ContainsFunc(got, func(s string) bool { return s != taosync.ReceiptReceived }) {
+					t.Fatalf("chunk of %d: %v, %v", size, got, err)
+				}
+				if p := store.PreparedStatements(a); p > store.MaxPrepared {
+					t.Fatalf("after a chunk of %d: %d statements prepared, more than %d", size, p, store.MaxPrepared)
+				}
+			}
+		})
+	}
+}
+
 // loadCSV loads master data into central: pairs of a type and the CSV
 // text of its entities.
 func loadCSV(t testing.TB, c *store.CentralDB, pairs ...any) {
