@@ -89,25 +89,13 @@ func TestPreparedBounded(t *testing.T) {
 	for _, engine := range pgtest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
-			c := centralWithClient(t, engine, "hash")
-			loadCSV(t, c,
-				taosync.TestCenter, "id,label,org_id\na1,Aarau,A\n",
-				taosync.TestTaker, "id,login\nt1,t1\n",
-				taosync.Delivery, "id,label\nd1,Maths\n",
-				taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,a1,d1,t1\n")
-			a, err := c.BeginResults(ctx, "ca", taosync.ClientState{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Rollback()
+			_, a := oneTakerImport(t, engine)
 			n := 0
 			for size := 1; size <= 3*store.MaxPrepared; size++ {
 				var xs []taosync.OutgoingExecution
 				for range size {
 					n++
-					e := taosync.Execution{ID: fmt.Sprintf("x%d", n), Delivery: "d1", TestTaker: "t1", TestCenter: "a1",
-						Status: "finished", StartedAt: "2026-06-01T09:00:00Z", ResultXML: "<r/>"}
-					xs = append(xs, taosync.OutgoingExecution{Execution: e, Revision: 1, ContentHash: e.ContentHash()})
+					xs = append(xs, oneTakerExecution(fmt.Sprintf("x%d", n)))
 				}
 				got, err := a.Put(ctx, xs, a.Prepare(xs), "bundle-1")
 				if err != nil || len(got) != size || slices.ContainsFunc(got, func(s string) bool { return s != taosync.ReceiptReceived }) {
@@ -119,6 +107,33 @@ func TestPreparedBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oneTakerImport is a result import of client ca on a central whose
+// organisation has one test centre, test taker, delivery and eligibility
+// (a1, t1, d1, e1); it is rolled back at the end of the test unless
+// committed.
+func oneTakerImport(t *testing.T, engine string) (*store.CentralDB, taosync.ResultApply) {
+	t.Helper()
+	c := centralWithClient(t, engine, "hash")
+	loadCSV(t, c,
+		taosync.TestCenter, "id,label,org_id\na1,Aarau,A\n",
+		taosync.TestTaker, "id,login\nt1,t1\n",
+		taosync.Delivery, "id,label\nd1,Maths\n",
+		taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,a1,d1,t1\n")
+	a, err := c.BeginResults(t.Context(), "ca", taosync.ClientState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Rollback() })
+	return c, a
+}
+
+// oneTakerExecution is a finished execution of id in oneTakerImport's scope.
+func oneTakerExecution(id string) taosync.OutgoingExecution {
+	e := taosync.Execution{ID: id, Delivery: "d1", TestTaker: "t1", TestCenter: "a1",
+		Status: "finished", StartedAt: "2026-06-01T09:00:00Z", FinishedAt: "2026-06-01T10:00:00Z", ResultXML: "<r/>"}
+	return taosync.OutgoingExecution{Execution: e, Revision: 1, ContentHash: e.ContentHash()}
 }
 
 // loadCSV loads master data into central: pairs of a type and the CSV
@@ -264,24 +279,12 @@ func TestPutManyExecutions(t *testing.T) {
 	for _, engine := range pgtest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
-			c := centralWithClient(t, engine, "hash")
-			loadCSV(t, c,
-				taosync.TestCenter, "id,label,org_id\na1,Aarau,A\n",
-				taosync.TestTaker, "id,login\nt0,t0\n",
-				taosync.Delivery, "id,label\nd1,Maths\n",
-				taosync.Eligibility, "id,test_center,delivery,test_takers\ne1,a1,d1,t0\n")
-			a, err := c.BeginResults(ctx, "ca", taosync.ClientState{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Rollback()
+			c, a := oneTakerImport(t, engine)
 			const chunks, size = 40, 500
 			for i := range chunks {
 				xs := make([]taosync.OutgoingExecution, size)
 				for j := range xs {
-					e := taosync.Execution{ID: fmt.Sprintf("x%d-%d", i, j), Delivery: "d1", TestTaker: "t0", TestCenter: "a1",
-						Status: "finished", StartedAt: "2026-06-01T09:00:00Z", FinishedAt: "2026-06-01T10:00:00Z", ResultXML: "<r/>"}
-					xs[j] = taosync.OutgoingExecution{Execution: e, Revision: 1, ContentHash: e.ContentHash()}
+					xs[j] = oneTakerExecution(fmt.Sprintf("x%d-%d", i, j))
 				}
 				if _, err := a.Put(ctx, xs, a.Prepare(xs), "bundle-1"); err != nil {
 					t.Fatalf("chunk %d of %d executions: %v", i+1, size, err)
