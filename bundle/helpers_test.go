@@ -17,6 +17,7 @@ import (
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/taosync/taosync/internal/safefile"
 	"github.com/taosync/taosync/manifest"
 	"github.com/taosync/taosync/minisign"
 )
@@ -265,4 +266,13 @@ func seal(t testing.TB, payload []byte, recipients ...age.Recipient) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// publish writes a manifest and its signature into dir, signature first,
+// each atomically: a bundle made or changed by hand.
+func publish(dir string, raw, sig []byte) error {
+	if err := safefile.WriteFile(filepath.Join(dir, manifest.SigName), sig, 0o644); err != nil {
+		return err
+	}
+	return safefile.WriteFile(filepath.Join(dir, manifest.FileName), raw, 0o644)
 }

@@ -234,8 +234,8 @@ func (w *Writer) work() {
 }
 
 // writeChunk compresses, encrypts and writes one chunk. The file is not
-// durable until CommitChunks syncs the batch: until the manifest, written
-// after that, lists it, no reader looks at it.
+// durable until CommitChunks syncs the batch: until Publish gives the
+// folder its name, after that, no reader looks at it.
 func (w *Writer) writeChunk(j chunkJob, buf *[]byte, sealed *bytes.Buffer) error {
 	size := j.size
 	compressed := j.payload
@@ -467,8 +467,8 @@ type Written struct {
 	// Hash is the SHA-256 of the manifest file, which names the bundle on
 	// its stream (the next bundle's Prev).
 	Hash string
-	raw  []byte
-	sig  []byte
+	// size is the bundle's bytes: manifest, signature and chunks.
+	size int64
 }
 
 // Commit writes the whole bundle: CommitChunks, then Publish.
@@ -484,20 +484,18 @@ func (w *Writer) Commit() (*Written, error) {
 	return res, nil
 }
 
-// CommitChunks waits for every chunk to be written, makes them and the
-// folder durable, and signs the manifest, but does not write it: a caller
-// that must record the bundle elsewhere first (in a database transaction)
-// calls Publish once it has, and Remove if it could not.
+// CommitChunks waits for every chunk to be written, signs the manifest,
+// writes it and its signature into the bundle's hidden folder, and makes
+// them all and the folder durable, but does not publish the bundle: a
+// caller that must record the bundle elsewhere first (in a database
+// transaction) calls Publish once it has, and Remove if it could not.
+// The manifest may be durable before the chunks it lists: the folder is
+// hidden until Publish, which renames it only once all of them are.
 func (w *Writer) CommitChunks() (*Written, error) {
 	err := w.flush()
 	w.stop()
 	if err == nil {
 		err = w.failed()
-	}
-	if err == nil {
-		// The chunk files and their names must be on the disk before
-		// the manifest that lists them is written (Publish).
-		err = w.chunks.Sync()
 	}
 	if err != nil {
 		w.remove()
@@ -510,25 +508,29 @@ func (w *Writer) CommitChunks() (*Written, error) {
 		}
 	}
 	raw, sig, err := manifest.Sign(w.m, w.opts.Signer)
+	if err == nil {
+		err = w.chunks.Write(filepath.Join(w.dir, manifest.SigName), sig, 0o644)
+	}
+	if err == nil {
+		err = w.chunks.Write(filepath.Join(w.dir, manifest.FileName), raw, 0o644)
+	}
+	if err == nil {
+		err = w.chunks.Sync()
+	}
 	if err != nil {
 		w.remove()
 		return nil, err
 	}
-	return &Written{Dir: w.final, tmp: w.dir, Manifest: w.m, Hash: HashManifest(raw), raw: raw, sig: sig}, nil
+	return &Written{Dir: w.final, tmp: w.dir, Manifest: w.m, Hash: HashManifest(raw), size: int64(len(raw)+len(sig)) + w.m.StoredBytes()}, nil
 }
 
 // Bytes is the size of the whole bundle: manifest, signature and chunks.
-func (r *Written) Bytes() int64 {
-	return int64(len(r.raw)+len(r.sig)) + r.Manifest.StoredBytes()
-}
+func (r *Written) Bytes() int64 { return r.size }
 
-// Publish writes the signature, then the manifest, each atomically, into
-// the hidden folder, then renames it to the bundle's name and fsyncs the
-// parent folder: the rename is the commit point of the bundle.
+// Publish renames the hidden folder, whose files CommitChunks made
+// durable, to the bundle's name and fsyncs the parent folder: the rename
+// is the commit point of the bundle.
 func (r *Written) Publish() error {
-	if err := publish(r.tmp, r.raw, r.sig); err != nil {
-		return err
-	}
 	if err := safefile.Rename(r.tmp, r.Dir); err != nil {
 		return fmt.Errorf("publish bundle: %w", err)
 	}
@@ -562,15 +564,6 @@ func (w *Writer) stop() {
 func (w *Writer) remove() {
 	w.chunks.Discard()
 	os.RemoveAll(w.dir)
-}
-
-// publish writes a manifest and its signature into dir, signature first,
-// each atomically.
-func publish(dir string, raw, sig []byte) error {
-	if err := safefile.WriteFile(filepath.Join(dir, manifest.SigName), sig, 0o644); err != nil {
-		return err
-	}
-	return safefile.WriteFile(filepath.Join(dir, manifest.FileName), raw, 0o644)
 }
 
 // HashManifest returns the hex SHA-256 of manifest bytes.

@@ -107,9 +107,10 @@ func syncAs(f *os.File, path string) error {
 //
 // Until Sync returns, a crash of the machine may leave any of them empty
 // or cut short under its final name (a killed process leaves them whole).
-// Only files that nothing refers to yet, and that are checked against
-// their name before any use (content-addressed files), may be written
-// this way; whatever will refer to them is written after Sync.
+// Only files that nothing refers to yet may be written this way: files
+// checked against their name before any use (content-addressed files),
+// whatever will refer to them written after Sync; or the files of a
+// hidden folder that is given its name only after Sync (a bundle's).
 type Batch struct {
 	mu   sync.Mutex
 	dirs map[string]bool
