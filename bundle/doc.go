@@ -12,11 +12,12 @@
 // Writing: Create starts a bundle in a new hidden folder, BeginRecords/Record
 // and BeginBlob/Blob add sections and chunks (compressed and encrypted by a
 // pool of workers, in the order given), and Commit signs the manifest and
-// publishes it. Publishing is atomic: the signature and then the manifest
-// are each written under a temporary name, synced and renamed, then the
-// hidden folder is renamed to the bundle's name and its parent synced. That
-// rename is the commit point: readers skip hidden folders, so a write cut
-// short leaves no bundle, never half of one. (A folder that lost its
+// publishes the bundle. CommitChunks writes the signature and the manifest
+// into the hidden folder beside the chunks and waits until all of them and
+// the folder are on the disk; Publish then renames the hidden folder to the
+// bundle's name and syncs its parent. That rename is the commit point:
+// readers skip hidden folders (Find refuses one given itself), so a write
+// cut short leaves no bundle, never half of one. (A folder that lost its
 // manifest some other way is reported incomplete: ErrIncomplete.)
 //
 // Reading: Find lists the bundle folders in a folder. Open checks, in this

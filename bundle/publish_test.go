@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,10 +38,14 @@ func (r *recorder) take() []string {
 // the hidden folder, manifest and signature included, and Publish, which
 // callers run inside a database transaction, only renames the folder and
 // fsyncs its parent: no file is written and no file fsynced while the
-// transaction waits.
+// transaction waits. Before Publish, no reader takes the hidden folder for
+// a bundle.
 func TestPublishOnlyRenames(t *testing.T) {
 	w := newWorld(t)
 	parent := t.TempDir()
+	// Set before Create: the workers ask it from their first chunk.
+	rec := &recorder{}
+	defer safefile.SetInjector(rec)()
 	wr, err := Create(parent, w.header(w.a, 1), Options{Recipient: w.a.id.Recipient(), Signer: w.central.priv, ChunkRecords: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +58,7 @@ func TestPublishOnlyRenames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec := &recorder{}
-	defer safefile.SetInjector(rec)()
+	rec.take()
 	res, err := wr.CommitChunks()
 	if err != nil {
 		t.Fatal(err)
@@ -66,11 +70,16 @@ func TestPublishOnlyRenames(t *testing.T) {
 			t.Errorf("CommitChunks did not fsync %s: %q", name, synced)
 		}
 	}
-	if synced[len(synced)-1] != "sync "+hidden {
+	if len(synced) == 0 || synced[len(synced)-1] != "sync "+hidden {
 		t.Errorf("CommitChunks did not end with the fsync of the hidden folder: %q", synced)
 	}
 	if dirs, err := Find(parent); err != nil || len(dirs) != 0 {
 		t.Fatalf("before Publish, Find = %v, %v; want no bundle", dirs, err)
+	}
+	// The hidden folder holds a whole bundle, which Find refuses when
+	// given it itself: its export may never be recorded.
+	if dirs, err := Find(hidden); !errors.Is(err, ErrUnpublished) {
+		t.Fatalf("Find(hidden folder) = %v, %v; want ErrUnpublished", dirs, err)
 	}
 
 	if err := res.Publish(); err != nil {

@@ -39,6 +39,9 @@ var (
 	ErrChunkHash          = errors.New("chunk hash mismatch")
 	ErrDecrypt            = errors.New("chunk does not decrypt")
 	ErrNotRegular         = errors.New("not a regular file")
+	// ErrUnpublished refuses the hidden folder of a bundle being written
+	// or whose write was cut short (Find).
+	ErrUnpublished = errors.New("the hidden folder of a bundle never published (a write under way, or cut short): delete it, and export again")
 )
 
 // Error locates a failure in a bundle.
@@ -96,8 +99,13 @@ func (b *Bundle) Name() string { return filepath.Base(b.Dir) }
 
 // Find lists the bundle folders in dir: dir itself if it holds a manifest,
 // else each sub-folder that holds a manifest or looks like an unfinished
-// bundle, sorted by name. Other files and folders are ignored.
+// bundle, sorted by name. Other files and folders are ignored. A writer's
+// hidden folder, given itself, is refused with ErrUnpublished: it may hold
+// a whole bundle that its exporter never recorded.
 func Find(dir string) ([]string, error) {
+	if base := filepath.Base(dir); strings.HasPrefix(base, ".") && strings.HasSuffix(base, partialSuffix) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrUnpublished)
+	}
 	if _, err := os.Stat(filepath.Join(dir, manifest.FileName)); err == nil {
 		return []string{dir}, nil
 	}

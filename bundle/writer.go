@@ -170,7 +170,7 @@ func Create(parent string, m *manifest.Manifest, opts Options) (*Writer, error) 
 	if _, err := os.Lstat(final); err == nil {
 		return nil, fmt.Errorf("create bundle: %s exists", final)
 	}
-	dir := filepath.Join(parent, "."+Name(m)+".partial")
+	dir := filepath.Join(parent, "."+Name(m)+partialSuffix)
 	if err := safefile.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create bundle: %w", err)
 	}
@@ -458,7 +458,11 @@ func (w *Writer) Empty() bool {
 	return true
 }
 
-// Written is a bundle whose chunks are written and whose manifest is signed.
+// partialSuffix ends the name of the hidden folder a bundle is written in.
+const partialSuffix = ".partial"
+
+// Written is a bundle whose chunks, manifest and signature are written and
+// durable, in a hidden folder until Publish.
 type Written struct {
 	// Dir is the bundle folder, once published.
 	Dir      string

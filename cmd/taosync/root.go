@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/internal/central"
 	"github.com/taosync/taosync/internal/client"
 	"github.com/taosync/taosync/internal/home"
@@ -374,6 +375,8 @@ func (a *app) report(err error) int {
 		}
 	case errors.Is(err, home.ErrInitialised), errors.Is(err, home.ErrWrongRole), errors.Is(err, errNoHome):
 		code = exitHome
+	case errors.Is(err, bundle.ErrUnpublished):
+		code = exitRefused
 	case ioerr.Local(err) && hint == "":
 		// Exit 1: this machine failed, not the input (a full disk does
 		// not refuse a bundle).
