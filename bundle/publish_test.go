@@ -63,7 +63,7 @@ func TestPublishOnlyRenames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hidden := filepath.Join(parent, "."+filepath.Base(res.Dir)+".partial")
+	hidden := filepath.Join(parent, "."+filepath.Base(res.Dir)+partialSuffix)
 	synced := rec.take()
 	for _, name := range []string{manifest.SigName, manifest.FileName} {
 		if !slices.Contains(synced, "sync "+filepath.Join(hidden, name)) {

@@ -234,8 +234,8 @@ func (w *Writer) work() {
 }
 
 // writeChunk compresses, encrypts and writes one chunk. The file is not
-// durable until CommitChunks syncs the batch: until Publish gives the
-// folder its name, after that, no reader looks at it.
+// durable until CommitChunks syncs the batch, and no reader looks at it
+// until Publish, after that, gives the folder its name.
 func (w *Writer) writeChunk(j chunkJob, buf *[]byte, sealed *bytes.Buffer) error {
 	size := j.size
 	compressed := j.payload
