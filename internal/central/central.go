@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"time"
 
 	"github.com/taosync/taosync"
@@ -47,7 +48,16 @@ type Central struct {
 	writes *store.Turns
 	// exports is where data exports read: the store, or a test's wrapper.
 	exports taosync.DataSource
+	// imports bounds the result imports under way at once on PostgreSQL,
+	// where they do not take turns: each holds its bundle's chunks and
+	// documents while it stores them.
+	imports chan struct{}
 }
+
+// maxImports is how many result imports run at once on PostgreSQL
+// (ImportResults); the others wait for one to end. A few per core keep
+// the cores and the database busy.
+var maxImports = max(8, 4*runtime.GOMAXPROCS(0))
 
 // Open opens the central home in dir.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Central, error) {
@@ -81,7 +91,8 @@ func New(h *home.Home, log *slog.Logger) (*Central, error) {
 	}
 	writes := &store.Turns{}
 	st := &store.CentralDB{DB: h.DB, Chunks: chunks, Writes: writes}
-	return &Central{Home: h, Store: st, Log: cmp.Or(log, slog.Default()), writes: writes, exports: st, Blobs: blobs}, nil
+	return &Central{Home: h, Store: st, Log: cmp.Or(log, slog.Default()), writes: writes, exports: st, Blobs: blobs,
+		imports: make(chan struct{}, maxImports)}, nil
 }
 
 // UseBlobs opens the blobs at rawURL in place of the home's folder; an
@@ -267,11 +278,19 @@ func (c *Central) RecordReport(ctx context.Context, client string, r taosync.Rea
 // have them. On PostgreSQL they do not: each holds its client's lock and
 // those of the execution ids it stores (store.BeginClientTx), so that
 // different clients' imports run at once, in one process as across
-// replicas.
+// replicas, maxImports of them in one process, which bounds its memory
+// however many result bundles come at once.
 func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.Options, receiptsDir string) ([]importer.ResultLine, map[string]string, error) {
 	if c.Home.DB.Engine != store.Postgres {
 		c.writes.Lock()
 		defer c.writes.Unlock()
+	} else {
+		select {
+		case c.imports <- struct{}{}:
+			defer func() { <-c.imports }()
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
 	}
 	lines, err := importer.Results(ctx, dir, c.Store, opts)
 	if rerr := home.RecordRefusals(ctx, c.Home, lines, opts); err == nil {
