@@ -55,8 +55,9 @@ type Central struct {
 }
 
 // maxImports is how many result imports run at once on PostgreSQL
-// (ImportResults); the others wait for one to end. A few per core keep
-// the cores and the database busy.
+// (ImportResults), unless the connections the pool can spare are fewer
+// (store.DB.Spare: each holds one for its transaction); the others wait
+// for one to end. A few per core keep the cores and the database busy.
 var maxImports = max(8, 4*runtime.GOMAXPROCS(0))
 
 // Open opens the central home in dir.
@@ -92,7 +93,7 @@ func New(h *home.Home, log *slog.Logger) (*Central, error) {
 	writes := &store.Turns{}
 	st := &store.CentralDB{DB: h.DB, Chunks: chunks, Writes: writes}
 	return &Central{Home: h, Store: st, Log: cmp.Or(log, slog.Default()), writes: writes, exports: st, Blobs: blobs,
-		imports: make(chan struct{}, maxImports)}, nil
+		imports: make(chan struct{}, max(1, min(maxImports, h.DB.Spare())))}, nil
 }
 
 // UseBlobs opens the blobs at rawURL in place of the home's folder; an
@@ -289,7 +290,7 @@ func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.O
 		case c.imports <- struct{}{}:
 			defer func() { <-c.imports }()
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, nil, fmt.Errorf("wait for a result import to end: %w", ctx.Err())
 		}
 	}
 	lines, err := importer.Results(ctx, dir, c.Store, opts)

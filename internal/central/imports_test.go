@@ -44,4 +44,13 @@ func TestImportsBounded(t *testing.T) {
 	if got := f.ExecutionsOf()["ca"]; got != 3 {
 		t.Fatalf("%d executions stored, want 3", got)
 	}
+	// The import gave its slot back: all of them can be taken again.
+	taken := make(chan func())
+	go func() { taken <- f.C.TakeImportSlots() }()
+	select {
+	case release := <-taken:
+		release()
+	case <-time.After(10 * time.Second):
+		t.Fatal("an import kept its slot")
+	}
 }

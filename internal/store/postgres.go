@@ -182,7 +182,7 @@ func openPostgres(ctx context.Context, where string, create bool) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w %s: %s", ErrUnreachable, name, pgErrText(err, where))
 	}
-	d := &DB{DB: db, Path: name, Engine: Postgres, readers: make(chan struct{}, min(maxReaders, conns/2))}
+	d := &DB{DB: db, Path: name, Engine: Postgres, readers: make(chan struct{}, min(maxReaders, conns/2)), conns: conns}
 	if err := d.migratePostgres(ctx, create); err != nil {
 		db.Close()
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -301,5 +303,33 @@ func TestPostgresSettings(t *testing.T) {
 		}
 		d.EndRead(tx)
 		d.Close()
+	}
+}
+
+// TestSpareFitsThePool: the long write transactions a process may hold at
+// once (Spare: the result imports) and its read transactions together
+// leave two of the pool's connections to the short writes and the leases,
+// whatever the pool's size; there is always room for one import, the
+// least that makes progress, even in a pool too small to leave two.
+func TestSpareFitsThePool(t *testing.T) {
+	url := pgtest.NewDB(t)
+	for _, conns := range []int{2, 3, 4, 8, 20, 100} {
+		d, err := Open(t.Context(), fmt.Sprintf("%s&pool_max_conns=%d", url, conns), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spare := d.Spare()
+		if spare < 1 || (spare > 1 && spare+cap(d.readers) > conns-2) {
+			t.Errorf("pool of %d: %d spare and %d read transactions", conns, spare, cap(d.readers))
+		}
+		d.Close()
+	}
+	d, err := Open(t.Context(), filepath.Join(t.TempDir(), "central.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if n := d.Spare(); n != 0 {
+		t.Errorf("SQLite spares %d connections, want 0: its writes take turns", n)
 	}
 }

@@ -88,6 +88,19 @@ type DB struct {
 	read *sql.DB
 	// readers holds a slot for each read transaction open (BeginRead).
 	readers chan struct{}
+	// conns bounds the pool's connections, on PostgreSQL.
+	conns int
+}
+
+// Spare is how many connections a process may hold at once in long write
+// transactions (the result imports on PostgreSQL) beside its read
+// transactions, leaving two for the short writes and the leases: at least
+// one. 0 on SQLite, whose writes take turns.
+func (d *DB) Spare() int {
+	if d.Engine != Postgres {
+		return 0
+	}
+	return max(1, d.conns-cap(d.readers)-2)
 }
 
 // ErrNotOurs: a database file that taosync did not create.
