@@ -279,8 +279,9 @@ func (c *Central) RecordReport(ctx context.Context, client string, r taosync.Rea
 // have them. On PostgreSQL they do not: each holds its client's lock and
 // those of the execution ids it stores (store.BeginClientTx), so that
 // different clients' imports run at once, in one process as across
-// replicas, maxImports of them in one process, which bounds its memory
-// however many result bundles come at once.
+// replicas, at most maxImports of them in one process (fewer in a small
+// pool of connections), which bounds its memory however many result
+// bundles come at once.
 func (c *Central) ImportResults(ctx context.Context, dir string, opts importer.Options, receiptsDir string) ([]importer.ResultLine, map[string]string, error) {
 	if c.Home.DB.Engine != store.Postgres {
 		c.writes.Lock()

@@ -46,7 +46,9 @@ const (
 // name it): a few replicas stay well under PostgreSQL's default
 // max_connections (100). Read transactions (BeginRead) take at most half
 // of them: an export holds one for its snapshot and needs another for the
-// group commit that records it, so readers must leave the writes some.
+// group commit that records it, so readers must leave the writes some;
+// the long writes (result imports) take at most what is left but two
+// (DB.Spare).
 const pgMaxConns = 20
 
 // pgMaxConnsParam is the URL parameter that bounds the connections; it
