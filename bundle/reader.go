@@ -103,7 +103,7 @@ func (b *Bundle) Name() string { return filepath.Base(b.Dir) }
 // hidden folder, given itself, is refused with ErrUnpublished: it may hold
 // a whole bundle that its exporter never recorded.
 func Find(dir string) ([]string, error) {
-	if base := filepath.Base(dir); strings.HasPrefix(base, ".") && strings.HasSuffix(base, partialSuffix) {
+	if Unpublished(filepath.Base(dir)) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrUnpublished)
 	}
 	if _, err := os.Stat(filepath.Join(dir, manifest.FileName)); err == nil {

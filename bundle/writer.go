@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -460,6 +461,13 @@ func (w *Writer) Empty() bool {
 
 // partialSuffix ends the name of the hidden folder a bundle is written in.
 const partialSuffix = ".partial"
+
+// Unpublished reports whether name is that of the hidden folder a writer
+// writes a bundle in (.NAME.partial), until Publish gives it the bundle's
+// name: a write under way, or one cut short.
+func Unpublished(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.HasSuffix(name, partialSuffix)
+}
 
 // Written is a bundle whose chunks, manifest and signature are written and
 // durable, in a hidden folder until Publish.

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/internal/bucket"
 	"github.com/taosync/taosync/internal/store"
 	"github.com/taosync/taosync/manifest"
@@ -365,7 +366,7 @@ func (g *sweep) judge(prefix string, f *folder) *GCCount {
 		return nil
 	}
 	switch {
-	case strings.HasPrefix(f.name, ".") && strings.HasSuffix(f.name, ".partial"):
+	case bundle.Unpublished(f.name):
 		return &g.rep.Partial
 	case (strings.HasPrefix(f.name, "data-") || strings.HasPrefix(f.name, "receipts-")) && !g.needed(f.client, f.name):
 		return &g.rep.Prepared

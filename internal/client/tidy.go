@@ -6,9 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/taosync/taosync/bundle"
 	"github.com/taosync/taosync/internal/config"
 )
 
@@ -34,7 +34,7 @@ func (c *Client) RemoveStale(ctx context.Context, now time.Time) ([]string, erro
 			return removed, fmt.Errorf("remove leftovers: %w", err)
 		}
 		for _, e := range entries {
-			if !e.IsDir() || (sub == OutgoingDir && !(strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".partial"))) {
+			if !e.IsDir() || (sub == OutgoingDir && !bundle.Unpublished(e.Name())) {
 				continue
 			}
 			dir := filepath.Join(c.Home.Path(sub), e.Name())
